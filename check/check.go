@@ -1,0 +1,152 @@
+// Package check holds the words every package of the monitor shares: the
+// status and severity of a result, the result itself, and the specification
+// of a check as the probes and the scheduler see it. It imports nothing of ours.
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is the outcome of one observation.
+type Status string
+
+// The three statuses, in the contract's words.
+const (
+	Pass    Status = "PASS"
+	Fail    Status = "FAIL"
+	Unknown Status = "UNKNOWN"
+)
+
+// Statuses lists every status, in the order metrics expose them.
+var Statuses = []Status{Pass, Fail, Unknown}
+
+// Rank orders statuses for the overall verdict: FAIL > UNKNOWN > PASS.
+func (s Status) Rank() int {
+	switch s {
+	case Fail:
+		return 2
+	case Unknown:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// Valid reports whether s is one of the three statuses.
+func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
+
+// Severity is how loud a result is.
+type Severity string
+
+// The three severities.
+const (
+	Info     Severity = "INFO"
+	Warn     Severity = "WARN"
+	Critical Severity = "CRITICAL"
+)
+
+// Severities lists every severity, in the order metrics expose them.
+var Severities = []Severity{Info, Warn, Critical}
+
+// Rank orders severities: CRITICAL > WARN > INFO.
+func (s Severity) Rank() int {
+	switch s {
+	case Critical:
+		return 2
+	case Warn:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// Valid reports whether s is one of the three severities.
+func (s Severity) Valid() bool { return s == Info || s == Warn || s == Critical }
+
+// ParseSeverity accepts a severity in any letter case.
+func ParseSeverity(s string) (Severity, error) {
+	v := Severity(strings.ToUpper(strings.TrimSpace(s)))
+	if !v.Valid() {
+		return "", fmt.Errorf("unknown severity %q (want INFO, WARN or CRITICAL)", s)
+	}
+	return v, nil
+}
+
+// MaxMessage bounds a result's message; longer ones are cut with an ellipsis.
+const MaxMessage = 512
+
+// Result is one observation of one check. Probes fill Status, Severity,
+// Message and the observed value; the scheduler fills the rest.
+type Result struct {
+	Check         string        `json:"name"`
+	Kind          string        `json:"kind"`
+	Status        Status        `json:"status"`
+	Severity      Severity      `json:"severity"`
+	Message       string        `json:"message"`
+	ObservedValue *float64      `json:"observedValue,omitempty"`
+	ObservedUnit  string        `json:"observedUnit,omitempty"`
+	CheckedAt     time.Time     `json:"checkedAt"`
+	Duration      time.Duration `json:"-"`
+
+	// NewestAt is, for freshness checks, the time of the newest record seen.
+	NewestAt time.Time `json:"-"`
+}
+
+// MarshalJSON writes the contract's shape: durationMs, RFC 3339 times in UTC,
+// and no checkedAt for a check that has not run yet.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type wire struct {
+		Name          string   `json:"name"`
+		Kind          string   `json:"kind"`
+		Status        Status   `json:"status"`
+		Severity      Severity `json:"severity"`
+		Message       string   `json:"message"`
+		ObservedValue *float64 `json:"observedValue,omitempty"`
+		ObservedUnit  string   `json:"observedUnit,omitempty"`
+		CheckedAt     *string  `json:"checkedAt,omitempty"`
+		DurationMs    *int64   `json:"durationMs,omitempty"`
+	}
+	w := wire{Name: r.Check, Kind: r.Kind, Status: r.Status, Severity: r.Severity,
+		Message: r.Message, ObservedValue: r.ObservedValue, ObservedUnit: r.ObservedUnit}
+	if !r.CheckedAt.IsZero() {
+		s := r.CheckedAt.UTC().Format(time.RFC3339)
+		ms := r.Duration.Milliseconds()
+		w.CheckedAt, w.DurationMs = &s, &ms
+	}
+	return json.Marshal(w)
+}
+
+// Value returns a pointer to v, for ObservedValue.
+func Value(v float64) *float64 { return &v }
+
+// Truncate cuts msg to MaxMessage bytes on a rune boundary.
+func Truncate(msg string) string {
+	if len(msg) <= MaxMessage {
+		return msg
+	}
+	cut := MaxMessage - len("…")
+	for cut > 0 && !isRuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// Worst folds results into the overall verdict: the worst status and the
+// highest severity. No results at all is PASS/INFO.
+func Worst(results []Result) (Status, Severity) {
+	st, sev := Pass, Info
+	for _, r := range results {
+		if r.Status.Rank() > st.Rank() {
+			st = r.Status
+		}
+		if r.Severity.Rank() > sev.Rank() {
+			sev = r.Severity
+		}
+	}
+	return st, sev
+}

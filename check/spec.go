@@ -1,0 +1,99 @@
+package check
+
+import "time"
+
+// Spec is one configured check, as the scheduler and the probes see it. The
+// config package builds it; defaults are already applied.
+type Spec struct {
+	Name     string
+	Kind     string
+	Interval time.Duration
+	Cron     string // when set, runs on this cron expression instead of Interval
+	Timeout  time.Duration
+	Severity Severity // severity of a FAIL (escalations aside); default WARN
+	// UnknownSeverity is the severity of an UNKNOWN result; default WARN.
+	UnknownSeverity Severity
+	Component       string // status page component; empty = private
+	DependsOn       []string
+
+	// kind: db
+	Database string
+	Query    string
+
+	// kind: freshness
+	Source      Source
+	MaxAge      time.Duration
+	CriticalAge time.Duration
+	// Skew is how far in the future a timestamp may be before the result is
+	// UNKNOWN ("clock skew"). Default 1m.
+	Skew time.Duration
+}
+
+// Source is where a freshness check reads the time of the newest record.
+// Exactly one of the alternatives is set.
+type Source struct {
+	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
+	Query     string
+	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
+	JSONPath  string
+	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
+	Key       string
+	File      string // a file whose mtime is the timestamp
+	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
+}
+
+// Kind names which alternative of the source is set.
+func (s Source) Kind() string {
+	switch {
+	case s.Heartbeat:
+		return "heartbeat"
+	case s.HTTP != "":
+		return "http"
+	case s.Redis != "":
+		return "redis"
+	case s.File != "":
+		return "file"
+	case s.Database != "" || s.Query != "":
+		return "database"
+	}
+	return ""
+}
+
+// FailSeverity is the severity of a FAIL of this check before escalation.
+func (s Spec) FailSeverity() Severity {
+	if s.Severity == "" {
+		return Warn
+	}
+	return s.Severity
+}
+
+// UnknownSev is the severity of an UNKNOWN result of this check.
+func (s Spec) UnknownSev() Severity {
+	if s.UnknownSeverity == "" {
+		return Warn
+	}
+	return s.UnknownSeverity
+}
+
+// StaleAfter is how long a result stays current: 2×interval + timeout.
+func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.Timeout }
+
+// PassResult builds a PASS/INFO result for this check.
+func (s Spec) PassResult(msg string) Result {
+	return Result{Check: s.Name, Kind: s.Kind, Status: Pass, Severity: Info, Message: Truncate(msg)}
+}
+
+// FailResult builds a FAIL result with the check's configured severity.
+func (s Spec) FailResult(msg string) Result {
+	return Result{Check: s.Name, Kind: s.Kind, Status: Fail, Severity: s.FailSeverity(), Message: Truncate(msg)}
+}
+
+// UnknownResult builds an UNKNOWN result with the check's unknown severity.
+func (s Spec) UnknownResult(msg string) Result {
+	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: s.UnknownSev(), Message: Truncate(msg)}
+}
+
+// NotRun is the result of a check that has not run yet: UNKNOWN/INFO.
+func (s Spec) NotRun() Result {
+	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: Info, Message: "not yet run"}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/metrics"
+	"github.com/monitor-dev/monitor/probes"
+	"github.com/monitor-dev/monitor/scheduler"
+	"github.com/monitor-dev/monitor/server"
+	"github.com/monitor-dev/monitor/snapshot"
+)
+
+// drainTimeout bounds how long SIGTERM waits for running checks.
+const drainTimeout = 15 * time.Second
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c commonFlags
+	fs := newFlagSet("run", stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	path := configPath(c.config)
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	red := check.NewRedactor(cfg.Secrets...)
+	logger, err := newLogger(stderr, c.logLevel, c.logFormat, red)
+	if err != nil {
+		fmt.Fprintf(stderr, "monitor run: %v\n", err)
+		return exitConfig
+	}
+	d, err := newDaemon(ctx, path, cfg, logger)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return exitFail
+	}
+	return d.serve(ctx)
+}
+
+// daemon is the running monitor: everything wired, plus what reload swaps.
+type daemon struct {
+	path   string
+	cfg    *config.Config
+	logger *slog.Logger
+
+	reg     *prometheus.Registry
+	beats   *probes.BeatStore
+	env     *probes.Env
+	snap    *snapshot.Snapshot
+	metrics *metrics.Metrics
+	sched   *scheduler.Scheduler
+	srv     *server.Server
+	ln      net.Listener
+
+	demoCancel context.CancelFunc
+}
+
+func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
+	d := &daemon{path: path, cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), beats: probes.NewBeatStore()}
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	env, err := newEnv(cfg, d.beats, logger)
+	if err != nil {
+		return nil, err
+	}
+	d.env = env
+	d.snap = snapshot.New(cfg.Checks, time.Now)
+	d.metrics = metrics.New(d.reg, d.snap)
+	d.metrics.SetChecks(cfg.Checks)
+	d.sched, err = scheduler.New(scheduler.Options{
+		Env: env, Publish: d.publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
+		Logger: logger.With("component", "http")})
+	d.srv.SetTokens(cfg.Server.Tokens)
+
+	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	demoCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.demoCancel = cancel
+	if err := startDemo(demoCtx, cfg, env, logger, true); err != nil {
+		logger.Warn("demo pipeline failed to start", "err", err)
+	}
+	return d, nil
+}
+
+// publish is the hub: one result, handed to everything that cares.
+func (d *daemon) publish(r check.Result) {
+	prev, had := d.snap.Current(r.Check)
+	eff := d.snap.Record(r)
+	d.metrics.Observe(eff)
+	if !had || prev.Status != eff.Status {
+		lvl := slog.LevelInfo
+		if eff.Status != check.Pass {
+			lvl = slog.LevelWarn
+		}
+		d.logger.Log(context.Background(), lvl, "check status changed", "check", eff.Check,
+			"status", eff.Status, "severity", eff.Severity, "message", eff.Message)
+	}
+}
+
+func (d *daemon) serve(ctx context.Context) int {
+	httpSrv := &http.Server{
+		Handler:           d.srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
+	}
+	if err := d.sched.Apply(d.cfg.Checks); err != nil {
+		d.logger.Error("schedule failed", "err", err)
+		return exitFail
+	}
+	d.sched.Start()
+	d.srv.SetReady(true)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(d.ln) }()
+	d.logger.Info("monitor started", "version", version, "listen", d.ln.Addr().String(),
+		"config", d.path, "checks", len(d.cfg.Checks))
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	code := exitOK
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				d.reload()
+				continue
+			}
+			d.logger.Info("shutting down", "signal", sig.String())
+			break loop
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			d.logger.Error("http server stopped", "err", err)
+			code = exitFail
+			break loop
+		}
+	}
+	d.shutdown(httpSrv)
+	return code
+}
+
+func (d *daemon) shutdown(httpSrv *http.Server) {
+	d.srv.SetReady(false)
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := d.sched.Shutdown(ctx); err != nil {
+		d.logger.Warn("checks still running at shutdown", "err", err)
+	}
+	d.demoCancel()
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if err := httpSrv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		d.logger.Warn("http shutdown", "err", err)
+	}
+	if err := d.env.Pool.Close(); err != nil {
+		d.logger.Warn("closing connections", "err", err)
+	}
+	d.logger.Info("monitor stopped")
+}
+
+// reload re-reads the config; an invalid one is logged and the old one keeps
+// running.
+func (d *daemon) reload() {
+	cfg, err := config.Load(d.path)
+	if err != nil {
+		probs := config.Problems(err)
+		for _, p := range probs {
+			d.logger.Error("reload rejected: invalid config", "problem", p.Error())
+		}
+		if len(probs) == 0 {
+			d.logger.Error("reload rejected", "err", err)
+		}
+		return
+	}
+	if cfg.Server.Listen != d.cfg.Server.Listen {
+		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
+	}
+	if !sameDatabases(cfg, d.cfg) {
+		env, err := newEnv(cfg, d.beats, d.logger)
+		if err != nil {
+			d.logger.Error("reload rejected: databases", "err", err)
+			return
+		}
+		old := d.env
+		d.env = env
+		d.sched.SetEnv(env)
+		// Runs in flight keep the old pool until their timeout at most.
+		time.AfterFunc(2*maxTimeout(d.cfg), func() { _ = old.Pool.Close() })
+	}
+	d.snap.SetSpecs(cfg.Checks)
+	d.metrics.SetChecks(cfg.Checks)
+	d.srv.SetTokens(cfg.Server.Tokens)
+	if err := d.sched.Apply(cfg.Checks); err != nil {
+		d.logger.Error("reload: scheduling", "err", err)
+	}
+	d.cfg = cfg
+	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))
+}
+
+func maxTimeout(cfg *config.Config) time.Duration {
+	m := 10 * time.Second
+	for _, sp := range cfg.Checks {
+		m = max(m, sp.Timeout)
+	}
+	return m
+}

@@ -1,0 +1,314 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// checkKeys are the keys every check takes.
+var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
+	"unknown_severity", "component", "depends_on"}
+
+// kindKeys lists, per kind, the keys it takes besides checkKeys. A new kind
+// is one entry here and one case in (*decoder).check.
+var kindKeys = map[string][]string{
+	"db":        {"database", "query"},
+	"freshness": {"source", "max_age", "critical_age", "skew"},
+	"link":      {"urls", "source", "method", "concurrency", "fail_ratio"},
+}
+
+// Defaults of checks, beyond the interval and timeout of `defaults:`.
+const (
+	defaultSkew            = time.Minute
+	defaultLinkMethod      = "HEAD"
+	defaultLinkConcurrency = 32
+)
+
+// sourceGroups are the keys of a freshness source, in alternatives: exactly
+// one group may be used.
+var sourceGroups = [][]string{
+	{"database", "query"},
+	{"http", "json_path"},
+	{"redis", "key"},
+	{"file"},
+	{"heartbeat"},
+}
+
+func (d *decoder) checks(top fields, cfg *Config) ([]check.Spec, map[string]Link) {
+	allKeys := slices.Clone(checkKeys)
+	for _, kind := range slices.Sorted(maps.Keys(kindKeys)) {
+		for _, k := range kindKeys[kind] {
+			if !slices.Contains(allKeys, k) {
+				allKeys = append(allKeys, k)
+			}
+		}
+	}
+
+	var specs []check.Spec
+	links := map[string]Link{}
+	deps := map[string][]*yaml.Node{}
+	d.checkAt = map[string]*yaml.Node{}
+	for i, item := range d.items(top, "checks") {
+		f := d.mapping(item, describe("check", peek(item, "name"), i), allKeys...)
+		if !f.ok {
+			continue
+		}
+		spec := d.check(f, cfg.Defaults, links)
+		if spec.Name != "" {
+			if first, dup := d.checkAt[spec.Name]; dup {
+				d.errorf(f.at("name"), "duplicate check name %q (first at line %d)", spec.Name, first.Line)
+			} else {
+				d.checkAt[spec.Name] = f.at("name")
+				deps[spec.Name] = d.list(f, "depends_on")
+			}
+		}
+		specs = append(specs, spec)
+	}
+	d.dependencies(specs, deps)
+	for i := range specs {
+		for _, n := range deps[specs[i].Name] {
+			specs[i].DependsOn = append(specs[i].DependsOn, n.Value)
+		}
+	}
+	return specs, links
+}
+
+// check reads the keys every check has, then those of its kind.
+func (d *decoder) check(f fields, def Defaults, links map[string]Link) check.Spec {
+	spec := check.Spec{
+		Name:            d.str(f, "name"),
+		Kind:            d.str(f, "kind"),
+		Interval:        d.duration(f, "interval", def.Interval),
+		Cron:            d.str(f, "cron"),
+		Timeout:         d.duration(f, "timeout", def.Timeout),
+		Severity:        d.severity(f, "severity"),
+		UnknownSeverity: d.severity(f, "unknown_severity"),
+		Component:       d.str(f, "component"),
+		Skew:            defaultSkew,
+	}
+	switch {
+	case spec.Name == "":
+		d.errorf(f.at("name"), "missing name%s", f.in())
+	case !checkName.MatchString(spec.Name):
+		d.errorf(f.at("name"), "invalid check name %q (want lowercase letters, digits and _)", spec.Name)
+	}
+
+	interval := d.positive(f, "interval", spec.Interval)
+	timeout := d.positive(f, "timeout", spec.Timeout)
+	if interval && timeout && spec.Timeout >= spec.Interval && (f.has("interval") || f.has("timeout")) {
+		at := f.at("timeout")
+		if !f.has("timeout") {
+			at = f.at("interval")
+		}
+		d.errorf(at, "timeout %s ≥ interval %s%s", formatDuration(spec.Timeout), formatDuration(spec.Interval), f.in())
+	}
+	if f.has("cron") && !validCron(spec.Cron) {
+		d.errorf(f.at("cron"), "invalid cron %q%s (want 5 or 6 fields, like \"*/5 * * * *\")", spec.Cron, f.in())
+	}
+
+	keys, known := kindKeys[spec.Kind]
+	switch {
+	case spec.Kind == "":
+		d.errorf(f.at("kind"), "missing kind%s", f.in())
+	case !known:
+		d.errorf(f.at("kind"), "unknown kind %q%s (want %s)", spec.Kind, f.in(),
+			orList(slices.Sorted(maps.Keys(kindKeys))))
+	default:
+		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
+	}
+	switch spec.Kind {
+	case "db":
+		d.dbCheck(f, &spec)
+	case "freshness":
+		d.freshnessCheck(f, &spec)
+	case "link":
+		links[spec.Name] = d.link(f, &spec)
+	}
+	return spec
+}
+
+func (d *decoder) severity(f fields, key string) check.Severity {
+	n, ok := d.scalar(f, key)
+	if !ok {
+		return check.Warn
+	}
+	sev, err := check.ParseSeverity(n.Value)
+	if err != nil {
+		d.errorf(n, "invalid %s %q%s (want INFO, WARN or CRITICAL)", key, n.Value, f.in())
+		return check.Warn
+	}
+	return sev
+}
+
+// dbCheck reads a check of kind db: connect, ping and an optional query.
+func (d *decoder) dbCheck(f fields, spec *check.Spec) {
+	spec.Database = d.str(f, "database")
+	spec.Query = d.str(f, "query")
+	d.databaseRef(f, "database", spec.Database)
+}
+
+// freshnessCheck reads a check of kind freshness: the age of the newest
+// record of its source.
+func (d *decoder) freshnessCheck(f fields, spec *check.Spec) {
+	spec.MaxAge = d.duration(f, "max_age", 0)
+	spec.CriticalAge = d.duration(f, "critical_age", 0)
+	spec.Skew = d.duration(f, "skew", spec.Skew)
+
+	switch {
+	case !f.has("max_age"):
+		d.errorf(f.node, "missing max_age%s", f.in())
+	case spec.MaxAge <= 0:
+		d.errorf(f.at("max_age"), "max_age must be > 0%s", f.in())
+	case f.has("critical_age") && spec.CriticalAge < spec.MaxAge:
+		d.errorf(f.at("critical_age"), "critical_age %s < max_age %s%s",
+			formatDuration(spec.CriticalAge), formatDuration(spec.MaxAge), f.in())
+	}
+	if spec.Skew < 0 {
+		d.errorf(f.at("skew"), "skew must be ≥ 0%s", f.in())
+	}
+
+	if !f.has("source") {
+		d.errorf(f.node, "missing source%s", f.in())
+		return
+	}
+	var all []string
+	for _, g := range sourceGroups {
+		all = append(all, g...)
+	}
+	src := d.mapping(f.vals["source"], "source of "+f.where, all...)
+	if !src.ok {
+		return
+	}
+	s := check.Source{
+		Database:  d.str(src, "database"),
+		Query:     d.str(src, "query"),
+		HTTP:      d.str(src, "http"),
+		JSONPath:  d.str(src, "json_path"),
+		Redis:     d.str(src, "redis"),
+		Key:       d.str(src, "key"),
+		File:      d.str(src, "file"),
+		Heartbeat: d.boolean(src, "heartbeat"),
+	}
+	var used []string
+	for _, g := range sourceGroups {
+		if slices.ContainsFunc(g, src.has) && (g[0] != "heartbeat" || s.Heartbeat) {
+			used = append(used, g[0])
+		}
+	}
+	switch len(used) {
+	case 0:
+		d.errorf(f.at("source"), "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.in())
+		return
+	case 1:
+	default:
+		d.errorf(f.at("source"), "source%s mixes %s (want only one)", f.in(), andList(used))
+		return
+	}
+	spec.Source = s
+	switch used[0] {
+	case "database":
+		d.databaseRef(src, "database", s.Database)
+		if s.Query == "" {
+			d.errorf(src.at("query"), "missing query%s", src.in())
+		}
+	case "http":
+		if !validHTTPURL(s.HTTP) {
+			d.errorf(src.at("http"), "invalid http URL%s (want an absolute http(s) URL)", src.in())
+		}
+		if urlHasPassword(s.HTTP) {
+			d.secret(s.HTTP)
+		}
+		if src.has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
+			d.errorf(src.at("json_path"), "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.in())
+		}
+	case "redis":
+		if db, ok := d.databaseRef(src, "redis", s.Redis); ok && !isRedis(db.DSN) {
+			d.errorf(src.at("redis"), "database %q is not a redis:// database%s", s.Redis, src.in())
+		}
+		if s.Key == "" {
+			d.errorf(src.at("key"), "missing key%s", src.in())
+		}
+	case "file":
+		if s.File == "" {
+			d.errorf(src.at("file"), "missing file%s", src.in())
+		}
+	}
+}
+
+// link reads a check of kind link: a list of URLs, or a query that returns
+// them.
+func (d *decoder) link(f fields, spec *check.Spec) Link {
+	method := d.str(f, "method")
+	l := Link{
+		Method:      strings.ToUpper(method),
+		Concurrency: d.integer(f, "concurrency", defaultLinkConcurrency),
+		FailRatio:   d.float(f, "fail_ratio", 0),
+	}
+	for _, n := range d.list(f, "urls") {
+		if !validHTTPURL(n.Value) {
+			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", n.Value, f.in())
+		}
+		l.URLs = append(l.URLs, n.Value)
+	}
+	switch {
+	case f.has("urls") && f.has("source"):
+		d.errorf(f.at("source"), "urls and source%s exclude each other (want one)", f.in())
+	case f.has("source"):
+		src := d.mapping(f.vals["source"], "source of "+f.where, "database", "query")
+		if !src.ok {
+			break
+		}
+		spec.Source = check.Source{Database: d.str(src, "database"), Query: d.str(src, "query")}
+		d.databaseRef(src, "database", spec.Source.Database)
+		if spec.Source.Query == "" {
+			d.errorf(src.at("query"), "missing query%s", src.in())
+		}
+	case len(l.URLs) == 0:
+		d.errorf(f.at("urls"), "missing urls or source%s", f.in())
+	}
+	switch l.Method {
+	case "":
+		l.Method = defaultLinkMethod
+	case "HEAD", "GET":
+	default:
+		d.errorf(f.at("method"), "invalid method %q%s (want HEAD or GET)", method, f.in())
+	}
+	if l.Concurrency < 1 {
+		d.errorf(f.at("concurrency"), "concurrency must be > 0%s", f.in())
+	}
+	if l.FailRatio < 0 || l.FailRatio > 1 {
+		d.errorf(f.at("fail_ratio"), "invalid fail_ratio %s%s (want a number from 0 to 1)", f.at("fail_ratio").Value, f.in())
+	}
+	return l
+}
+
+func isRedis(dsn string) bool {
+	scheme, _, _ := strings.Cut(dsn, "://")
+	scheme = strings.ToLower(scheme)
+	return scheme == "redis" || scheme == "rediss"
+}
+
+func urlHasPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
+}
+
+// andList writes a, b and c.
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}

@@ -1,0 +1,397 @@
+// Package config reads the monitor's YAML configuration: it expands ${VAR}
+// references from the environment, decodes the file through yaml.Node so that
+// every problem carries its line and column, applies defaults and validates
+// the whole tree, reporting all problems at once.
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// Config is a loaded, valid configuration with every default applied.
+type Config struct {
+	File        string // the path it was loaded from
+	Server      Server
+	Storage     Storage
+	Databases   map[string]Database // named connections, by name
+	Defaults    Defaults
+	Checks      []check.Spec    // in file order
+	Links       map[string]Link // options of the link checks, by check name
+	SLOs        []SLO
+	Alerting    Alerting
+	Maintenance []Maintenance
+	Demo        Demo
+
+	// Secrets holds every secret value seen after expansion: DSNs with a
+	// password and their passwords, API tokens, receiver URLs, secrets,
+	// routing keys and passwords. Give them to check.NewRedactor.
+	Secrets []string
+}
+
+// Server is the `server:` section.
+type Server struct {
+	Listen            string   // listen; default 127.0.0.1:8080
+	PublicURL         string   // public_url, without a trailing slash
+	Tokens            []string // tokens: bearer tokens for the private endpoints; empty ones are left out
+	LinksAllowPrivate bool     // links_allow_private: let user-supplied URLs reach private addresses
+}
+
+// Storage is the `storage:` section.
+type Storage struct {
+	DSN       string        // dsn: sqlite:// or postgres://; default sqlite://data/monitor.db
+	Retention time.Duration // retention; default 90d
+}
+
+// Database is one entry of `databases:`.
+type Database struct {
+	DSN string // dsn: postgres://, postgresql://, mysql://, sqlite://, redis:// or rediss://
+}
+
+// Defaults is the `defaults:` section, the interval and timeout of checks
+// that set none.
+type Defaults struct {
+	Interval time.Duration // interval; default 60s
+	Timeout  time.Duration // timeout; default 10s
+}
+
+// Link holds what a check of kind link needs beyond check.Spec. Its source,
+// when it reads the links from a database, is in the Spec's Source.
+type Link struct {
+	URLs        []string // urls
+	Method      string   // method: HEAD (default) or GET
+	Concurrency int      // concurrency; default 32
+	FailRatio   float64  // fail_ratio: FAIL when the share of failing links exceeds it; default 0
+}
+
+// SLO is one entry of `slos:`.
+type SLO struct {
+	Check     string        // check
+	Objective float64       // objective: percent of good runs, 0 < x < 100
+	Window    time.Duration // window; default 30d
+}
+
+// Alerting is the `alerting:` section.
+type Alerting struct {
+	Receivers        []Receiver
+	Routes           []Route
+	FailureThreshold int           // failure_threshold: consecutive FAIL runs before firing; default 2
+	SuccessThreshold int           // success_threshold: consecutive PASS runs before resolving; default 1
+	RepeatInterval   time.Duration // repeat_interval; default 4h
+}
+
+// Receiver is one entry of `alerting: receivers:`. Which fields apply
+// depends on Type.
+type Receiver struct {
+	Name string // name, unique
+	Type string // type: webhook, slack, pagerduty, email or alertmanager
+
+	URL        string // url: webhook, slack, alertmanager (required); pagerduty (optional events API URL)
+	Secret     string // secret: webhook signing secret, whsec_<base64> (optional)
+	RoutingKey string // routing_key: pagerduty
+	Channel    string // channel: slack (optional)
+	To         string // to: email, one or more addresses separated by commas
+	From       string // from: email
+	SMTP       string // smtp: email, host:port of the SMTP server
+	Username   string // username: email (optional)
+	Password   string // password: email (optional)
+}
+
+// Route is one entry of `alerting: routes:`: alerts whose labels equal every
+// entry of Match go to Receivers. An empty Match matches every alert.
+type Route struct {
+	Match     map[string]string // match: keys check, kind, severity (normalised to upper case), component
+	Receivers []string          // receivers: names of receivers
+}
+
+// Maintenance is one entry of `maintenance:`: no alerts for Checks between
+// Start and End.
+type Maintenance struct {
+	Checks     []string
+	Start, End time.Time
+	Reason     string
+}
+
+// Demo is the `demo:` section.
+type Demo struct {
+	Database string // database: seed and feed this database with demo data; "" = off
+}
+
+// Defaults of the sections.
+var (
+	defaultServer   = Server{Listen: "127.0.0.1:8080"}
+	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
+	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
+	defaultAlerting = Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour}
+	defaultSLO      = SLO{Window: 30 * 24 * time.Hour}
+)
+
+// Load reads the configuration file at path, expanding ${VAR} references
+// from the process environment.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse reads a configuration from data; file names it in errors and in
+// Config.File. lookup resolves ${VAR} references (os.LookupEnv in Load).
+//
+// On failure the error joins one *Error per problem (see Problems), and no
+// message holds a secret value.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	text, pos, errs := expand(file, string(data), lookup)
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		errs = append(errs, syntaxError(file, err))
+		return nil, joinProblems(errs)
+	}
+
+	d := &decoder{file: file, pos: pos}
+	cfg := d.config(&doc)
+
+	// A problem on a line whose expansion failed is most likely caused by
+	// that failure; report only the failure.
+	badLines := map[int]bool{}
+	for _, e := range errs {
+		badLines[e.Line] = true
+	}
+	for _, e := range d.errs {
+		if !badLines[e.Line] {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		redactor := check.NewRedactor(append(d.secrets, d.hide...)...)
+		for _, e := range errs {
+			e.Msg = redactor.Redact(e.Msg)
+		}
+		return nil, joinProblems(dedupe(errs))
+	}
+	cfg.Secrets = d.secrets
+	slices.Sort(cfg.Secrets)
+	cfg.Secrets = slices.Compact(cfg.Secrets)
+	return cfg, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a YAML syntax error into an *Error. YAML reports only a
+// line, and for "did not find expected ..." it is the 0-based line of the
+// list or mapping being parsed, so one is added.
+func syntaxError(file string, err error) *Error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
+		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+	}
+	return &Error{File: file, Msg: "invalid YAML: " + err.Error()}
+}
+
+// dedupe drops repeated problems (a merged anchor reports its own problems
+// once for each place it is merged into).
+func dedupe(errs []*Error) []*Error {
+	seen := map[Error]bool{}
+	var out []*Error
+	for _, e := range errs {
+		if !seen[*e] {
+			seen[*e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// config decodes the document. Sections are read in dependency order, not
+// file order: checks refer to databases, SLOs and routes to checks.
+func (d *decoder) config(doc *yaml.Node) *Config {
+	top := d.mapping(doc, "", "server", "storage", "databases", "defaults",
+		"checks", "slos", "alerting", "maintenance", "demo")
+	cfg := &Config{File: d.file}
+	cfg.Server = d.server(top)
+	cfg.Storage = d.storage(top)
+	cfg.Databases = d.databases(top)
+	cfg.Defaults = d.defaults(top)
+	cfg.Checks, cfg.Links = d.checks(top, cfg)
+	cfg.SLOs = d.slos(top)
+	cfg.Alerting = d.alerting(top)
+	cfg.Maintenance = d.maintenance(top)
+	cfg.Demo = d.demo(top)
+	return cfg
+}
+
+func (d *decoder) server(top fields) Server {
+	f := d.mapping(top.vals["server"], "server", "listen", "public_url", "tokens", "links_allow_private")
+	s := defaultServer
+	if f.has("listen") {
+		s.Listen = d.str(f, "listen")
+		if !validHostPort(s.Listen) {
+			d.errorf(f.at("listen"), "invalid listen %q in server (want host:port, like 127.0.0.1:8080)", s.Listen)
+		}
+	}
+	if f.has("public_url") {
+		s.PublicURL = trimSlash(d.str(f, "public_url"))
+		if !validHTTPURL(s.PublicURL) {
+			d.errorf(f.at("public_url"), "invalid public_url %q in server (want an absolute http(s) URL)", s.PublicURL)
+		}
+	}
+	// An empty token is left out, so that tokens: ["${TOKEN:-}"] means "no
+	// token" when TOKEN is unset.
+	for _, n := range d.list(f, "tokens") {
+		if n.Value != "" {
+			d.secret(n.Value)
+			s.Tokens = append(s.Tokens, n.Value)
+		}
+	}
+	s.LinksAllowPrivate = d.boolean(f, "links_allow_private")
+	return s
+}
+
+func (d *decoder) storage(top fields) Storage {
+	f := d.mapping(top.vals["storage"], "storage", "dsn", "retention")
+	s := defaultStorage
+	if f.has("dsn") {
+		s.DSN = d.str(f, "dsn")
+		d.dsn(f, "storage", s.DSN, storageSchemes)
+	}
+	s.Retention = d.duration(f, "retention", s.Retention)
+	d.positive(f, "retention", s.Retention)
+	return s
+}
+
+func (d *decoder) databases(top fields) map[string]Database {
+	dbs := map[string]Database{}
+	d.dbs = dbs
+	n := resolve(top.vals["databases"])
+	if isNull(n) {
+		return dbs
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "databases must be a mapping of names to databases")
+		return dbs
+	}
+	first := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := k.Value
+		if prev, dup := first[name]; dup {
+			d.errorf(k, "duplicate database %q (first at line %d)", name, prev.Line)
+			continue
+		}
+		first[name] = k
+		where := fmt.Sprintf("database %q", name)
+		f := d.mapping(v, where, "dsn")
+		if !f.ok {
+			dbs[name] = Database{} // defined, if broken: no "undefined" errors
+			continue
+		}
+		db := Database{DSN: d.str(f, "dsn")}
+		if db.DSN == "" {
+			d.errorf(f.at("dsn"), "missing dsn in %s", where)
+		} else {
+			d.dsn(f, where, db.DSN, databaseSchemes)
+		}
+		dbs[name] = db
+	}
+	return dbs
+}
+
+func (d *decoder) defaults(top fields) Defaults {
+	f := d.mapping(top.vals["defaults"], "defaults", "interval", "timeout")
+	def := defaultDefaults
+	def.Interval = d.duration(f, "interval", def.Interval)
+	def.Timeout = d.duration(f, "timeout", def.Timeout)
+	if d.positive(f, "interval", def.Interval) && d.positive(f, "timeout", def.Timeout) &&
+		def.Timeout >= def.Interval {
+		d.errorf(f.at("timeout"), "timeout %s ≥ interval %s in defaults",
+			formatDuration(def.Timeout), formatDuration(def.Interval))
+	}
+	return def
+}
+
+func (d *decoder) slos(top fields) []SLO {
+	var slos []SLO
+	first := map[string]*yaml.Node{}
+	for i, item := range d.items(top, "slos") {
+		where := fmt.Sprintf("slo #%d", i+1)
+		f := d.mapping(item, where, "check", "objective", "window")
+		if !f.ok {
+			continue
+		}
+		slo := defaultSLO
+		slo.Check = d.str(f, "check")
+		if d.checkRef(f, "check", slo.Check) {
+			if prev, dup := first[slo.Check]; dup {
+				d.errorf(f.at("check"), "duplicate slo for check %q (first at line %d)", slo.Check, prev.Line)
+			}
+			first[slo.Check] = f.at("check")
+		}
+		slo.Objective = d.float(f, "objective", 0)
+		if !f.has("objective") {
+			d.errorf(f.node, "missing objective in %s", where)
+		} else if slo.Objective <= 0 || slo.Objective >= 100 {
+			d.errorf(f.at("objective"), "invalid objective %s in %s (want a percentage between 0 and 100, like 99.9)",
+				f.at("objective").Value, where)
+		}
+		slo.Window = d.duration(f, "window", slo.Window)
+		d.positive(f, "window", slo.Window)
+		slos = append(slos, slo)
+	}
+	return slos
+}
+
+func (d *decoder) maintenance(top fields) []Maintenance {
+	var out []Maintenance
+	for i, item := range d.items(top, "maintenance") {
+		where := fmt.Sprintf("maintenance #%d", i+1)
+		f := d.mapping(item, where, "checks", "start", "end", "reason")
+		if !f.ok {
+			continue
+		}
+		var m Maintenance
+		for _, n := range d.list(f, "checks") {
+			if _, ok := d.checkAt[n.Value]; !ok {
+				d.errorf(n, "undefined check %q in %s", n.Value, where)
+			}
+			m.Checks = append(m.Checks, n.Value)
+		}
+		if len(m.Checks) == 0 {
+			d.errorf(f.at("checks"), "missing checks in %s", where)
+		}
+		m.Start, m.End = d.timestamp(f, "start"), d.timestamp(f, "end")
+		switch {
+		case !f.has("start"):
+			d.errorf(f.node, "missing start in %s", where)
+		case !f.has("end"):
+			d.errorf(f.node, "missing end in %s", where)
+		case !m.Start.IsZero() && !m.End.IsZero() && !m.End.After(m.Start):
+			d.errorf(f.at("end"), "end is not after start in %s", where)
+		}
+		m.Reason = d.str(f, "reason")
+		out = append(out, m)
+	}
+	return out
+}
+
+func (d *decoder) demo(top fields) Demo {
+	f := d.mapping(top.vals["demo"], "demo", "database")
+	demo := Demo{Database: d.str(f, "database")}
+	if demo.Database != "" {
+		d.databaseRef(f, "database", demo.Database)
+	}
+	return demo
+}

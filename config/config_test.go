@@ -1,0 +1,413 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/config"
+)
+
+const (
+	day = 24 * time.Hour
+
+	password      = "s3cr3t-pa55"
+	webhookToken  = "T0KEN-abc123"
+	apiToken      = "api-token-0123456789"
+	webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)
+
+// env builds a lookup function from a map.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+// parseFile parses testdata/name, naming it name in errors.
+func parseFile(t *testing.T, name string, vars map[string]string) (*config.Config, error) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.Parse(name, data, env(vars))
+}
+
+func TestContractExample(t *testing.T) {
+	t.Setenv("MONITOR_API_TOKEN", apiToken)
+	t.Setenv("WEBHOOK_SECRET", webhookSecret)
+	// APP_DATABASE_URL has a default in the file: leave it unset.
+	os.Unsetenv("APP_DATABASE_URL")
+
+	cfg, err := config.Load("testdata/contract.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+
+	want := &config.Config{
+		File: "testdata/contract.yaml",
+		Server: config.Server{
+			Listen:    "127.0.0.1:8080",
+			PublicURL: "https://status.example.com",
+			Tokens:    []string{apiToken},
+		},
+		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
+		Databases: map[string]config.Database{"app": {DSN: "sqlite://data/app.db"}},
+		Defaults:  config.Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second},
+		Checks: []check.Spec{
+			{
+				Name: "usage_meters_connectivity", Kind: "db",
+				Interval: 30 * time.Second, Timeout: 5 * time.Second,
+				Severity: check.Critical, UnknownSeverity: check.Warn,
+				Component: "Usage metering",
+				Database:  "app", Query: "SELECT 1",
+				Skew: time.Minute,
+			},
+			{
+				Name: "redirect_analytics_freshness", Kind: "freshness",
+				Interval: 60 * time.Second, Timeout: 10 * time.Second,
+				Severity: check.Warn, UnknownSeverity: check.Warn,
+				DependsOn: []string{"usage_meters_connectivity"},
+				Source:    check.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
+				MaxAge:    15 * time.Minute, CriticalAge: 60 * time.Minute,
+				Skew: time.Minute,
+			},
+			{
+				Name: "destination_links", Kind: "link",
+				Interval: 60 * time.Second, Timeout: 4 * time.Second,
+				Severity: check.Warn, UnknownSeverity: check.Warn,
+				Skew: time.Minute,
+			},
+		},
+		Links: map[string]config.Link{
+			"destination_links": {
+				URLs:   []string{"https://example.com/a", "https://example.com/b"},
+				Method: "HEAD", Concurrency: 32, FailRatio: 0,
+			},
+		},
+		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day}},
+		Alerting: config.Alerting{
+			Receivers: []config.Receiver{{
+				Name: "oncall", Type: "webhook",
+				URL: "https://hooks.example.com/monitor", Secret: webhookSecret,
+			}},
+			Routes: []config.Route{{
+				Match:     map[string]string{"severity": "CRITICAL"},
+				Receivers: []string{"oncall"},
+			}},
+			FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour,
+		},
+		Maintenance: []config.Maintenance{{
+			Checks: []string{"destination_links"},
+			Start:  time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC),
+			End:    time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC),
+		}},
+		Secrets: []string{apiToken, "https://hooks.example.com/monitor", webhookSecret},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Load(contract.yaml) =\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := config.Parse("min.yml", []byte("checks: []\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config.Config{
+		File:      "min.yml",
+		Server:    config.Server{Listen: "127.0.0.1:8080"},
+		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
+		Databases: map[string]config.Database{},
+		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
+		Links:     map[string]config.Link{},
+		Alerting:  config.Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Parse(checks: []) =\n%+v\nwant\n%+v", cfg, want)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	cfg, err := parseFile(t, "env.yml", map[string]string{
+		"MONITOR_API_TOKEN": apiToken,
+		"CACHE_URL":         "",
+	})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, tc := range []struct {
+		name, got, want string
+	}{
+		{"unset with default", cfg.Databases["app"].DSN, "sqlite://data/app.db"},
+		{"empty with default", cfg.Databases["cache"].DSN, "redis://localhost:6379/0"},
+		{"set", strings.Join(cfg.Server.Tokens, ","), apiToken},
+		{"$$ escape, comment not expanded", cfg.Checks[1].Query, "SELECT '$5' -- costs $5, x"},
+		{"lone $ kept", cfg.Checks[0].Source.JSONPath, "$.lastEventAt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+	if got := cfg.Checks[0].MaxAge; got != 90*day {
+		t.Errorf("max_age: 90d = %v, want %v", got, 90*day)
+	}
+}
+
+// TestBadConfigs pairs each testdata/invalid-*.yml with every problem it
+// must report, in order, exactly.
+func TestBadConfigs(t *testing.T) {
+	vars := map[string]string{"DB_PASSWORD": password, "WEBHOOK_TOKEN": webhookToken}
+	for _, tc := range []struct {
+		file string
+		env  map[string]string
+		want []string
+	}{
+		{
+			file: "invalid-unknown-key.yml",
+			want: []string{
+				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x"`,
+				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage`,
+			},
+		},
+		{
+			file: "invalid-duration.yml",
+			want: []string{
+				`invalid-duration.yml:3:36: invalid timeout "10" in defaults (want a duration like 30s, 15m or 1d)`,
+				`invalid-duration.yml:8:15: invalid interval "5x" in check "x" (want a duration like 30s, 15m or 1d)`,
+			},
+		},
+		{
+			file: "invalid-duplicate-name.yml",
+			want: []string{`invalid-duplicate-name.yml:10:11: duplicate check name "x" (first at line 4)`},
+		},
+		{
+			file: "invalid-name.yml",
+			want: []string{
+				`invalid-name.yml:4:11: invalid check name "Usage-Meters" (want lowercase letters, digits and _)`,
+				`invalid-name.yml:7:5: missing name in check #2`,
+			},
+		},
+		{
+			file: "invalid-kind.yml",
+			want: []string{
+				`invalid-kind.yml:5:11: unknown kind "tcp" in check "x" (want db, freshness or link)`,
+				`invalid-kind.yml:7:5: missing kind in check "y"`,
+			},
+		},
+		{
+			file: "invalid-undefined-database.yml",
+			want: []string{
+				`invalid-undefined-database.yml:7:15: undefined database "ap" in check "x"`,
+				`invalid-undefined-database.yml:10:25: undefined database "nope" in source of check "y"`,
+				`invalid-undefined-database.yml:14:22: database "cache" is not a redis:// database in source of check "z"`,
+			},
+		},
+		{
+			file: "invalid-cycle.yml",
+			want: []string{
+				`invalid-cycle.yml:11:18: depends_on cycle: a -> b -> a`,
+				`invalid-cycle.yml:15:18: check "c" depends on itself`,
+				`invalid-cycle.yml:15:21: undefined check "missing" in depends_on of check "c"`,
+			},
+		},
+		{
+			file: "invalid-missing-query.yml",
+			want: []string{`invalid-missing-query.yml:7:7: missing query in source of check "x"`},
+		},
+		{
+			file: "invalid-max-age.yml",
+			want: []string{
+				`invalid-max-age.yml:7:14: max_age must be > 0 in check "zero"`,
+				`invalid-max-age.yml:11:14: max_age must be > 0 in check "negative"`,
+				`invalid-max-age.yml:12:5: missing max_age in check "missing"`,
+			},
+		},
+		{
+			file: "invalid-critical-age.yml",
+			want: []string{`invalid-critical-age.yml:8:19: critical_age 30m < max_age 1h in check "x"`},
+		},
+		{
+			file: "invalid-timeout.yml",
+			want: []string{
+				`invalid-timeout.yml:9:14: timeout 30s ≥ interval 30s in check "equal"`,
+				`invalid-timeout.yml:13:15: timeout 10s ≥ interval 5s in check "shorter_interval"`,
+			},
+		},
+		{
+			file: "invalid-unset-env.yml",
+			want: []string{
+				`invalid-unset-env.yml:2:13: environment variable "MONITOR_API_TOKEN" is not set`,
+				`invalid-unset-env.yml:4:16: environment variable "APP_DATABASE_URL" is not set`,
+			},
+		},
+		{
+			file: "invalid-env-columns.yml",
+			env:  map[string]string{"APP_DATABASE_URL": "postgres://localhost/app?sslmode=disable", "B_URL": "sqlite://b.db", "INTERVAL": "5x", "COMPONENT": "a\nb"},
+			want: []string{
+				`invalid-env-columns.yml:2:60: unknown key "pool" in database "app"`,
+				`invalid-env-columns.yml:3:34: invalid variable reference "${BAD NAME}" (want ${NAME} or ${NAME:-default})`,
+				`invalid-env-columns.yml:8:15: invalid interval "5x" in check "x" (want a duration like 30s, 15m or 1d)`,
+				`invalid-env-columns.yml:9:20: unterminated variable reference (missing })`,
+				`invalid-env-columns.yml:10:17: environment variable "COMPONENT" contains a line break`,
+			},
+		},
+		{
+			file: "invalid-many.yml",
+			want: []string{
+				`invalid-many.yml:7:14: timeout 1d ≥ interval 1m in check "x"`,
+				`invalid-many.yml:8:15: invalid severity "LOUD" in check "x" (want INFO, WARN or CRITICAL)`,
+				`invalid-many.yml:9:11: duplicate check name "x" (first at line 4)`,
+				`invalid-many.yml:11:13: source in check "x" mixes database and http (want only one)`,
+				`invalid-many.yml:13:5: unknown key "unknown" in check "x"`,
+				`invalid-many.yml:15:12: undefined check "nope" in slo #1`,
+				`invalid-many.yml:16:16: invalid objective 100 in slo #1 (want a percentage between 0 and 100, like 99.9)`,
+				`invalid-many.yml:20:13: unknown type "pager" in receiver "oncall" (want webhook, slack, pagerduty, email or alertmanager)`,
+				`invalid-many.yml:22:26: invalid severity "urgent" in match of route #1 (want INFO, WARN or CRITICAL)`,
+				`invalid-many.yml:23:19: undefined receiver "oncal" in route #1`,
+				`invalid-many.yml:27:10: end is not after start in maintenance #1`,
+			},
+		},
+		{
+			file: "invalid-secrets.yml",
+			want: []string{
+				`invalid-secrets.yml:2:8: invalid DSN for storage: unsupported scheme "mysql" in "mysql://monitor:***@db.internal/monitor" (want sqlite, postgres or postgresql)`,
+				`invalid-secrets.yml:4:15: invalid DSN for database "app": unsupported scheme "mongodb" in "mongodb://monitor:***@db.internal/app" (want postgres, postgresql, mysql, sqlite, redis or rediss)`,
+				`invalid-secrets.yml:5:18: invalid DSN for database "broken": not a URL (want scheme://...)`,
+				`invalid-secrets.yml:10:12: invalid url in receiver "hook" (want an absolute http(s) URL)`,
+				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by base64)`,
+			},
+		},
+		{
+			file: "invalid-yaml.yml",
+			want: []string{`invalid-yaml.yml:2: invalid YAML: did not find expected '-' indicator`},
+		},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			if tc.env == nil {
+				tc.env = vars
+			}
+			cfg, err := parseFile(t, tc.file, tc.env)
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", cfg)
+			}
+			if cfg != nil {
+				t.Errorf("Parse returned a config with its error")
+			}
+			var got []string
+			for _, p := range config.Problems(err) {
+				got = append(got, p.Error())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if err.Error() != strings.Join(tc.want, "\n") {
+				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
+			}
+			for _, secret := range []string{password, webhookToken} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error text holds the secret %q:\n%s", secret, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsCollected(t *testing.T) {
+	yml := `
+server:
+  tokens: ["${TOKEN}"]
+databases:
+  app: { dsn: "postgres://monitor:${DB_PASSWORD}@db.internal:5432/app" }
+  plain: { dsn: "sqlite://data/app.db" }
+alerting:
+  receivers:
+    - { name: pd, type: pagerduty, routing_key: "${ROUTING_KEY}" }
+`
+	cfg, err := config.Parse("s.yml", []byte(yml), env(map[string]string{
+		"TOKEN": apiToken, "DB_PASSWORD": password, "ROUTING_KEY": "R0UTING-KEY-42"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := check.NewRedactor(cfg.Secrets...)
+	for _, secret := range []string{apiToken, password, "R0UTING-KEY-42",
+		"postgres://monitor:" + password + "@db.internal:5432/app"} {
+		if got := r.Redact("x " + secret + " y"); strings.Contains(got, secret) {
+			t.Errorf("Secrets does not cover %q: %q", secret, got)
+		}
+	}
+	if got := r.Redact("sqlite://data/app.db"); got != "sqlite://data/app.db" {
+		t.Errorf("a DSN without a password is not a secret, got %q", got)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"90d", 90 * day, true},
+		{"1d12h", 36 * time.Hour, true},
+		{"30s", 30 * time.Second, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"0", 0, true},
+		{"-1d", -day, true},
+		{"", 0, false},
+		{"d", 0, false},
+		{"1.5d", 0, false},
+		{"10", 0, false},
+		{"1w", 0, false},
+		{"1d-1h", 0, false},
+		{"+1d", 0, false},
+		{"999999999d", 0, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := config.ParseDuration(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Errorf("ParseDuration(%q) = %v, %v; want %v (ok=%v)", tc.in, got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestProblems(t *testing.T) {
+	a := &config.Error{File: "c.yml", Line: 9, Col: 1, Msg: "a"}
+	b := &config.Error{File: "c.yml", Line: 2, Col: 7, Msg: "b"}
+	c := &config.Error{File: "c.yml", Line: 2, Col: 3, Msg: "c"}
+	got := config.Problems(errors.Join(a, errors.Join(b, errors.New("other")), c))
+	if want := []*config.Error{c, b, a}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Problems = %v, want %v", got, want)
+	}
+	if got := config.Problems(nil); got != nil {
+		t.Errorf("Problems(nil) = %v", got)
+	}
+	for _, tc := range []struct {
+		err  *config.Error
+		want string
+	}{
+		{&config.Error{File: "c.yml", Line: 12, Col: 5, Msg: "m"}, "c.yml:12:5: m"},
+		{&config.Error{File: "c.yml", Line: 12, Msg: "m"}, "c.yml:12: m"},
+		{&config.Error{File: "c.yml", Msg: "m"}, "c.yml: m"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := config.Load("testdata/does-not-exist.yml")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want an error wrapping os.ErrNotExist", err)
+	}
+}

@@ -1,0 +1,140 @@
+// Package metrics turns results into the contract's Prometheus series. The
+// state-set gauges are read from the snapshot at scrape time, so staleness
+// and depends_on show without waiting for a run; counters and histograms are
+// fed as results arrive.
+package metrics
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/snapshot"
+)
+
+// Metrics owns the monitor's check series.
+type Metrics struct {
+	snap     *snapshot.Snapshot
+	duration *prometheus.HistogramVec
+	runs     *prometheus.CounterVec
+
+	mu    sync.Mutex
+	known map[string]bool // checks whose run series exist
+}
+
+var (
+	descStatus = prometheus.NewDesc("monitor_check_status",
+		"Current status of a check: 1 for the current status, 0 for the others.", []string{"check", "status"}, nil)
+	descSeverity = prometheus.NewDesc("monitor_check_severity",
+		"Current severity of a check: 1 for the current severity, 0 for the others.", []string{"check", "severity"}, nil)
+	descLastRun = prometheus.NewDesc("monitor_check_last_run_timestamp_seconds",
+		"Unix time of the check's last run.", []string{"check"}, nil)
+	descAge = prometheus.NewDesc("monitor_freshness_age_seconds",
+		"Age of the newest record a freshness check saw, as of this scrape.", []string{"check"}, nil)
+	descNewest = prometheus.NewDesc("monitor_freshness_newest_timestamp_seconds",
+		"Unix time of the newest record a freshness check saw.", []string{"check"}, nil)
+)
+
+// Version is the build's version, set by the linker or left as "dev".
+var Version = "dev"
+
+// New registers the check series on reg.
+func New(reg prometheus.Registerer, snap *snapshot.Snapshot) *Metrics {
+	m := &Metrics{
+		snap: snap,
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "monitor_check_duration_seconds",
+			Help:    "How long a check's probe took.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"check"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "monitor_check_runs_total",
+			Help: "Check runs by the status they ended with.",
+		}, []string{"check", "status"}),
+		known: map[string]bool{},
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "monitor_build_info",
+		Help:        "Build information; always 1.",
+		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+	reg.MustRegister(m.duration, m.runs, build, stateCollector{snap})
+	return m
+}
+
+// SetChecks creates the run series of every check at zero (so rate() works
+// from the first run) and deletes the series of checks no longer configured.
+func (m *Metrics) SetChecks(specs []check.Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := make(map[string]bool, len(specs))
+	for _, sp := range specs {
+		want[sp.Name] = true
+		if !m.known[sp.Name] {
+			for _, st := range check.Statuses {
+				m.runs.WithLabelValues(sp.Name, string(st))
+			}
+		}
+	}
+	for name := range m.known {
+		if !want[name] {
+			m.duration.DeleteLabelValues(name)
+			for _, st := range check.Statuses {
+				m.runs.DeleteLabelValues(name, string(st))
+			}
+		}
+	}
+	m.known = want
+}
+
+// Observe counts one finished run.
+func (m *Metrics) Observe(r check.Result) {
+	m.runs.WithLabelValues(r.Check, string(r.Status)).Inc()
+	m.duration.WithLabelValues(r.Check).Observe(r.Duration.Seconds())
+}
+
+// stateCollector reads the snapshot at scrape time.
+type stateCollector struct{ snap *snapshot.Snapshot }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest} {
+		ch <- d
+	}
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.snap.View()
+	for _, r := range v.Checks {
+		for _, st := range check.Statuses {
+			ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, b2f(r.Status == st), r.Check, string(st))
+		}
+		for _, sev := range check.Severities {
+			ch <- prometheus.MustNewConstMetric(descSeverity, prometheus.GaugeValue, b2f(r.Severity == sev), r.Check, string(sev))
+		}
+		raw, ran := v.Raw[r.Check]
+		if !ran {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(descLastRun, prometheus.GaugeValue, unix(raw.CheckedAt), r.Check)
+		if raw.Kind == "freshness" && !raw.NewestAt.IsZero() {
+			age := v.GeneratedAt.Sub(raw.NewestAt).Seconds()
+			if age < 0 {
+				age = 0
+			}
+			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, age, r.Check)
+			ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, unix(raw.NewestAt), r.Check)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unix(t interface{ UnixMilli() int64 }) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -1,0 +1,125 @@
+package probes
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// ProbeDB checks a named database (kind: db): it pings it (SQL ping or Redis
+// PING), then runs spec.Query when one is set, reading and discarding the
+// first row. For Redis the query is a command split on spaces ("INFO
+// server"); a nil reply counts as success. The observed value is the round
+// trip in seconds. Every failure, wrong password, refused port or silent
+// server, is a FAIL with the check's severity.
+func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
+	ctx, cancel, timeout := withDeadline(ctx, spec)
+	defer cancel()
+	if env == nil || env.Pool == nil {
+		return spec.FailResult("no database pool configured")
+	}
+	engine, err := env.Pool.Engine(spec.Database)
+	if err != nil {
+		return spec.FailResult(env.redact(err.Error()))
+	}
+
+	start := time.Now()
+	var msg string
+	if engine == EngineRedis {
+		msg = pingRedis(ctx, env, spec.Database, spec.Query, timeout)
+	} else {
+		msg = pingSQL(ctx, env, spec.Database, spec.Query, timeout)
+	}
+	elapsed := time.Since(start)
+	if msg != "" {
+		if isCanceled(ctx) {
+			return spec.UnknownResult("canceled before the database answered")
+		}
+		return spec.FailResult(env.redact(msg))
+	}
+	res := spec.PassResult("ok")
+	res.ObservedValue = check.Value(elapsed.Seconds())
+	res.ObservedUnit = "s"
+	return res
+}
+
+// pingSQL returns "" on success, else a short description of the failure.
+func pingSQL(ctx context.Context, env *Env, name, query string, timeout time.Duration) string {
+	db, _, err := env.Pool.SQL(name)
+	if err != nil {
+		return err.Error()
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return describe(ctx, "ping", err, timeout)
+	}
+	if strings.TrimSpace(query) == "" {
+		return ""
+	}
+	if _, err := firstRow(ctx, db, query); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return describe(ctx, "query", err, timeout)
+	}
+	return ""
+}
+
+// firstRow runs query and returns the first row's values, whatever the
+// number of columns; sql.ErrNoRows when there is none.
+func firstRow(ctx context.Context, db *sql.DB, query string) ([]any, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, sql.ErrNoRows
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	// Closing early cancels the rest of the result; a server error that
+	// arrived with the first row still shows up here.
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return vals, rows.Err()
+}
+
+// pingRedis returns "" on success, else a short description of the failure.
+func pingRedis(ctx context.Context, env *Env, name, query string, timeout time.Duration) string {
+	c, err := env.Pool.Redis(name)
+	if err != nil {
+		return err.Error()
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		return describe(ctx, "ping", err, timeout)
+	}
+	fields := strings.Fields(query)
+	if len(fields) == 0 {
+		return ""
+	}
+	args := make([]any, len(fields))
+	for i, f := range fields {
+		args[i] = f
+	}
+	if err := c.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return describe(ctx, "query", err, timeout)
+	}
+	return ""
+}

@@ -1,0 +1,388 @@
+package probes
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// maxBody bounds what the http source reads from a response.
+const maxBody = 1 << 20
+
+// defaultSkew is how far in the future a timestamp may lie before the
+// result is UNKNOWN, when the check does not say.
+const defaultSkew = time.Minute
+
+// ProbeFreshness reads the time of the newest record from the check's source
+// and compares its age (by env's clock) with MaxAge and CriticalAge:
+//
+//	age ≤ max_age           PASS/INFO   "newest row is 3m12s old (max 15m)"
+//	age > max_age           FAIL        "newest row is 17m12s old (max 15m)"
+//	age > critical_age      FAIL/CRITICAL "newest row is 1h1m old (critical 1h)"
+//
+// A source it cannot read, no rows, NULL, an unparsable value or a timestamp
+// further in the future than Skew gives UNKNOWN with the reason. The observed
+// value is the age in seconds; Result.NewestAt is the newest timestamp.
+func ProbeFreshness(ctx context.Context, spec check.Spec, env *Env) check.Result {
+	ctx, cancel, timeout := withDeadline(ctx, spec)
+	defer cancel()
+	if spec.MaxAge <= 0 {
+		return spec.UnknownResult("max_age is not configured")
+	}
+	newest, reason := readNewest(ctx, spec, env, timeout)
+	if reason != "" {
+		return spec.UnknownResult(env.redact(reason))
+	}
+	return judgeAge(spec, subject(spec.Source), newest, env.now())
+}
+
+// judgeAge turns the newest timestamp into the result.
+func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result {
+	skew := spec.Skew
+	if skew <= 0 {
+		skew = defaultSkew
+	}
+	age := now.Sub(newest)
+	if age < 0 {
+		if -age > skew {
+			return spec.UnknownResult(fmt.Sprintf("clock skew: %s is %s in the future", what, humanDuration(-age)))
+		}
+		age = 0
+	}
+	var res check.Result
+	switch {
+	case spec.CriticalAge > 0 && age > spec.CriticalAge:
+		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(spec.CriticalAge)))
+		res.Severity = check.Critical
+	case age > spec.MaxAge:
+		res = spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
+	default:
+		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
+	}
+	res.ObservedValue = check.Value(math.Round(age.Seconds()*1000) / 1000)
+	res.ObservedUnit = "s"
+	res.NewestAt = newest
+	return res
+}
+
+// subject names what the message talks about.
+func subject(src check.Source) string {
+	switch src.Kind() {
+	case "database":
+		return "newest row"
+	case "file":
+		return "file"
+	case "heartbeat":
+		return "last heartbeat"
+	}
+	return "newest record"
+}
+
+// readNewest returns the newest timestamp of the source, or why it has none.
+func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, string) {
+	src := spec.Source
+	switch src.Kind() {
+	case "database":
+		return newestFromSQL(ctx, spec, env, timeout)
+	case "redis":
+		return newestFromRedis(ctx, src, env, timeout)
+	case "http":
+		return newestFromHTTP(ctx, src, env, timeout)
+	case "file":
+		fi, err := os.Stat(src.File)
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, fmt.Sprintf("file %s does not exist", src.File)
+		}
+		if err != nil {
+			return time.Time{}, "stat: " + err.Error()
+		}
+		return fi.ModTime(), ""
+	case "heartbeat":
+		if env == nil || env.Heartbeats == nil {
+			return time.Time{}, "heartbeats are not available"
+		}
+		at, ok := env.Heartbeats.LastBeat(spec.Name)
+		if !ok {
+			return time.Time{}, "no heartbeat received yet"
+		}
+		return at, ""
+	}
+	return time.Time{}, "no source configured"
+}
+
+func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, string) {
+	name := spec.Source.Database
+	if name == "" {
+		name = spec.Database
+	}
+	if strings.TrimSpace(spec.Source.Query) == "" {
+		return time.Time{}, "no query configured"
+	}
+	if env == nil || env.Pool == nil {
+		return time.Time{}, "no database pool configured"
+	}
+	db, _, err := env.Pool.SQL(name)
+	if err != nil {
+		return time.Time{}, err.Error()
+	}
+	vals, err := firstRow(ctx, db, spec.Source.Query)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, "query returned no rows"
+	}
+	if err != nil {
+		return time.Time{}, describe(ctx, "query", err, timeout)
+	}
+	if len(vals) == 0 || vals[0] == nil {
+		return time.Time{}, "query returned NULL"
+	}
+	t, err := timeFromValue(vals[0])
+	if err != nil {
+		return time.Time{}, "query result: " + err.Error()
+	}
+	return t, ""
+}
+
+func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, string) {
+	if env == nil || env.Pool == nil {
+		return time.Time{}, "no database pool configured"
+	}
+	c, err := env.Pool.Redis(src.Redis)
+	if err != nil {
+		return time.Time{}, err.Error()
+	}
+	if src.Key == "" {
+		return time.Time{}, "no key configured"
+	}
+	val, err := c.Get(ctx, src.Key).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, fmt.Sprintf("key %q does not exist", src.Key)
+	}
+	if err != nil {
+		return time.Time{}, describe(ctx, "get", err, timeout)
+	}
+	t, err := parseTimestamp(val)
+	if err != nil {
+		return time.Time{}, fmt.Sprintf("key %q: %v", src.Key, err)
+	}
+	return t, ""
+}
+
+func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, string) {
+	steps, err := parseJSONPath(src.JSONPath)
+	if err != nil {
+		return time.Time{}, err.Error()
+	}
+	client := http.DefaultClient
+	if env != nil && env.HTTP != nil {
+		client = env.HTTP
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.HTTP, nil)
+	if err != nil {
+		return time.Time{}, describe(ctx, "http", err, timeout)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return time.Time{}, describe(ctx, "http", err, timeout)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return time.Time{}, "http: status " + resp.Status
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return time.Time{}, describe(ctx, "http: read body", err, timeout)
+	}
+	if len(body) > maxBody {
+		return time.Time{}, "http: response larger than 1 MiB"
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return time.Time{}, "http: invalid JSON: " + err.Error()
+	}
+	vals, err := evalJSONPath(doc, steps)
+	if err != nil {
+		return time.Time{}, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
+	}
+	var newest time.Time
+	for _, v := range vals {
+		if v == nil {
+			continue // a null among several matches; all null is reported below
+		}
+		t, err := timeFromValue(v)
+		if err != nil {
+			return time.Time{}, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
+		}
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	if newest.IsZero() {
+		return time.Time{}, fmt.Sprintf("json_path %s: value is null", src.JSONPath)
+	}
+	return newest, ""
+}
+
+// timeFromValue reads a timestamp from what a driver or JSON decoder
+// returned: a time, a string in a common layout, or epoch seconds
+// (milliseconds above 1e12, microseconds above 1e15, nanoseconds above 1e18).
+func timeFromValue(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		if x.IsZero() {
+			return time.Time{}, errors.New("zero timestamp")
+		}
+		return x, nil
+	case string:
+		return parseTimestamp(x)
+	case []byte:
+		return parseTimestamp(string(x))
+	case json.Number:
+		return parseTimestamp(x.String())
+	case int64:
+		return fromEpochInt(x), nil
+	case int32:
+		return fromEpochInt(int64(x)), nil
+	case int:
+		return fromEpochInt(int64(x)), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return time.Time{}, fmt.Errorf("epoch %d out of range", x)
+		}
+		return fromEpochInt(int64(x)), nil
+	case float64:
+		return fromEpochFloat(x)
+	case float32:
+		return fromEpochFloat(float64(x))
+	}
+	return time.Time{}, fmt.Errorf("cannot read a timestamp from a %T", v)
+}
+
+// timestampLayouts are tried in order. time.Parse accepts a fractional
+// second after the seconds even when the layout has none; layouts without a
+// zone read as UTC.
+var timestampLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05Z0700",
+	"2006-01-02 15:04:05Z07", // PostgreSQL's text form: +00
+	"2006-01-02 15:04:05 -0700 MST",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05 Z07:00",
+	"2006-01-02 15:04:05",
+	time.RFC1123Z,
+	time.RFC1123,
+	"2006-01-02",
+}
+
+// parseTimestamp reads a timestamp string: RFC 3339, SQL-style
+// "2006-01-02 15:04:05[.fraction][zone]" (no zone = UTC), HTTP dates, or
+// numeric epoch seconds/milliseconds.
+func parseTimestamp(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errors.New("empty value")
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return fromEpochInt(n), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return fromEpochFloat(f)
+	}
+	if i := strings.Index(s, " m="); i > 0 { // Go's time.String monotonic suffix
+		s = s[:i]
+	}
+	for _, layout := range timestampLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	shown := s
+	if len(shown) > 40 {
+		shown = shown[:40] + "…"
+	}
+	return time.Time{}, fmt.Errorf("unrecognised timestamp %q", shown)
+}
+
+func fromEpochInt(n int64) time.Time {
+	abs := n
+	if abs < 0 {
+		abs = -abs
+	}
+	switch {
+	case abs > 1e18:
+		return time.Unix(0, n)
+	case abs > 1e15:
+		return time.UnixMicro(n)
+	case abs > 1e12:
+		return time.UnixMilli(n)
+	}
+	return time.Unix(n, 0)
+}
+
+func fromEpochFloat(f float64) (time.Time, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return time.Time{}, fmt.Errorf("invalid epoch %v", f)
+	}
+	switch a := math.Abs(f); {
+	case a > 1e18:
+		f /= 1e9
+	case a > 1e15:
+		f /= 1e6
+	case a > 1e12:
+		f /= 1e3
+	}
+	if math.Abs(f) > 1e11 { // beyond year 5000: not a timestamp
+		return time.Time{}, fmt.Errorf("epoch %v out of range", f)
+	}
+	sec := math.Floor(f)
+	return time.Unix(int64(sec), int64(math.Round((f-sec)*1e9))), nil
+}
+
+// humanDuration rounds d to seconds and prints it without zero units:
+// 45s, 17m12s, 1h2m, 3d4h, 0s.
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d <= 0 {
+		return "0s"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.size; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.size
+		}
+	}
+	return b.String()
+}
+
+// thresholdText prints a configured threshold: whole seconds like an age,
+// anything finer as written (1.5s).
+func thresholdText(d time.Duration) string {
+	if d%time.Second != 0 {
+		return shortDuration(d)
+	}
+	return humanDuration(d)
+}

@@ -1,0 +1,204 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
+)
+
+// Options configure a Scheduler.
+type Options struct {
+	Env     *probes.Env
+	Publish func(check.Result) // called once per finished run, from the job's goroutine
+	Logger  *slog.Logger
+	// Registerer, if set, receives the scheduler's own metrics.
+	Registerer prometheus.Registerer
+	// MaxJitter bounds the random delay before a check's first run; the
+	// delay is also at most the check's interval. Default 5s; negative
+	// means none.
+	MaxJitter time.Duration
+	// StopTimeout bounds how long Shutdown waits for running checks.
+	// Default 15s.
+	StopTimeout time.Duration
+}
+
+// Scheduler runs checks on their schedules.
+type Scheduler struct {
+	opts  Options
+	env   atomic.Pointer[probes.Env]
+	sched gocron.Scheduler
+	lag   prometheus.Histogram
+	runs  prometheus.Counter
+
+	mu   sync.Mutex
+	jobs map[string]*job
+}
+
+type job struct {
+	id    uuid.UUID
+	spec  check.Spec
+	start time.Time   // first due time, for the schedule lag of interval jobs
+	busy  atomic.Bool // a probe of this check is running
+}
+
+// New builds a Scheduler; call Apply to give it checks and Start to run them.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Publish == nil {
+		opts.Publish = func(check.Result) {}
+	}
+	if opts.MaxJitter == 0 {
+		opts.MaxJitter = 5 * time.Second
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = 15 * time.Second
+	}
+	sched, err := gocron.NewScheduler(
+		gocron.WithLogger(opts.Logger),
+		gocron.WithStopTimeout(opts.StopTimeout),
+		gocron.WithLocation(time.UTC),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("new scheduler: %w", err)
+	}
+	s := &Scheduler{
+		opts:  opts,
+		sched: sched,
+		jobs:  map[string]*job{},
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "monitor", Subsystem: "scheduler", Name: "lag_seconds",
+			Help:    "Delay between a check's due time and the start of its run.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		runs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "monitor", Subsystem: "scheduler", Name: "runs_started_total",
+			Help: "Check runs started by the scheduler.",
+		}),
+	}
+	s.env.Store(opts.Env)
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(s.lag, s.runs)
+	}
+	return s, nil
+}
+
+// Apply makes the scheduled checks equal to specs: new checks are added,
+// removed ones stop, changed ones restart with their new definition, and
+// unchanged ones keep their schedule. It is how a reload takes effect.
+func (s *Scheduler) Apply(specs []check.Spec) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := make(map[string]check.Spec, len(specs))
+	for _, sp := range specs {
+		want[sp.Name] = sp
+	}
+	for name, j := range s.jobs {
+		if sp, ok := want[name]; ok && reflect.DeepEqual(sp, j.spec) {
+			continue
+		}
+		if err := s.sched.RemoveJob(j.id); err != nil {
+			s.opts.Logger.Warn("remove job", "check", name, "err", err)
+		}
+		delete(s.jobs, name)
+	}
+	var errs []error
+	for _, sp := range specs {
+		if _, ok := s.jobs[sp.Name]; ok {
+			continue
+		}
+		j, err := s.add(sp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %q: %w", sp.Name, err))
+			continue
+		}
+		s.jobs[sp.Name] = j
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("schedule: %v", errs)
+	}
+	return nil
+}
+
+func (s *Scheduler) add(sp check.Spec) (*job, error) {
+	j := &job{spec: sp}
+	var def gocron.JobDefinition
+	opts := []gocron.JobOption{
+		gocron.WithName(sp.Name),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+	}
+	if sp.Cron != "" {
+		def = gocron.CronJob(sp.Cron, false)
+	} else {
+		j.start = time.Now().Add(s.jitter(sp.Interval))
+		def = gocron.DurationJob(sp.Interval)
+		opts = append(opts, gocron.WithStartAt(gocron.WithStartDateTime(j.start)))
+	}
+	task := gocron.NewTask(func(ctx context.Context) { s.runJob(ctx, j) })
+	gj, err := s.sched.NewJob(def, task, opts...)
+	if err != nil {
+		return nil, err
+	}
+	j.id = gj.ID()
+	return j, nil
+}
+
+// jitter spreads first runs so that many checks do not start at once.
+func (s *Scheduler) jitter(interval time.Duration) time.Duration {
+	max := s.opts.MaxJitter
+	if max < 0 {
+		return time.Millisecond
+	}
+	if interval > 0 && interval < max {
+		max = interval
+	}
+	return time.Millisecond + rand.N(max)
+}
+
+func (s *Scheduler) runJob(ctx context.Context, j *job) {
+	s.runs.Inc()
+	if !j.start.IsZero() && j.spec.Interval > 0 {
+		since := time.Since(j.start)
+		if since >= 0 {
+			s.lag.Observe((since % j.spec.Interval).Seconds())
+		}
+	}
+	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
+	if !ok {
+		return
+	}
+	s.opts.Publish(r)
+}
+
+// SetEnv replaces what probes share (after a reload changed the databases);
+// runs that already started keep the old one.
+func (s *Scheduler) SetEnv(env *probes.Env) { s.env.Store(env) }
+
+// Start begins running checks; it does not block.
+func (s *Scheduler) Start() { s.sched.Start() }
+
+// Shutdown stops starting new runs and waits for running ones, up to the
+// stop timeout or ctx's deadline, whichever comes first.
+func (s *Scheduler) Shutdown(ctx context.Context) error {
+	return s.sched.ShutdownWithContext(ctx)
+}
+
+// Len is the number of scheduled checks.
+func (s *Scheduler) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.jobs)
+}

@@ -1,0 +1,243 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
+)
+
+// collector gathers published results.
+type collector struct {
+	mu      sync.Mutex
+	results []check.Result
+}
+
+func (c *collector) publish(r check.Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.results = append(c.results, r)
+}
+
+func (c *collector) of(name string) []check.Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []check.Result
+	for _, r := range c.results {
+		if r.Check == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// register adds a probe kind for the duration of a test.
+func register(t *testing.T, kind string, fn probes.ProbeFn) {
+	t.Helper()
+	probes.Probers[kind] = fn
+	t.Cleanup(func() { delete(probes.Probers, kind) })
+}
+
+func newSched(t *testing.T, c *collector) *Scheduler {
+	t.Helper()
+	s, err := New(Options{Env: &probes.Env{}, Publish: c.publish, MaxJitter: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunsOnInterval(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		start := time.Now()
+		err := s.Apply([]check.Spec{
+			{Name: "fast", Kind: "t_ok", Interval: 10 * time.Second, Timeout: 5 * time.Second},
+			{Name: "slow", Kind: "t_ok", Interval: time.Minute, Timeout: 5 * time.Second},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(10*time.Minute + time.Second)
+		synctest.Wait()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fast, slow := c.of("fast"), c.of("slow")
+		// First run within the 2s jitter, then every 10s: 60 or 61 runs.
+		if len(fast) < 60 || len(fast) > 61 {
+			t.Fatalf("fast ran %d times in 10m at 10s, want 60 or 61", len(fast))
+		}
+		if len(slow) < 10 || len(slow) > 11 {
+			t.Fatalf("slow ran %d times in 10m at 1m, want 10 or 11", len(slow))
+		}
+		if first := fast[0].CheckedAt.Sub(start); first <= 0 || first > 2*time.Second {
+			t.Fatalf("first run %s after start, want within the 2s jitter", first)
+		}
+		for i := 1; i < len(fast); i++ {
+			if gap := fast[i].CheckedAt.Sub(fast[i-1].CheckedAt); gap != 10*time.Second {
+				t.Fatalf("run %d came %s after the previous, want exactly 10s", i, gap)
+			}
+		}
+		if r := fast[0]; r.Check != "fast" || r.Kind != "t_ok" || r.Status != check.Pass || r.Severity != check.Info {
+			t.Fatalf("result fields not filled: %+v", r)
+		}
+	})
+}
+
+func TestNeverOverlapsItself(t *testing.T) {
+	var running, maxRunning atomic.Int32
+	register(t, "t_slow", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-time.After(25 * time.Second): // longer than the interval
+		case <-ctx.Done():
+		}
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		if err := s.Apply([]check.Spec{{Name: "slow", Kind: "t_slow", Interval: 10 * time.Second, Timeout: 40 * time.Second}}); err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(5 * time.Minute)
+		_ = s.Shutdown(context.Background())
+		if m := maxRunning.Load(); m != 1 {
+			t.Fatalf("up to %d runs of one check at once, want 1", m)
+		}
+		if n := len(c.of("slow")); n < 8 {
+			t.Fatalf("only %d runs in 5m of a 25s probe", n)
+		}
+	})
+}
+
+func TestHungProbeTimesOutWithoutBlockingOthers(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Made inside the bubble, so that waiting on it counts as blocked.
+		release := make(chan struct{})
+		register(t, "t_hung", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+			<-release // ignores its context
+			return sp.PassResult("late")
+		})
+		c := &collector{}
+		s := newSched(t, c)
+		err := s.Apply([]check.Spec{
+			{Name: "hung_db", Kind: "t_hung", Interval: 10 * time.Second, Timeout: 3 * time.Second, Severity: check.Critical},
+			{Name: "ok", Kind: "t_ok", Interval: 10 * time.Second, Timeout: 3 * time.Second},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		hung := c.of("hung_db")
+		if len(hung) < 5 {
+			t.Fatalf("hung check published %d results in 1m, want one per interval", len(hung))
+		}
+		if r := hung[0]; r.Status != check.Fail || r.Severity != check.Critical || r.Message != "timed out after 3s" {
+			t.Fatalf("first hung result %s/%s %q", r.Status, r.Severity, r.Message)
+		}
+		if d := hung[0].Duration; d < 3*time.Second || d > 3*time.Second+hungGrace {
+			t.Fatalf("hung run took %s, want the 3s deadline", d)
+		}
+		// The hung goroutine is still there: later runs do not pile up on it.
+		if r := hung[1]; r.Message != "previous run still hung; timed out after 3s" {
+			t.Fatalf("second hung result %q", r.Message)
+		}
+		if n := len(c.of("ok")); n < 5 {
+			t.Fatalf("the healthy check ran %d times next to a hung one, want ≥5", n)
+		}
+		close(release)
+		_ = s.Shutdown(context.Background())
+	})
+}
+
+func TestFreshnessTimeoutIsUnknown(t *testing.T) {
+	register(t, "freshness_t", nil)
+	sp := check.Spec{Name: "f", Kind: "freshness", Timeout: time.Second}
+	r := timedOut(sp, time.Second)
+	if r.Status != check.Unknown {
+		t.Fatalf("a freshness check that timed out is %s, want UNKNOWN (it could not tell)", r.Status)
+	}
+}
+
+func TestShutdownCancelsRunningProbe(t *testing.T) {
+	cancelled := make(chan struct{}, 1)
+	register(t, "t_block", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		<-ctx.Done()
+		cancelled <- struct{}{}
+		return sp.FailResult(ctx.Err().Error())
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		_ = s.Apply([]check.Spec{{Name: "b", Kind: "t_block", Interval: time.Minute, Timeout: 50 * time.Second}})
+		s.Start()
+		time.Sleep(5 * time.Second) // the run has started and blocks
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-cancelled:
+		default:
+			t.Fatal("shutdown did not cancel the running probe's context")
+		}
+		if n := len(c.of("b")); n != 0 {
+			t.Fatalf("a run cut short by shutdown published %d results, want none", n)
+		}
+	})
+}
+
+func TestApplyReload(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		a := check.Spec{Name: "a", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		b := check.Spec{Name: "b", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		_ = s.Apply([]check.Spec{a, b})
+		s.Start()
+		time.Sleep(time.Minute)
+		nb := len(c.of("b"))
+		bNew := check.Spec{Name: "b_new", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		if err := s.Apply([]check.Spec{a, bNew}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		_ = s.Shutdown(context.Background())
+		if got := len(c.of("b")); got != nb {
+			t.Fatalf("removed check b kept running: %d runs, had %d", got, nb)
+		}
+		if got := len(c.of("b_new")); got < 5 {
+			t.Fatalf("added check ran %d times in a minute", got)
+		}
+		if s.Len() != 2 {
+			t.Fatalf("Len = %d", s.Len())
+		}
+	})
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Error codes of the contract's error envelope.
+const (
+	CodeInvalidRequest   = "invalid_request"
+	CodeMissingToken     = "missing_bearer_token"
+	CodeInvalidToken     = "invalid_token"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeTooLarge         = "payload_too_large"
+	CodeRateLimited      = "rate_limited"
+	CodeInternal         = "internal_error"
+)
+
+var codeStatus = map[string]int{
+	CodeInvalidRequest:   http.StatusBadRequest,
+	CodeMissingToken:     http.StatusUnauthorized,
+	CodeInvalidToken:     http.StatusUnauthorized,
+	CodeNotFound:         http.StatusNotFound,
+	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	CodeTooLarge:         http.StatusRequestEntityTooLarge,
+	CodeRateLimited:      http.StatusTooManyRequests,
+	CodeInternal:         http.StatusInternalServerError,
+}
+
+// envelope is the body of every non-2xx JSON answer.
+type envelope struct {
+	Error       string         `json:"error"`
+	Description string         `json:"error_description"`
+	RequestID   string         `json:"request_id"`
+	Timestamp   string         `json:"timestamp"`
+	Details     map[string]any `json:"details"`
+}
+
+// writeError writes the error envelope with the code's HTTP status.
+func writeError(w http.ResponseWriter, r *http.Request, code, desc string, details map[string]any) {
+	status, ok := codeStatus[code]
+	if !ok {
+		status, code = http.StatusInternalServerError, CodeInternal
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	body, _ := json.Marshal(envelope{
+		Error: code, Description: desc, RequestID: requestID(r),
+		Timestamp: time.Now().UTC().Format(time.RFC3339), Details: details,
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(append(body, '\n'))
+	}
+}

@@ -1,0 +1,254 @@
+// Package server serves the monitor's HTTP API: precomputed state, the
+// contract's error envelope, request ids and bearer-token auth. No request
+// waits on a probe.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/monitor-dev/monitor/snapshot"
+)
+
+// Beater records heartbeats.
+type Beater interface {
+	Beat(check string, t time.Time)
+}
+
+// Options are what the server serves.
+type Options struct {
+	Snapshot *snapshot.Snapshot
+	Gatherer prometheus.Gatherer
+	Beats    Beater
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Server is an http.Handler. Its tokens and readiness can change while it
+// serves (a reload).
+type Server struct {
+	opts   Options
+	mux    *http.ServeMux
+	tokens atomic.Pointer[[]string]
+	ready  atomic.Bool
+}
+
+// New builds the handler.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s.SetTokens(nil)
+
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.HandleFunc("GET /v2/system/health", s.health)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
+	}))
+	s.mux.Handle("POST /v2/heartbeats/{check}", s.private(http.HandlerFunc(s.heartbeat)))
+	return s
+}
+
+// Handle adds a route; private routes need a bearer token when tokens are
+// configured.
+func (s *Server) Handle(pattern string, h http.Handler, private bool) {
+	if private {
+		h = s.private(h)
+	}
+	s.mux.Handle(pattern, h)
+}
+
+// SetTokens replaces the bearer tokens (empty: private endpoints are open).
+func (s *Server) SetTokens(tokens []string) {
+	var keep []string
+	for _, t := range tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			keep = append(keep, t)
+		}
+	}
+	s.tokens.Store(&keep)
+}
+
+// SetReady flips /readyz.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+type ctxKey struct{}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ServeHTTP adds the request id, turns the mux's own 404 and 405 into the
+// error envelope, and recovers from panics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID.MatchString(id) {
+		id = newRequestID()
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.opts.Logger.Error("handler panic", "path", r.URL.Path, "request_id", id, "panic", p)
+			writeError(w, r, CodeInternal, "Internal error", nil)
+		}
+	}()
+
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		// The mux has no route: find out whether it would say 404 or 405.
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeError(w, r, CodeMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
+		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			h.ServeHTTP(w, r)
+		default:
+			writeError(w, r, CodeNotFound, "No such endpoint: "+r.URL.Path, nil)
+		}
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+}
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+func requestID(r *http.Request) string {
+	if id, ok := r.Context().Value(ctxKey{}).(string); ok {
+		return id
+	}
+	return ""
+}
+
+// private requires a valid bearer token when tokens are configured.
+func (s *Server) private(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens := *s.tokens.Load()
+		if len(tokens) == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		scheme, tok, found := strings.Cut(auth, " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor"`)
+			writeError(w, r, CodeMissingToken, "Authorization: Bearer <token> required", nil)
+			return
+		}
+		tok = strings.TrimSpace(tok)
+		ok := 0
+		for _, t := range tokens {
+			ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
+		}
+		if ok != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor", error="invalid_token"`)
+			writeError(w, r, CodeInvalidToken, "The bearer token is not valid", nil)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeText(w, r, http.StatusOK, "ok\n")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeText(w, r, http.StatusServiceUnavailable, "not ready\n")
+		return
+	}
+	writeText(w, r, http.StatusOK, "ready\n")
+}
+
+func writeText(w http.ResponseWriter, r *http.Request, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ietf := acceptsHealthJSON(r.Header.Get("Accept"))
+	body := s.opts.Snapshot.Health(ietf)
+	h := w.Header()
+	if ietf {
+		h.Set("Content-Type", "application/health+json")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept")
+	w.WriteHeader(body.Code)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body.Body)
+	}
+}
+
+// acceptsHealthJSON reports whether the client asked for the IETF draft's
+// media type.
+func acceptsHealthJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(part, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "application/health+json") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("check")
+	sp, ok := s.opts.Snapshot.Spec(name)
+	if !ok || sp.Kind != "freshness" || !sp.Source.Heartbeat {
+		writeError(w, r, CodeNotFound, "No heartbeat check named "+name, nil)
+		return
+	}
+	now := s.opts.Now()
+	s.opts.Beats.Beat(name, now)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"check": name, "receivedAt": now.UTC().Format(time.RFC3339)})
+}

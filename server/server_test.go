@@ -1,0 +1,172 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
+	"github.com/monitor-dev/monitor/snapshot"
+)
+
+type fixture struct {
+	srv   *httptest.Server
+	snap  *snapshot.Snapshot
+	beats *probes.BeatStore
+	s     *Server
+}
+
+var at = time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
+
+func newFixture(t *testing.T, tokens ...string) *fixture {
+	t.Helper()
+	specs := []check.Spec{
+		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second, Severity: check.Critical},
+		{Name: "beat", Kind: "freshness", Interval: time.Minute, Timeout: 5 * time.Second,
+			Source: check.Source{Heartbeat: true}, MaxAge: 15 * time.Minute},
+	}
+	now := func() time.Time { return at }
+	f := &fixture{snap: snapshot.New(specs, now), beats: probes.NewBeatStore()}
+	f.s = New(Options{Snapshot: f.snap, Gatherer: prometheus.NewRegistry(), Beats: f.beats, Now: now})
+	f.s.SetTokens(tokens)
+	f.srv = httptest.NewServer(f.s)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) do(t *testing.T, method, path string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// assertEnvelope checks the contract's error envelope.
+func assertEnvelope(t *testing.T, resp *http.Response, body []byte, status int, code string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d (body %s)", resp.StatusCode, status, body)
+	}
+	var env map[string]any
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("not JSON: %s", body)
+	}
+	if env["error"] != code {
+		t.Fatalf("error %v, want %s", env["error"], code)
+	}
+	for _, k := range []string{"error_description", "request_id", "timestamp", "details"} {
+		if _, ok := env[k]; !ok {
+			t.Fatalf("envelope lacks %q: %s", k, body)
+		}
+	}
+	if env["request_id"] != resp.Header.Get("X-Request-Id") || resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("request_id %v does not match X-Request-Id %q", env["request_id"], resp.Header.Get("X-Request-Id"))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+}
+
+func TestHealthStatusCodes(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.do(t, "GET", "/v2/system/health", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"UNKNOWN"`) {
+		t.Fatalf("before any run: %d %s", resp.StatusCode, body)
+	}
+	f.snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Fail, Severity: check.Critical,
+		Message: "connect: connection refused", CheckedAt: at})
+	resp, body = f.do(t, "GET", "/v2/system/health", nil)
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "connection refused") {
+		t.Fatalf("with a CRITICAL failure: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+	resp, body = f.do(t, "HEAD", "/v2/system/health", nil)
+	if resp.StatusCode != 503 || len(body) != 0 {
+		t.Fatalf("HEAD: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, body = f.do(t, "GET", "/v2/system/health", map[string]string{"Accept": "application/health+json"})
+	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "application/health+json" ||
+		!strings.Contains(string(body), `"status":"fail"`) {
+		t.Fatalf("health+json: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
+
+func TestErrorsUseEnvelope(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.do(t, "GET", "/v2/nope", nil)
+	assertEnvelope(t, resp, body, 404, CodeNotFound)
+
+	resp, body = f.do(t, "DELETE", "/v2/system/health", nil)
+	assertEnvelope(t, resp, body, 405, CodeMethodNotAllowed)
+	if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") {
+		t.Fatalf("Allow = %q", allow)
+	}
+}
+
+func TestRequestIDEchoed(t *testing.T) {
+	f := newFixture(t)
+	resp, _ := f.do(t, "GET", "/healthz", map[string]string{"X-Request-Id": "abc-123"})
+	if resp.Header.Get("X-Request-Id") != "abc-123" {
+		t.Fatalf("X-Request-Id = %q", resp.Header.Get("X-Request-Id"))
+	}
+	resp, _ = f.do(t, "GET", "/healthz", map[string]string{"X-Request-Id": "bad id\twith spaces"})
+	if id := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(id, "req_") {
+		t.Fatalf("an invalid incoming id must be replaced, got %q", id)
+	}
+}
+
+func TestHeartbeatAuth(t *testing.T) {
+	f := newFixture(t, "s3cret-token")
+	resp, body := f.do(t, "POST", "/v2/heartbeats/beat", nil)
+	assertEnvelope(t, resp, body, 401, CodeMissingToken)
+	resp, body = f.do(t, "POST", "/v2/heartbeats/beat", map[string]string{"Authorization": "Bearer wrong"})
+	assertEnvelope(t, resp, body, 401, CodeInvalidToken)
+	if strings.Contains(string(body), "s3cret") {
+		t.Fatal("the token leaked into an error")
+	}
+	if _, ok := f.beats.LastBeat("beat"); ok {
+		t.Fatal("a rejected request recorded a heartbeat")
+	}
+
+	resp, body = f.do(t, "POST", "/v2/heartbeats/beat", map[string]string{"Authorization": "Bearer s3cret-token"})
+	if resp.StatusCode != 202 {
+		t.Fatalf("valid heartbeat: %d %s", resp.StatusCode, body)
+	}
+	if got, ok := f.beats.LastBeat("beat"); !ok || !got.Equal(at) {
+		t.Fatalf("heartbeat recorded as %v %v", got, ok)
+	}
+
+	resp, body = f.do(t, "POST", "/v2/heartbeats/conn", map[string]string{"Authorization": "Bearer s3cret-token"})
+	assertEnvelope(t, resp, body, 404, CodeNotFound)
+}
+
+func TestReadyz(t *testing.T) {
+	f := newFixture(t)
+	if resp, _ := f.do(t, "GET", "/readyz", nil); resp.StatusCode != 503 {
+		t.Fatalf("readyz before start = %d", resp.StatusCode)
+	}
+	f.s.SetReady(true)
+	if resp, _ := f.do(t, "GET", "/readyz", nil); resp.StatusCode != 200 {
+		t.Fatalf("readyz when ready = %d", resp.StatusCode)
+	}
+}
