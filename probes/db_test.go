@@ -99,7 +99,6 @@ func TestProbeDBFailures(t *testing.T) {
 		dsn     func(t *testing.T) (dsn string, secret string)
 		query   string
 		want    string // regexp the message must match
-		timeout time.Duration
 	}
 	sfx := suffix()
 	pgSecret := "pg-Secret-" + sfx

@@ -370,7 +370,7 @@ func sqliteDSN(dsn string) (driverDSN, dir string, memory bool, err error) {
 	rest := dsn[len("sqlite://"):]
 	path, rawQuery, _ := strings.Cut(rest, "?")
 	if path == "" {
-		return "", "", false, errors.New("want sqlite://path/to/file.db or sqlite://:memory:")
+		return "", "", false, errors.New("want sqlite://path/to/file.db or sqlite://:memory: (path is empty)")
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {

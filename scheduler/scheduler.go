@@ -29,6 +29,9 @@ type Options struct {
 	// delay is also at most the check's interval. Default 5s; negative
 	// means none.
 	MaxJitter time.Duration
+	// ObserveLag, if set, gets every run's schedule lag: the delay between
+	// its due time and its start (interval checks only).
+	ObserveLag func(check string, lag time.Duration)
 	// StopTimeout bounds how long Shutdown waits for running checks.
 	// Default 15s.
 	StopTimeout time.Duration
@@ -173,7 +176,11 @@ func (s *Scheduler) runJob(ctx context.Context, j *job) {
 	if !j.start.IsZero() && j.spec.Interval > 0 {
 		since := time.Since(j.start)
 		if since >= 0 {
-			s.lag.Observe((since % j.spec.Interval).Seconds())
+			lag := since % j.spec.Interval
+			s.lag.Observe(lag.Seconds())
+			if s.opts.ObserveLag != nil {
+				s.opts.ObserveLag(j.spec.Name, lag)
+			}
 		}
 	}
 	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
