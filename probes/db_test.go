@@ -95,10 +95,10 @@ func TestProbeDBFailures(t *testing.T) {
 	const margin = 750 * time.Millisecond
 
 	type failCase struct {
-		name    string
-		dsn     func(t *testing.T) (dsn string, secret string)
-		query   string
-		want    string // regexp the message must match
+		name  string
+		dsn   func(t *testing.T) (dsn string, secret string)
+		query string
+		want  string // regexp the message must match
 	}
 	sfx := suffix()
 	pgSecret := "pg-Secret-" + sfx
