@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,7 +145,8 @@ func (s *Scheduler) add(sp check.Spec) (*job, error) {
 		gocron.WithSingletonMode(gocron.LimitModeReschedule),
 	}
 	if sp.Cron != "" {
-		def = gocron.CronJob(sp.Cron, false)
+		// Six fields: the first is seconds.
+		def = gocron.CronJob(sp.Cron, len(strings.Fields(sp.Cron)) == 6)
 	} else {
 		j.start = time.Now().Add(s.jitter(sp.Interval))
 		def = gocron.DurationJob(sp.Interval)

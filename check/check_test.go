@@ -1,0 +1,73 @@
+package check
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestRedactDSN(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://app:s3cr3t@db:5432/x?sslmode=disable", "postgres://app:***@db:5432/x?sslmode=disable"},
+		{"mysql://root@127.0.0.1:3306/test", "mysql://root@127.0.0.1:3306/test"},
+		{"redis://:pa55word@cache:6379/0", "redis://:***@cache:6379/0"},
+		{"host=db user=app password=s3cr3t dbname=x", "host=db user=app password=*** dbname=x"},
+		{"sqlite://data/app.db", "sqlite://data/app.db"},
+	} {
+		if got := RedactDSN(tc.in); got != tc.want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := NewRedactor("postgres://app:p%40ss-word@db/x", "tok-1234567", "", "ab")
+	msg := `dial postgres://app:p%40ss-word@db/x: password p@ss-word rejected; token tok-1234567; ab stays`
+	got := r.Redact(msg)
+	for _, secret := range []string{"p%40ss-word", "p@ss-word", "tok-1234567"} {
+		if strings.Contains(got, secret) {
+			t.Fatalf("%q still holds %q", got, secret)
+		}
+	}
+	if !strings.Contains(got, "ab stays") {
+		t.Fatalf("a short non-secret was mangled: %q", got)
+	}
+}
+
+func TestTruncateKeepsUTF8(t *testing.T) {
+	msg := strings.Repeat("é", MaxMessage)
+	got := Truncate(msg)
+	if len(got) > MaxMessage || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Fatalf("Truncate gave %d bytes, valid=%v", len(got), utf8.ValidString(got))
+	}
+	if Truncate("short") != "short" {
+		t.Fatal("short message changed")
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	r := Result{Check: "a", Kind: "db", Status: Pass, Severity: Info, Message: "ok",
+		ObservedValue: Value(0.004), ObservedUnit: "s",
+		CheckedAt: time.Date(2026, 11, 21, 10, 29, 55, 123, time.FixedZone("X", 3600)), Duration: 4 * time.Millisecond}
+	b, _ := json.Marshal(r)
+	want := `{"name":"a","kind":"db","status":"PASS","severity":"INFO","message":"ok","observedValue":0.004,"observedUnit":"s","checkedAt":"2026-11-21T09:29:55Z","durationMs":4}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	b, _ = json.Marshal(Spec{Name: "n", Kind: "db"}.NotRun())
+	if strings.Contains(string(b), "checkedAt") || strings.Contains(string(b), "durationMs") {
+		t.Fatalf("a check not yet run has no time: %s", b)
+	}
+}
+
+func TestWorst(t *testing.T) {
+	st, sev := Worst([]Result{{Status: Pass, Severity: Info}, {Status: Unknown, Severity: Critical}, {Status: Fail, Severity: Warn}})
+	if st != Fail || sev != Critical {
+		t.Fatalf("Worst = %s/%s, want FAIL/CRITICAL", st, sev)
+	}
+	if st, sev := Worst(nil); st != Pass || sev != Info {
+		t.Fatalf("Worst(nil) = %s/%s", st, sev)
+	}
+}
