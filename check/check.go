@@ -93,7 +93,51 @@ type Result struct {
 
 	// NewestAt is, for freshness checks, the time of the newest record seen.
 	NewestAt time.Time `json:"-"`
+
+	// Links are, for link checks, the result of every link.
+	Links []LinkResult `json:"-"`
 }
+
+// LinkResult is the outcome of checking one link.
+type LinkResult struct {
+	URL        string `json:"url"`
+	Status     Status `json:"status"`
+	StatusCode int    `json:"statusCode"`
+	Method     string `json:"method"`
+	FinalURL   string `json:"finalUrl"`
+	DurationMs int64  `json:"durationMs"`
+	// Error is the kind of failure: dns, connect, tls, timeout, http_status,
+	// too_many_redirects, blocked (or invalid_url); empty on success.
+	Error string `json:"error"`
+	// ErrorMessage says what happened, in a short redacted line.
+	ErrorMessage string `json:"errorMessage,omitempty"`
+	// Redirects lists each hop that answered with a redirect.
+	Redirects []Hop `json:"redirects,omitempty"`
+
+	// Set for scheduled checks and SQL link sources.
+	Check     string    `json:"check,omitempty"`
+	Handle    string    `json:"handle,omitempty"`
+	Slug      string    `json:"slug,omitempty"`
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+}
+
+// Hop is one redirect: the URL asked and the status it answered.
+type Hop struct {
+	URL        string `json:"url"`
+	StatusCode int    `json:"statusCode"`
+}
+
+// Link error kinds.
+const (
+	LinkErrDNS        = "dns"
+	LinkErrConnect    = "connect"
+	LinkErrTLS        = "tls"
+	LinkErrTimeout    = "timeout"
+	LinkErrHTTPStatus = "http_status"
+	LinkErrRedirects  = "too_many_redirects"
+	LinkErrBlocked    = "blocked"
+	LinkErrInvalidURL = "invalid_url"
+)
 
 // MarshalJSON writes the contract's shape: durationMs, RFC 3339 times in UTC,
 // and no checkedAt for a check that has not run yet.

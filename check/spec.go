@@ -27,6 +27,19 @@ type Spec struct {
 	// Skew is how far in the future a timestamp may be before the result is
 	// UNKNOWN ("clock skew"). Default 1m.
 	Skew time.Duration
+
+	// kind: link. The links are URLs, or rows (handle, slug, destination_url)
+	// of Source.Query on Source.Database.
+	URLs        []string
+	Method      string  // HEAD (default; GET fallback) or GET
+	Concurrency int     // links checked at once by this check; default 32
+	PerHost     int     // links checked at once per host; default 4
+	FailRatio   float64 // FAIL when the failing share exceeds this
+	// ValidCodes are the final status codes that count as PASS; empty means
+	// any 2xx or 3xx.
+	ValidCodes     []int
+	AllowPrivate   bool // lets the links reach loopback and private addresses
+	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
 }
 
 // Source is where a freshness check reads the time of the newest record.
@@ -76,7 +89,20 @@ func (s Spec) UnknownSev() Severity {
 }
 
 // StaleAfter is how long a result stays current: 2×interval + timeout.
-func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.Timeout }
+func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() }
+
+// RunTimeout bounds one whole run. It is the timeout, except for link
+// checks: their timeout bounds each link, and a run of thousands of links
+// may take up to the interval.
+func (s Spec) RunTimeout() time.Duration {
+	if s.Kind == "link" {
+		if s.Interval > 0 {
+			return s.Interval
+		}
+		return 10 * time.Minute
+	}
+	return s.Timeout
+}
 
 // PassResult builds a PASS/INFO result for this check.
 func (s Spec) PassResult(msg string) Result {

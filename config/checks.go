@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,8 @@ var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severit
 var kindKeys = map[string][]string{
 	"db":        {"database", "query"},
 	"freshness": {"source", "max_age", "critical_age", "skew"},
-	"link":      {"urls", "source", "method", "concurrency", "fail_ratio"},
+	"link": {"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
+		"allow_private", "per_link_metrics"},
 }
 
 // Defaults of checks, beyond the interval and timeout of `defaults:`.
@@ -30,6 +32,8 @@ const (
 	defaultSkew            = time.Minute
 	defaultLinkMethod      = "HEAD"
 	defaultLinkConcurrency = 32
+	defaultLinkPerHost     = 4
+	defaultLinkTimeout     = 4 * time.Second
 )
 
 // sourceGroups are the keys of a freshness source, in alternatives: exactly
@@ -42,7 +46,7 @@ var sourceGroups = [][]string{
 	{"heartbeat"},
 }
 
-func (d *decoder) checks(top fields, cfg *Config) ([]check.Spec, map[string]Link) {
+func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	allKeys := slices.Clone(checkKeys)
 	for _, kind := range slices.Sorted(maps.Keys(kindKeys)) {
 		for _, k := range kindKeys[kind] {
@@ -53,7 +57,6 @@ func (d *decoder) checks(top fields, cfg *Config) ([]check.Spec, map[string]Link
 	}
 
 	var specs []check.Spec
-	links := map[string]Link{}
 	deps := map[string][]*yaml.Node{}
 	d.checkAt = map[string]*yaml.Node{}
 	for i, item := range d.items(top, "checks") {
@@ -61,7 +64,7 @@ func (d *decoder) checks(top fields, cfg *Config) ([]check.Spec, map[string]Link
 		if !f.ok {
 			continue
 		}
-		spec := d.check(f, cfg.Defaults, links)
+		spec := d.check(f, cfg.Defaults)
 		if spec.Name != "" {
 			if first, dup := d.checkAt[spec.Name]; dup {
 				d.errorf(f.at("name"), "duplicate check name %q (first at line %d)", spec.Name, first.Line)
@@ -78,11 +81,15 @@ func (d *decoder) checks(top fields, cfg *Config) ([]check.Spec, map[string]Link
 			specs[i].DependsOn = append(specs[i].DependsOn, n.Value)
 		}
 	}
-	return specs, links
+	return specs
 }
 
 // check reads the keys every check has, then those of its kind.
-func (d *decoder) check(f fields, def Defaults, links map[string]Link) check.Spec {
+func (d *decoder) check(f fields, def Defaults) check.Spec {
+	if peek(f.node, "kind") == "link" {
+		// A link check's timeout bounds each link, not the whole run.
+		def.Timeout = defaultLinkTimeout
+	}
 	spec := check.Spec{
 		Name:            d.str(f, "name"),
 		Kind:            d.str(f, "kind"),
@@ -130,7 +137,7 @@ func (d *decoder) check(f fields, def Defaults, links map[string]Link) check.Spe
 	case "freshness":
 		d.freshnessCheck(f, &spec)
 	case "link":
-		links[spec.Name] = d.link(f, &spec)
+		d.link(f, &spec)
 	}
 	return spec
 }
@@ -245,18 +252,27 @@ func (d *decoder) freshnessCheck(f fields, spec *check.Spec) {
 
 // link reads a check of kind link: a list of URLs, or a query that returns
 // them.
-func (d *decoder) link(f fields, spec *check.Spec) Link {
+func (d *decoder) link(f fields, spec *check.Spec) {
 	method := d.str(f, "method")
-	l := Link{
-		Method:      strings.ToUpper(method),
-		Concurrency: d.integer(f, "concurrency", defaultLinkConcurrency),
-		FailRatio:   d.float(f, "fail_ratio", 0),
-	}
+	spec.Method = strings.ToUpper(method)
+	spec.Concurrency = d.integer(f, "concurrency", defaultLinkConcurrency)
+	spec.PerHost = d.integer(f, "per_host", defaultLinkPerHost)
+	spec.FailRatio = d.float(f, "fail_ratio", 0)
+	spec.AllowPrivate = d.boolean(f, "allow_private")
+	spec.PerLinkMetrics = d.boolean(f, "per_link_metrics")
 	for _, n := range d.list(f, "urls") {
 		if !validHTTPURL(n.Value) {
 			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", n.Value, f.in())
 		}
-		l.URLs = append(l.URLs, n.Value)
+		spec.URLs = append(spec.URLs, n.Value)
+	}
+	for _, n := range d.list(f, "valid_status_codes") {
+		code, err := strconv.Atoi(n.Value)
+		if err != nil || code < 100 || code > 599 {
+			d.errorf(n, "invalid status code %q%s (want 100 to 599)", n.Value, f.in())
+			continue
+		}
+		spec.ValidCodes = append(spec.ValidCodes, code)
 	}
 	switch {
 	case f.has("urls") && f.has("source"):
@@ -271,23 +287,25 @@ func (d *decoder) link(f fields, spec *check.Spec) Link {
 		if spec.Source.Query == "" {
 			d.errorf(src.at("query"), "missing query%s", src.in())
 		}
-	case len(l.URLs) == 0:
+	case len(spec.URLs) == 0:
 		d.errorf(f.at("urls"), "missing urls or source%s", f.in())
 	}
-	switch l.Method {
+	switch spec.Method {
 	case "":
-		l.Method = defaultLinkMethod
+		spec.Method = defaultLinkMethod
 	case "HEAD", "GET":
 	default:
 		d.errorf(f.at("method"), "invalid method %q%s (want HEAD or GET)", method, f.in())
 	}
-	if l.Concurrency < 1 {
+	if spec.Concurrency < 1 {
 		d.errorf(f.at("concurrency"), "concurrency must be > 0%s", f.in())
 	}
-	if l.FailRatio < 0 || l.FailRatio > 1 {
+	if spec.PerHost < 1 {
+		d.errorf(f.at("per_host"), "per_host must be > 0%s", f.in())
+	}
+	if spec.FailRatio < 0 || spec.FailRatio > 1 {
 		d.errorf(f.at("fail_ratio"), "invalid fail_ratio %s%s (want a number from 0 to 1)", f.at("fail_ratio").Value, f.in())
 	}
-	return l
 }
 
 func isRedis(dsn string) bool {

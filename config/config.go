@@ -25,8 +25,7 @@ type Config struct {
 	Storage     Storage
 	Databases   map[string]Database // named connections, by name
 	Defaults    Defaults
-	Checks      []check.Spec    // in file order
-	Links       map[string]Link // options of the link checks, by check name
+	Checks      []check.Spec // in file order
 	SLOs        []SLO
 	Alerting    Alerting
 	Maintenance []Maintenance
@@ -62,15 +61,6 @@ type Database struct {
 type Defaults struct {
 	Interval time.Duration // interval; default 60s
 	Timeout  time.Duration // timeout; default 10s
-}
-
-// Link holds what a check of kind link needs beyond check.Spec. Its source,
-// when it reads the links from a database, is in the Spec's Source.
-type Link struct {
-	URLs        []string // urls
-	Method      string   // method: HEAD (default) or GET
-	Concurrency int      // concurrency; default 32
-	FailRatio   float64  // fail_ratio: FAIL when the share of failing links exceeds it; default 0
 }
 
 // SLO is one entry of `slos:`.
@@ -226,7 +216,7 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	cfg.Storage = d.storage(top)
 	cfg.Databases = d.databases(top)
 	cfg.Defaults = d.defaults(top)
-	cfg.Checks, cfg.Links = d.checks(top, cfg)
+	cfg.Checks = d.checks(top, cfg)
 	cfg.SLOs = d.slos(top)
 	cfg.Alerting = d.alerting(top)
 	cfg.Maintenance = d.maintenance(top)

@@ -83,13 +83,9 @@ func TestContractExample(t *testing.T) {
 				Name: "destination_links", Kind: "link",
 				Interval: 60 * time.Second, Timeout: 4 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
-				Skew: time.Minute,
-			},
-		},
-		Links: map[string]config.Link{
-			"destination_links": {
+				Skew:   time.Minute,
 				URLs:   []string{"https://example.com/a", "https://example.com/b"},
-				Method: "HEAD", Concurrency: 32, FailRatio: 0,
+				Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
 			},
 		},
 		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day}},
@@ -127,7 +123,6 @@ func TestDefaults(t *testing.T) {
 		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
 		Databases: map[string]config.Database{},
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
-		Links:     map[string]config.Link{},
 		Alerting:  config.Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour},
 	}
 	if !reflect.DeepEqual(cfg, want) {

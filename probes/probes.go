@@ -21,6 +21,7 @@ type ProbeFn func(ctx context.Context, spec check.Spec, env *Env) check.Result
 var Probers = map[string]ProbeFn{
 	"db":        ProbeDB,
 	"freshness": ProbeFreshness,
+	"link":      ProbeLink,
 }
 
 // Heartbeats answers when a heartbeat check was last pushed.
@@ -33,6 +34,7 @@ type Env struct {
 	Pool       *Pool
 	Heartbeats Heartbeats
 	HTTP       *http.Client
+	Links      *LinkClients // shared by link checks; nil: a process-wide default
 	Now        func() time.Time
 	Logger     *slog.Logger
 }

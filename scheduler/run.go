@@ -46,7 +46,7 @@ func run(ctx context.Context, spec check.Spec, env *probes.Env, inflight *atomic
 		r = spec.UnknownResult(fmt.Sprintf("no probe for kind %q", spec.Kind))
 		return finish(r, spec, started, time.Since(t0)), true
 	}
-	timeout := spec.Timeout
+	timeout := spec.RunTimeout()
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}

@@ -26,6 +26,7 @@ Commands:
   run        run the daemon: scheduler and HTTP server (SIGTERM drains, SIGHUP reloads)
   check      run every (or --only the named) check once and print the results
   validate   check the config; print file:line:col: message per problem
+  links      check links ad hoc: URL... or - for one per line on stdin
   version    print the version
 
 Run 'monitor <command> -h' for a command's flags.
@@ -57,6 +58,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
+	case "links":
+		return cmdLinks(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "monitor %s (%s)\n", version, runtime.Version())
 		return exitOK
@@ -76,9 +79,14 @@ type commonFlags struct {
 	logFormat string
 }
 
-func newFlagSet(name string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
+func newBareFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("monitor "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	return fs
+}
+
+func newFlagSet(name string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
+	fs := newBareFlagSet(name, stderr)
 	fs.StringVar(&c.config, "config", "", "config file (default config.yaml, then $MONITOR_CONFIG)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")

@@ -1,0 +1,163 @@
+package probes
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// maxSourceLinks bounds how many rows a link source may return.
+const maxSourceLinks = 100_000
+
+var defaultLinkClients = sync.OnceValue(func() *LinkClients { return NewLinkClients(Guard{}) })
+
+func (e *Env) linkClients() *LinkClients {
+	if e != nil && e.Links != nil {
+		return e.Links
+	}
+	return defaultLinkClients()
+}
+
+// ProbeLink checks a set of links (kind: link): the check's urls, or the
+// rows of its SQL source. It is PASS while the failing share is at most
+// fail_ratio; the observed value is the number of failing links, and every
+// link's own result travels in Result.Links.
+func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
+	targets, err := LinkTargets(ctx, spec, env)
+	if err != nil {
+		return spec.UnknownResult("link source: " + env.redact(err.Error()))
+	}
+	if len(targets) == 0 {
+		r := spec.PassResult("no links to check")
+		r.ObservedValue, r.ObservedUnit = check.Value(0), "links"
+		return r
+	}
+	checker := env.linkClients().Checker(spec.AllowPrivate, LinkOptions{
+		Timeout: spec.Timeout, Concurrency: spec.Concurrency, PerHost: spec.PerHost,
+		Method: spec.Method, ValidCodes: spec.ValidCodes,
+	})
+	now := env.now()
+	results := make([]check.LinkResult, len(targets))
+	checker.Check(ctx, targets, func(i int, r check.LinkResult) {
+		r.Check, r.CheckedAt = spec.Name, now
+		results[i] = r
+	})
+	return SummarizeLinks(spec, results)
+}
+
+// SummarizeLinks folds link results into the check's result.
+func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
+	kinds := map[string]int{}
+	failing := 0
+	for _, r := range results {
+		if r.Status != check.Pass {
+			failing++
+			kinds[r.Error]++
+		}
+	}
+	msg := fmt.Sprintf("%s of %s links failing", thousands(failing), thousands(len(results)))
+	if failing > 0 {
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		slices.SortFunc(names, func(a, b string) int {
+			if kinds[a] != kinds[b] {
+				return kinds[b] - kinds[a]
+			}
+			return strings.Compare(a, b)
+		})
+		parts := make([]string, len(names))
+		for i, k := range names {
+			parts[i] = fmt.Sprintf("%s %s", thousands(kinds[k]), k)
+		}
+		msg += " (" + strings.Join(parts, ", ") + ")"
+	}
+	var r check.Result
+	if float64(failing) > spec.FailRatio*float64(len(results)) {
+		r = spec.FailResult(msg)
+	} else {
+		r = spec.PassResult(msg)
+	}
+	r.ObservedValue, r.ObservedUnit = check.Value(float64(failing)), "links"
+	r.Links = results
+	return r
+}
+
+// LinkTargets lists a link check's links: its urls, or the rows of its SQL
+// source, as (handle, slug, destination_url) or a single URL column.
+func LinkTargets(ctx context.Context, spec check.Spec, env *Env) ([]LinkTarget, error) {
+	if len(spec.URLs) > 0 {
+		out := make([]LinkTarget, len(spec.URLs))
+		for i, u := range spec.URLs {
+			out[i] = LinkTarget{URL: u}
+		}
+		return out, nil
+	}
+	if spec.Source.Query == "" {
+		return nil, nil
+	}
+	if env == nil || env.Pool == nil {
+		return nil, fmt.Errorf("no database pool configured")
+	}
+	db, _, err := env.Pool.SQL(spec.Source.Database)
+	if err != nil {
+		return nil, err
+	}
+	return queryLinks(ctx, db, spec.Source.Query)
+}
+
+func queryLinks(ctx context.Context, db *sql.DB, query string) ([]LinkTarget, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) != 1 && len(cols) != 3 {
+		return nil, fmt.Errorf("query returns %d columns, want (handle, slug, destination_url) or (url)", len(cols))
+	}
+	var out []LinkTarget
+	for rows.Next() {
+		if len(out) == maxSourceLinks {
+			return nil, fmt.Errorf("query returns more than %s links", thousands(maxSourceLinks))
+		}
+		var t LinkTarget
+		var handle, slug, u sql.NullString
+		if len(cols) == 3 {
+			err = rows.Scan(&handle, &slug, &u)
+		} else {
+			err = rows.Scan(&u)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !u.Valid || strings.TrimSpace(u.String) == "" {
+			continue
+		}
+		t.URL, t.Handle, t.Slug = strings.TrimSpace(u.String), handle.String, slug.String
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// thousands writes n with comma separators: 1,204.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

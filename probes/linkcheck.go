@@ -1,0 +1,429 @@
+package probes
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// Link check defaults.
+const (
+	DefaultLinkTimeout     = 4 * time.Second
+	DefaultLinkConcurrency = 32
+	DefaultLinkPerHost     = 4
+	// MaxRedirects is how many redirects a link may take.
+	MaxRedirects = 10
+	// linkBodyCap is how much of a GET body is read before the connection is
+	// dropped: enough to see the server answer, never the whole thing.
+	linkBodyCap = 16 << 10
+	// A host whose links time out this many times in a row gets one link at
+	// a time, and at hostSkipAfter the rest of its links are not requested.
+	hostSlowAfter = 2
+	hostSkipAfter = 3
+)
+
+// UserAgent is what link checks say they are.
+var UserAgent = "monitor-linkcheck/1.0 (+https://github.com/monitor-dev/monitor)"
+
+// LinkTarget is one link to check; Handle and Slug come from SQL sources.
+type LinkTarget struct {
+	URL, Handle, Slug string
+}
+
+// LinkOptions tune one batch of link checks.
+type LinkOptions struct {
+	Timeout     time.Duration // per link, the whole exchange; default 4s
+	Concurrency int           // links at once; default 32
+	PerHost     int           // links at once per host; default 4
+	Method      string        // HEAD (default, GET fallback) or GET
+	ValidCodes  []int         // final codes that PASS; default 2xx and 3xx
+}
+
+// LinkClients holds what link checks keep between runs: one transport per
+// guard setting (connections are reused, not re-dialled each run) and the
+// hosts known to mishandle HEAD. Safe for concurrent use.
+type LinkClients struct {
+	guard Guard // the guard of guarded checks (AllowPrivate false)
+
+	mu      sync.Mutex
+	clients map[bool]*http.Client
+	noHEAD  sync.Map // host key → struct{}: answer HEAD badly, use GET
+}
+
+// NewLinkClients returns link clients whose guarded checks use g.
+func NewLinkClients(g Guard) *LinkClients {
+	g.AllowPrivate = false
+	return &LinkClients{guard: g, clients: map[bool]*http.Client{}}
+}
+
+// Checker returns a checker for one batch of links.
+func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultLinkTimeout
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultLinkConcurrency
+	}
+	if o.PerHost <= 0 {
+		o.PerHost = DefaultLinkPerHost
+	}
+	if o.Method == "" {
+		o.Method = http.MethodHead
+	}
+	g := lc.guard
+	g.AllowPrivate = allowPrivate
+	lc.mu.Lock()
+	c, ok := lc.clients[allowPrivate]
+	if !ok {
+		c = &http.Client{
+			Transport: LinkTransport(g, o.PerHost),
+			// Redirects are followed by hand, to record each hop.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		lc.clients[allowPrivate] = c
+	}
+	lc.mu.Unlock()
+	return &LinkChecker{client: c, guard: g, opts: o, lc: lc}
+}
+
+// CloseIdle drops idle connections.
+func (lc *LinkClients) CloseIdle() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	for _, c := range lc.clients {
+		c.CloseIdleConnections()
+	}
+}
+
+// LinkChecker checks a batch of links.
+type LinkChecker struct {
+	client *http.Client
+	guard  Guard
+	opts   LinkOptions
+	lc     *LinkClients
+}
+
+// hostState is one host's queue of links and how it is doing.
+type hostState struct {
+	queue    []int32
+	active   int
+	limit    int
+	timeouts int // in a row
+	inReady  bool
+}
+
+type linkJob struct {
+	i int32
+	h *hostState
+}
+
+// Check checks every target and calls each once per target, from the
+// worker goroutines (each must be safe for concurrent use). At most
+// Concurrency links are in flight, and at most PerHost per host: links are
+// handed out round-robin over hosts, so one slow host cannot starve the
+// rest. A host that keeps timing out is slowed to one link at a time, then
+// skipped. Check returns when every target has a result.
+func (c *LinkChecker) Check(ctx context.Context, targets []LinkTarget, each func(i int, r check.LinkResult)) {
+	if len(targets) == 0 {
+		return
+	}
+	hosts := map[string]*hostState{}
+	var ready []*hostState
+	for i, t := range targets {
+		key := t.URL
+		if u, err := url.Parse(t.URL); err == nil && u.Host != "" {
+			key = hostKey(u)
+		}
+		h := hosts[key]
+		if h == nil {
+			h = &hostState{limit: c.opts.PerHost}
+			hosts[key] = h
+			ready = append(ready, h)
+			h.inReady = true
+		}
+		h.queue = append(h.queue, int32(i))
+	}
+
+	workers := min(c.opts.Concurrency, len(targets))
+	jobs := make(chan linkJob)
+	type doneMsg struct {
+		h        *hostState
+		timedOut bool
+	}
+	done := make(chan doneMsg, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				r := c.One(ctx, targets[j.i])
+				each(int(j.i), r)
+				done <- doneMsg{j.h, r.Error == check.LinkErrTimeout}
+			}
+		})
+	}
+
+	skip := func(h *hostState, why string) {
+		for _, i := range h.queue {
+			t := targets[i]
+			each(int(i), check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Status: check.Fail,
+				Method: c.opts.Method, Error: check.LinkErrTimeout, ErrorMessage: why})
+		}
+		h.queue = nil
+	}
+	inflight := 0
+	for {
+		for inflight < workers && len(ready) > 0 {
+			h := ready[0]
+			ready = ready[1:]
+			h.inReady = false
+			if ctx.Err() != nil {
+				skip(h, "not checked: "+context.Cause(ctx).Error())
+				continue
+			}
+			i := h.queue[0]
+			h.queue = h.queue[1:]
+			h.active++
+			inflight++
+			jobs <- linkJob{i, h}
+			if len(h.queue) > 0 && h.active < h.limit {
+				ready = append(ready, h)
+				h.inReady = true
+			}
+		}
+		if inflight == 0 {
+			break
+		}
+		m := <-done
+		inflight--
+		h := m.h
+		h.active--
+		if m.timedOut {
+			h.timeouts++
+			if h.timeouts >= hostSlowAfter {
+				h.limit = 1
+			}
+			if h.timeouts >= hostSkipAfter && len(h.queue) > 0 {
+				skip(h, fmt.Sprintf("not checked: the host timed out %d times in a row", h.timeouts))
+			}
+		} else {
+			h.timeouts = 0
+		}
+		if len(h.queue) > 0 && h.active < h.limit && !h.inReady {
+			ready = append(ready, h)
+			h.inReady = true
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// hopResult is where following one method's redirects ended.
+type hopResult struct {
+	code     int
+	finalURL string
+	hops     []check.Hop
+	kind     string // error kind; "" on an answer
+	msg      string
+	protocol bool // the server broke the protocol (a reason to retry HEAD as GET)
+}
+
+// One checks a single link: HEAD first (unless the host is known to
+// mishandle it or the method is GET), GET when HEAD answers 405 or 501,
+// breaks the protocol or does not answer within half the budget.
+func (c *LinkChecker) One(ctx context.Context, t LinkTarget) check.LinkResult {
+	start := time.Now()
+	r := check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Method: c.opts.Method}
+	defer func() { r.DurationMs = time.Since(start).Milliseconds() }()
+
+	u, err := url.Parse(strings.TrimSpace(t.URL))
+	if err != nil || !u.IsAbs() {
+		r.Status, r.Error, r.ErrorMessage = check.Fail, check.LinkErrInvalidURL, "not an absolute URL"
+		return r
+	}
+	if err := c.guard.checkURL(u); err != nil {
+		r.Status, r.Error, r.ErrorMessage = check.Fail, kindOfGuardErr(err), err.Error()
+		return r
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout,
+		fmt.Errorf("no answer within %s", c.opts.Timeout))
+	defer cancel()
+
+	key := hostKey(u)
+	method := c.opts.Method
+	if method == http.MethodHead {
+		if _, bad := c.lc.noHEAD.Load(key); bad {
+			method = http.MethodGet
+		}
+	}
+	var res hopResult
+	if method == http.MethodHead {
+		hctx, hcancel := context.WithTimeout(ctx, c.opts.Timeout/2)
+		res = c.follow(hctx, http.MethodHead, u)
+		headTimedOut := res.kind == check.LinkErrTimeout && ctx.Err() == nil
+		hcancel()
+		if res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
+			res.protocol || headTimedOut {
+			c.lc.noHEAD.Store(key, struct{}{})
+			method = http.MethodGet
+		}
+	}
+	if method == http.MethodGet {
+		res = c.follow(ctx, http.MethodGet, u)
+	}
+	r.Method, r.StatusCode, r.FinalURL, r.Redirects = method, res.code, res.finalURL, res.hops
+	switch {
+	case res.kind != "":
+		r.Status, r.Error, r.ErrorMessage = check.Fail, res.kind, res.msg
+	case !c.valid(res.code):
+		r.Status, r.Error = check.Fail, check.LinkErrHTTPStatus
+		r.ErrorMessage = fmt.Sprintf("HTTP %d %s", res.code, http.StatusText(res.code))
+	default:
+		r.Status = check.Pass
+	}
+	return r
+}
+
+func (c *LinkChecker) valid(code int) bool {
+	if len(c.opts.ValidCodes) == 0 {
+		return code >= 200 && code < 400
+	}
+	for _, v := range c.opts.ValidCodes {
+		if v == code {
+			return true
+		}
+	}
+	return false
+}
+
+// follow asks u with method and follows up to MaxRedirects redirects.
+func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL) hopResult {
+	var res hopResult
+	seen := map[string]bool{u.String(): true}
+	cur := u
+	for {
+		res.finalURL = cur.String()
+		if err := c.guard.checkURL(cur); err != nil {
+			res.kind, res.msg = kindOfGuardErr(err), err.Error()
+			return res
+		}
+		req, err := http.NewRequestWithContext(ctx, method, cur.String(), nil)
+		if err != nil {
+			res.kind, res.msg = check.LinkErrInvalidURL, "invalid URL"
+			return res
+		}
+		req.Header.Set("User-Agent", UserAgent)
+		req.Header.Set("Accept", "*/*")
+		resp, err := c.client.Do(req)
+		if err != nil {
+			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
+			return res
+		}
+		res.code = resp.StatusCode
+		if method == http.MethodGet {
+			_, err = io.CopyN(io.Discard, resp.Body, linkBodyCap)
+		}
+		resp.Body.Close()
+		if err != nil && err != io.EOF && ctx.Err() != nil {
+			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
+			return res
+		}
+		loc := resp.Header.Get("Location")
+		if res.code < 300 || res.code >= 400 || res.code == http.StatusNotModified || loc == "" {
+			return res
+		}
+		res.hops = append(res.hops, check.Hop{URL: cur.String(), StatusCode: res.code})
+		next, err := cur.Parse(loc)
+		if err != nil {
+			res.kind, res.msg = check.LinkErrInvalidURL, "invalid redirect Location"
+			return res
+		}
+		next.Fragment = ""
+		if seen[next.String()] {
+			res.kind, res.msg = check.LinkErrRedirects, "redirect loop"
+			res.finalURL = next.String()
+			return res
+		}
+		if len(res.hops) > MaxRedirects {
+			res.kind, res.msg = check.LinkErrRedirects, fmt.Sprintf("more than %d redirects", MaxRedirects)
+			return res
+		}
+		seen[next.String()] = true
+		cur = next
+	}
+}
+
+func kindOfGuardErr(err error) string {
+	if errors.Is(err, errBlocked) {
+		return check.LinkErrBlocked
+	}
+	return check.LinkErrInvalidURL
+}
+
+// classifyLinkErr names the kind of a failed exchange, with a short message
+// that never repeats the URL (it may hold credentials).
+func classifyLinkErr(ctx context.Context, err error) (kind, msg string, protocol bool) {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	var opErr *net.OpError
+	var netErr net.Error
+	var blocked *blockedError
+	var sysErr *os.SyscallError
+	switch {
+	case errors.As(err, &blocked):
+		return check.LinkErrBlocked, blocked.Error(), false
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return check.LinkErrDNS, "no such host " + dnsErr.Name, false
+		}
+		if dnsErr.IsTimeout && ctx.Err() != nil {
+			return check.LinkErrTimeout, "DNS lookup: " + context.Cause(ctx).Error(), false
+		}
+		return check.LinkErrDNS, "DNS lookup failed: " + dnsErr.Err, false
+	case ctx.Err() != nil:
+		return check.LinkErrTimeout, context.Cause(ctx).Error(), false
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
+		errors.As(err, &invalidCert), errors.As(err, &recordErr), errors.As(err, &alertErr):
+		return check.LinkErrTLS, shortErr(err), false
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return check.LinkErrTimeout, shortErr(err), false
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		if errors.As(opErr.Err, &sysErr) {
+			return check.LinkErrConnect, shortErr(sysErr.Err), false
+		}
+		return check.LinkErrConnect, shortErr(opErr.Err), false
+	}
+	return check.LinkErrConnect, shortErr(err), true
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if strings.Contains(s, "tls: ") || strings.Contains(s, "x509: ") {
+		if i := strings.Index(s, "tls: "); i >= 0 {
+			s = s[i:]
+		} else if i := strings.Index(s, "x509: "); i >= 0 {
+			s = s[i:]
+		}
+	}
+	return check.Truncate(check.RedactDSN(s))
+}
