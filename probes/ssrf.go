@@ -144,4 +144,3 @@ func hostKey(u *url.URL) string {
 	}
 	return net.JoinHostPort(h, port)
 }
-
