@@ -35,6 +35,12 @@ var (
 		"Age of the newest record a freshness check saw, as of this scrape.", []string{"check"}, nil)
 	descNewest = prometheus.NewDesc("monitor_freshness_newest_timestamp_seconds",
 		"Unix time of the newest record a freshness check saw.", []string{"check"}, nil)
+	descLinks = prometheus.NewDesc("monitor_link_results",
+		"Links of a link check by the status of their last check.", []string{"check", "status"}, nil)
+	descLinkUp = prometheus.NewDesc("monitor_link_up",
+		"1 if the link passed its last check (checks with per_link_metrics only).", []string{"check", "url"}, nil)
+	descLinkCode = prometheus.NewDesc("monitor_link_status_code",
+		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", []string{"check", "url"}, nil)
 )
 
 // Version is the build's version, set by the linker or left as "dev".
@@ -100,7 +106,8 @@ func (m *Metrics) Observe(r check.Result) {
 type stateCollector struct{ snap *snapshot.Snapshot }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest} {
+	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest,
+		descLinks, descLinkUp, descLinkCode} {
 		ch <- d
 	}
 }
@@ -127,6 +134,32 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, age, r.Check)
 			ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, unix(raw.NewestAt), r.Check)
 		}
+		if raw.Kind == "link" {
+			c.collectLinks(ch, raw)
+		}
+	}
+}
+
+func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Result) {
+	counts := map[check.Status]int{}
+	for _, l := range raw.Links {
+		counts[l.Status]++
+	}
+	for _, st := range check.Statuses {
+		ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(counts[st]), raw.Check, string(st))
+	}
+	sp, ok := c.snap.Spec(raw.Check)
+	if !ok || !sp.PerLinkMetrics {
+		return
+	}
+	seen := make(map[string]bool, len(raw.Links))
+	for _, l := range raw.Links {
+		if seen[l.URL] { // one series per URL
+			continue
+		}
+		seen[l.URL] = true
+		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.Status == check.Pass), raw.Check, check.RedactDSN(l.URL))
+		ch <- prometheus.MustNewConstMetric(descLinkCode, prometheus.GaugeValue, float64(l.StatusCode), raw.Check, check.RedactDSN(l.URL))
 	}
 }
 

@@ -43,6 +43,7 @@ type Server struct {
 	mux    *http.ServeMux
 	tokens atomic.Pointer[[]string]
 	ready  atomic.Bool
+	links  linkAPI
 }
 
 // New builds the handler.
@@ -63,6 +64,7 @@ func New(opts Options) *Server {
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
 	}))
 	s.mux.Handle("POST /v2/heartbeats/{check}", s.private(http.HandlerFunc(s.heartbeat)))
+	s.routeLinks()
 	return s
 }
 

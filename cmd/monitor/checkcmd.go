@@ -58,7 +58,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 
-	env, err := newEnv(cfg, probes.NewBeatStore(), logger)
+	env, err := newEnv(cfg, probes.NewBeatStore(), probes.NewLinkClients(probes.Guard{}), logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "monitor check: %s\n", red.Redact(err.Error()))
 		return exitConfig

@@ -61,6 +61,7 @@ type daemon struct {
 
 	reg     *prometheus.Registry
 	beats   *probes.BeatStore
+	links   *probes.LinkClients
 	env     *probes.Env
 	snap    *snapshot.Snapshot
 	metrics *metrics.Metrics
@@ -72,10 +73,11 @@ type daemon struct {
 }
 
 func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
-	d := &daemon{path: path, cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), beats: probes.NewBeatStore()}
+	d := &daemon{path: path, cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), beats: probes.NewBeatStore(),
+		links: probes.NewLinkClients(probes.Guard{})}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	env, err := newEnv(cfg, d.beats, logger)
+	env, err := newEnv(cfg, d.beats, d.links, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +94,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
 		Logger: logger.With("component", "http")})
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetLinks(env, d.links, cfg.Server.LinksAllowPrivate)
 
 	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -205,7 +208,7 @@ func (d *daemon) reload() {
 		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
 	}
 	if !sameDatabases(cfg, d.cfg) {
-		env, err := newEnv(cfg, d.beats, d.logger)
+		env, err := newEnv(cfg, d.beats, d.links, d.logger)
 		if err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
 			return
@@ -219,6 +222,7 @@ func (d *daemon) reload() {
 	d.snap.SetSpecs(cfg.Checks)
 	d.metrics.SetChecks(cfg.Checks)
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
 	if err := d.sched.Apply(cfg.Checks); err != nil {
 		d.logger.Error("reload: scheduling", "err", err)
 	}

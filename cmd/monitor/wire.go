@@ -24,7 +24,7 @@ func dsns(cfg *config.Config) map[string]string {
 }
 
 // newEnv opens the pool of cfg's databases and builds what probes share.
-func newEnv(cfg *config.Config, beats probes.Heartbeats, logger *slog.Logger) (*probes.Env, error) {
+func newEnv(cfg *config.Config, beats probes.Heartbeats, links *probes.LinkClients, logger *slog.Logger) (*probes.Env, error) {
 	pool, err := probes.NewPool(dsns(cfg), logger)
 	if err != nil {
 		return nil, err
@@ -33,6 +33,7 @@ func newEnv(cfg *config.Config, beats probes.Heartbeats, logger *slog.Logger) (*
 		Pool:       pool,
 		Heartbeats: beats,
 		HTTP:       newHTTPClient(),
+		Links:      links,
 		Now:        time.Now,
 		Logger:     logger,
 	}, nil

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
+)
+
+// Limits of the on-demand link API.
+const (
+	maxLinkBody    = 64 << 10
+	maxLinkURLs    = 100
+	maxHandleLinks = 1000
+)
+
+// linkRuntime is what the link API needs from the running config.
+type linkRuntime struct {
+	env          *probes.Env
+	clients      *probes.LinkClients
+	allowPrivate bool // server.links_allow_private
+}
+
+type linkAPI struct {
+	rt atomic.Pointer[linkRuntime]
+}
+
+// SetLinks gives the link API its connections and guard setting (at start
+// and on every reload).
+func (s *Server) SetLinks(env *probes.Env, clients *probes.LinkClients, allowPrivate bool) {
+	s.links.rt.Store(&linkRuntime{env: env, clients: clients, allowPrivate: allowPrivate})
+}
+
+func (s *Server) routeLinks() {
+	s.mux.Handle("POST /v2/links/health-check", s.private(http.HandlerFunc(s.linksCheck)))
+	s.mux.Handle("POST /v2/handles/{handle}/links/health-check", s.private(http.HandlerFunc(s.handleLinksCheck)))
+	s.mux.Handle("GET /v2/links", s.private(http.HandlerFunc(s.linksLatest)))
+}
+
+type linksBody struct {
+	URLs []string `json:"urls"`
+}
+
+type linksAnswer struct {
+	Results []check.LinkResult `json:"results"`
+}
+
+func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
+	rt := s.links.rt.Load()
+	if rt == nil {
+		writeError(w, r, CodeInternal, "Link checks are not configured", nil)
+		return
+	}
+	var body linksBody
+	if !decodeJSON(w, r, &body) {
+		return
+	}
+	switch {
+	case len(body.URLs) == 0:
+		writeError(w, r, CodeInvalidRequest, `Body must be {"urls": ["https://..."]} with at least one URL`, nil)
+		return
+	case len(body.URLs) > maxLinkURLs:
+		writeError(w, r, CodeTooLarge, "At most 100 URLs per request", map[string]any{"max": maxLinkURLs, "got": len(body.URLs)})
+		return
+	}
+	targets := make([]probes.LinkTarget, len(body.URLs))
+	for i, u := range body.URLs {
+		if strings.TrimSpace(u) == "" {
+			writeError(w, r, CodeInvalidRequest, "URLs must not be empty", map[string]any{"index": i})
+			return
+		}
+		targets[i] = probes.LinkTarget{URL: u}
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+}
+
+// checkNow checks user-supplied links at once, all in parallel: the answer
+// comes within one link timeout. The SSRF guard applies unless
+// server.links_allow_private is set.
+func checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
+	n := len(targets)
+	checker := rt.clients.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n})
+	results := make([]check.LinkResult, n)
+	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
+	return results
+}
+
+func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
+	rt := s.links.rt.Load()
+	if rt == nil {
+		writeError(w, r, CodeInternal, "Link checks are not configured", nil)
+		return
+	}
+	handle := r.PathValue("handle")
+	var targets []probes.LinkTarget
+	seen := map[string]bool{}
+	var srcErr error
+	for _, sp := range s.opts.Snapshot.Specs() {
+		if sp.Kind != "link" || sp.Source.Query == "" {
+			continue
+		}
+		all, err := probes.LinkTargets(r.Context(), sp, rt.env)
+		if err != nil {
+			srcErr = errors.Join(srcErr, err)
+			continue
+		}
+		for _, t := range all {
+			if t.Handle == handle && !seen[t.URL] {
+				seen[t.URL] = true
+				targets = append(targets, t)
+			}
+		}
+	}
+	switch {
+	case len(targets) == 0 && srcErr != nil:
+		s.opts.Logger.Warn("link source failed", "handle", handle, "err", srcErr)
+		writeError(w, r, CodeInternal, "The link source could not be read", nil)
+		return
+	case len(targets) == 0:
+		writeError(w, r, CodeNotFound, "No links for handle "+handle, nil)
+		return
+	case len(targets) > maxHandleLinks:
+		targets = targets[:maxHandleLinks]
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+}
+
+func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var want check.Status
+	if st := q.Get("status"); st != "" {
+		want = check.Status(strings.ToUpper(st))
+		if !want.Valid() {
+			writeError(w, r, CodeInvalidRequest, "status must be PASS, FAIL or UNKNOWN", map[string]any{"status": st})
+			return
+		}
+	}
+	name := q.Get("check")
+	if name != "" {
+		if sp, ok := s.opts.Snapshot.Spec(name); !ok || sp.Kind != "link" {
+			writeError(w, r, CodeNotFound, "No link check named "+name, nil)
+			return
+		}
+	}
+	v := s.opts.Snapshot.View()
+	out := linksAnswer{Results: []check.LinkResult{}}
+	for _, c := range v.Checks { // sorted by name
+		if c.Kind != "link" || (name != "" && c.Check != name) {
+			continue
+		}
+		for _, l := range v.Raw[c.Check].Links {
+			if want == "" || l.Status == want {
+				out.Results = append(out.Results, l)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// decodeJSON reads a bounded JSON body, answering 400 or 413 itself.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLinkBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, r, CodeTooLarge, "Body larger than 64 KiB", nil)
+			return false
+		}
+		writeError(w, r, CodeInvalidRequest, "Body is not valid JSON: "+err.Error(), nil)
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, r, CodeInvalidRequest, "Body has data after the JSON object", nil)
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
