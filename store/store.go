@@ -1,0 +1,71 @@
+// Package store keeps the history of results: every result for the
+// retention period, hourly rollups for 400 days, outages, and the latest
+// result per check for a restart. One database/sql implementation serves
+// SQLite (the embedded default) and PostgreSQL, with dialect quirks kept
+// small and apart.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// Record is one result as stored.
+type Record struct {
+	check.Result
+	// Maintenance marks a result taken during a maintenance window: it is
+	// kept, but SLIs do not count it.
+	Maintenance bool
+	// WithinSLA is, for freshness checks with an SLA threshold, whether the
+	// observed age was within it (the freshness SLI: share of time under
+	// the threshold). For other checks it equals Status == PASS.
+	WithinSLA bool
+}
+
+// Bucket aggregates the results of one check over [Start, Start+Step).
+type Bucket struct {
+	Start time.Time
+	Step  time.Duration
+	// Runs counts every result; Good, Bad and Unknown count PASS, FAIL and
+	// UNKNOWN results outside maintenance; Maintenance counts those inside.
+	Runs, Good, Bad, Unknown, Maintenance int64
+	// WithinSLA counts results outside maintenance with WithinSLA set.
+	WithinSLA int64
+	// Values counts results with an observed value; Min, Avg and Max are
+	// over those (zero when Values is 0).
+	Values        int64
+	Min, Avg, Max float64
+}
+
+// Outage is a stretch of consecutive FAIL results of one check, outside
+// maintenance. End is zero while it lasts.
+type Outage struct {
+	Check      string
+	Start, End time.Time
+}
+
+// Store is the history. Every method takes a context; implementations are
+// safe for concurrent use.
+type Store interface {
+	// Write stores records in one transaction, and keeps outages and the
+	// latest result per check up to date.
+	Write(ctx context.Context, recs []Record) error
+	// Latest returns the newest result of every check.
+	Latest(ctx context.Context) ([]check.Result, error)
+	// History returns buckets of step (≥ 1m) over [from, to) for one check,
+	// oldest first; buckets with no results are left out. It reads hourly
+	// rollups where they cover the range and step is a whole number of
+	// hours, raw results elsewhere.
+	History(ctx context.Context, name string, from, to time.Time, step time.Duration) ([]Bucket, error)
+	// Totals sums [from, to) into one bucket, from hourly rollups for whole
+	// hours and raw results for the edges.
+	Totals(ctx context.Context, name string, from, to time.Time) (Bucket, error)
+	// Outages returns the outages of one check that overlap [from, to).
+	Outages(ctx context.Context, name string, from, to time.Time) ([]Outage, error)
+	// Compact rolls up finished hours and deletes raw results older than
+	// the retention and rollups older than 400 days, in small batches.
+	Compact(ctx context.Context, now time.Time) error
+	Close() error
+}
