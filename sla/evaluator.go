@@ -1,0 +1,200 @@
+package sla
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/monitor-dev/monitor/store"
+)
+
+// Status is the state of one objective at one instant.
+type Status struct {
+	Objective Objective
+	At        time.Time
+	// Own are the figures over the objective's window; Windows over every
+	// window of Windows(objective), shortest first.
+	Own     Figures
+	Windows []Figures
+	Signals []Signal
+}
+
+// Figure returns the figures over window w.
+func (s Status) Figure(w time.Duration) (Figures, bool) {
+	for _, f := range s.Windows {
+		if f.Window == w {
+			return f, true
+		}
+	}
+	return Figures{}, false
+}
+
+// Evaluator recomputes every objective's figures from the store on a
+// period, and serves the latest ones to metrics, the API and alerting.
+type Evaluator struct {
+	store  store.Store
+	now    func() time.Time
+	logger *slog.Logger
+
+	mu       sync.RWMutex
+	objs     []Objective
+	statuses []Status
+}
+
+// NewEvaluator returns an evaluator of objs over st.
+func NewEvaluator(st store.Store, objs []Objective, now func() time.Time, logger *slog.Logger) *Evaluator {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Evaluator{store: st, objs: objs, now: now, logger: logger}
+}
+
+// SetObjectives replaces the objectives (a reload).
+func (e *Evaluator) SetObjectives(objs []Objective) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.objs = objs
+	keep := e.statuses[:0]
+	for _, s := range e.statuses {
+		for _, o := range objs {
+			if o == s.Objective {
+				keep = append(keep, s)
+			}
+		}
+	}
+	e.statuses = keep
+}
+
+// Evaluate recomputes every objective now.
+func (e *Evaluator) Evaluate(ctx context.Context) error {
+	e.mu.RLock()
+	objs := e.objs
+	e.mu.RUnlock()
+	now := e.now()
+	var out []Status
+	var errs error
+	for _, o := range objs {
+		s, err := Evaluate(ctx, e.store, o, now)
+		if err != nil {
+			errs = errors.Join(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	e.mu.Lock()
+	e.statuses = out
+	e.mu.Unlock()
+	return errs
+}
+
+// Evaluate computes one objective's status at now.
+func Evaluate(ctx context.Context, st store.Store, o Objective, now time.Time) (Status, error) {
+	s := Status{Objective: o, At: now}
+	for _, w := range Windows(o) {
+		b, err := st.Totals(ctx, o.Check, now.Add(-w), now)
+		if err != nil {
+			return s, err
+		}
+		f := Compute(o, b, w)
+		s.Windows = append(s.Windows, f)
+		if w == o.Window {
+			s.Own = f
+		}
+	}
+	for _, a := range BurnAlerts {
+		long, _ := s.Figure(a.Long)
+		short, _ := s.Figure(a.Short)
+		s.Signals = append(s.Signals, a.Evaluate(o.Check, long, short))
+	}
+	return s, nil
+}
+
+// Run evaluates every period until ctx ends.
+func (e *Evaluator) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Warn("SLO evaluation failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Statuses returns the latest statuses, in objective order.
+func (e *Evaluator) Statuses() []Status {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return append([]Status(nil), e.statuses...)
+}
+
+// Signals returns the burn-rate conditions firing now.
+func (e *Evaluator) Signals() []Signal {
+	var out []Signal
+	for _, s := range e.Statuses() {
+		for _, sig := range s.Signals {
+			if sig.Firing {
+				out = append(out, sig)
+			}
+		}
+	}
+	return out
+}
+
+var (
+	descAvail = prometheus.NewDesc("monitor_slo_availability_ratio",
+		"SLI of a check's SLO over a window: good runs over runs with a known outcome, maintenance left out.",
+		[]string{"check", "window"}, nil)
+	descBudget = prometheus.NewDesc("monitor_slo_error_budget_remaining_ratio",
+		"Share of the error budget left over the SLO window: 1 untouched, 0 spent, negative overspent.",
+		[]string{"check"}, nil)
+	descBurn = prometheus.NewDesc("monitor_slo_burn_rate",
+		"Error rate over the error budget rate; 1 spends the budget exactly over the SLO window.",
+		[]string{"check", "window"}, nil)
+	descBurnAlert = prometheus.NewDesc("monitor_slo_burn_alert",
+		"1 while a multi-window burn-rate condition holds (page: 14.4x over 1h and 5m, 6x over 6h and 30m; ticket: 3x over 1d and 2h, 1x over 3d and 6h).",
+		[]string{"check", "severity", "long_window", "short_window"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (e *Evaluator) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAvail
+	ch <- descBudget
+	ch <- descBurn
+	ch <- descBurnAlert
+}
+
+// Collect implements prometheus.Collector.
+func (e *Evaluator) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range e.Statuses() {
+		c := s.Objective.Check
+		for _, f := range s.Windows {
+			w := FormatWindow(f.Window)
+			if !math.IsNaN(f.Ratio) {
+				ch <- prometheus.MustNewConstMetric(descAvail, prometheus.GaugeValue, f.Ratio, c, w)
+			}
+			ch <- prometheus.MustNewConstMetric(descBurn, prometheus.GaugeValue, f.BurnRate, c, w)
+		}
+		ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, s.Own.BudgetRemaining, c)
+		for _, sig := range s.Signals {
+			v := 0.0
+			if sig.Firing {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descBurnAlert, prometheus.GaugeValue, v, c, sig.Alert.Severity,
+				FormatWindow(sig.Alert.Long), FormatWindow(sig.Alert.Short))
+		}
+	}
+}
