@@ -59,6 +59,7 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	var specs []check.Spec
 	deps := map[string][]*yaml.Node{}
 	d.checkAt = map[string]*yaml.Node{}
+	d.checkKind = map[string]string{}
 	for i, item := range d.items(top, "checks") {
 		f := d.mapping(item, describe("check", peek(item, "name"), i), allKeys...)
 		if !f.ok {
@@ -70,6 +71,7 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 				d.errorf(f.at("name"), "duplicate check name %q (first at line %d)", spec.Name, first.Line)
 			} else {
 				d.checkAt[spec.Name] = f.at("name")
+				d.checkKind[spec.Name] = spec.Kind
 				deps[spec.Name] = d.list(f, "depends_on")
 			}
 		}
@@ -330,3 +332,6 @@ func andList(words []string) string {
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
+
+// kindOf is the kind of a check read earlier; "" when unknown.
+func (d *decoder) kindOf(name string) string { return d.checkKind[name] }

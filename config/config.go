@@ -68,6 +68,10 @@ type SLO struct {
 	Check     string        // check
 	Objective float64       // objective: percent of good runs, 0 < x < 100
 	Window    time.Duration // window; default 30d
+	// SLI: availability (good runs are PASS; default) or within_sla (for
+	// freshness checks: good runs saw data younger than critical_age, or
+	// max_age when the check has none).
+	SLI string
 }
 
 // Alerting is the `alerting:` section.
@@ -318,7 +322,7 @@ func (d *decoder) slos(top fields) []SLO {
 	first := map[string]*yaml.Node{}
 	for i, item := range d.items(top, "slos") {
 		where := fmt.Sprintf("slo #%d", i+1)
-		f := d.mapping(item, where, "check", "objective", "window")
+		f := d.mapping(item, where, "check", "objective", "window", "sli")
 		if !f.ok {
 			continue
 		}
@@ -339,6 +343,18 @@ func (d *decoder) slos(top fields) []SLO {
 		}
 		slo.Window = d.duration(f, "window", slo.Window)
 		d.positive(f, "window", slo.Window)
+		slo.SLI = d.str(f, "sli")
+		switch slo.SLI {
+		case "":
+			slo.SLI = "availability"
+		case "availability":
+		case "within_sla":
+			if kind := d.kindOf(slo.Check); kind != "" && kind != "freshness" {
+				d.errorf(f.at("sli"), "sli within_sla in %s needs a freshness check, and %q is of kind %s", where, slo.Check, kind)
+			}
+		default:
+			d.errorf(f.at("sli"), "invalid sli %q in %s (want availability or within_sla)", slo.SLI, where)
+		}
 		slos = append(slos, slo)
 	}
 	return slos

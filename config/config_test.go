@@ -88,7 +88,7 @@ func TestContractExample(t *testing.T) {
 				Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
 			},
 		},
-		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day}},
+		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day, SLI: "availability"}},
 		Alerting: config.Alerting{
 			Receivers: []config.Receiver{{
 				Name: "oncall", Type: "webhook",
@@ -172,6 +172,14 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{
 				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x"`,
 				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage`,
+			},
+		},
+		{
+			file: "invalid-slo-sli.yml",
+			want: []string{
+				`invalid-slo-sli.yml:10:10: sli within_sla in slo #1 needs a freshness check, and "conn" is of kind db`,
+				`invalid-slo-sli.yml:11:12: duplicate slo for check "conn" (first at line 8)`,
+				`invalid-slo-sli.yml:13:10: invalid sli "uptime" in slo #2 (want availability or within_sla)`,
 			},
 		},
 		{

@@ -21,8 +21,9 @@ type decoder struct {
 	secrets []string // secret values of the configuration (Config.Secrets)
 	hide    []string // more values to keep out of messages: invalid DSNs
 
-	dbs     map[string]Database   // the databases, once read
-	checkAt map[string]*yaml.Node // where each check name is defined, once read
+	dbs       map[string]Database   // the databases, once read
+	checkAt   map[string]*yaml.Node // where each check name is defined, once read
+	checkKind map[string]string     // the kind of each check, once read
 }
 
 // errorf records a problem at node n (nil: the file as a whole).
