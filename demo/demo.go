@@ -7,6 +7,7 @@ package demo
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -40,9 +41,16 @@ type Pipeline struct {
 	Every time.Duration
 }
 
+// ErrNotDemo is returned for a database that holds tables the demo did not
+// create: the demo deletes rows, so it never touches a real database.
+var ErrNotDemo = errors.New("the database has tables the demo did not create; refusing to write demo data into it")
+
 // Seed creates the tables and writes the starting picture: fresh events and
 // profiles, and a rollup job stuck RollupLag behind.
 func (p *Pipeline) Seed(ctx context.Context) error {
+	if err := p.claim(ctx); err != nil {
+		return err
+	}
 	if _, err := p.DB.ExecContext(ctx, Schema); err != nil {
 		return fmt.Errorf("demo schema: %w", err)
 	}
@@ -61,6 +69,35 @@ func (p *Pipeline) Seed(ctx context.Context) error {
 	for _, s := range stmts {
 		if _, err := p.DB.ExecContext(ctx, s.q, s.args...); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
+		}
+	}
+	return nil
+}
+
+// claim makes sure the database is the demo's own: empty, or marked by an
+// earlier Seed.
+func (p *Pipeline) claim(ctx context.Context) error {
+	var marked, others int
+	err := p.DB.QueryRowContext(ctx, `SELECT
+		count(CASE WHEN name = 'monitor_demo' THEN 1 END),
+		count(CASE WHEN name NOT IN ('monitor_demo', 'usage_meters', 'redirect_events',
+			'targeting_profiles', 'targeting_rollups') AND name NOT LIKE 'sqlite_%' THEN 1 END)
+		FROM sqlite_master WHERE type = 'table'`).Scan(&marked, &others)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	var demoTables int
+	if err := p.DB.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN
+		('usage_meters', 'redirect_events', 'targeting_profiles', 'targeting_rollups')`).Scan(&demoTables); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if others > 0 || (marked == 0 && demoTables > 0) {
+		return ErrNotDemo
+	}
+	if marked == 0 {
+		if _, err := p.DB.ExecContext(ctx, `CREATE TABLE monitor_demo (created_at TEXT NOT NULL);
+			INSERT INTO monitor_demo VALUES (datetime('now'))`); err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
 	}
 	return nil

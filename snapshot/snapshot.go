@@ -69,15 +69,35 @@ func (s *Snapshot) Spec(name string) (check.Spec, bool) {
 // check whose parent is failing reads UNKNOWN ("parent X failing"). The
 // returned result is what metrics, history and alerting should get.
 func (s *Snapshot) Record(r check.Result) check.Result {
+	eff, _, _ := s.RecordChange(r)
+	return eff
+}
+
+// Change is what a new result changed.
+type Change struct {
+	// Configured is false for a check removed by a reload while it ran: its
+	// result is dropped.
+	Configured bool
+	// First is true for a check's first result since start (or restore).
+	First bool
+	// Previous is the check's result as readers saw it just before.
+	Previous check.Result
+}
+
+// RecordChange is Record, also telling what the result changed.
+func (s *Snapshot) RecordChange(r check.Result) (check.Result, Change, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, ok := s.specs[r.Check]
 	if !ok {
-		return r // a check removed by a reload while it ran
+		return r, Change{}, false
 	}
+	now := s.now()
+	_, ran := s.latest[r.Check]
+	ch := Change{Configured: true, First: !ran, Previous: s.effectiveLocked(sp, now, map[string]bool{})}
 	s.latest[r.Check] = r
 	s.version++
-	return s.effectiveLocked(sp, s.now(), map[string]bool{})
+	return s.effectiveLocked(sp, now, map[string]bool{}), ch, true
 }
 
 // Restore puts back results read from history at startup, without

@@ -47,8 +47,13 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			byName[sp.Name] = sp
 		}
 		specs = nil
+		picked := map[string]bool{}
 		for _, name := range strings.Split(*only, ",") {
 			name = strings.TrimSpace(name)
+			if picked[name] {
+				continue
+			}
+			picked[name] = true
 			sp, ok := byName[name]
 			if !ok {
 				fmt.Fprintf(stderr, "monitor check: no check named %q in %s\n", name, path)

@@ -60,6 +60,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdValidate(rest, stdout, stderr)
 	case "links":
 		return cmdLinks(ctx, rest, stdin, stdout, stderr)
+
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "monitor %s (%s)\n", version, runtime.Version())
 		return exitOK

@@ -100,20 +100,31 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
-	demoCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.demoCancel = cancel
-	if err := startDemo(demoCtx, cfg, env, logger, true); err != nil {
-		logger.Warn("demo pipeline failed to start", "err", err)
-	}
+	d.startDemo(cfg, env)
 	return d, nil
+}
+
+// startDemo (re)starts the demo pipeline on cfg's demo database, stopping
+// the one running before.
+func (d *daemon) startDemo(cfg *config.Config, env *probes.Env) {
+	if d.demoCancel != nil {
+		d.demoCancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.demoCancel = cancel
+	if err := startDemo(ctx, cfg, env, d.logger, true); err != nil {
+		d.logger.Warn("demo pipeline not started", "err", err)
+	}
 }
 
 // publish is the hub: one result, handed to everything that cares.
 func (d *daemon) publish(r check.Result) {
-	prev, had := d.snap.Current(r.Check)
-	eff := d.snap.Record(r)
+	eff, ch, ok := d.snap.RecordChange(r)
+	if !ok {
+		return // the check was removed by a reload while it ran
+	}
 	d.metrics.Observe(eff)
-	if !had || prev.Status != eff.Status {
+	if ch.First || ch.Previous.Status != eff.Status {
 		lvl := slog.LevelInfo
 		if eff.Status != check.Pass {
 			lvl = slog.LevelWarn
@@ -132,6 +143,12 @@ func (d *daemon) serve(ctx context.Context) int {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.logger.Handler(), slog.LevelWarn),
 	}
+	// Signals are caught before anything can be seen to be up, so that a
+	// SIGHUP right after /readyz answers reloads instead of killing us.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
 	if err := d.sched.Apply(d.cfg.Checks); err != nil {
 		d.logger.Error("schedule failed", "err", err)
 		return exitFail
@@ -143,10 +160,6 @@ func (d *daemon) serve(ctx context.Context) int {
 	go func() { serveErr <- httpSrv.Serve(d.ln) }()
 	d.logger.Info("monitor started", "version", version, "listen", d.ln.Addr().String(),
 		"config", d.path, "checks", len(d.cfg.Checks))
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 
 	code := exitOK
 loop:
@@ -207,6 +220,7 @@ func (d *daemon) reload() {
 	if cfg.Server.Listen != d.cfg.Server.Listen {
 		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
 	}
+	oldEnv := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		env, err := newEnv(cfg, d.beats, d.links, d.logger)
 		if err != nil {
@@ -218,6 +232,9 @@ func (d *daemon) reload() {
 		d.sched.SetEnv(env)
 		// Runs in flight keep the old pool until their timeout at most.
 		time.AfterFunc(2*maxTimeout(d.cfg), func() { _ = old.Pool.Close() })
+	}
+	if cfg.Demo != d.cfg.Demo || d.env != oldEnv {
+		d.startDemo(cfg, d.env)
 	}
 	d.snap.SetSpecs(cfg.Checks)
 	d.metrics.SetChecks(cfg.Checks)
