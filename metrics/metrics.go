@@ -154,12 +154,13 @@ func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Resu
 	}
 	seen := make(map[string]bool, len(raw.Links))
 	for _, l := range raw.Links {
-		if seen[l.URL] { // one series per URL
+		label := check.RedactDSN(l.URL) // never a password in a label
+		if seen[label] {                // one series per label
 			continue
 		}
-		seen[l.URL] = true
-		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.Status == check.Pass), raw.Check, check.RedactDSN(l.URL))
-		ch <- prometheus.MustNewConstMetric(descLinkCode, prometheus.GaugeValue, float64(l.StatusCode), raw.Check, check.RedactDSN(l.URL))
+		seen[label] = true
+		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.Status == check.Pass), raw.Check, label)
+		ch <- prometheus.MustNewConstMetric(descLinkCode, prometheus.GaugeValue, float64(l.StatusCode), raw.Check, label)
 	}
 }
 

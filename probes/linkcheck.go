@@ -242,9 +242,10 @@ type hopResult struct {
 // One checks a single link: HEAD first (unless the host is known to
 // mishandle it or the method is GET), GET when HEAD answers 405 or 501,
 // breaks the protocol or does not answer within half the budget.
-func (c *LinkChecker) One(ctx context.Context, t LinkTarget) check.LinkResult {
+func (c *LinkChecker) One(ctx context.Context, t LinkTarget) (r check.LinkResult) {
 	start := time.Now()
-	r := check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Method: c.opts.Method}
+	r = check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Method: c.opts.Method}
+	// r is the named result, so that the deferred assignment reaches the caller.
 	defer func() { r.DurationMs = time.Since(start).Milliseconds() }()
 
 	u, err := url.Parse(strings.TrimSpace(t.URL))
@@ -328,6 +329,10 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL) hop
 		resp, err := c.client.Do(req)
 		if err != nil {
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
+			// net/http parses Location before CheckRedirect sees the hop.
+			if strings.Contains(err.Error(), "failed to parse Location header") {
+				res.kind, res.msg, res.protocol = check.LinkErrInvalidURL, "invalid redirect Location", false
+			}
 			return res
 		}
 		res.code = resp.StatusCode
