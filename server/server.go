@@ -39,11 +39,12 @@ type Options struct {
 // Server is an http.Handler. Its tokens and readiness can change while it
 // serves (a reload).
 type Server struct {
-	opts   Options
-	mux    *http.ServeMux
-	tokens atomic.Pointer[[]string]
-	ready  atomic.Bool
-	links  linkAPI
+	opts    Options
+	mux     *http.ServeMux
+	tokens  atomic.Pointer[[]string]
+	ready   atomic.Bool
+	links   linkAPI
+	history historyAPI
 }
 
 // New builds the handler.
@@ -65,6 +66,7 @@ func New(opts Options) *Server {
 	}))
 	s.mux.Handle("POST /v2/heartbeats/{check}", s.private(http.HandlerFunc(s.heartbeat)))
 	s.routeLinks()
+	s.routeHistory()
 	return s
 }
 

@@ -11,7 +11,9 @@ import (
 )
 
 // ErrorRatioRecord names the recording rule of the error ratio over a window.
-func ErrorRatioRecord(w time.Duration) string { return "monitor_slo:error_ratio:rate" + FormatWindow(w) }
+func ErrorRatioRecord(w time.Duration) string {
+	return "monitor_slo:error_ratio:rate" + FormatWindow(w)
+}
 
 // BurnRateRecord names the recording rule of an SLO's burn rate over a window.
 func BurnRateRecord(w time.Duration) string { return "monitor_slo:burn_rate:rate" + FormatWindow(w) }
@@ -53,7 +55,7 @@ func Rules(objs []Objective) ([]byte, error) {
 	}
 	slices.Sort(ws)
 
-	rec := ruleGroup{Name: "monitor-slo-error-ratios", Interval: "30s"}
+	rec := ruleGroup{Name: "monitor-slo-error-ratios"}
 	for _, w := range ws {
 		win := FormatWindow(w)
 		rec.Rules = append(rec.Rules, rule{
@@ -65,7 +67,7 @@ func Rules(objs []Objective) ([]byte, error) {
 	file := ruleFile{Groups: []ruleGroup{rec}}
 
 	for _, o := range objs {
-		g := ruleGroup{Name: "monitor-slo-" + o.Check, Interval: "30s"}
+		g := ruleGroup{Name: "monitor-slo-" + o.Check}
 		budget := 1 - o.Target
 		sel := fmt.Sprintf("{check=%q}", o.Check)
 		objective := strconv.FormatFloat(o.Target*100, 'f', -1, 64)

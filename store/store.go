@@ -37,6 +37,13 @@ type Bucket struct {
 	// over those (zero when Values is 0).
 	Values        int64
 	Min, Avg, Max float64
+	// GoodTime, BadTime, UnknownTime and MaintenanceTime are the time spent
+	// in each state inside the bucket, and WithinSLATime the time outside
+	// maintenance under a result with WithinSLA set. A result holds its
+	// state from its CheckedAt until the check's next result, but at most
+	// twice the gap since the check's previous result (one hour for a
+	// check's first result), and never past now.
+	GoodTime, BadTime, UnknownTime, MaintenanceTime, WithinSLATime time.Duration
 }
 
 // Outage is a stretch of consecutive FAIL results of one check, outside
@@ -55,7 +62,8 @@ type Store interface {
 	// Latest returns the newest result of every check.
 	Latest(ctx context.Context) ([]check.Result, error)
 	// History returns buckets of step (≥ 1m) over [from, to) for one check,
-	// oldest first; buckets with no results are left out. It reads hourly
+	// oldest first (the last one ends at to); buckets with neither results
+	// nor status time are left out. It reads hourly
 	// rollups where they cover the range and step is a whole number of
 	// hours, raw results elsewhere.
 	History(ctx context.Context, name string, from, to time.Time, step time.Duration) ([]Bucket, error)

@@ -27,6 +27,8 @@ Commands:
   check      run every (or --only the named) check once and print the results
   validate   check the config; print file:line:col: message per problem
   links      check links ad hoc: URL... or - for one per line on stdin
+  sla report availability, error budget and outages per SLO (--window 30d or --month 2026-10)
+  rules      print Prometheus recording and alerting rules for the configured SLOs
   version    print the version
 
 Run 'monitor <command> -h' for a command's flags.
@@ -60,7 +62,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdValidate(rest, stdout, stderr)
 	case "links":
 		return cmdLinks(ctx, rest, stdin, stdout, stderr)
-
+	case "rules":
+		return cmdRules(rest, stdout, stderr)
+	case "sla":
+		return cmdSLA(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "monitor %s (%s)\n", version, runtime.Version())
 		return exitOK

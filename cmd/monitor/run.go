@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,7 +24,9 @@ import (
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
 	"github.com/monitor-dev/monitor/server"
+	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/snapshot"
+	"github.com/monitor-dev/monitor/store"
 )
 
 // drainTimeout bounds how long SIGTERM waits for running checks.
@@ -69,6 +73,13 @@ type daemon struct {
 	srv     *server.Server
 	ln      net.Listener
 
+	store  store.Store
+	writer *store.Writer
+	eval   *sla.Evaluator
+	maint  atomic.Pointer[[]sla.Maintenance]
+	bg     context.CancelFunc // stops the writer, evaluator and compaction
+	bgDone sync.WaitGroup
+
 	demoCancel context.CancelFunc
 }
 
@@ -96,8 +107,29 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.srv.SetTokens(cfg.Server.Tokens)
 	d.srv.SetLinks(env, d.links, cfg.Server.LinksAllowPrivate)
 
+	// History: restore the latest results, so that /v2/system/health is
+	// right before the first probe runs again.
+	octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ocancel()
+	if d.store, err = openStore(octx, cfg, logger.With("component", "store")); err != nil {
+		return nil, fmt.Errorf("history store: %w", err)
+	}
+	if latest, err := d.store.Latest(octx); err != nil {
+		logger.Warn("could not restore the latest results", "err", err)
+	} else {
+		d.snap.Restore(latest)
+		logger.Info("restored the latest results", "checks", len(latest))
+	}
+	m := maintenance(cfg)
+	d.maint.Store(&m)
+	d.writer = store.NewWriter(d.store, store.WriterOptions{Logger: logger.With("component", "store"), Registerer: d.reg})
+	d.eval = sla.NewEvaluator(d.store, objectives(cfg), time.Now, logger.With("component", "sla"))
+	d.reg.MustRegister(d.eval)
+	d.srv.SetHistory(d.store, d.eval)
+
 	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
+		_ = d.store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	d.startDemo(cfg, env)
@@ -124,6 +156,9 @@ func (d *daemon) publish(r check.Result) {
 		return // the check was removed by a reload while it ran
 	}
 	d.metrics.Observe(eff)
+	if sp, ok := d.snap.Spec(eff.Check); ok {
+		d.writer.Enqueue(record(eff, sp, *d.maint.Load()))
+	}
 	if ch.First || ch.Previous.Status != eff.Status {
 		lvl := slog.LevelInfo
 		if eff.Status != check.Pass {
@@ -154,6 +189,7 @@ func (d *daemon) serve(ctx context.Context) int {
 		return exitFail
 	}
 	d.sched.Start()
+	d.startBackground()
 	d.srv.SetReady(true)
 
 	serveErr := make(chan error, 1)
@@ -192,6 +228,7 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 		d.logger.Warn("checks still running at shutdown", "err", err)
 	}
 	d.demoCancel()
+	d.stopBackground()
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	if err := httpSrv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -199,6 +236,9 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 	}
 	if err := d.env.Pool.Close(); err != nil {
 		d.logger.Warn("closing connections", "err", err)
+	}
+	if err := d.store.Close(); err != nil {
+		d.logger.Warn("closing the history store", "err", err)
 	}
 	d.logger.Info("monitor stopped")
 }
@@ -238,6 +278,12 @@ func (d *daemon) reload() {
 	}
 	d.snap.SetSpecs(cfg.Checks)
 	d.metrics.SetChecks(cfg.Checks)
+	m := maintenance(cfg)
+	d.maint.Store(&m)
+	d.eval.SetObjectives(objectives(cfg))
+	if cfg.Storage != d.cfg.Storage {
+		d.logger.Warn("storage changed; it takes effect on restart")
+	}
 	d.srv.SetTokens(cfg.Server.Tokens)
 	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
 	if err := d.sched.Apply(cfg.Checks); err != nil {
@@ -245,6 +291,44 @@ func (d *daemon) reload() {
 	}
 	d.cfg = cfg
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))
+}
+
+// compactEvery is how often finished hours are rolled up and old history
+// deleted.
+const compactEvery = 5 * time.Minute
+
+// startBackground runs the history writer, the SLO evaluator and the
+// compaction loop.
+func (d *daemon) startBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.bg = cancel
+	d.bgDone.Go(func() { d.writer.Run(ctx) })
+	d.bgDone.Go(func() { d.eval.Run(ctx, 30*time.Second) })
+	d.bgDone.Go(func() {
+		t := time.NewTicker(compactEvery)
+		defer t.Stop()
+		for {
+			if err := d.store.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				d.logger.Warn("history compaction failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// stopBackground writes every queued result, then stops the loops.
+func (d *daemon) stopBackground() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.writer.Close(ctx); err != nil {
+		d.logger.Error("results not written to history at shutdown", "err", err, "queued", d.writer.Len())
+	}
+	d.bg()
+	d.bgDone.Wait()
 }
 
 func maxTimeout(cfg *config.Config) time.Duration {

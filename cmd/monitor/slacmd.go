@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/sla"
+)
+
+// objectives turns the config's slos into sla objectives.
+func objectives(cfg *config.Config) []sla.Objective {
+	out := make([]sla.Objective, 0, len(cfg.SLOs))
+	for _, s := range cfg.SLOs {
+		out = append(out, sla.Objective{Check: s.Check, Target: s.Objective / 100, Window: s.Window, SLI: sla.SLI(s.SLI)})
+	}
+	return out
+}
+
+func cmdRules(args []string, stdout, stderr io.Writer) int {
+	var c commonFlags
+	fs := newFlagSet("rules", stderr, &c)
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	path := configPath(c.config)
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	objs := objectives(cfg)
+	if len(objs) == 0 {
+		fmt.Fprintf(stderr, "monitor rules: %s has no slos\n", path)
+		return exitConfig
+	}
+	b, err := sla.Rules(objs)
+	if err != nil {
+		fmt.Fprintf(stderr, "monitor rules: %v\n", err)
+		return exitFail
+	}
+	_, _ = stdout.Write(b)
+	return exitOK
+}
+
+func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "report" {
+		fmt.Fprintln(stderr, "Usage: monitor sla report [--config F] [--window 30d | --month YYYY-MM] [--format table|json|csv]")
+		return exitConfig
+	}
+	var c commonFlags
+	fs := newFlagSet("sla report", stderr, &c)
+	window := fs.String("window", "", "the window ending now, like 30d or 12h (default: each SLO's own window)")
+	month := fs.String("month", "", "a calendar month, like 2026-10 (UTC)")
+	format := fs.String("format", "table", "output: table, json or csv")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitConfig
+	}
+	if *window != "" && *month != "" {
+		fmt.Fprintln(stderr, "monitor sla report: --window and --month exclude each other")
+		return exitConfig
+	}
+	if *format != "table" && *format != "json" && *format != "csv" {
+		fmt.Fprintf(stderr, "monitor sla report: bad --format %q (want table, json or csv)\n", *format)
+		return exitConfig
+	}
+	path := configPath(c.config)
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitConfig
+	}
+	objs := objectives(cfg)
+	if len(objs) == 0 {
+		fmt.Fprintf(stderr, "monitor sla report: %s has no slos\n", path)
+		return exitConfig
+	}
+	now := time.Now().UTC()
+	var from, to time.Time
+	switch {
+	case *month != "":
+		var err error
+		if from, to, err = sla.MonthRange(*month); err != nil {
+			fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+			return exitConfig
+		}
+	case *window != "":
+		d, err := config.ParseDuration(*window)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(stderr, "monitor sla report: bad --window %q (want a duration like 30d or 12h)\n", *window)
+			return exitConfig
+		}
+		from, to = now.Add(-d), now
+	}
+	st, err := openStore(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+		return exitFail
+	}
+	defer st.Close()
+
+	var rows []sla.Row
+	for _, o := range objs {
+		f, t := from, to
+		if f.IsZero() {
+			f, t = now.Add(-o.Window), now
+		}
+		r, err := sla.Report(ctx, st, []sla.Objective{o}, f, t)
+		if err != nil {
+			fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+			return exitFail
+		}
+		rows = append(rows, r...)
+	}
+	if err := sla.WriteReport(stdout, *format, rows); err != nil {
+		fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrSchemaTooNew means the database was migrated by a newer monitor.
+var ErrSchemaTooNew = errors.New("database schema is newer than this monitor knows")
+
+// Advisory lock keys (PostgreSQL); the second key is the schema's hash.
+const (
+	lockMigrate int32 = 0x6d6f6e31 // "mon1"
+	lockWrite   int32 = 0x6d6f6e32 // "mon2"
+)
+
+// A migration is applied once, in one transaction, and recorded in
+// schema_migrations. Statements are shared by both engines: SQLite reads
+// BIGINT, SMALLINT and DOUBLE PRECISION as its INTEGER and REAL; {{id}}
+// and {{without_rowid}} are the only dialect words.
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+// Schema, compact for the size target: integer check ids, times as unix
+// milliseconds, codes as small integers (status 0 PASS, 1 FAIL, 2 UNKNOWN;
+// severity 0 INFO, 1 WARN, 2 CRITICAL), and a result's message kept only
+// when it is not PASS (the latest result keeps its full message in latest).
+var migrations = []migration{
+	{1, "initial schema", []string{
+		`CREATE TABLE checks (
+			id {{id}},
+			name TEXT NOT NULL UNIQUE,
+			rolled_until BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE TABLE results (
+			check_id INTEGER NOT NULL,
+			ts BIGINT NOT NULL,
+			status SMALLINT NOT NULL,
+			severity SMALLINT NOT NULL,
+			maintenance SMALLINT NOT NULL,
+			within_sla SMALLINT NOT NULL,
+			value DOUBLE PRECISION,
+			duration_ms INTEGER NOT NULL,
+			message TEXT,
+			PRIMARY KEY (check_id, ts)
+		){{without_rowid}}`,
+		`CREATE TABLE rollups_hourly (
+			check_id INTEGER NOT NULL,
+			hour BIGINT NOT NULL,
+			runs INTEGER NOT NULL,
+			good INTEGER NOT NULL,
+			bad INTEGER NOT NULL,
+			unknown INTEGER NOT NULL,
+			maintenance INTEGER NOT NULL,
+			within_sla INTEGER NOT NULL,
+			n_values INTEGER NOT NULL,
+			min_value DOUBLE PRECISION,
+			sum_value DOUBLE PRECISION,
+			max_value DOUBLE PRECISION,
+			good_ms BIGINT NOT NULL,
+			bad_ms BIGINT NOT NULL,
+			unknown_ms BIGINT NOT NULL,
+			maintenance_ms BIGINT NOT NULL,
+			within_sla_ms BIGINT NOT NULL,
+			PRIMARY KEY (check_id, hour)
+		){{without_rowid}}`,
+		`CREATE TABLE outages (
+			check_id INTEGER NOT NULL,
+			start_ms BIGINT NOT NULL,
+			end_ms BIGINT,
+			PRIMARY KEY (check_id, start_ms)
+		){{without_rowid}}`,
+		`CREATE INDEX outages_open ON outages (check_id) WHERE end_ms IS NULL`,
+		`CREATE TABLE latest (
+			check_id INTEGER PRIMARY KEY,
+			ts BIGINT NOT NULL,
+			result TEXT NOT NULL
+		)`,
+	}},
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at BIGINT NOT NULL
+)`
+
+// migrate applies the missing migrations, each in its own transaction under
+// the migration lock, so that two processes starting at once are safe: the
+// second waits, then finds the work done.
+func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	for _, m := range migrations {
+		if err := applyMigration(ctx, db, d, m); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := d.lock(ctx, tx, lockMigrate); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return err
+	}
+	var current sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&current); err != nil {
+		return err
+	}
+	if latest := migrations[len(migrations)-1].version; current.Int64 > int64(latest) {
+		return fmt.Errorf("%w (database at version %d, this monitor at %d)", ErrSchemaTooNew, current.Int64, latest)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, d.rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return tx.Commit()
+	}
+	for _, stmt := range m.stmts {
+		stmt = strings.NewReplacer("{{id}}", d.idColumn, "{{without_rowid}}", d.withoutRowID).Replace(stmt)
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// Defaults of Options.
+const (
+	DefaultRetention       = 90 * 24 * time.Hour
+	DefaultRollupRetention = 400 * 24 * time.Hour
+)
+
+// Errors of Open. Messages never carry a DSN password.
+var (
+	ErrUnsupportedScheme = errors.New("unsupported storage DSN scheme (want sqlite://, postgres:// or postgresql://)")
+	ErrInvalidDSN        = errors.New("invalid storage DSN")
+)
+
+// Options tune a store. The zero value gives the defaults.
+type Options struct {
+	// Retention keeps raw results this long (default 90 days).
+	Retention time.Duration
+	// RollupRetention keeps hourly rollups and finished outages this long
+	// (default 400 days).
+	RollupRetention time.Duration
+	Logger          *slog.Logger
+	// Now is the store's clock (default time.Now): reads count the state
+	// of the newest result as held until now, and a late result re-rolls
+	// its hour only while that hour is within the retention.
+	Now func() time.Time
+}
+
+// Open connects to the store named by dsn and brings its schema up to
+// date: sqlite://path/to.db (relative or absolute as sqlite:///abs.db; the
+// parent directory is created), sqlite://:memory:, or postgres:// and
+// postgresql:// URLs (search_path=... picks a schema).
+func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.RollupRetention <= 0 {
+		opts.RollupRetention = DefaultRollupRetention
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return nil, ErrUnsupportedScheme
+	}
+	var (
+		d      *dialect
+		wr, rd *sql.DB
+		err    error
+	)
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		d = sqliteDialect
+		wr, rd, err = openSQLite(dsn)
+	case "postgres", "postgresql":
+		d = postgresDialect
+		wr, err = openPostgres(dsn)
+		rd = wr
+	default:
+		return nil, ErrUnsupportedScheme
+	}
+	if err != nil {
+		return nil, redactErr(dsn, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
+	}
+	s := newSQLStore(d, wr, rd, opts)
+	if err := migrate(ctx, wr, d); err != nil {
+		_ = s.Close()
+		return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+	}
+	return s, nil
+}
+
+// redactedError hides the DSN's password from the message but keeps the
+// chain for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func redactErr(dsn string, err error) error {
+	msg := check.RedactDSN(check.NewRedactor(dsn).Redact(err.Error()))
+	return &redactedError{msg: msg, err: err}
+}

@@ -1,0 +1,782 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// Errors of the store.
+var (
+	ErrInvalidRecord = errors.New("invalid record")
+	ErrInvalidRange  = errors.New("invalid time range")
+)
+
+// Limits of one read.
+const (
+	minStep    = time.Minute
+	maxBuckets = 100_000
+	// insertChunk rows go into one INSERT statement (9 parameters each).
+	insertChunk = 500
+)
+
+// dialect holds what differs between the engines; see specific_*.go.
+type dialect struct {
+	name         string
+	idColumn     string // DDL of checks.id
+	withoutRowID string // table suffix
+	placeholder  func(n int) string
+	// lock takes a transaction-scoped lock (PostgreSQL); SQLite needs none
+	// as its write transactions are IMMEDIATE on a single connection.
+	lock func(ctx context.Context, tx *sql.Tx, key int32) error
+
+	rebound sync.Map // query with ? → query in the dialect
+}
+
+// rebind rewrites the ? placeholders of query for the dialect.
+func (d *dialect) rebind(query string) string {
+	if v, ok := d.rebound.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString(d.placeholder(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	d.rebound.Store(query, b.String())
+	return b.String()
+}
+
+// sqlStore is the Store of both engines.
+type sqlStore struct {
+	d       *dialect
+	wdb     *sql.DB // writes (SQLite: one connection)
+	rdb     *sql.DB // reads; may be wdb
+	opts    Options
+	logger  *slog.Logger
+	closeMu sync.Once
+
+	mu  sync.RWMutex
+	ids map[string]int64 // check name → id; ids never change
+}
+
+func newSQLStore(d *dialect, w, r *sql.DB, opts Options) *sqlStore {
+	return &sqlStore{d: d, wdb: w, rdb: r, opts: opts, logger: opts.Logger, ids: map[string]int64{}}
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *sqlStore) Close() error {
+	var err error
+	s.closeMu.Do(func() {
+		err = s.wdb.Close()
+		if s.rdb != s.wdb {
+			err = errors.Join(err, s.rdb.Close())
+		}
+	})
+	return err
+}
+
+// validate rejects what Write cannot store.
+func validate(r *Record) error {
+	switch {
+	case r.Check == "":
+		return fmt.Errorf("%w: no check name", ErrInvalidRecord)
+	case r.CheckedAt.IsZero():
+		return fmt.Errorf("%w: check %q: no checkedAt", ErrInvalidRecord, r.Check)
+	case !r.Status.Valid():
+		return fmt.Errorf("%w: check %q: status %q", ErrInvalidRecord, r.Check, r.Status)
+	case !r.Severity.Valid():
+		return fmt.Errorf("%w: check %q: severity %q", ErrInvalidRecord, r.Check, r.Severity)
+	}
+	return nil
+}
+
+// row is a record ready for the database.
+type row struct {
+	rec      *Record
+	ts       int64
+	status   int64
+	severity int64
+	value    *float64
+	message  *string
+	id       int64
+}
+
+func statusCode(s check.Status) int64 {
+	switch s {
+	case check.Fail:
+		return stFail
+	case check.Unknown:
+		return stUnknown
+	}
+	return stPass
+}
+
+func severityCode(s check.Severity) int64 {
+	switch s {
+	case check.Warn:
+		return sevWarn
+	case check.Critical:
+		return sevCritical
+	}
+	return sevInfo
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cleanText makes a message storable by both engines: valid UTF-8, no NUL
+// bytes, at most check.MaxMessage bytes.
+func cleanText(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return check.Truncate(strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// Write stores recs in one transaction. Results are keyed by (check,
+// checkedAt to the millisecond): a result already stored is skipped, so a
+// batch retried after an unclear failure is harmless. Per check, results
+// newer than the stored latest one advance the latest result and the
+// outages, in time order; older ones are stored but change neither.
+func (s *sqlStore) Write(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	rows := make([]row, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if err := validate(r); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		w := row{rec: r, ts: r.CheckedAt.UnixMilli(), status: statusCode(r.Status), severity: severityCode(r.Severity)}
+		if v := r.ObservedValue; v != nil && !math.IsNaN(*v) && !math.IsInf(*v, 0) {
+			w.value = v
+		}
+		if r.Status != check.Pass {
+			m := cleanText(r.Message)
+			w.message = &m
+		}
+		rows[i] = w
+	}
+	slices.SortStableFunc(rows, func(a, b row) int {
+		return cmp.Or(strings.Compare(a.rec.Check, b.rec.Check), cmp.Compare(a.ts, b.ts))
+	})
+
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store write: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	newIDs, err := s.writeTx(ctx, tx, rows)
+	if err != nil {
+		return fmt.Errorf("store write: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store write: commit: %w", err)
+	}
+	if len(newIDs) > 0 {
+		s.mu.Lock()
+		for name, id := range newIDs {
+			s.ids[name] = id
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+type checkState struct {
+	rolledUntil int64
+	lastTs      int64
+	hasLast     bool
+	outageStart int64
+	outageOpen  bool
+}
+
+type outageOp struct {
+	id, start int64
+	end       *int64
+}
+
+func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[string]int64, error) {
+	if err := s.d.lock(ctx, tx, lockWrite); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	newIDs, err := s.resolveIDs(ctx, tx, rows)
+	if err != nil {
+		return nil, err
+	}
+	states, err := s.loadStates(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.insertResults(ctx, tx, rows); err != nil {
+		return nil, err
+	}
+
+	// Hours from safeHour on still have all their raw results.
+	safeHour := floorHour(s.opts.Now().UnixMilli()-s.opts.Retention.Milliseconds()) + hourMs
+	var (
+		latest  []*row
+		inserts []outageOp // new outages, possibly closed in this batch
+		closes  []outageOp // outages open before this batch, closed now
+		lowers  [][2]int64 // check id, new rolled_until
+	)
+	for i := 0; i < len(rows); {
+		j := i
+		for j < len(rows) && rows[j].id == rows[i].id {
+			j++
+		}
+		id := rows[i].id
+		st := states[id]
+		if st == nil {
+			st = &checkState{}
+		}
+		pending := -1 // index in inserts of this check's outage opened here
+		var newest *row
+		minHour := int64(math.MaxInt64)
+		for k := i; k < j; k++ {
+			r := &rows[k]
+			if h := floorHour(r.ts); h >= safeHour {
+				minHour = min(minHour, h)
+			}
+			if st.hasLast && r.ts <= st.lastTs {
+				continue // late or already stored
+			}
+			st.lastTs, st.hasLast, newest = r.ts, true, r
+			failing := r.status == stFail && !r.rec.Maintenance
+			switch {
+			case failing && !st.outageOpen:
+				st.outageOpen, st.outageStart = true, r.ts
+				inserts = append(inserts, outageOp{id: id, start: r.ts})
+				pending = len(inserts) - 1
+			case !failing && st.outageOpen:
+				end := r.ts
+				if pending >= 0 {
+					inserts[pending].end = &end
+					pending = -1
+				} else {
+					closes = append(closes, outageOp{id: id, start: st.outageStart, end: &end})
+				}
+				st.outageOpen = false
+			}
+		}
+		if newest != nil {
+			latest = append(latest, newest)
+		}
+		if st.rolledUntil > minHour {
+			// Results for hours already rolled up: roll them up again (not
+			// past the retention, where raw results are incomplete).
+			lowers = append(lowers, [2]int64{id, minHour})
+		}
+		i = j
+	}
+
+	for _, o := range inserts {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(
+			"INSERT INTO outages (check_id, start_ms, end_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+			o.id, o.start, o.end); err != nil {
+			return nil, fmt.Errorf("open outage: %w", err)
+		}
+	}
+	for _, o := range closes {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(
+			"UPDATE outages SET end_ms = ? WHERE check_id = ? AND start_ms = ?"),
+			*o.end, o.id, o.start); err != nil {
+			return nil, fmt.Errorf("close outage: %w", err)
+		}
+	}
+	for _, l := range lowers {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(
+			"UPDATE checks SET rolled_until = ? WHERE id = ? AND rolled_until > ?"),
+			l[1], l[0], l[1]); err != nil {
+			return nil, fmt.Errorf("reopen rollups: %w", err)
+		}
+	}
+	if err := s.upsertLatest(ctx, tx, latest); err != nil {
+		return nil, err
+	}
+	return newIDs, nil
+}
+
+// resolveIDs sets rows[*].id, creating checks as needed. New ids are
+// returned, to be cached once the transaction commits.
+func (s *sqlStore) resolveIDs(ctx context.Context, tx *sql.Tx, rows []row) (map[string]int64, error) {
+	var newIDs map[string]int64
+	s.mu.RLock()
+	for i := range rows {
+		rows[i].id = s.ids[rows[i].rec.Check]
+	}
+	s.mu.RUnlock()
+	for i := range rows {
+		if rows[i].id != 0 {
+			continue
+		}
+		name := rows[i].rec.Check
+		id, ok := newIDs[name]
+		if !ok {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(
+				"INSERT INTO checks (name) VALUES (?) ON CONFLICT (name) DO NOTHING"), name); err != nil {
+				return nil, fmt.Errorf("add check: %w", err)
+			}
+			if err := tx.QueryRowContext(ctx, s.d.rebind("SELECT id FROM checks WHERE name = ?"), name).Scan(&id); err != nil {
+				return nil, fmt.Errorf("add check: %w", err)
+			}
+			if newIDs == nil {
+				newIDs = map[string]int64{}
+			}
+			newIDs[name] = id
+		}
+		rows[i].id = id
+	}
+	return newIDs, nil
+}
+
+// loadStates reads, under the write lock, what the outage and rollup
+// bookkeeping needs of every check.
+func (s *sqlStore) loadStates(ctx context.Context, tx *sql.Tx) (map[int64]*checkState, error) {
+	states := map[int64]*checkState{}
+	rs, err := tx.QueryContext(ctx,
+		"SELECT c.id, c.rolled_until, l.ts FROM checks c LEFT JOIN latest l ON l.check_id = c.id")
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id, rolled int64
+		var last sql.NullInt64
+		if err := rs.Scan(&id, &rolled, &last); err != nil {
+			return nil, fmt.Errorf("load state: %w", err)
+		}
+		states[id] = &checkState{rolledUntil: rolled, lastTs: last.Int64, hasLast: last.Valid}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	rs.Close()
+	rs, err = tx.QueryContext(ctx, "SELECT check_id, start_ms FROM outages WHERE end_ms IS NULL")
+	if err != nil {
+		return nil, fmt.Errorf("load outages: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id, start int64
+		if err := rs.Scan(&id, &start); err != nil {
+			return nil, fmt.Errorf("load outages: %w", err)
+		}
+		if st := states[id]; st != nil && (!st.outageOpen || start > st.outageStart) {
+			st.outageOpen, st.outageStart = true, start
+		}
+	}
+	return states, rs.Err()
+}
+
+// multiRow caches multi-row statements: head, then n tuples of cols
+// placeholders, then tail.
+var multiRow sync.Map
+
+func (s *sqlStore) multiRowStmt(head string, cols, n int, tail string) string {
+	key := fmt.Sprint(s.d.name, "\x00", head, "\x00", n)
+	if v, ok := multiRow.Load(key); ok {
+		return v.(string)
+	}
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(tuple)
+	}
+	b.WriteString(tail)
+	q := s.d.rebind(b.String())
+	s.d.rebound.Delete(b.String()) // one-off texts stay out of the rebind cache
+	multiRow.Store(key, q)
+	return q
+}
+
+const (
+	insertResultsHead = "INSERT INTO results (check_id, ts, status, severity, maintenance, within_sla, value, duration_ms, message) VALUES "
+	insertResultsTail = " ON CONFLICT DO NOTHING"
+	upsertLatestHead  = "INSERT INTO latest (check_id, ts, result) VALUES "
+	upsertLatestTail  = ` ON CONFLICT (check_id) DO UPDATE SET ts = excluded.ts, result = excluded.result
+		WHERE latest.ts < excluded.ts`
+)
+
+func (s *sqlStore) insertResults(ctx context.Context, tx *sql.Tx, rows []row) error {
+	args := make([]any, 0, 9*min(len(rows), insertChunk))
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		args = args[:0]
+		for i := range chunk {
+			r := &chunk[i]
+			dur := min(max(r.rec.Duration.Milliseconds(), 0), math.MaxInt32)
+			args = append(args, r.id, r.ts, r.status, r.severity, b2i(r.rec.Maintenance), b2i(r.rec.WithinSLA),
+				r.value, dur, r.message)
+		}
+		if _, err := tx.ExecContext(ctx, s.multiRowStmt(insertResultsHead, 9, len(chunk), insertResultsTail), args...); err != nil {
+			return fmt.Errorf("insert results: %w", err)
+		}
+	}
+	return nil
+}
+
+// storedResult is the latest result as kept in latest.result: everything a
+// restart needs, unlike the contract's JSON shape.
+type storedResult struct {
+	Name          string             `json:"name"`
+	Kind          string             `json:"kind,omitempty"`
+	Status        check.Status       `json:"status"`
+	Severity      check.Severity     `json:"severity"`
+	Message       string             `json:"message,omitempty"`
+	ObservedValue *float64           `json:"observedValue,omitempty"`
+	ObservedUnit  string             `json:"observedUnit,omitempty"`
+	CheckedAt     time.Time          `json:"checkedAt"`
+	DurationNs    int64              `json:"durationNs,omitempty"`
+	NewestAt      time.Time          `json:"newestAt,omitzero"`
+	Links         []check.LinkResult `json:"links,omitempty"`
+}
+
+func encodeResult(r *row) ([]byte, error) {
+	rec := r.rec
+	links := make([]check.LinkResult, len(rec.Links))
+	for i, l := range rec.Links {
+		l.ErrorMessage = cleanText(l.ErrorMessage)
+		links[i] = l
+	}
+	return json.Marshal(storedResult{
+		Name: rec.Check, Kind: rec.Kind, Status: rec.Status, Severity: rec.Severity,
+		Message: cleanText(rec.Message), ObservedValue: r.value, ObservedUnit: rec.ObservedUnit,
+		CheckedAt: rec.CheckedAt.UTC(), DurationNs: int64(rec.Duration), NewestAt: rec.NewestAt.UTC(),
+		Links: links,
+	})
+}
+
+func (s *sqlStore) upsertLatest(ctx context.Context, tx *sql.Tx, rows []*row) error {
+	const chunk = 100
+	args := make([]any, 0, 3*min(len(rows), chunk))
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		args = args[:0]
+		for _, r := range part {
+			js, err := encodeResult(r)
+			if err != nil {
+				return fmt.Errorf("encode latest result of %q: %w", r.rec.Check, err)
+			}
+			args = append(args, r.id, r.ts, string(js))
+		}
+		if _, err := tx.ExecContext(ctx, s.multiRowStmt(upsertLatestHead, 3, len(part), upsertLatestTail), args...); err != nil {
+			return fmt.Errorf("update latest: %w", err)
+		}
+	}
+	return nil
+}
+
+// Latest returns the newest result of every check, sorted by name. A
+// result that cannot be decoded is logged and left out.
+func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
+	rs, err := s.rdb.QueryContext(ctx,
+		"SELECT c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id ORDER BY c.name")
+	if err != nil {
+		return nil, fmt.Errorf("store latest: %w", err)
+	}
+	defer rs.Close()
+	var out []check.Result
+	for rs.Next() {
+		var name, js string
+		if err := rs.Scan(&name, &js); err != nil {
+			return nil, fmt.Errorf("store latest: %w", err)
+		}
+		var sr storedResult
+		if err := json.Unmarshal([]byte(js), &sr); err != nil {
+			s.logger.WarnContext(ctx, "cannot decode stored latest result", "check", name, "err", err)
+			continue
+		}
+		out = append(out, check.Result{
+			Check: name, Kind: sr.Kind, Status: sr.Status, Severity: sr.Severity, Message: sr.Message,
+			ObservedValue: sr.ObservedValue, ObservedUnit: sr.ObservedUnit, CheckedAt: sr.CheckedAt,
+			Duration: time.Duration(sr.DurationNs), NewestAt: sr.NewestAt, Links: sr.Links,
+		})
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store latest: %w", err)
+	}
+	return out, nil
+}
+
+// checkID finds a check's id; ok is false for a check never written.
+func (s *sqlStore) checkID(ctx context.Context, name string) (int64, bool, error) {
+	s.mu.RLock()
+	id, ok := s.ids[name]
+	s.mu.RUnlock()
+	if ok {
+		return id, true, nil
+	}
+	err := s.rdb.QueryRowContext(ctx, s.d.rebind("SELECT id FROM checks WHERE name = ?"), name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	s.mu.Lock()
+	s.ids[name] = id
+	s.mu.Unlock()
+	return id, true, nil
+}
+
+// History returns buckets of step over [from, to); see Store.
+func (s *sqlStore) History(ctx context.Context, name string, from, to time.Time, step time.Duration) ([]Bucket, error) {
+	if step < minStep {
+		return nil, fmt.Errorf("%w: step %s is under %s", ErrInvalidRange, step, minStep)
+	}
+	lo, hi := from.UnixMilli(), to.UnixMilli()
+	if hi <= lo {
+		return nil, nil
+	}
+	stepMs := step.Milliseconds()
+	if (hi-lo+stepMs-1)/stepMs > maxBuckets {
+		return nil, fmt.Errorf("%w: more than %d buckets", ErrInvalidRange, maxBuckets)
+	}
+	accs, err := s.aggregate(ctx, name, lo, hi, stepMs)
+	if err != nil || accs == nil {
+		return nil, err
+	}
+	var out []Bucket
+	for b := range accs {
+		if accs[b].empty() {
+			continue
+		}
+		start := lo + int64(b)*stepMs
+		out = append(out, accs[b].bucket(start, min(start+stepMs, hi)))
+	}
+	return out, nil
+}
+
+// Totals sums [from, to) into one bucket; see Store.
+func (s *sqlStore) Totals(ctx context.Context, name string, from, to time.Time) (Bucket, error) {
+	lo, hi := from.UnixMilli(), to.UnixMilli()
+	if hi <= lo {
+		return Bucket{Start: from.UTC()}, nil
+	}
+	accs, err := s.aggregate(ctx, name, lo, hi, hi-lo)
+	if err != nil {
+		return Bucket{}, err
+	}
+	var a acc
+	if accs != nil {
+		a = accs[0]
+	}
+	return a.bucket(lo, hi), nil
+}
+
+// aggregate fills one acc per bucket of step over [lo, hi): whole clock
+// hours from rollups where there is one, everything else from raw results.
+// It returns nil for an unknown check.
+func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int64) ([]acc, error) {
+	id, ok, err := s.checkID(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("store read: %w", err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	spans, nb := buildSpans(lo, hi, step)
+	if err := s.fillRollups(ctx, id, spans, lo, hi); err != nil {
+		return nil, fmt.Errorf("store read: %w", err)
+	}
+	now := s.opts.Now().UnixMilli()
+	for i := 0; i < len(spans); {
+		if spans[i].done {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(spans) && !spans[j].done && spans[j].start == spans[j-1].end {
+			j++
+		}
+		if err := s.aggregateRaw(ctx, s.rdb, id, spans[i:j], now); err != nil {
+			return nil, fmt.Errorf("store read: %w", err)
+		}
+		i = j
+	}
+	accs := make([]acc, nb)
+	for i := range spans {
+		accs[spans[i].bucket].merge(&spans[i].a)
+	}
+	return accs, nil
+}
+
+const rollupColumns = "runs, good, bad, unknown, maintenance, within_sla, n_values, min_value, sum_value, max_value, good_ms, bad_ms, unknown_ms, maintenance_ms, within_sla_ms"
+
+// fillRollups marks the whole-hour spans that have a rollup as done.
+func (s *sqlStore) fillRollups(ctx context.Context, id int64, spans []span, lo, hi int64) error {
+	byHour := map[int64]int{}
+	for i := range spans {
+		if spans[i].wholeHour() {
+			byHour[spans[i].start] = i
+		}
+	}
+	if len(byHour) == 0 {
+		return nil
+	}
+	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(
+		"SELECT hour, "+rollupColumns+" FROM rollups_hourly WHERE check_id = ? AND hour >= ? AND hour < ? ORDER BY hour"),
+		id, floorHour(lo), hi)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var hour int64
+		var a acc
+		var mn, sum, mx sql.NullFloat64
+		if err := rs.Scan(&hour, &a.runs, &a.good, &a.bad, &a.unknown, &a.maint, &a.within, &a.values,
+			&mn, &sum, &mx, &a.goodMs, &a.badMs, &a.unknownMs, &a.maintMs, &a.withinMs); err != nil {
+			return err
+		}
+		a.min, a.sum, a.max = mn.Float64, sum.Float64, mx.Float64
+		if i, ok := byHour[hour]; ok {
+			spans[i].a, spans[i].done = a, true
+		}
+	}
+	return rs.Err()
+}
+
+// aggregateRaw fills contiguous spans from raw results: the two results
+// before them (for the state they hold into the first span), those inside,
+// and the first one after (where the last hold ends).
+func (s *sqlStore) aggregateRaw(ctx context.Context, q querier, id int64, spans []span, now int64) error {
+	f := newFeeder(spans, now)
+	lo, hi := f.lo, f.hi
+
+	prev, err := s.samples(ctx, q, "WHERE check_id = ? AND ts < ? ORDER BY ts DESC LIMIT 2", id, lo)
+	if err != nil {
+		return err
+	}
+	for i := len(prev) - 1; i >= 0; i-- {
+		f.push(prev[i])
+	}
+	rs, err := q.QueryContext(ctx, s.d.rebind(
+		"SELECT ts, status, maintenance, within_sla, value FROM results WHERE check_id = ? AND ts >= ? AND ts < ? ORDER BY ts"),
+		id, lo, hi)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		sm, err := scanSample(rs)
+		if err != nil {
+			rs.Close()
+			return err
+		}
+		f.push(sm)
+	}
+	if err := rs.Err(); err != nil {
+		rs.Close()
+		return err
+	}
+	rs.Close()
+	if !f.hasCur {
+		return nil
+	}
+	var next int64
+	err = q.QueryRowContext(ctx, s.d.rebind(
+		"SELECT ts FROM results WHERE check_id = ? AND ts >= ? ORDER BY ts LIMIT 1"), id, hi).Scan(&next)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		f.finish(0, false)
+	case err != nil:
+		return err
+	default:
+		f.finish(next, true)
+	}
+	return nil
+}
+
+func (s *sqlStore) samples(ctx context.Context, q querier, where string, args ...any) ([]sample, error) {
+	rs, err := q.QueryContext(ctx, s.d.rebind("SELECT ts, status, maintenance, within_sla, value FROM results "+where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []sample
+	for rs.Next() {
+		sm, err := scanSample(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sm)
+	}
+	return out, rs.Err()
+}
+
+func scanSample(rs *sql.Rows) (sample, error) {
+	var sm sample
+	var maint, within int64
+	var v sql.NullFloat64
+	if err := rs.Scan(&sm.ts, &sm.status, &maint, &within, &v); err != nil {
+		return sm, err
+	}
+	sm.maint, sm.within, sm.hasValue, sm.value = maint != 0, within != 0, v.Valid, v.Float64
+	return sm, nil
+}
+
+// Outages returns the outages of one check overlapping [from, to), oldest
+// first.
+func (s *sqlStore) Outages(ctx context.Context, name string, from, to time.Time) ([]Outage, error) {
+	id, ok, err := s.checkID(ctx, name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(`SELECT start_ms, end_ms FROM outages
+		WHERE check_id = ? AND start_ms < ? AND (end_ms IS NULL OR end_ms > ?) ORDER BY start_ms`),
+		id, to.UnixMilli(), from.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("store outages: %w", err)
+	}
+	defer rs.Close()
+	var out []Outage
+	for rs.Next() {
+		var start int64
+		var end sql.NullInt64
+		if err := rs.Scan(&start, &end); err != nil {
+			return nil, fmt.Errorf("store outages: %w", err)
+		}
+		o := Outage{Check: name, Start: time.UnixMilli(start).UTC()}
+		if end.Valid {
+			o.End = time.UnixMilli(end.Int64).UTC()
+		}
+		out = append(out, o)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store outages: %w", err)
+	}
+	return out, nil
+}
