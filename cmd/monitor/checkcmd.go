@@ -28,17 +28,11 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "monitor check: bad --format %q (want table or json)\n", *format)
 		return exitConfig
 	}
-	path := configPath(c.config)
-	cfg, ok := loadConfig(path, stderr)
+	l, ok := c.load("check", stderr)
 	if !ok {
 		return exitConfig
 	}
-	red := check.NewRedactor(cfg.Secrets...)
-	logger, err := newLogger(stderr, c.logLevel, c.logFormat, red)
-	if err != nil {
-		fmt.Fprintf(stderr, "monitor check: %v\n", err)
-		return exitConfig
-	}
+	path, cfg, logger, red := l.path, l.cfg, l.logger, l.red
 
 	specs := cfg.Checks
 	if *only != "" {

@@ -114,6 +114,31 @@ func configPath(flagValue string) string {
 	return "config.yaml"
 }
 
+// loaded is what a config-reading command starts from.
+type loaded struct {
+	path   string
+	cfg    *config.Config
+	logger *slog.Logger
+	red    *check.Redactor
+}
+
+// load resolves --config, loads and validates it (printing every problem)
+// and builds the redacting logger; false means exit with exitConfig.
+func (c *commonFlags) load(cmd string, stderr io.Writer) (loaded, bool) {
+	l := loaded{path: configPath(c.config)}
+	var ok bool
+	if l.cfg, ok = loadConfig(l.path, stderr); !ok {
+		return l, false
+	}
+	l.red = check.NewRedactor(l.cfg.Secrets...)
+	var err error
+	if l.logger, err = newLogger(stderr, c.logLevel, c.logFormat, l.red); err != nil {
+		fmt.Fprintf(stderr, "monitor %s: %v\n", cmd, err)
+		return l, false
+	}
+	return l, true
+}
+
 // loadConfig loads and validates the config, printing every problem.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)

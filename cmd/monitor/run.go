@@ -38,17 +38,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	path := configPath(c.config)
-	cfg, ok := loadConfig(path, stderr)
+	l, ok := c.load("run", stderr)
 	if !ok {
 		return exitConfig
 	}
-	red := check.NewRedactor(cfg.Secrets...)
-	logger, err := newLogger(stderr, c.logLevel, c.logFormat, red)
-	if err != nil {
-		fmt.Fprintf(stderr, "monitor run: %v\n", err)
-		return exitConfig
-	}
+	path, cfg, logger := l.path, l.cfg, l.logger
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)

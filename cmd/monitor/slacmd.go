@@ -25,11 +25,11 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	path := configPath(c.config)
-	cfg, ok := loadConfig(path, stderr)
+	l, ok := c.load("rules", stderr)
 	if !ok {
 		return exitConfig
 	}
+	path, cfg := l.path, l.cfg
 	objs := objectives(cfg)
 	if len(objs) == 0 {
 		fmt.Fprintf(stderr, "monitor rules: %s has no slos\n", path)
@@ -65,11 +65,11 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "monitor sla report: bad --format %q (want table, json or csv)\n", *format)
 		return exitConfig
 	}
-	path := configPath(c.config)
-	cfg, ok := loadConfig(path, stderr)
+	l, ok := c.load("sla report", stderr)
 	if !ok {
 		return exitConfig
 	}
+	path, cfg := l.path, l.cfg
 	objs := objectives(cfg)
 	if len(objs) == 0 {
 		fmt.Fprintf(stderr, "monitor sla report: %s has no slos\n", path)
@@ -92,7 +92,7 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		from, to = now.Add(-d), now
 	}
-	st, err := openStore(ctx, cfg, nil)
+	st, err := openStore(ctx, cfg, l.logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
 		return exitFail
