@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -46,15 +47,24 @@ type Scheduler struct {
 	lag   prometheus.Histogram
 	runs  prometheus.Counter
 
-	mu   sync.Mutex
-	jobs map[string]*job
+	missed  prometheus.Counter
+	skipped prometheus.Counter
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	want    []check.Spec // what Apply asked for
+	started bool
 }
 
 type job struct {
 	id    uuid.UUID
 	spec  check.Spec
-	start time.Time   // first due time, for the schedule lag of interval jobs
-	busy  atomic.Bool // a probe of this check is running
+	start time.Time // first due time of an interval job
+	// ticks counts the due times passed, so the next one is
+	// start + ticks×interval: the schedule lag is measured against it.
+	ticks   atomic.Int64
+	running atomic.Bool // a run is in progress: a tick that comes meanwhile is skipped
+	busy    atomic.Bool // a probe goroutine is still running (it may have hung)
 }
 
 // New builds a Scheduler; call Apply to give it checks and Start to run them.
@@ -93,9 +103,17 @@ func New(opts Options) (*Scheduler, error) {
 			Help: "Check runs started by the scheduler.",
 		}),
 	}
+	s.missed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "monitor", Subsystem: "scheduler", Name: "missed_runs_total",
+		Help: "Due times that passed without a run because the scheduler fell a whole interval behind.",
+	})
+	s.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "monitor", Subsystem: "scheduler", Name: "skipped_runs_total",
+		Help: "Due times skipped because the check's previous run was still going.",
+	})
 	s.env.Store(opts.Env)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(s.lag, s.runs)
+		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped)
 	}
 	return s, nil
 }
@@ -103,11 +121,21 @@ func New(opts Options) (*Scheduler, error) {
 // Apply makes the scheduled checks equal to specs: new checks are added,
 // removed ones stop, changed ones restart with their new definition, and
 // unchanged ones keep their schedule. It is how a reload takes effect.
+// Before Start it only records the checks: their first due times are drawn
+// when they are really scheduled, so none is already past by then.
 func (s *Scheduler) Apply(specs []check.Spec) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	want := make(map[string]check.Spec, len(specs))
-	for _, sp := range specs {
+	s.want = specs
+	if !s.started {
+		return nil
+	}
+	return s.applyLocked()
+}
+
+func (s *Scheduler) applyLocked() error {
+	want := make(map[string]check.Spec, len(s.want))
+	for _, sp := range s.want {
 		want[sp.Name] = sp
 	}
 	for name, j := range s.jobs {
@@ -120,7 +148,7 @@ func (s *Scheduler) Apply(specs []check.Spec) error {
 		delete(s.jobs, name)
 	}
 	var errs []error
-	for _, sp := range specs {
+	for _, sp := range s.want {
 		if _, ok := s.jobs[sp.Name]; ok {
 			continue
 		}
@@ -132,59 +160,66 @@ func (s *Scheduler) Apply(specs []check.Spec) error {
 		s.jobs[sp.Name] = j
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("schedule: %v", errs)
+		return fmt.Errorf("schedule: %w", errors.Join(errs...))
 	}
 	return nil
 }
 
+// add schedules one check. Runs never overlap: a tick that comes while the
+// previous run goes on is skipped (runJob), which costs far less memory per
+// check than gocron's singleton mode (a queue and a goroutine per job).
 func (s *Scheduler) add(sp check.Spec) (*job, error) {
 	j := &job{spec: sp}
-	var def gocron.JobDefinition
-	opts := []gocron.JobOption{
-		gocron.WithName(sp.Name),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule),
-	}
+	task := gocron.NewTask(func(ctx context.Context) { s.runJob(ctx, j) })
 	if sp.Cron != "" {
 		// Six fields: the first is seconds.
-		def = gocron.CronJob(sp.Cron, len(strings.Fields(sp.Cron)) == 6)
-	} else {
+		def := gocron.CronJob(sp.Cron, len(strings.Fields(sp.Cron)) == 6)
+		gj, err := s.sched.NewJob(def, task, gocron.WithName(sp.Name))
+		if err != nil {
+			return nil, err
+		}
+		j.id = gj.ID()
+		return j, nil
+	}
+	def := gocron.DurationJob(sp.Interval)
+	for try := 0; ; try++ {
 		j.start = time.Now().Add(s.jitter(sp.Interval))
-		def = gocron.DurationJob(sp.Interval)
-		opts = append(opts, gocron.WithStartAt(gocron.WithStartDateTime(j.start)))
+		gj, err := s.sched.NewJob(def, task, gocron.WithName(sp.Name),
+			gocron.WithStartAt(gocron.WithStartDateTime(j.start)))
+		if errors.Is(err, gocron.ErrWithStartDateTimePast) && try < 3 {
+			continue // the machine stalled past the jitter: draw again
+		}
+		if err != nil {
+			return nil, err
+		}
+		j.id = gj.ID()
+		return j, nil
 	}
-	task := gocron.NewTask(func(ctx context.Context) { s.runJob(ctx, j) })
-	gj, err := s.sched.NewJob(def, task, opts...)
-	if err != nil {
-		return nil, err
-	}
-	j.id = gj.ID()
-	return j, nil
 }
 
 // jitter spreads first runs so that many checks do not start at once.
 func (s *Scheduler) jitter(interval time.Duration) time.Duration {
+	const least = 10 * time.Millisecond
 	max := s.opts.MaxJitter
-	if max < 0 {
-		return time.Millisecond
+	if max <= 0 {
+		return least
 	}
 	if interval > 0 && interval < max {
 		max = interval
 	}
-	return time.Millisecond + rand.N(max)
+	return least + rand.N(max)
 }
 
 func (s *Scheduler) runJob(ctx context.Context, j *job) {
-	s.runs.Inc()
 	if !j.start.IsZero() && j.spec.Interval > 0 {
-		since := time.Since(j.start)
-		if since >= 0 {
-			lag := since % j.spec.Interval
-			s.lag.Observe(lag.Seconds())
-			if s.opts.ObserveLag != nil {
-				s.opts.ObserveLag(j.spec.Name, lag)
-			}
-		}
+		s.observeLag(j, time.Now())
 	}
+	if !j.running.CompareAndSwap(false, true) {
+		s.skipped.Inc()
+		return
+	}
+	defer j.running.Store(false)
+	s.runs.Inc()
 	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
 	if !ok {
 		return
@@ -192,12 +227,37 @@ func (s *Scheduler) runJob(ctx context.Context, j *job) {
 	s.opts.Publish(r)
 }
 
+// observeLag measures how late this tick started against its due time,
+// start + ticks×interval. When the scheduler fell a whole interval behind,
+// the due times it skipped are counted as missed.
+func (s *Scheduler) observeLag(j *job, now time.Time) {
+	n := j.ticks.Add(1) - 1
+	lag := now.Sub(j.start.Add(time.Duration(n) * j.spec.Interval))
+	if lag >= j.spec.Interval {
+		missed := int64(lag / j.spec.Interval)
+		j.ticks.Add(missed)
+		s.missed.Add(float64(missed))
+		lag -= time.Duration(missed) * j.spec.Interval
+	}
+	lag = max(lag, 0)
+	s.lag.Observe(lag.Seconds())
+	if s.opts.ObserveLag != nil {
+		s.opts.ObserveLag(j.spec.Name, lag)
+	}
+}
+
 // SetEnv replaces what probes share (after a reload changed the databases);
 // runs that already started keep the old one.
 func (s *Scheduler) SetEnv(env *probes.Env) { s.env.Store(env) }
 
-// Start begins running checks; it does not block.
-func (s *Scheduler) Start() { s.sched.Start() }
+// Start begins running the checks given to Apply; it does not block.
+func (s *Scheduler) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sched.Start()
+	s.started = true
+	return s.applyLocked()
+}
 
 // Shutdown stops starting new runs and waits for running ones, up to the
 // stop timeout or ctx's deadline, whichever comes first.

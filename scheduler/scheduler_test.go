@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,7 +68,9 @@ func TestRunsOnInterval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Start()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(10*time.Minute + time.Second)
 		synctest.Wait()
 		if err := s.Shutdown(context.Background()); err != nil {
@@ -118,7 +121,9 @@ func TestNeverOverlapsItself(t *testing.T) {
 		if err := s.Apply([]check.Spec{{Name: "slow", Kind: "t_slow", Interval: 10 * time.Second, Timeout: 40 * time.Second}}); err != nil {
 			t.Fatal(err)
 		}
-		s.Start()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(5 * time.Minute)
 		_ = s.Shutdown(context.Background())
 		if m := maxRunning.Load(); m != 1 {
@@ -150,7 +155,9 @@ func TestHungProbeTimesOutWithoutBlockingOthers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Start()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		hung := c.of("hung_db")
@@ -195,7 +202,9 @@ func TestShutdownCancelsRunningProbe(t *testing.T) {
 		c := &collector{}
 		s := newSched(t, c)
 		_ = s.Apply([]check.Spec{{Name: "b", Kind: "t_block", Interval: time.Minute, Timeout: 50 * time.Second}})
-		s.Start()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(5 * time.Second) // the run has started and blocks
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
@@ -221,7 +230,9 @@ func TestApplyReload(t *testing.T) {
 		a := check.Spec{Name: "a", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
 		b := check.Spec{Name: "b", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
 		_ = s.Apply([]check.Spec{a, b})
-		s.Start()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
 		time.Sleep(time.Minute)
 		nb := len(c.of("b"))
 		bNew := check.Spec{Name: "b_new", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
@@ -238,6 +249,62 @@ func TestApplyReload(t *testing.T) {
 		}
 		if s.Len() != 2 {
 			t.Fatalf("Len = %d", s.Len())
+		}
+	})
+}
+
+// TestEveryCheckStartsWithinTheJitter: checks given before Start get their
+// first due time when they are really scheduled, so every one of many runs
+// within the jitter, and the lag measured against the due time is small.
+func TestEveryCheckStartsWithinTheJitter(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		var maxLag atomic.Int64
+		s, err := New(Options{Env: &probes.Env{}, Publish: c.publish, MaxJitter: 2 * time.Second,
+			ObserveLag: func(_ string, lag time.Duration) {
+				for {
+					m := maxLag.Load()
+					if int64(lag) <= m || maxLag.CompareAndSwap(m, int64(lag)) {
+						return
+					}
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2000
+		specs := make([]check.Spec, n)
+		for i := range specs {
+			specs[i] = check.Spec{Name: fmt.Sprintf("c%d", i), Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		}
+		if err := s.Apply(specs); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2*time.Second + 20*time.Millisecond)
+		synctest.Wait()
+		c.mu.Lock()
+		ran := map[string]bool{}
+		for _, r := range c.results {
+			ran[r.Check] = true
+			if d := r.CheckedAt.Sub(start); d > 2*time.Second+20*time.Millisecond {
+				t.Errorf("%s first ran %s after start", r.Check, d)
+			}
+		}
+		c.mu.Unlock()
+		if len(ran) != n {
+			t.Fatalf("%d of %d checks ran within the 2s jitter", len(ran), n)
+		}
+		time.Sleep(time.Minute)
+		_ = s.Shutdown(context.Background())
+		if m := time.Duration(maxLag.Load()); m > 0 {
+			t.Fatalf("max lag %s in a bubble where time only moves when all wait, want 0", m)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 )
 
 type fixture struct {
+	mu    sync.Mutex
+	now   time.Time // the fixture's clock; starts at `at`
 	srv   *httptest.Server
 	snap  *snapshot.Snapshot
 	beats *probes.BeatStore
@@ -32,13 +35,25 @@ func newFixture(t *testing.T, tokens ...string) *fixture {
 		{Name: "beat", Kind: "freshness", Interval: time.Minute, Timeout: 5 * time.Second,
 			Source: check.Source{Heartbeat: true}, MaxAge: 15 * time.Minute},
 	}
-	now := func() time.Time { return at }
-	f := &fixture{snap: snapshot.New(specs, now), beats: probes.NewBeatStore()}
+	f := &fixture{now: at, beats: probes.NewBeatStore()}
+	now := func() time.Time {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.now
+	}
+	f.snap = snapshot.New(specs, now)
 	f.s = New(Options{Snapshot: f.snap, Gatherer: prometheus.NewRegistry(), Beats: f.beats, Now: now})
 	f.s.SetTokens(tokens)
 	f.srv = httptest.NewServer(f.s)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// tick moves the fixture's clock past the health body's refresh time.
+func (f *fixture) tick() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(time.Second)
 }
 
 func (f *fixture) do(t *testing.T, method, path string, hdr map[string]string) (*http.Response, []byte) {
@@ -93,6 +108,7 @@ func TestHealthStatusCodes(t *testing.T) {
 	}
 	f.snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Fail, Severity: check.Critical,
 		Message: "connect: connection refused", CheckedAt: at})
+	f.tick()
 	resp, body = f.do(t, "GET", "/v2/system/health", nil)
 	if resp.StatusCode != 503 || !strings.Contains(string(body), "connection refused") {
 		t.Fatalf("with a CRITICAL failure: %d %s", resp.StatusCode, body)

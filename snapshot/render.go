@@ -3,18 +3,29 @@ package snapshot
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
 )
 
-// maxBodyAge bounds how old generatedAt may be in a cached body.
+// maxBodyAge bounds how old generatedAt may be in a served body.
 const maxBodyAge = time.Second
 
+// minRefresh is the least time between two renderings while results keep
+// changing: a new result shows within it, and a busy daemon does not spend
+// its CPU re-rendering for every request. A rendering that costs more
+// stretches it to ten times its cost.
+const minRefresh = 100 * time.Millisecond
+
 type renderCache struct {
-	health atomic.Pointer[Rendered]
-	ietf   atomic.Pointer[Rendered]
+	health, ietf renderSlot
+}
+
+type renderSlot struct {
+	cur atomic.Pointer[Rendered]
+	mu  sync.Mutex // one rendering at a time
 }
 
 // Rendered is a health body ready to be written.
@@ -22,37 +33,63 @@ type Rendered struct {
 	Body        []byte
 	Code        int // 200, or 503 when a check is FAIL with CRITICAL severity
 	version     uint64
+	builtAt     time.Time
 	validBefore time.Time
+	refresh     time.Duration
+}
+
+// fresh reports whether r may still be served at now.
+func (r *Rendered) fresh(now time.Time, version uint64) bool {
+	return r != nil && now.Before(r.validBefore) && (r.version == version || now.Sub(r.builtAt) < r.refresh)
 }
 
 // Health returns the GET /v2/system/health body in the contract's shape, or
 // with ietf the IETF health-check draft shape (application/health+json).
-// Bodies are rendered once and reused until a result changes, a result goes
-// stale, or a second has passed.
+// A body is rendered once and served to every request until a result
+// changes (at most every minRefresh), a result goes stale, or a second has
+// passed. While one request renders, the others get the previous body.
 func (s *Snapshot) Health(ietf bool) *Rendered {
 	slot := &s.cache.health
 	if ietf {
 		slot = &s.cache.ietf
 	}
-	now := s.now()
-	s.mu.RLock()
-	version := s.version
-	s.mu.RUnlock()
-	if r := slot.Load(); r != nil && r.version == version && now.Before(r.validBefore) {
+	version := s.versionNow()
+	r := slot.cur.Load()
+	if r.fresh(s.now(), version) {
 		return r
 	}
-	v := s.View()
-	r := &Rendered{Code: StatusCode(v), version: v.Version, validBefore: v.GeneratedAt.Add(maxBodyAge)}
-	if !v.NextChange.IsZero() && v.NextChange.Before(r.validBefore) {
-		r.validBefore = v.NextChange
+	if r != nil {
+		if !slot.mu.TryLock() {
+			return r // someone is rendering; the previous body is at most that old
+		}
+	} else {
+		slot.mu.Lock()
 	}
+	defer slot.mu.Unlock()
+	if r = slot.cur.Load(); r.fresh(s.now(), s.versionNow()) {
+		return r
+	}
+	t0 := time.Now()
+	v := s.view(false)
+	r = &Rendered{Code: StatusCode(v), version: v.Version, builtAt: v.GeneratedAt}
 	if ietf {
 		r.Body = renderIETF(v)
 	} else {
 		r.Body = renderHealth(v)
 	}
-	slot.Store(r)
+	r.refresh = max(minRefresh, 10*time.Since(t0))
+	r.validBefore = s.now().Add(maxBodyAge)
+	if !v.NextChange.IsZero() && v.NextChange.Before(r.validBefore) {
+		r.validBefore = v.NextChange
+	}
+	slot.cur.Store(r)
 	return r
+}
+
+func (s *Snapshot) versionNow() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.version
 }
 
 // StatusCode is 503 when any check is FAIL with CRITICAL severity, else 200.

@@ -133,19 +133,27 @@ type View struct {
 }
 
 // View computes the current state of every check.
-func (s *Snapshot) View() View {
+func (s *Snapshot) View() View { return s.view(true) }
+
+// view computes the state; withRaw also fills View.Raw.
+func (s *Snapshot) view(withRaw bool) View {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	now := s.now()
-	v := View{GeneratedAt: now, Version: s.version, Checks: make([]check.Result, 0, len(s.names)),
-		Raw: make(map[string]check.Result, len(s.latest))}
-	memo := make(map[string]bool, len(s.names))
+	v := View{GeneratedAt: now, Version: s.version, Checks: make([]check.Result, 0, len(s.names))}
+	if withRaw {
+		v.Raw = make(map[string]check.Result, len(s.latest))
+	}
+	visiting := make(map[string]bool, 4)
 	for _, name := range s.names {
-		r := s.effectiveLocked(s.specs[name], now, memo)
+		sp := s.specs[name]
+		r := s.effectiveLocked(sp, now, visiting)
 		v.Checks = append(v.Checks, r)
 		if raw, ok := s.latest[name]; ok {
-			v.Raw[name] = raw
-			if at := raw.CheckedAt.Add(s.specs[name].StaleAfter()); at.After(now) &&
+			if withRaw {
+				v.Raw[name] = raw
+			}
+			if at := raw.CheckedAt.Add(sp.StaleAfter()); at.After(now) &&
 				(v.NextChange.IsZero() || at.Before(v.NextChange)) {
 				v.NextChange = at
 			}

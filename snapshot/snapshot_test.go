@@ -156,10 +156,14 @@ func TestHealthCodeAndCache(t *testing.T) {
 	if h2 := s.Health(false); h2 != h {
 		t.Fatal("body was rendered again with nothing changed")
 	}
-	// A CRITICAL failure turns the answer into 503 at once.
+	// A CRITICAL failure turns the answer into 503 within minRefresh.
 	s.Record(result(a, check.Fail, check.Critical, c.now()))
+	if h3 := s.Health(false); h3 != h {
+		t.Fatal("a change re-rendered the body before minRefresh passed")
+	}
+	c.add(minRefresh)
 	if h3 := s.Health(false); h3.Code != http.StatusServiceUnavailable {
-		t.Fatalf("FAIL/CRITICAL must answer 503, got %d", h3.Code)
+		t.Fatalf("FAIL/CRITICAL must answer 503 after %s, got %d", minRefresh, h3.Code)
 	}
 	// Going stale is seen without any new result.
 	c.add(2 * time.Minute)

@@ -182,7 +182,10 @@ func (d *daemon) serve(ctx context.Context) int {
 		d.logger.Error("schedule failed", "err", err)
 		return exitFail
 	}
-	d.sched.Start()
+	if err := d.sched.Start(); err != nil {
+		d.logger.Error("schedule failed", "err", err)
+		return exitFail
+	}
 	d.startBackground()
 	d.srv.SetReady(true)
 
