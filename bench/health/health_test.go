@@ -1,0 +1,96 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// The Go benchmarks call server.Server.ServeHTTP directly (no sockets) with
+// an httptest.ResponseRecorder per request:
+//
+//	go test -run '^$' -bench . -benchmem ./bench/health/
+//
+// BenchmarkHealth100/1000: the cached path (the snapshot renders a body once
+// and serves it until a result changes or a second passes), as with a static
+// snapshot. BenchmarkHealthUncached1000/10000: one result is recorded before
+// every request, so every request renders the body from scratch, as when a
+// running scheduler records results between requests. The recorder's own
+// copy of the body counts in B/op; "discard" sub-benchmarks write to a
+// ResponseWriter that drops the body, to show the handler's own allocations.
+
+func BenchmarkHealth100(b *testing.B)  { benchHealth(b, 100, false) }
+func BenchmarkHealth1000(b *testing.B) { benchHealth(b, 1000, false) }
+
+func BenchmarkHealthUncached1000(b *testing.B)  { benchHealth(b, 1000, true) }
+func BenchmarkHealthUncached10000(b *testing.B) { benchHealth(b, 10000, true) }
+
+func benchHealth(b *testing.B, n int, uncached bool) {
+	f := newFixture(n, false, time.Now())
+	for _, v := range []struct {
+		name, accept string
+		discard      bool
+	}{
+		{"json", "", false},
+		{"health+json", "application/health+json", false},
+		{"json/discard", "", true},
+		{"health+json/discard", "application/health+json", true},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/v2/system/health", nil)
+			if v.accept != "" {
+				req.Header.Set("Accept", v.accept)
+			}
+			dw := &discardWriter{h: http.Header{}}
+			serve := func() (int, int) {
+				if v.discard {
+					clear(dw.h)
+					dw.code, dw.n = 0, 0
+					f.srv.ServeHTTP(dw, req)
+					return dw.code, dw.n
+				}
+				rec := httptest.NewRecorder()
+				f.srv.ServeHTTP(rec, req)
+				return rec.Code, rec.Body.Len()
+			}
+			code, size := serve()
+			if code != http.StatusOK || size == 0 {
+				b.Fatalf("GET /v2/system/health: %d, %d bytes", code, size)
+			}
+			b.ReportAllocs()
+			next := 0
+			for b.Loop() {
+				if uncached {
+					r := f.results[next]
+					r.CheckedAt = time.Now()
+					f.snap.Record(r)
+					next = (next + 1) % len(f.results)
+				}
+				serve()
+			}
+			b.ReportMetric(float64(size), "body-bytes")
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps the status and counts bytes.
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+func (d *discardWriter) WriteHeader(code int) {
+	if d.code == 0 {
+		d.code = code
+	}
+}
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	d.n += len(p)
+	return len(p), nil
+}
