@@ -95,7 +95,6 @@ type engine struct {
 
 var engines = []engine{{"sqlite", sqliteDSN}, {"postgres", postgresDSN}}
 
-
 func openT(t testing.TB, dsn string, opts Options) *sqlStore {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
