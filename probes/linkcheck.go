@@ -49,6 +49,11 @@ type LinkOptions struct {
 	PerHost     int           // links at once per host; default 4
 	Method      string        // HEAD (default, GET fallback) or GET
 	ValidCodes  []int         // final codes that PASS; default 2xx and 3xx
+	// OneShot is for batches that will not come again soon (monitor links,
+	// the on-demand API): the connection of a host's last link is closed
+	// instead of idling in the pool. Scheduled checks leave it off, so that
+	// the next run reuses the connection.
+	OneShot bool
 }
 
 // LinkClients holds what link checks keep between runs: one transport per
@@ -125,8 +130,9 @@ type hostState struct {
 }
 
 type linkJob struct {
-	i int32
-	h *hostState
+	i    int32
+	h    *hostState
+	last bool // the host's last queued link
 }
 
 // Check checks every target and calls each once per target, from the
@@ -167,7 +173,7 @@ func (c *LinkChecker) Check(ctx context.Context, targets []LinkTarget, each func
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				r := c.One(ctx, targets[j.i])
+				r := c.one(ctx, targets[j.i], j.last && c.opts.OneShot)
 				each(int(j.i), r)
 				done <- doneMsg{j.h, r.Error == check.LinkErrTimeout}
 			}
@@ -196,7 +202,7 @@ func (c *LinkChecker) Check(ctx context.Context, targets []LinkTarget, each func
 			h.queue = h.queue[1:]
 			h.active++
 			inflight++
-			jobs <- linkJob{i, h}
+			jobs <- linkJob{i, h, len(h.queue) == 0}
 			if len(h.queue) > 0 && h.active < h.limit {
 				ready = append(ready, h)
 				h.inReady = true
@@ -242,7 +248,12 @@ type hopResult struct {
 // One checks a single link: HEAD first (unless the host is known to
 // mishandle it or the method is GET), GET when HEAD answers 405 or 501,
 // breaks the protocol or does not answer within half the budget.
-func (c *LinkChecker) One(ctx context.Context, t LinkTarget) (r check.LinkResult) {
+func (c *LinkChecker) One(ctx context.Context, t LinkTarget) check.LinkResult {
+	return c.one(ctx, t, c.opts.OneShot)
+}
+
+// one is One; closeConn closes the connection after the exchange.
+func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r check.LinkResult) {
 	start := time.Now()
 	r = check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Method: c.opts.Method}
 	// r is the named result, so that the deferred assignment reaches the caller.
@@ -271,7 +282,7 @@ func (c *LinkChecker) One(ctx context.Context, t LinkTarget) (r check.LinkResult
 	var res hopResult
 	if method == http.MethodHead {
 		hctx, hcancel := context.WithTimeout(ctx, c.opts.Timeout/2)
-		res = c.follow(hctx, http.MethodHead, u)
+		res = c.follow(hctx, http.MethodHead, u, closeConn)
 		headTimedOut := res.kind == check.LinkErrTimeout && ctx.Err() == nil
 		hcancel()
 		if res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
@@ -281,7 +292,7 @@ func (c *LinkChecker) One(ctx context.Context, t LinkTarget) (r check.LinkResult
 		}
 	}
 	if method == http.MethodGet {
-		res = c.follow(ctx, http.MethodGet, u)
+		res = c.follow(ctx, http.MethodGet, u, closeConn)
 	}
 	r.Method, r.StatusCode, r.FinalURL, r.Redirects = method, res.code, res.finalURL, res.hops
 	switch {
@@ -309,7 +320,7 @@ func (c *LinkChecker) valid(code int) bool {
 }
 
 // follow asks u with method and follows up to MaxRedirects redirects.
-func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL) hopResult {
+func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, closeConn bool) hopResult {
 	var res hopResult
 	seen := map[string]bool{u.String(): true}
 	cur := u
@@ -326,6 +337,7 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL) hop
 		}
 		req.Header.Set("User-Agent", UserAgent)
 		req.Header.Set("Accept", "*/*")
+		req.Close = closeConn
 		resp, err := c.client.Do(req)
 		if err != nil {
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)

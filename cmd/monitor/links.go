@@ -70,7 +70,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 	clients := probes.NewLinkClients(probes.Guard{})
 	checker := clients.Checker(*allowPrivate, probes.LinkOptions{
-		Timeout: *timeout, Concurrency: *concurrency, PerHost: *perHost, Method: *method,
+		Timeout: *timeout, Concurrency: *concurrency, PerHost: *perHost, Method: *method, OneShot: true,
 	})
 	results := make([]check.LinkResult, len(targets))
 	var doneN, failN atomic.Int64
@@ -87,11 +87,10 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	bar.stop()
 
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
-			Results []check.LinkResult `json:"results"`
-		}{results})
+		if err := writeLinksJSON(stdout, results); err != nil {
+			fmt.Fprintf(stderr, "monitor links: %v\n", err)
+			return exitFail
+		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATUS\tCODE\tMETHOD\tTIME\tURL\tERROR")
@@ -164,4 +163,27 @@ func newProgress(w io.Writer, mode string, total int, doneN, failN *atomic.Int64
 func (p *progress) stop() {
 	p.stopOnce.Do(func() { close(p.quit) })
 	<-p.done
+}
+
+// writeLinksJSON writes {"results": [...]} one result at a time, so that a
+// large batch is never held twice in memory as one document.
+func writeLinksJSON(w io.Writer, results []check.LinkResult) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("{\n  \"results\": [")
+	for i, r := range results {
+		b, err := json.MarshalIndent(r, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(results) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
