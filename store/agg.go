@@ -3,8 +3,10 @@ package store
 import "time"
 
 // The arithmetic of buckets, shared by reads of raw results and by the
-// hourly rollups, so that both give bit-identical answers: a rollup is the
+// hourly rollups, so that both give the same answers: a rollup is the
 // aggregate of one clock hour computed by exactly the code a raw read runs.
+// (Reads add up runs of rollups in SQL, where the sum of values may round
+// differently: Avg can differ in its last bits, nothing else.)
 
 const (
 	hourMs = int64(time.Hour / time.Millisecond)
@@ -140,25 +142,37 @@ func (a *acc) bucket(start, end int64) Bucket {
 	return b
 }
 
-// span is a piece of a query inside one bucket and one clock hour: the unit
-// that is read either from a rollup (a whole hour) or from raw results.
+// span is a piece of a query inside one bucket: either a run of whole
+// clock hours read from their rollups (done), or one clock hour, or the
+// part of one inside the bucket, read from raw results.
 type span struct {
 	start, end int64
 	bucket     int
-	done       bool // filled from a rollup
+	done       bool // filled from rollups
 	a          acc
 }
 
-func (s *span) wholeHour() bool { return s.start == floorHour(s.start) && s.end-s.start == hourMs }
-
-// buildSpans cuts [from, to) into buckets of step, and each bucket at clock
-// hours. It returns the spans and the number of buckets.
-func buildSpans(from, to, step int64) ([]span, int) {
+// buildSpans cuts [from, to) into buckets of step and each bucket into
+// spans, in time order: the rolled-up runs of hours given in rolled (done
+// spans, sorted, each inside one bucket and starting on a clock hour), and
+// raw spans cut at clock hours around them. It returns the spans and the
+// number of buckets.
+func buildSpans(from, to, step int64, rolled []span) ([]span, int) {
 	var spans []span
-	nb := 0
+	nb, r := 0, 0
 	for bs := from; bs < to; bs += step {
 		be := min(bs+step, to)
 		for s := bs; s < be; {
+			for r < len(rolled) && rolled[r].start < s {
+				r++ // not on a clock hour of this bucket: cannot happen; read raw instead
+			}
+			if r < len(rolled) && rolled[r].start == s && rolled[r].end <= be {
+				sp := rolled[r]
+				sp.bucket = nb
+				spans = append(spans, sp)
+				s, r = sp.end, r+1
+				continue
+			}
 			e := min(floorHour(s)+hourMs, be)
 			spans = append(spans, span{start: s, end: e, bucket: nb})
 			s = e

@@ -597,9 +597,12 @@ func (s *sqlStore) Totals(ctx context.Context, name string, from, to time.Time) 
 	return a.bucket(lo, hi), nil
 }
 
-// aggregate fills one acc per bucket of step over [lo, hi): whole clock
-// hours from rollups where there is one, everything else from raw results.
-// It returns nil for an unknown check.
+// aggregate fills one acc per bucket of step over [lo, hi): the whole
+// clock hours of each bucket from their rollups where they have one
+// (readRollups), everything else from raw results, one span per clock hour
+// (aggregateRaw): the partial hours at the edges of buckets, and the whole
+// hours without a rollup (not rolled up yet, before a check's first result,
+// or a gap in the history). It returns nil for an unknown check.
 func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int64) ([]acc, error) {
 	id, ok, err := s.checkID(ctx, name)
 	if err != nil {
@@ -608,10 +611,11 @@ func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int6
 	if !ok {
 		return nil, nil
 	}
-	spans, nb := buildSpans(lo, hi, step)
-	if err := s.fillRollups(ctx, id, spans, lo, hi); err != nil {
+	rolled, err := s.readRollups(ctx, id, lo, hi, step)
+	if err != nil {
 		return nil, fmt.Errorf("store read: %w", err)
 	}
+	spans, nb := buildSpans(lo, hi, step, rolled)
 	now := s.opts.Now().UnixMilli()
 	for i := 0; i < len(spans); {
 		if spans[i].done {
@@ -636,38 +640,148 @@ func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int6
 
 const rollupColumns = "runs, good, bad, unknown, maintenance, within_sla, n_values, min_value, sum_value, max_value, good_ms, bad_ms, unknown_ms, maintenance_ms, within_sla_ms"
 
-// fillRollups marks the whole-hour spans that have a rollup as done.
-func (s *sqlStore) fillRollups(ctx context.Context, id int64, spans []span, lo, hi int64) error {
-	byHour := map[int64]int{}
-	for i := range spans {
-		if spans[i].wholeHour() {
-			byHour[spans[i].start] = i
-		}
+// Reads of rollups. Parameters: check id, the first and the last whole
+// hour of the range, then for buckets: lo, step, step − 1h (an hour counts
+// only if it lies wholly inside its bucket) and lo, step (its bucket).
+const (
+	rollupWhere       = " FROM rollups_hourly WHERE check_id = ? AND hour >= ? AND hour <= ?"
+	rollupWholeInside = " AND (hour - ?) % ? <= ?"
+
+	// rollupRowsQuery reads the rollups hour by hour.
+	rollupRowsQuery = "SELECT hour, " + rollupColumns + rollupWhere + rollupWholeInside + " ORDER BY hour"
+
+	// rollupSumSelect adds up rollups, with their number and first and
+	// last hour. The sums of integers are cast as PostgreSQL's SUM of a
+	// BIGINT is a NUMERIC.
+	rollupSumSelect = `SELECT COUNT(*), MIN(hour), MAX(hour),
+	CAST(SUM(runs) AS BIGINT), CAST(SUM(good) AS BIGINT), CAST(SUM(bad) AS BIGINT),
+	CAST(SUM(unknown) AS BIGINT), CAST(SUM(maintenance) AS BIGINT), CAST(SUM(within_sla) AS BIGINT),
+	CAST(SUM(n_values) AS BIGINT), MIN(min_value), SUM(sum_value), MAX(max_value),
+	CAST(SUM(good_ms) AS BIGINT), CAST(SUM(bad_ms) AS BIGINT), CAST(SUM(unknown_ms) AS BIGINT),
+	CAST(SUM(maintenance_ms) AS BIGINT), CAST(SUM(within_sla_ms) AS BIGINT)` + rollupWhere
+
+	// rollupSumQuery adds up the rollups of the range: one row, or none
+	// when there is no rollup (GROUP BY check_id, which is fixed).
+	rollupSumQuery = rollupSumSelect + " GROUP BY check_id"
+	// rollupSumsQuery adds them up per bucket: one row per bucket that has
+	// rollups.
+	rollupSumsQuery = rollupSumSelect + rollupWholeInside + " GROUP BY (hour - ?) / ? ORDER BY MIN(hour)"
+)
+
+// minSumStep is the shortest step whose buckets have their rollups added
+// up by the database. For shorter ones, with a few hours in each bucket,
+// reading the rows is cheaper (on SQLite, GROUP BY sorts every row).
+const minSumStep = 4 * hourMs
+
+// readRollups returns, for buckets of step over [lo, hi), the whole clock
+// hours that have a rollup, as done spans in time order, each inside one
+// bucket.
+//
+// Fast path: the database adds up the rollups of each bucket (one row per
+// bucket instead of one per hour). When every hour from the bucket's first
+// rollup to its last one has a rollup, they make one span; the hours
+// before the first and after the last are read from raw results.
+//
+// Fallback: a bucket with a gap between its rollups, and every bucket of a
+// step under minSumStep, gets one span per rollup row.
+//
+// The database's SUM(sum_value) may round differently from adding hours
+// one by one in Go, so Avg can differ in its last bits from a read of raw
+// results; the counts, times, Min and Max are exact.
+func (s *sqlStore) readRollups(ctx context.Context, id, lo, hi, step int64) ([]span, error) {
+	first := floorHour(lo)
+	if first < lo {
+		first += hourMs
 	}
-	if len(byHour) == 0 {
-		return nil
+	last := hi - hourMs // the last whole hour starts at or before
+	if step < hourMs || first > last {
+		return nil, nil // no whole hour fits in a bucket
 	}
-	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(
-		"SELECT hour, "+rollupColumns+" FROM rollups_hourly WHERE check_id = ? AND hour >= ? AND hour < ? ORDER BY hour"),
-		id, floorHour(lo), hi)
+	var rs *sql.Rows
+	var err error
+	switch {
+	case step >= hi-lo: // one bucket
+		rs, err = s.rdb.QueryContext(ctx, s.d.rebind(rollupSumQuery), id, first, last)
+	case step >= minSumStep:
+		rs, err = s.rdb.QueryContext(ctx, s.d.rebind(rollupSumsQuery), id, first, last, lo, step, step-hourMs, lo, step)
+	default:
+		return s.rollupRows(ctx, id, first, last, lo, step)
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rs.Close()
+	var out []span
+	var gaps [][2]int64 // first and last hour of the buckets with a gap
+	var n, firstHour, lastHour int64
+	var r rollupScan
+	dest := append([]any{&n, &firstHour, &lastHour}, r.dest()...)
 	for rs.Next() {
-		var hour int64
-		var a acc
-		var mn, sum, mx sql.NullFloat64
-		if err := rs.Scan(&hour, &a.runs, &a.good, &a.bad, &a.unknown, &a.maint, &a.within, &a.values,
-			&mn, &sum, &mx, &a.goodMs, &a.badMs, &a.unknownMs, &a.maintMs, &a.withinMs); err != nil {
-			return err
+		if err := rs.Scan(dest...); err != nil {
+			return nil, err
 		}
-		a.min, a.sum, a.max = mn.Float64, sum.Float64, mx.Float64
-		if i, ok := byHour[hour]; ok {
-			spans[i].a, spans[i].done = a, true
+		if n == (lastHour-firstHour)/hourMs+1 { // no gap
+			out = append(out, span{start: firstHour, end: lastHour + hourMs, done: true, a: r.acc()})
+		} else {
+			gaps = append(gaps, [2]int64{firstHour, lastHour})
 		}
 	}
-	return rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	rs.Close() // before the next query: a :memory: database has one connection
+	if len(gaps) == 0 {
+		return out, nil
+	}
+	for _, g := range gaps {
+		rows, err := s.rollupRows(ctx, id, g[0], g[1], lo, step)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	slices.SortFunc(out, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	return out, nil
+}
+
+// rollupRows returns one done span per rollup of the whole hours from first
+// to last (inclusive) of buckets of step from lo.
+func (s *sqlStore) rollupRows(ctx context.Context, id, first, last, lo, step int64) ([]span, error) {
+	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(rollupRowsQuery), id, first, last, lo, step, step-hourMs)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []span
+	var hour int64
+	var r rollupScan
+	dest := append([]any{&hour}, r.dest()...)
+	for rs.Next() {
+		if err := rs.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, span{start: hour, end: hour + hourMs, done: true, a: r.acc()})
+	}
+	return out, rs.Err()
+}
+
+// rollupScan receives a row of rollupColumns, or of their sums.
+type rollupScan struct {
+	a             acc
+	min, sum, max sql.NullFloat64 // NULL without values
+}
+
+// dest returns the Scan destinations of rollupColumns.
+func (r *rollupScan) dest() []any {
+	a := &r.a
+	return []any{&a.runs, &a.good, &a.bad, &a.unknown, &a.maint, &a.within, &a.values, &r.min, &r.sum, &r.max,
+		&a.goodMs, &a.badMs, &a.unknownMs, &a.maintMs, &a.withinMs}
+}
+
+func (r *rollupScan) acc() acc {
+	a := r.a
+	a.min, a.sum, a.max = r.min.Float64, r.sum.Float64, r.max.Float64
+	return a
 }
 
 // aggregateRaw fills contiguous spans from raw results: the two results
