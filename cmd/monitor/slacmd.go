@@ -19,20 +19,29 @@ func objectives(cfg *config.Config) []sla.Objective {
 	return out
 }
 
+// loadObjectives loads the config and its SLOs; false means exit with
+// exitConfig (the problem is printed).
+func (c *commonFlags) loadObjectives(cmd string, stderr io.Writer) (loaded, []sla.Objective, bool) {
+	l, ok := c.load(cmd, stderr)
+	if !ok {
+		return l, nil, false
+	}
+	objs := objectives(l.cfg)
+	if len(objs) == 0 {
+		fmt.Fprintf(stderr, "monitor %s: %s has no slos\n", cmd, l.path)
+		return l, nil, false
+	}
+	return l, objs, true
+}
+
 func cmdRules(args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("rules", stderr, &c)
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	l, ok := c.load("rules", stderr)
+	_, objs, ok := c.loadObjectives("rules", stderr)
 	if !ok {
-		return exitConfig
-	}
-	path, cfg := l.path, l.cfg
-	objs := objectives(cfg)
-	if len(objs) == 0 {
-		fmt.Fprintf(stderr, "monitor rules: %s has no slos\n", path)
 		return exitConfig
 	}
 	b, err := sla.Rules(objs)
@@ -65,16 +74,11 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "monitor sla report: bad --format %q (want table, json or csv)\n", *format)
 		return exitConfig
 	}
-	l, ok := c.load("sla report", stderr)
+	l, objs, ok := c.loadObjectives("sla report", stderr)
 	if !ok {
 		return exitConfig
 	}
-	path, cfg := l.path, l.cfg
-	objs := objectives(cfg)
-	if len(objs) == 0 {
-		fmt.Fprintf(stderr, "monitor sla report: %s has no slos\n", path)
-		return exitConfig
-	}
+	cfg := l.cfg
 	now := time.Now().UTC()
 	var from, to time.Time
 	switch {
