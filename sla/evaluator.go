@@ -117,19 +117,27 @@ func Evaluate(ctx context.Context, st store.Store, o Objective, now time.Time) (
 	return s, nil
 }
 
-// Run evaluates every period until ctx ends.
+// firstRerun is when Run evaluates a second time after start: by then the
+// first results of every check (spread over the scheduler's 5 s jitter)
+// are written, so a fresh daemon shows figures without waiting a period.
+const firstRerun = 7 * time.Second
+
+// Run evaluates at once, again after firstRerun, then every period until
+// ctx ends.
 func (e *Evaluator) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	wait := min(firstRerun, every)
 	for {
 		if err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			e.logger.Warn("SLO evaluation failed", "err", err)
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
+		wait = every
 	}
 }
 
