@@ -187,7 +187,6 @@ func TestHungProbeTimesOutWithoutBlockingOthers(t *testing.T) {
 }
 
 func TestFreshnessTimeoutIsUnknown(t *testing.T) {
-	register(t, "freshness_t", nil)
 	sp := check.Spec{Name: "f", Kind: "freshness", Timeout: time.Second}
 	r := timedOut(sp, time.Second)
 	if r.Status != check.Unknown {

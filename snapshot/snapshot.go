@@ -196,18 +196,6 @@ func (s *Snapshot) effectiveLocked(sp check.Spec, now time.Time, visiting map[st
 	return r
 }
 
-// Current returns the named check's result as readers see it now; false
-// when no such check is configured.
-func (s *Snapshot) Current(name string) (check.Result, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	sp, ok := s.specs[name]
-	if !ok {
-		return check.Result{}, false
-	}
-	return s.effectiveLocked(sp, s.now(), map[string]bool{}), true
-}
-
 // Specs returns the configured checks, sorted by name.
 func (s *Snapshot) Specs() []check.Spec {
 	s.mu.RLock()

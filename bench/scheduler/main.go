@@ -264,10 +264,12 @@ func run(p params) result {
 	met := metrics.New(reg, snap)
 	met.SetChecks(cfg.Checks)
 	publish := func(res check.Result) { // cmd/monitor/run.go: (*daemon).publish
-		prev, had := snap.Current(res.Check)
-		eff := snap.Record(res)
+		eff, ch, ok := snap.RecordChange(res)
+		if !ok {
+			return
+		}
 		met.Observe(eff)
-		if !had || prev.Status != eff.Status {
+		if ch.First || ch.Previous.Status != eff.Status {
 			lvl := slog.LevelInfo
 			if eff.Status != check.Pass {
 				lvl = slog.LevelWarn

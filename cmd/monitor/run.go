@@ -328,10 +328,12 @@ func (d *daemon) stopBackground() {
 	d.bgDone.Wait()
 }
 
+// maxTimeout is the longest a run of cfg's checks may take (a link check's
+// run is bounded by its interval, not its per-link timeout).
 func maxTimeout(cfg *config.Config) time.Duration {
 	m := 10 * time.Second
 	for _, sp := range cfg.Checks {
-		m = max(m, sp.Timeout)
+		m = max(m, sp.RunTimeout())
 	}
 	return m
 }
