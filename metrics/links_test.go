@@ -50,7 +50,7 @@ func TestLinkResults(t *testing.T) {
 			linkResult("https://docs.example.com/gone", check.Fail, 410),
 			// The same URL from two rows of a SQL source: one series.
 			linkResult("https://docs.example.com/ok", check.Pass, 200),
-			linkResult("https://user:hunter22@docs.example.com/private", check.Fail, 0),
+			linkResult("https://user:hunter22@docs.example.com/private?token=hunter22tok&lang=en#top", check.Fail, 0),
 		}})
 	snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Pass, Severity: check.Info, CheckedAt: now})
 
@@ -76,12 +76,12 @@ monitor_link_results{check="docs_links",status="UNKNOWN"} 0
 # TYPE monitor_link_up gauge
 monitor_link_up{check="docs_links",url="https://docs.example.com/gone"} 0
 monitor_link_up{check="docs_links",url="https://docs.example.com/ok"} 1
-monitor_link_up{check="docs_links",url="https://user:***@docs.example.com/private"} 0
+monitor_link_up{check="docs_links",url="https://user:***@docs.example.com/private?lang=***&token=***"} 0
 # HELP monitor_link_status_code Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).
 # TYPE monitor_link_status_code gauge
 monitor_link_status_code{check="docs_links",url="https://docs.example.com/gone"} 410
 monitor_link_status_code{check="docs_links",url="https://docs.example.com/ok"} 200
-monitor_link_status_code{check="docs_links",url="https://user:***@docs.example.com/private"} 0
+monitor_link_status_code{check="docs_links",url="https://user:***@docs.example.com/private?lang=***&token=***"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"monitor_link_results", "monitor_link_up", "monitor_link_status_code"); err != nil {

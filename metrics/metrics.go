@@ -5,7 +5,10 @@
 package metrics
 
 import (
+	"net/url"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -154,8 +157,8 @@ func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Resu
 	}
 	seen := make(map[string]bool, len(raw.Links))
 	for _, l := range raw.Links {
-		label := check.RedactDSN(l.URL) // never a password in a label
-		if seen[label] {                // one series per label
+		label := linkLabel(l.URL) // never a secret in a label
+		if seen[label] {          // one series per label
 			continue
 		}
 		seen[label] = true
@@ -172,3 +175,28 @@ func b2f(b bool) float64 {
 }
 
 func unix(t interface{ UnixMilli() int64 }) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// linkLabel is a link's URL as a label value: the password and every query
+// value (tokens often travel there) are replaced by ***, and the fragment
+// is dropped. Links that differ only in those share a series.
+func linkLabel(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return check.RedactDSN(raw)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = url.QueryEscape(k) + "=***"
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	return check.RedactDSN(u.String())
+}
