@@ -51,6 +51,12 @@ func (p *Pipeline) Seed(ctx context.Context) error {
 	if err := p.claim(ctx); err != nil {
 		return err
 	}
+	// WAL lets the checks read while the pipeline writes. The probes leave a
+	// target's journal mode alone; this database is the demo's own.
+	var mode string
+	if err := p.DB.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		p.log().Warn("demo database stays in its journal mode", "err", err)
+	}
 	if _, err := p.DB.ExecContext(ctx, Schema); err != nil {
 		return fmt.Errorf("demo schema: %w", err)
 	}

@@ -45,6 +45,12 @@ func TestSeedPicture(t *testing.T) {
 	if err := p.tick(ctx, 6); err != nil {
 		t.Fatal(err)
 	}
+	// The demo's own database reads while it writes: WAL (the probes leave
+	// a target's journal mode alone).
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q (%v), want wal", mode, err)
+	}
 }
 
 func TestRefusesForeignDatabase(t *testing.T) {

@@ -363,8 +363,7 @@ func (l mysqlLogger) Print(v ...any) {
 
 // sqliteDSN turns sqlite://relative/path.db, sqlite:///abs/path.db,
 // sqlite://:memory: and sqlite://file::memory:?cache=shared into the modernc
-// driver's DSN, adding busy_timeout (and WAL for files) unless the query
-// already sets them. It returns the directory to create, if any, and whether
+// driver's DSN, adding busy_timeout unless the query already sets one. It returns the directory to create, if any, and whether
 // the database lives in memory.
 func sqliteDSN(dsn string) (driverDSN, dir string, memory bool, err error) {
 	rest := dsn[len("sqlite://"):]
@@ -387,14 +386,18 @@ func sqliteDSN(dsn string) (driverDSN, dir string, memory bool, err error) {
 		}
 		return false
 	}
+	// Only a busy timeout: a connection that finds the file locked by a
+	// writer waits for it. The journal mode is left as the file has it:
+	// switching a file to WAL needs an exclusive lock, and a connection that
+	// already reads cannot wait for one (SQLite answers SQLITE_BUSY at once,
+	// busy timeout or not), so probes that did it on connect failed whenever
+	// a writer or another new probe connection held the file. The target's
+	// journal mode is its owner's choice; the demo pipeline sets WAL on its
+	// own database.
 	busySet := hasPragma("busy_timeout") || q.Has("_busy_timeout") || q.Has("_timeout")
-	journalSet := hasPragma("journal_mode") || q.Has("_journal_mode") || q.Has("_journal")
 	var extra []string
 	if !busySet {
 		extra = append(extra, fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyMs))
-	}
-	if !memory && !journalSet && q.Get("mode") != "ro" {
-		extra = append(extra, "_pragma=journal_mode(WAL)")
 	}
 	query := strings.Join(extra, "&")
 	if rawQuery != "" {

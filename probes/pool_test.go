@@ -121,9 +121,9 @@ func TestSQLiteDSN(t *testing.T) {
 		in, dsn, dir string
 		memory       bool
 	}{
-		{"sqlite://data/app.db", "data/app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", "data", false},
-		{"sqlite:///var/lib/monitor/app.db", "/var/lib/monitor/app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)", "/var/lib/monitor", false},
-		{"sqlite://app.db?_pragma=foreign_keys(1)", "app.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", "", false},
+		{"sqlite://data/app.db", "data/app.db?_pragma=busy_timeout(5000)", "data", false},
+		{"sqlite:///var/lib/monitor/app.db", "/var/lib/monitor/app.db?_pragma=busy_timeout(5000)", "/var/lib/monitor", false},
+		{"sqlite://app.db?_pragma=foreign_keys(1)", "app.db?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)", "", false},
 		{"sqlite://app.db?_pragma=busy_timeout(100)&_pragma=journal_mode(DELETE)", "app.db?_pragma=busy_timeout(100)&_pragma=journal_mode(DELETE)", "", false},
 		{"sqlite://:memory:", ":memory:?_pragma=busy_timeout(5000)", "", true},
 		{"sqlite://file::memory:?cache=shared", "file::memory:?_pragma=busy_timeout(5000)&cache=shared", "", true},
