@@ -20,9 +20,11 @@ type Row struct {
 	Objective float64   `json:"objective"` // percent
 	From      time.Time `json:"from"`
 	To        time.Time `json:"to"`
-	// Availability is the SLI in percent; nil when no run had a known outcome.
+	// Availability is the SLI as a ratio (0.999 for 99.9 %), as GET /v2/sla
+	// gives it; nil when no run had a known outcome ("no data").
 	Availability *float64 `json:"availability"`
-	Met          bool     `json:"met"`
+	// Met is whether Availability reaches the objective; nil with no data.
+	Met *bool `json:"met"`
 	// BudgetUsed is the share of the error budget spent: 0.25 is a quarter,
 	// above 1 overspent.
 	BudgetUsed      float64 `json:"budgetUsed"`
@@ -47,11 +49,10 @@ func Report(ctx context.Context, st store.Store, objs []Objective, from, to time
 		f := Compute(o, b, to.Sub(from))
 		r := Row{Check: o.Check, Objective: o.Target * 100, From: from, To: to,
 			Runs: b.Runs, Good: b.Good, Bad: b.Bad, Unknown: b.Unknown, Maintenance: b.Maintenance,
-			BudgetUsed: 1 - f.BudgetRemaining, Met: true}
+			BudgetUsed: 1 - f.BudgetRemaining}
 		if !math.IsNaN(f.Ratio) {
-			pct := f.Ratio * 100
-			r.Availability = &pct
-			r.Met = f.Ratio >= o.Target
+			ratio, met := f.Ratio, f.Ratio >= o.Target
+			r.Availability, r.Met = &ratio, &met
 		}
 		outs, err := st.Outages(ctx, o.Check, from, to)
 		if err != nil {
@@ -88,7 +89,10 @@ func MonthRange(month string) (time.Time, time.Time, error) {
 	return from, from.AddDate(0, 1, 0), nil
 }
 
-// WriteReport writes rows as a table, JSON or CSV.
+// WriteReport writes rows as a table, JSON or CSV. JSON and CSV give the
+// availability as a ratio (as GET /v2/sla does), the table in percent; a
+// window without a known outcome reads "no data" in the table and leaves
+// availability and met empty (null in JSON).
 func WriteReport(w io.Writer, format string, rows []Row) error {
 	switch format {
 	case "json":
@@ -103,7 +107,7 @@ func WriteReport(w io.Writer, format string, rows []Row) error {
 			"runs", "good", "bad", "unknown", "maintenance", "incidents", "longest_outage_seconds"})
 		for _, r := range rows {
 			_ = cw.Write([]string{r.Check, fnum(r.Objective), r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339),
-				availability(r, ""), strconv.FormatBool(r.Met), fnum(r.BudgetUsed),
+				availabilityRatio(r), metWord(r, "true", "false", ""), fnum(r.BudgetUsed),
 				itoa64(r.Runs), itoa64(r.Good), itoa64(r.Bad), itoa64(r.Unknown), itoa64(r.Maintenance),
 				strconv.Itoa(r.Incidents), fnum(r.LongestOutageS)})
 		}
@@ -113,12 +117,12 @@ func WriteReport(w io.Writer, format string, rows []Row) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tOBJECTIVE\tAVAILABILITY\tMET\tBUDGET USED\tINCIDENTS\tLONGEST OUTAGE\tRUNS (good/bad/unknown/maint)")
 		for _, r := range rows {
-			met := "yes"
-			if !r.Met {
-				met = "NO"
+			budget := "-"
+			if r.Met != nil {
+				budget = strconv.FormatFloat(r.BudgetUsed*100, 'f', 1, 64) + "%"
 			}
-			fmt.Fprintf(tw, "%s\t%s%%\t%s\t%s\t%.1f%%\t%d\t%s\t%d (%d/%d/%d/%d)\n", r.Check, fnum(r.Objective),
-				availability(r, "%"), met, r.BudgetUsed*100, r.Incidents,
+			fmt.Fprintf(tw, "%s\t%s%%\t%s\t%s\t%s\t%d\t%s\t%d (%d/%d/%d/%d)\n", r.Check, fnum(r.Objective),
+				availabilityPercent(r), metWord(r, "yes", "NO", "-"), budget, r.Incidents,
 				(time.Duration(r.LongestOutageS) * time.Second).String(), r.Runs, r.Good, r.Bad, r.Unknown, r.Maintenance)
 		}
 		if err := tw.Flush(); err != nil {
@@ -133,11 +137,29 @@ func WriteReport(w io.Writer, format string, rows []Row) error {
 	return fmt.Errorf("bad format %q (want table, json or csv)", format)
 }
 
-func availability(r Row, unit string) string {
+func availabilityPercent(r Row) string {
 	if r.Availability == nil {
-		return "n/a"
+		return "no data"
 	}
-	return strconv.FormatFloat(*r.Availability, 'f', 3, 64) + unit
+	return strconv.FormatFloat(*r.Availability*100, 'f', 3, 64) + "%"
+}
+
+func availabilityRatio(r Row) string {
+	if r.Availability == nil {
+		return ""
+	}
+	return fnum(*r.Availability)
+}
+
+// metWord says whether the objective was met, or noData without data.
+func metWord(r Row, yes, no, noData string) string {
+	switch {
+	case r.Met == nil:
+		return noData
+	case *r.Met:
+		return yes
+	}
+	return no
 }
 
 func fnum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +74,7 @@ slos:
 			Check                    string
 			Objective                float64
 			Availability             *float64
-			Met                      bool
+			Met                      *bool
 			BudgetUsed               float64
 			Runs, Good, Bad, Unknown int64
 			Incidents                int
@@ -86,14 +88,15 @@ slos:
 		t.Fatalf("slos = %+v", rep.SLOs)
 	}
 	r := rep.SLOs[0]
-	// 4,464 runs, 9 bad, 5 unknown: availability 4450/4459.
-	wantAvail := 100 * 4450.0 / 4459.0
+	// 4,464 runs, 9 bad, 5 unknown: availability 4450/4459, a ratio as in
+	// GET /v2/sla.
+	wantAvail := 4450.0 / 4459.0
 	if r.Runs != 4464 || r.Good != 4450 || r.Bad != 9 || r.Unknown != 5 || r.Availability == nil ||
 		fmt.Sprintf("%.6f", *r.Availability) != fmt.Sprintf("%.6f", wantAvail) {
-		t.Fatalf("report = %+v (availability %v), want 4464 runs, 4450 good, 9 bad, 5 unknown, %.6f%%", r, deref(r.Availability), wantAvail)
+		t.Fatalf("report = %+v (availability %v), want 4464 runs, 4450 good, 9 bad, 5 unknown, %.6f", r, deref(r.Availability), wantAvail)
 	}
 	// Budget: 1 % of 4,459 is 44.59 bad runs allowed; 9 used ≈ 20.2 %.
-	if !r.Met || fmt.Sprintf("%.4f", r.BudgetUsed) != fmt.Sprintf("%.4f", 9/44.59) {
+	if r.Met == nil || !*r.Met || fmt.Sprintf("%.4f", r.BudgetUsed) != fmt.Sprintf("%.4f", 9/44.59) {
 		t.Errorf("met %v, budget used %v, want met and %.4f", r.Met, r.BudgetUsed, 9/44.59)
 	}
 	// Outages: FAIL from run 100 to the PASS at 103 (30m), 2000 → 2006 (60m).
@@ -103,12 +106,29 @@ slos:
 
 	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--month", "2026-10", "--format", "csv")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if code != 0 || err != nil || len(rows) != 2 || rows[0][0] != "check" || rows[1][0] != "api_db" || rows[1][5] != "true" {
-		t.Fatalf("csv: exit %d, %v\n%s", code, err, out)
+	if code != 0 || err != nil || len(rows) != 2 || rows[0][0] != "check" || rows[1][0] != "api_db" || rows[1][5] != "true" ||
+		rows[0][4] != "availability" || rows[1][4] != strconv.FormatFloat(wantAvail, 'f', -1, 64) {
+		t.Fatalf("csv (availability as a ratio): exit %d, %v\n%s", code, err, out)
 	}
 	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--month", "2026-10")
-	if code != 0 || !strings.Contains(out, "api_db") || !strings.Contains(out, "1h0m0s") {
-		t.Fatalf("table: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "api_db") || !strings.Contains(out, "1h0m0s") ||
+		!regexp.MustCompile(`(?m)^api_db\s+99%\s+99\.798%\s+yes\s`).MatchString(out) {
+		t.Fatalf("table (availability in percent): exit %d\n%s", code, out)
+	}
+
+	// A month without any run: "no data", and neither met nor missed.
+	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--month", "2026-09")
+	if code != 0 || !regexp.MustCompile(`(?m)^api_db\s+99%\s+no data\s+-\s+-\s`).MatchString(out) || strings.Contains(out, "yes") {
+		t.Errorf("table for a month without data: exit %d, want \"no data\" and met \"-\":\n%s", code, out)
+	}
+	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--month", "2026-09", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"availability": null`) || !strings.Contains(out, `"met": null`) {
+		t.Errorf("json for a month without data: exit %d, want availability and met null:\n%s", code, out)
+	}
+	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--month", "2026-09", "--format", "csv")
+	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); code != 0 || err != nil || len(rows) != 2 ||
+		rows[1][4] != "" || rows[1][5] != "" {
+		t.Errorf("csv for a month without data: exit %d, %v, want availability and met empty:\n%s", code, err, out)
 	}
 	for _, bad := range [][]string{
 		{"sla", "report", "--config", cfgPath, "--month", "2026-13"},
