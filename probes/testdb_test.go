@@ -8,59 +8,41 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
-// The tests talk to real servers. Addresses come from the environment, with
-// defaults matching a developer machine and CI:
-//
-//	MONITOR_TEST_POSTGRES  postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-//	MONITOR_TEST_MYSQL     mysql://root@127.0.0.1:3306/test
-//	MONITOR_TEST_REDIS     redis://127.0.0.1:6379/0
-//
-// When a server is unreachable the tests that need it are skipped loudly,
-// except under CI=true, where they fail.
-const (
-	defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	defaultMySQL    = "mysql://root@127.0.0.1:3306/test"
-	defaultRedis    = "redis://127.0.0.1:6379/0"
-)
-
+// The tests talk to real servers, addressed and skipped (or failed under
+// CI=true) as internal/testenv says.
 func postgresDSN(t *testing.T) string {
-	return testServer(t, "PostgreSQL", "MONITOR_TEST_POSTGRES", defaultPostgres)
+	return testServer(t, "PostgreSQL", testenv.EnvPostgres, testenv.Postgres())
 }
 
 func mysqlDSN(t *testing.T) string {
-	return testServer(t, "MariaDB/MySQL", "MONITOR_TEST_MYSQL", defaultMySQL)
+	return testServer(t, "MariaDB/MySQL", testenv.EnvMySQL, testenv.MySQL())
 }
 
 func redisDSN(t *testing.T) string {
-	return testServer(t, "Redis", "MONITOR_TEST_REDIS", defaultRedis)
+	return testServer(t, "Redis", testenv.EnvRedis, testenv.Redis())
 }
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // reachable caches one ping per DSN for the whole test binary.
 var reachable sync.Map // dsn → func() error
 
-func testServer(t *testing.T, what, envVar, def string) string {
+func testServer(t *testing.T, what, envVar, dsn string) string {
 	t.Helper()
-	dsn := os.Getenv(envVar)
-	if dsn == "" {
-		dsn = def
-	}
 	once, _ := reachable.LoadOrStore(dsn, sync.OnceValue(func() error { return pingDSN(dsn) }))
 	if err := once.(func() error)(); err != nil {
 		p := &Pool{redactor: check.NewRedactor(dsn)}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s test server unreachable at %s (set %s): %s", what, p.redact(dsn), envVar, p.redact(err.Error()))
-		}
-		t.Skipf("!!! SKIPPED: %s test server unreachable at %s: %s — start it or set %s; under CI=true this is a failure",
-			what, p.redact(dsn), p.redact(err.Error()), envVar)
+		testenv.Unavailable(t, fmt.Sprintf("%s test server unreachable at %s: %s", what, p.redact(dsn), p.redact(err.Error())),
+			"start it or set "+envVar)
 	}
 	return dsn
 }

@@ -5,27 +5,22 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
-// The PostgreSQL tests use a real server, from MONITOR_TEST_POSTGRES or
-// the default below, each test in a fresh schema dropped at its end. When
-// the server is unreachable they are skipped loudly, except under CI=true,
-// where they fail.
-const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
+// The PostgreSQL tests use a real server, addressed as internal/testenv
+// says, each test in a fresh schema dropped at its end. When the server is
+// unreachable they are skipped loudly, except under CI=true, where they fail.
 var pgReachable = sync.OnceValues(func() (string, error) {
-	dsn := os.Getenv("MONITOR_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = defaultPostgres
-	}
+	dsn := testenv.Postgres()
 	db, err := openPostgres(dsn)
 	if err != nil {
 		return dsn, err
@@ -36,18 +31,16 @@ var pgReachable = sync.OnceValues(func() (string, error) {
 	return dsn, db.PingContext(ctx)
 })
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 // postgresServer returns the DSN of the test server, or skips (fails under
 // CI=true) when it is unreachable.
 func postgresServer(t testing.TB) string {
 	t.Helper()
 	dsn, err := pgReachable()
 	if err != nil {
-		msg := check.RedactDSN(err.Error())
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL test server unreachable at %s (set MONITOR_TEST_POSTGRES): %s", check.RedactDSN(dsn), msg)
-		}
-		t.Skipf("!!! SKIPPED: PostgreSQL test server unreachable at %s: %s — start it or set MONITOR_TEST_POSTGRES; under CI=true this is a failure",
-			check.RedactDSN(dsn), msg)
+		testenv.Unavailable(t, fmt.Sprintf("PostgreSQL test server unreachable at %s: %s",
+			check.RedactDSN(dsn), check.RedactDSN(err.Error())), "start it or set "+testenv.EnvPostgres)
 	}
 	return dsn
 }

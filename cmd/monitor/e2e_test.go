@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // e2eVersion is linked into the binary under test, to prove -X main.version
@@ -36,7 +38,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testenv.Run(m)
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}
@@ -603,16 +605,7 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 		ms.want(t, "monitor_build_info", 1, "version", e2eVersion, "goversion", runtime.Version())
 
 		t.Run("promtool check metrics", func(t *testing.T) {
-			promtool := "/usr/bin/promtool"
-			if _, err := os.Stat(promtool); err != nil {
-				if path, err := exec.LookPath("promtool"); err == nil {
-					promtool = path
-				} else if os.Getenv("CI") == "true" {
-					t.Fatalf("promtool not installed (apt-get install prometheus); it is required under CI=true")
-				} else {
-					t.Skip("!!! SKIPPED: promtool not installed (apt-get install prometheus) — under CI=true this is a failure")
-				}
-			}
+			promtool := needTool(t, "promtool", "prometheus")
 			cmd := exec.Command(promtool, "check", "metrics")
 			cmd.Stdin = bytes.NewReader(body)
 			out, err := cmd.CombinedOutput()

@@ -6,26 +6,20 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // needTool finds a Debian-packaged tool: missing is a failure under CI=true
 // and a loud skip elsewhere.
 func needTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	if path, err := exec.LookPath(name); err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (apt-get install %s); it is required under CI=true", name, pkg)
-	}
-	t.Skipf("!!! SKIPPED: %s not installed (apt-get install %s) — under CI=true this is a failure", name, pkg)
-	return ""
+	return testenv.Tool(t, name, pkg)
 }
 
 const sloConfig = `server:
