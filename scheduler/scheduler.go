@@ -34,8 +34,8 @@ type Options struct {
 	// ObserveLag, if set, gets every run's schedule lag: the delay between
 	// its due time and its start (interval checks only).
 	ObserveLag func(check string, lag time.Duration)
-	// StopTimeout bounds how long Shutdown waits for running checks.
-	// Default 15s.
+	// StopTimeout bounds how long Shutdown waits for running checks (the
+	// drain). Default 15s.
 	StopTimeout time.Duration
 }
 
@@ -54,6 +54,15 @@ type Scheduler struct {
 	jobs    map[string]*job
 	want    []check.Spec // what Apply asked for
 	started bool
+
+	// Runs in flight, for the drain. A run's context is runCtx, not
+	// gocron's job context, which gocron cancels the moment it shuts down:
+	// hardStop cancels runCtx when the drain time is up.
+	runMu    sync.Mutex
+	draining bool
+	inflight sync.WaitGroup
+	runCtx   context.Context
+	hardStop context.CancelFunc
 }
 
 type job struct {
@@ -111,6 +120,7 @@ func New(opts Options) (*Scheduler, error) {
 		Namespace: "monitor", Subsystem: "scheduler", Name: "skipped_runs_total",
 		Help: "Due times skipped because the check's previous run was still going.",
 	})
+	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.env.Store(opts.Env)
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped)
@@ -227,8 +237,31 @@ func (s *Scheduler) runJob(ctx context.Context, j *job) {
 		return
 	}
 	defer j.running.Store(false)
+	s.runMu.Lock()
+	if s.draining {
+		s.runMu.Unlock()
+		return // shutting down: no new runs
+	}
+	s.inflight.Add(1)
+	s.runMu.Unlock()
+	defer s.inflight.Done()
+
+	// The run ends early when its job is removed (a reload), or at the end
+	// of the drain; a shutdown itself lets it finish.
+	rctx, cancel := context.WithCancel(s.runCtx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		s.runMu.Lock()
+		draining := s.draining
+		s.runMu.Unlock()
+		if !draining {
+			cancel()
+		}
+	})
+	defer stop()
+
 	s.runs.Inc()
-	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
+	r, ok := run(rctx, j.spec, s.env.Load(), &j.busy)
 	if !ok {
 		return
 	}
@@ -267,10 +300,45 @@ func (s *Scheduler) Start() error {
 	return s.applyLocked()
 }
 
-// Shutdown stops starting new runs and waits for running ones, up to the
-// stop timeout or ctx's deadline, whichever comes first.
+// ErrDrainTimeout reports runs still going when the drain time was up; they
+// were cancelled and their results dropped.
+var ErrDrainTimeout = errors.New("checks still running when the drain time was up")
+
+// Shutdown drains: it starts no new run, lets the running ones finish and
+// publish their results, up to the stop timeout or ctx's deadline,
+// whichever comes first, then cancels what still runs (those results are
+// not observations and are dropped) and stops the scheduler.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
-	return s.sched.ShutdownWithContext(ctx)
+	s.runMu.Lock()
+	s.draining = true
+	s.runMu.Unlock()
+
+	dctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
+	defer cancel()
+	drained := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(drained)
+	}()
+	var err error
+	select {
+	case <-drained:
+	case <-dctx.Done():
+		err = ErrDrainTimeout
+		s.hardStop()
+		// A cancelled run returns within its hung-probe grace.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-drained:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.hardStop()
+	// No run is left, so gocron stops at once.
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	return errors.Join(err, s.sched.ShutdownWithContext(sctx))
 }
 
 // Len is the number of scheduled checks.

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -194,6 +195,8 @@ func TestFreshnessTimeoutIsUnknown(t *testing.T) {
 	}
 }
 
+// TestShutdownCancelsRunningProbe: a run still going when the drain time
+// is up is cancelled, and its result (not an observation) is dropped.
 func TestShutdownCancelsRunningProbe(t *testing.T) {
 	cancelled := make(chan struct{}, 1)
 	register(t, "t_block", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
@@ -209,16 +212,89 @@ func TestShutdownCancelsRunningProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second) // the run has started and blocks
-		if err := s.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
+		t0 := time.Now()
+		if err := s.Shutdown(context.Background()); !errors.Is(err, ErrDrainTimeout) {
+			t.Fatalf("Shutdown = %v, want ErrDrainTimeout", err)
+		}
+		if d := time.Since(t0); d != 15*time.Second {
+			t.Errorf("Shutdown took %s, want the 15s drain", d)
 		}
 		select {
 		case <-cancelled:
 		default:
-			t.Fatal("shutdown did not cancel the running probe's context")
+			t.Fatal("the end of the drain did not cancel the running probe's context")
 		}
 		if n := len(c.of("b")); n != 0 {
 			t.Fatalf("a run cut short by shutdown published %d results, want none", n)
+		}
+	})
+}
+
+// TestShutdownDrainsRunningProbe: SIGTERM with a check in flight lets it
+// finish and publish its result before Shutdown returns, and starts no new
+// run meanwhile; ctx's deadline bounds the drain too.
+func TestShutdownDrainsRunningProbe(t *testing.T) {
+	var started atomic.Int32
+	register(t, "t_slow", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		started.Add(1)
+		select {
+		case <-time.After(2 * time.Second):
+			return sp.PassResult("slow but fine")
+		case <-ctx.Done():
+			return sp.FailResult(ctx.Err().Error())
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		_ = s.Apply([]check.Spec{
+			{Name: "slow", Kind: "t_slow", Interval: 3 * time.Second, Timeout: 2500 * time.Millisecond},
+			{Name: "slow2", Kind: "t_slow", Interval: 3 * time.Second, Timeout: 2500 * time.Millisecond},
+		})
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for started.Load() < 2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		t0 := time.Now()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown = %v, want nil (the runs finished within the drain)", err)
+		}
+		if d := time.Since(t0); d <= 0 || d > 2*time.Second {
+			t.Errorf("Shutdown took %s, want up to the 2s the runs had left", d)
+		}
+		for _, name := range []string{"slow", "slow2"} {
+			rs := c.of(name)
+			if len(rs) != 1 || rs[0].Status != check.Pass || rs[0].Message != "slow but fine" {
+				t.Errorf("%s published %+v, want its one drained PASS", name, rs)
+			}
+		}
+		time.Sleep(10 * time.Second)
+		if n := started.Load(); n != 2 {
+			t.Errorf("%d runs started, want no new one after Shutdown", n)
+		}
+	})
+
+	// The caller's deadline ends the drain too.
+	synctest.Test(t, func(t *testing.T) {
+		started.Store(0)
+		c := &collector{}
+		s := newSched(t, c)
+		_ = s.Apply([]check.Spec{{Name: "slow", Kind: "t_slow", Interval: 3 * time.Second, Timeout: 2500 * time.Millisecond}})
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for started.Load() < 1 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if err := s.Shutdown(ctx); !errors.Is(err, ErrDrainTimeout) {
+			t.Fatalf("Shutdown = %v, want ErrDrainTimeout", err)
+		}
+		if n := len(c.of("slow")); n != 0 {
+			t.Fatalf("published %d results of a run cut short, want none", n)
 		}
 	})
 }
