@@ -31,11 +31,18 @@ CREATE INDEX IF NOT EXISTS targeting_profiles_updated_at ON targeting_profiles (
 CREATE TABLE IF NOT EXISTS targeting_rollups (id INTEGER PRIMARY KEY, bucket TEXT NOT NULL, rolled_up_at TEXT NOT NULL);
 `
 
+// HeartbeatCheck is the heartbeat check the pipeline pushes, as a job would
+// with POST /v2/heartbeats/demo_pipeline_heartbeat.
+const HeartbeatCheck = "demo_pipeline_heartbeat"
+
 // Pipeline feeds the demo tables.
 type Pipeline struct {
 	DB     *sql.DB
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Beat, if set, is called after every successful write (the seed and
+	// each tick) to push the HeartbeatCheck.
+	Beat func(at time.Time)
 	// Every is how often redirect events arrive; profiles update every
 	// sixth tick. Default 5s.
 	Every time.Duration
@@ -77,7 +84,14 @@ func (p *Pipeline) Seed(ctx context.Context) error {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
+	p.beat(now)
 	return nil
+}
+
+func (p *Pipeline) beat(at time.Time) {
+	if p.Beat != nil {
+		p.Beat(at)
+	}
 }
 
 // claim makes sure the database is the demo's own: empty, or marked by an
@@ -126,9 +140,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if err := p.tick(ctx, tick); err != nil && ctx.Err() == nil {
-			p.log().Warn("demo pipeline write failed", "err", err)
+		if err := p.tick(ctx, tick); err != nil {
+			if ctx.Err() == nil {
+				p.log().Warn("demo pipeline write failed", "err", err)
+			}
+			continue // no heartbeat when the job failed
 		}
+		p.beat(p.now())
 	}
 }
 

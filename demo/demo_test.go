@@ -24,10 +24,14 @@ func openDB(t *testing.T) *sql.DB {
 func TestSeedPicture(t *testing.T) {
 	db := openDB(t)
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
-	p := &Pipeline{DB: db, Now: func() time.Time { return now }}
+	var beats []time.Time
+	p := &Pipeline{DB: db, Now: func() time.Time { return now }, Beat: func(at time.Time) { beats = append(beats, at) }}
 	ctx := context.Background()
 	if err := p.Seed(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if len(beats) != 1 || !beats[0].Equal(now) {
+		t.Fatalf("heartbeats after the seed = %v, want one at %s", beats, now)
 	}
 	if err := p.Seed(ctx); err != nil { // a restart seeds again
 		t.Fatalf("second seed: %v", err)
@@ -74,5 +78,38 @@ func TestRefusesForeignDatabase(t *testing.T) {
 				t.Fatal("the demo marked a database it refused")
 			}
 		})
+	}
+}
+
+// TestRunPushesHeartbeat: the running pipeline pushes its heartbeat after
+// every write, and not when the write failed.
+func TestRunPushesHeartbeat(t *testing.T) {
+	db := openDB(t)
+	beats := make(chan time.Time, 100)
+	p := &Pipeline{DB: db, Every: 10 * time.Millisecond, Beat: func(at time.Time) { beats <- at }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for range 3 { // the seed and two ticks
+		select {
+		case <-beats:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat from the running pipeline")
+		}
+	}
+	if _, err := db.Exec(`DROP TABLE redirect_events`); err != nil { // every tick fails from now on
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for len(beats) > 0 { // beats of ticks that ran before the drop
+		<-beats
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(beats); n != 0 {
+		t.Errorf("%d heartbeats while every write failed, want none", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

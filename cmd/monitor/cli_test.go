@@ -294,7 +294,7 @@ func TestCheckShippedConfig(t *testing.T) {
 		t.Errorf("check on the shipped config = %d, want 1 (the demo's rollup fails); stderr %s", code, stderr)
 	}
 	h := decodeCheck(t, stdout)
-	if got := h.names(); !slices.Equal(got, []string{"redirect_analytics_freshness", "targeting_profile_freshness",
+	if got := h.names(); !slices.Equal(got, []string{"demo_pipeline_heartbeat", "redirect_analytics_freshness", "targeting_profile_freshness",
 		"targeting_rollup_freshness", "usage_meters_connectivity"}) {
 		t.Errorf("checks = %v", got)
 	}
@@ -302,6 +302,7 @@ func TestCheckShippedConfig(t *testing.T) {
 	wantCheck(t, h, "redirect_analytics_freshness", "PASS", "INFO")
 	wantCheck(t, h, "targeting_profile_freshness", "PASS", "INFO")
 	wantCheck(t, h, "targeting_rollup_freshness", "FAIL", "WARN")
+	wantCheck(t, h, "demo_pipeline_heartbeat", "PASS", "INFO") // the demo's seed pushed it
 }
 
 // TestCheckHidesSecrets: a failing MySQL connection with a password in its

@@ -635,15 +635,16 @@ func TestE2EShippedDemo(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, filepath.Join("..", "..", "config.yaml"), filepath.Join(dir, "config.yaml"))
 	p := startMonitor(t, dir, nil, nil)
-	names := []string{"redirect_analytics_freshness", "targeting_profile_freshness",
+	names := []string{"demo_pipeline_heartbeat", "redirect_analytics_freshness", "targeting_profile_freshness",
 		"targeting_rollup_freshness", "usage_meters_connectivity"}
-	h := p.waitHealth(15*time.Second, "the four demo checks run", allRan(names...))
+	h := p.waitHealth(15*time.Second, "the five demo checks run", allRan(names...))
 	if got := h.names(); !slices.Equal(got, names) {
 		t.Fatalf("checks = %v, want %v", got, names)
 	}
 	wantCheck(t, h, "usage_meters_connectivity", "PASS", "INFO")
 	wantCheck(t, h, "redirect_analytics_freshness", "PASS", "INFO")
 	wantCheck(t, h, "targeting_profile_freshness", "PASS", "INFO")
+	wantCheck(t, h, "demo_pipeline_heartbeat", "PASS", "INFO") // the demo pushes it
 	rollup := wantCheck(t, h, "targeting_rollup_freshness", "FAIL", "WARN")
 	if !regexp.MustCompile(`^newest row is 20m(\d+s)? old \(max 15m\)$`).MatchString(rollup.Message) {
 		t.Errorf("targeting_rollup_freshness message = %q, want the demo's 20-minute lag", rollup.Message)

@@ -67,13 +67,28 @@ func startDemo(ctx context.Context, cfg *config.Config, env *probes.Env, logger 
 		logger.Info("demo pipeline off: database is not SQLite", "database", cfg.Demo.Database, "engine", engine)
 		return nil
 	}
-	p := &demo.Pipeline{DB: db, Logger: logger.With("component", "demo")}
+	p := &demo.Pipeline{DB: db, Logger: logger.With("component", "demo"), Beat: demoBeat(cfg, env)}
 	if err := p.Seed(ctx); err != nil {
 		return err
 	}
 	if run {
 		logger.Info("demo pipeline feeding the demo database", "database", cfg.Demo.Database)
 		go func() { _ = p.Run(ctx) }()
+	}
+	return nil
+}
+
+// demoBeat is how the demo pipeline pushes its heartbeat check, when cfg
+// has it: in-process, the same record a POST /v2/heartbeats/{check} makes.
+func demoBeat(cfg *config.Config, env *probes.Env) func(time.Time) {
+	b, ok := env.Heartbeats.(interface{ Beat(string, time.Time) })
+	if !ok {
+		return nil
+	}
+	for _, sp := range cfg.Checks {
+		if sp.Name == demo.HeartbeatCheck && sp.Kind == "freshness" && sp.Source.Heartbeat {
+			return func(at time.Time) { b.Beat(demo.HeartbeatCheck, at) }
+		}
 	}
 	return nil
 }
