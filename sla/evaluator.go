@@ -44,6 +44,38 @@ type Evaluator struct {
 	mu       sync.RWMutex
 	objs     []Objective
 	statuses []Status
+
+	// events counts each SLO's good and bad runs as results arrive, for
+	// monitor_slo_events_total, which `monitor rules` builds on.
+	emu    sync.Mutex
+	events map[sliKey]*[2]float64 // [good, bad]
+}
+
+// sliKey names one SLI of one check: the series of monitor_slo_events_total.
+type sliKey struct {
+	check string
+	sli   SLI
+}
+
+// SLIOf is the objective's SLI, Availability when unset.
+func SLIOf(o Objective) SLI {
+	if o.SLI == "" {
+		return Availability
+	}
+	return o.SLI
+}
+
+// Good tells how a stored result counts for an SLI: known is false for the
+// runs left out of both sides (UNKNOWN, or in a maintenance window), good
+// whether it counts as good. It is the per-run form of Compute.
+func Good(sli SLI, r store.Record) (good, known bool) {
+	if r.Maintenance || (r.Status != "PASS" && r.Status != "FAIL") {
+		return false, false
+	}
+	if sli == WithinSLA {
+		return r.WithinSLA, true
+	}
+	return r.Status == "PASS", true
 }
 
 // NewEvaluator returns an evaluator of objs over st.
@@ -54,11 +86,55 @@ func NewEvaluator(st store.Store, objs []Objective, now func() time.Time, logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Evaluator{store: st, objs: objs, now: now, logger: logger}
+	e := &Evaluator{store: st, objs: objs, now: now, logger: logger, events: map[sliKey]*[2]float64{}}
+	e.setEventSeries(objs)
+	return e
+}
+
+// setEventSeries keeps one event series pair per SLI of objs, at zero for
+// a new one (so that increase() works from the first run), and drops the
+// others.
+func (e *Evaluator) setEventSeries(objs []Objective) {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	want := make(map[sliKey]bool, len(objs))
+	for _, o := range objs {
+		k := sliKey{o.Check, SLIOf(o)}
+		want[k] = true
+		if e.events[k] == nil {
+			e.events[k] = &[2]float64{}
+		}
+	}
+	for k := range e.events {
+		if !want[k] {
+			delete(e.events, k)
+		}
+	}
+}
+
+// Observe counts one stored result in the event series of every SLI of its
+// check: the same runs, judged the same way, as the evaluator's figures.
+func (e *Evaluator) Observe(r store.Record) {
+	e.emu.Lock()
+	defer e.emu.Unlock()
+	for _, sli := range []SLI{Availability, WithinSLA} {
+		c := e.events[sliKey{r.Check, sli}]
+		if c == nil {
+			continue
+		}
+		if good, known := Good(sli, r); known {
+			if good {
+				c[0]++
+			} else {
+				c[1]++
+			}
+		}
+	}
 }
 
 // SetObjectives replaces the objectives (a reload).
 func (e *Evaluator) SetObjectives(objs []Objective) {
+	e.setEventSeries(objs)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.objs = objs
@@ -171,6 +247,9 @@ var (
 	descBurn = prometheus.NewDesc("monitor_slo_burn_rate",
 		"Error rate over the error budget rate; 1 spends the budget exactly over the SLO window.",
 		[]string{"check", "window"}, nil)
+	descEvents = prometheus.NewDesc("monitor_slo_events_total",
+		"Runs of a check with an SLO, by how its SLI judged them (outcome good or bad); UNKNOWN runs and runs in maintenance windows are left out, as in the SLO figures.",
+		[]string{"check", "sli", "outcome"}, nil)
 	descBurnAlert = prometheus.NewDesc("monitor_slo_burn_alert",
 		"1 while a multi-window burn-rate condition holds (page: 14.4x over 1h and 5m, 6x over 6h and 30m; ticket: 3x over 1d and 2h, 1x over 3d and 6h).",
 		[]string{"check", "severity", "long_window", "short_window"}, nil)
@@ -182,10 +261,17 @@ func (e *Evaluator) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descBudget
 	ch <- descBurn
 	ch <- descBurnAlert
+	ch <- descEvents
 }
 
 // Collect implements prometheus.Collector.
 func (e *Evaluator) Collect(ch chan<- prometheus.Metric) {
+	e.emu.Lock()
+	for k, c := range e.events {
+		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, c[0], k.check, string(k.sli), "good")
+		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, c[1], k.check, string(k.sli), "bad")
+	}
+	e.emu.Unlock()
 	for _, s := range e.Statuses() {
 		c := s.Objective.Check
 		for _, f := range s.Windows {

@@ -7,6 +7,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -57,4 +61,82 @@ func TestEvaluatorRunsEarlyThenEveryPeriod(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// TestObserveMatchesCompute: monitor_slo_events_total judges every run as
+// the evaluator's figures do, for both SLIs (the Prometheus rules build on
+// it), and its series pass the metric linter.
+func TestObserveMatchesCompute(t *testing.T) {
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var recs []store.Record
+	for i := range 500 {
+		status := check.Pass
+		switch {
+		case i%7 == 0:
+			status = check.Fail
+		case i%11 == 0:
+			status = check.Unknown
+		}
+		recs = append(recs, store.Record{
+			Result:      check.Result{Check: "c", Status: status, CheckedAt: start.Add(time.Duration(i) * time.Minute)},
+			Maintenance: i%13 == 0,
+			WithinSLA:   status != check.Unknown && i%3 != 0, // past max_age often, past critical_age less
+		})
+	}
+	for _, sli := range []SLI{Availability, WithinSLA} {
+		t.Run(string(sli), func(t *testing.T) {
+			o := Objective{Check: "c", Target: 0.99, Window: 30 * 24 * time.Hour, SLI: sli}
+			if sli == Availability {
+				o.SLI = "" // unset means availability
+			}
+			ev := NewEvaluator(nil, []Objective{o, {Check: "other", Target: 0.9, Window: time.Hour}}, nil, nil)
+			for _, r := range recs {
+				ev.Observe(r)
+			}
+			f := Compute(o, Tally(recs, start, start.Add(24*time.Hour)), 24*time.Hour)
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(ev)
+			good := testutil.ToFloat64(eventsOf(t, reg, "c", string(sli), "good"))
+			bad := testutil.ToFloat64(eventsOf(t, reg, "c", string(sli), "bad"))
+			if int64(good+bad) != f.Known || int64(bad) != f.Bad {
+				t.Fatalf("events good %v bad %v; Compute: known %d bad %d", good, bad, f.Known, f.Bad)
+			}
+			if f.Bad == 0 || f.Known == f.Bad {
+				t.Fatalf("fixture too plain: known %d bad %d", f.Known, f.Bad)
+			}
+			// A configured SLO without runs has its series at zero.
+			if v := testutil.ToFloat64(eventsOf(t, reg, "other", "availability", "bad")); v != 0 {
+				t.Errorf("other's bad events = %v, want 0", v)
+			}
+			if probs, err := testutil.GatherAndLint(reg, "monitor_slo_events_total"); err != nil || len(probs) != 0 {
+				t.Errorf("lint: %v %v", probs, err)
+			}
+		})
+	}
+}
+
+// eventsOf is one series of monitor_slo_events_total, as a collector.
+func eventsOf(t *testing.T, g prometheus.Gatherer, check, sli, outcome string) prometheus.Collector {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "monitor_slo_events_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["check"] == check && l["sli"] == sli && l["outcome"] == outcome {
+				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"},
+					func() float64 { return m.GetCounter().GetValue() })
+			}
+		}
+	}
+	t.Fatalf("no monitor_slo_events_total{check=%q,sli=%q,outcome=%q}", check, sli, outcome)
+	return nil
 }

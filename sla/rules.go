@@ -38,10 +38,11 @@ type rule struct {
 }
 
 // Rules writes Prometheus recording and alerting rules for the objectives,
-// built on monitor_check_runs_total, so that teams who alert from
-// Prometheus get the same multi-window burn-rate alerts there. Like the
-// monitor's own figures, UNKNOWN runs are left out of both sides of the
-// ratio; maintenance windows are not visible to Prometheus and count.
+// built on monitor_slo_events_total, so that teams who alert from
+// Prometheus get the same multi-window burn-rate alerts there. The counter
+// judges every run as the monitor's own figures do (the SLI of each SLO:
+// PASS for availability, younger than critical_age for within_sla; UNKNOWN
+// runs and maintenance windows left out), so both compute the same ratio.
 func Rules(objs []Objective) ([]byte, error) {
 	windows := map[time.Duration]bool{}
 	for _, o := range objs {
@@ -60,16 +61,19 @@ func Rules(objs []Objective) ([]byte, error) {
 		win := FormatWindow(w)
 		rec.Rules = append(rec.Rules, rule{
 			Record: ErrorRatioRecord(w),
-			Expr: fmt.Sprintf("sum by (check) (increase(monitor_check_runs_total{status=\"FAIL\"}[%s]))\n"+
-				"/\nsum by (check) (increase(monitor_check_runs_total{status=~\"PASS|FAIL\"}[%s]))\n", win, win),
+			Expr: fmt.Sprintf("sum by (check, sli) (increase(monitor_slo_events_total{outcome=\"bad\"}[%s]))\n"+
+				"/\nsum by (check, sli) (increase(monitor_slo_events_total[%s]))\n", win, win),
 		})
 	}
 	file := ruleFile{Groups: []ruleGroup{rec}}
 
 	for _, o := range objs {
 		g := ruleGroup{Name: "monitor-slo-" + o.Check}
+		if SLIOf(o) != Availability {
+			g.Name += "-" + string(SLIOf(o))
+		}
 		budget := 1 - o.Target
-		sel := fmt.Sprintf("{check=%q}", o.Check)
+		sel := fmt.Sprintf("{check=%q, sli=%q}", o.Check, SLIOf(o))
 		objective := strconv.FormatFloat(o.Target*100, 'f', -1, 64)
 		for _, w := range Windows(o) {
 			g.Rules = append(g.Rules, rule{

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +48,7 @@ slos:
 func TestE2EPrometheusRules(t *testing.T) {
 	t.Parallel()
 	promtool := needTool(t, "promtool", "prometheus")
-	prometheus := needTool(t, "prometheus", "prometheus")
+	needTool(t, "prometheus", "prometheus")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	p := startMonitor(t, dir, func(listen string) (string, string) {
@@ -64,8 +66,29 @@ func TestE2EPrometheusRules(t *testing.T) {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 
+	query, promLog := startPrometheus(t, dir, rulesPath, strings.TrimPrefix(p.base, "http://"))
+	for _, q := range []string{
+		`monitor_slo:error_ratio:rate5m{check="app_db"}`,
+		`monitor_slo:burn_rate:rate1h{check="app_db"}`,
+		`monitor_slo:availability:ratio_rate30d{check="app_db"}`,
+	} {
+		res := waitQuery(t, query, promLog, q, 40*time.Second)
+		t.Logf("%s = %v", q, res[0])
+	}
+	// The monitor's own figures agree: every run passed.
+	res, err := query(`monitor_slo:availability:ratio_rate30d{check="app_db"} == 1`)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("availability from the rules is not 1: %v %v", res, err)
+	}
+}
+
+// startPrometheus runs a real Prometheus in dir that scrapes target every
+// second and evaluates the rules file every second, and returns a function
+// that runs an instant query (the result vector).
+func startPrometheus(t *testing.T, dir, rulesPath, target string) (query func(q string) ([]promSample, error), log *lockedBuffer) {
+	t.Helper()
+	prometheus := needTool(t, "prometheus", "prometheus")
 	promAddr := freeAddr(t)
-	target := strings.TrimPrefix(p.base, "http://")
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -77,15 +100,15 @@ scrape_configs:
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	var promLog lockedBuffer
-	cmd.Stdout, cmd.Stderr = &promLog, &promLog
+	log = &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start prometheus: %v", err)
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 
-	query := func(q string) ([]any, error) {
+	return func(q string) ([]promSample, error) {
 		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
 		if err != nil {
 			return nil, err
@@ -93,34 +116,169 @@ scrape_configs:
 		defer resp.Body.Close()
 		var body struct {
 			Status string
-			Data   struct{ Result []any }
+			Data   struct{ Result []promSample }
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 			return nil, err
 		}
 		return body.Data.Result, nil
+	}, log
+}
+
+// waitQuery polls q until it returns a sample, for up to timeout.
+func waitQuery(t *testing.T, query func(string) ([]promSample, error), log *lockedBuffer, q string, timeout time.Duration) []promSample {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		res, err := query(q)
+		if err == nil && len(res) > 0 {
+			return res
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no value for %s after %s (last error %v)\nprometheus log:\n%s", q, timeout, err, log.String())
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	for _, q := range []string{
-		`monitor_slo:error_ratio:rate5m{check="app_db"}`,
-		`monitor_slo:burn_rate:rate1h{check="app_db"}`,
-		`monitor_slo:availability:ratio_rate30d{check="app_db"}`,
-	} {
-		deadline := time.Now().Add(40 * time.Second)
-		for {
-			res, err := query(q)
-			if err == nil && len(res) > 0 {
-				t.Logf("%s = %v", q, res[0])
-				break
+}
+
+// promSample is one element of an instant query's vector.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"` // [time, "value"]
+}
+
+// float is the sample's value.
+func (s promSample) float() float64 {
+	v, _ := s.Value[1].(string)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return f
+}
+
+const sloAgreeConfig = `server:
+  listen: "%s"
+storage:
+  dsn: sqlite://data/monitor.db
+databases:
+  app: { dsn: "sqlite://app.db" }
+checks:
+  - name: events_within_sla
+    kind: freshness
+    source: { database: app, query: "SELECT max(at) FROM events" }
+    interval: 1s
+    timeout: 500ms
+    max_age: 15m
+    critical_age: 60m
+  - name: events_availability
+    kind: freshness
+    source: { database: app, query: "SELECT max(at) FROM events" }
+    interval: 1s
+    timeout: 500ms
+    max_age: 15m
+    critical_age: 60m
+slos:
+  - check: events_within_sla
+    objective: 99
+    window: 30d
+    sli: within_sla
+  - check: events_availability
+    objective: 99
+    window: 30d
+`
+
+// TestE2EPrometheusRulesAgreeWithDaemon: data 20 minutes old, past max_age
+// (every run FAILs) but within critical_age (the 60m SLA holds). For the
+// within_sla SLO the daemon says 100 % and met; the rules loaded into a real
+// Prometheus must say the same, and no burn-rate alert may even be pending
+// (the rules used to count FAIL runs and paged). For the availability SLO
+// on the same data both say 0.
+func TestE2EPrometheusRulesAgreeWithDaemon(t *testing.T) {
+	t.Parallel()
+	promtool := needTool(t, "promtool", "prometheus")
+	needTool(t, "prometheus", "prometheus")
+	dir := t.TempDir()
+	seedSQLite(t, filepath.Join(dir, "app.db"), map[string]time.Duration{"events": 20 * time.Minute})
+	cfgPath := filepath.Join(dir, "config.yaml")
+	p := startMonitor(t, dir, func(listen string) (string, string) {
+		return cfgPath, fmt.Sprintf(sloAgreeConfig, listen)
+	}, []string{"--config", cfgPath})
+
+	code, rules, stderr := runMain(t, "rules", "--config", cfgPath)
+	if code != 0 {
+		t.Fatalf("monitor rules: exit %d: %s", code, stderr)
+	}
+	rulesPath := filepath.Join(dir, "rules.yml")
+	writeFile(t, rulesPath, rules)
+	if out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	query, promLog := startPrometheus(t, dir, rulesPath, strings.TrimPrefix(p.base, "http://"))
+
+	// The daemon's figures, once it has evaluated runs of both checks.
+	var daemon map[string]float64
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		_, body := p.do(http.MethodGet, "/v2/sla", nil, "")
+		var sla struct {
+			SLOs []struct {
+				Check        string
+				Availability *float64
+				Met          bool
+				Windows      []struct {
+					Window string
+					Known  int64
+				}
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no value for %s after 40s (last error %v)\nprometheus log:\n%s", q, err, promLog.String())
+		}
+		if err := json.Unmarshal(body, &sla); err != nil {
+			t.Fatalf("/v2/sla: %v\n%s", err, body)
+		}
+		daemon = map[string]float64{}
+		for _, s := range sla.SLOs {
+			if s.Availability != nil {
+				daemon[s.Check] = *s.Availability
 			}
-			time.Sleep(250 * time.Millisecond)
+			if s.Check == "events_within_sla" && s.Availability != nil && !s.Met {
+				t.Errorf("the daemon reports the within_sla SLO as missed: %s", body)
+			}
+		}
+		if len(daemon) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no SLO figures from /v2/sla after 40s: %s", body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if daemon["events_within_sla"] != 1 || daemon["events_availability"] != 0 {
+		t.Fatalf("daemon figures = %v, want within_sla 1 and availability 0", daemon)
+	}
+
+	// Prometheus, from the rules, over the SLO window and the page windows.
+	for check, want := range daemon {
+		for _, rec := range []string{"monitor_slo:availability:ratio_rate30d", "1 - monitor_slo:error_ratio:rate5m",
+			"1 - monitor_slo:error_ratio:rate1h"} {
+			q := fmt.Sprintf(`%s{check=%q}`, rec, check)
+			if strings.HasPrefix(rec, "1 - ") {
+				q = fmt.Sprintf(`1 - %s{check=%q}`, strings.TrimPrefix(rec, "1 - "), check)
+			}
+			res := waitQuery(t, query, promLog, q, 40*time.Second)
+			if got := res[0].float(); len(res) != 1 || got != want {
+				t.Errorf("Prometheus %s = %v, the daemon says %v", q, res, want)
+			}
 		}
 	}
-	// The monitor's own figures agree: every run passed.
-	res, err := query(`monitor_slo:availability:ratio_rate30d{check="app_db"} == 1`)
-	if err != nil || len(res) != 1 {
-		t.Fatalf("availability from the rules is not 1: %v %v", res, err)
+	// Every rule has been evaluated several times by now: no burn-rate
+	// alert for the SLO the daemon reports as met, not even pending.
+	time.Sleep(3 * time.Second)
+	res, err := query(`ALERTS{alertname="MonitorSLOErrorBudgetBurn", check="events_within_sla"}`)
+	if err != nil || len(res) != 0 {
+		t.Errorf("burn-rate alerts for events_within_sla: %v (%v); the daemon reports it met", res, err)
+	}
+	res, err = query(`ALERTS{alertname="MonitorSLOErrorBudgetBurn", check="events_availability", severity="page"}`)
+	if err != nil || len(res) == 0 {
+		t.Errorf("no page alert pending for events_availability, whose every run fails: %v (%v)", res, err)
 	}
 }

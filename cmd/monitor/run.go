@@ -151,7 +151,9 @@ func (d *daemon) publish(r check.Result) {
 	}
 	d.metrics.Observe(eff)
 	if sp, ok := d.snap.Spec(eff.Check); ok {
-		d.writer.Enqueue(record(eff, sp, *d.maint.Load()))
+		rec := record(eff, sp, *d.maint.Load())
+		d.eval.Observe(rec) // monitor_slo_events_total: what `monitor rules` reads
+		d.writer.Enqueue(rec)
 	}
 	if ch.First || ch.Previous.Status != eff.Status {
 		lvl := slog.LevelInfo
