@@ -13,7 +13,7 @@ import (
 
 func openDB(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "app.db"))
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "app.db")+"?_pragma=busy_timeout(5000)") // as the pool opens it
 	if err != nil {
 		t.Fatal(err)
 	}
