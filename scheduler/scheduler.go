@@ -55,12 +55,12 @@ type Scheduler struct {
 	want    []check.Spec // what Apply asked for
 	started bool
 
-	// Runs in flight, for the drain. A run's context is runCtx, not
-	// gocron's job context, which gocron cancels the moment it shuts down:
-	// hardStop cancels runCtx when the drain time is up.
-	runMu    sync.Mutex
-	draining bool
-	inflight sync.WaitGroup
+	// Runs in flight, for the drain. A run's context derives from runCtx,
+	// not from gocron's job context, which gocron cancels the moment it
+	// shuts down: hardStop cancels runCtx when the drain time is up.
+	draining atomic.Bool
+	active   atomic.Int64  // runs in flight (and ticks about to see draining)
+	idle     chan struct{} // signalled when active drops to 0 while draining
 	runCtx   context.Context
 	hardStop context.CancelFunc
 }
@@ -74,6 +74,11 @@ type job struct {
 	ticks   atomic.Int64
 	running atomic.Bool // a run is in progress: a tick that comes meanwhile is skipped
 	busy    atomic.Bool // a probe goroutine is still running (it may have hung)
+	// ctx is the context of the job's runs: cancelled when the job is
+	// removed (a reload) or at the end of the drain, not when gocron shuts
+	// down, so that running checks can finish.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New builds a Scheduler; call Apply to give it checks and Start to run them.
@@ -121,6 +126,7 @@ func New(opts Options) (*Scheduler, error) {
 		Help: "Due times skipped because the check's previous run was still going.",
 	})
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
+	s.idle = make(chan struct{}, 1)
 	s.env.Store(opts.Env)
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped)
@@ -155,6 +161,7 @@ func (s *Scheduler) applyLocked() error {
 		if err := s.sched.RemoveJob(j.id); err != nil {
 			s.opts.Logger.Warn("remove job", "check", name, "err", err)
 		}
+		j.cancel()
 		delete(s.jobs, name)
 	}
 	var errs []error
@@ -178,9 +185,15 @@ func (s *Scheduler) applyLocked() error {
 // add schedules one check. Runs never overlap: a tick that comes while the
 // previous run goes on is skipped (runJob), which costs far less memory per
 // check than gocron's singleton mode (a queue and a goroutine per job).
-func (s *Scheduler) add(sp check.Spec) (*job, error) {
-	j := &job{spec: sp}
-	task := gocron.NewTask(func(ctx context.Context) { s.runJob(ctx, j) })
+func (s *Scheduler) add(sp check.Spec) (j *job, err error) {
+	j = &job{spec: sp}
+	j.ctx, j.cancel = context.WithCancel(s.runCtx)
+	defer func() {
+		if err != nil {
+			j.cancel()
+		}
+	}()
+	task := gocron.NewTask(func() { s.runJob(j) })
 	if sp.Cron != "" {
 		// Six fields: the first is seconds.
 		def := gocron.CronJob(sp.Cron, len(strings.Fields(sp.Cron)) == 6)
@@ -228,7 +241,7 @@ func (s *Scheduler) jitter(interval time.Duration) time.Duration {
 // startGrid is the grid first due times are rounded up to.
 const startGrid = 100 * time.Millisecond
 
-func (s *Scheduler) runJob(ctx context.Context, j *job) {
+func (s *Scheduler) runJob(j *job) {
 	if !j.start.IsZero() && j.spec.Interval > 0 {
 		s.observeLag(j, time.Now())
 	}
@@ -237,31 +250,16 @@ func (s *Scheduler) runJob(ctx context.Context, j *job) {
 		return
 	}
 	defer j.running.Store(false)
-	s.runMu.Lock()
-	if s.draining {
-		s.runMu.Unlock()
+	// Counted before draining is read: a drain that begins after this read
+	// sees the run in active (sequentially consistent atomics).
+	s.active.Add(1)
+	defer s.runEnded()
+	if s.draining.Load() {
 		return // shutting down: no new runs
 	}
-	s.inflight.Add(1)
-	s.runMu.Unlock()
-	defer s.inflight.Done()
-
-	// The run ends early when its job is removed (a reload), or at the end
-	// of the drain; a shutdown itself lets it finish.
-	rctx, cancel := context.WithCancel(s.runCtx)
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		s.runMu.Lock()
-		draining := s.draining
-		s.runMu.Unlock()
-		if !draining {
-			cancel()
-		}
-	})
-	defer stop()
 
 	s.runs.Inc()
-	r, ok := run(rctx, j.spec, s.env.Load(), &j.busy)
+	r, ok := run(j.ctx, j.spec, s.env.Load(), &j.busy)
 	if !ok {
 		return
 	}
@@ -300,6 +298,15 @@ func (s *Scheduler) Start() error {
 	return s.applyLocked()
 }
 
+func (s *Scheduler) runEnded() {
+	if s.active.Add(-1) == 0 && s.draining.Load() {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // ErrDrainTimeout reports runs still going when the drain time was up; they
 // were cancelled and their results dropped.
 var ErrDrainTimeout = errors.New("checks still running when the drain time was up")
@@ -309,30 +316,17 @@ var ErrDrainTimeout = errors.New("checks still running when the drain time was u
 // whichever comes first, then cancels what still runs (those results are
 // not observations and are dropped) and stops the scheduler.
 func (s *Scheduler) Shutdown(ctx context.Context) error {
-	s.runMu.Lock()
-	s.draining = true
-	s.runMu.Unlock()
-
+	s.draining.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, s.opts.StopTimeout)
 	defer cancel()
-	drained := make(chan struct{})
-	go func() {
-		s.inflight.Wait()
-		close(drained)
-	}()
 	var err error
-	select {
-	case <-drained:
-	case <-dctx.Done():
+	if !s.waitIdle(dctx) {
 		err = ErrDrainTimeout
 		s.hardStop()
 		// A cancelled run returns within its hung-probe grace.
-		t := time.NewTimer(time.Second)
-		select {
-		case <-drained:
-		case <-t.C:
-		}
-		t.Stop()
+		gctx, gcancel := context.WithTimeout(context.Background(), time.Second)
+		s.waitIdle(gctx)
+		gcancel()
 	}
 	s.hardStop()
 	// No run is left, so gocron stops at once.
@@ -346,4 +340,16 @@ func (s *Scheduler) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.jobs)
+}
+
+// waitIdle waits until no run is in flight; false when ctx ended first.
+func (s *Scheduler) waitIdle(ctx context.Context) bool {
+	for s.active.Load() > 0 {
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			return s.active.Load() == 0
+		}
+	}
+	return true
 }
