@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/monitor-dev/monitor/check"
 )
 
@@ -77,6 +79,9 @@ type sqlStore struct {
 	logger  *slog.Logger
 	closeMu sync.Once
 
+	flock    *flock.Flock // SQLite: the lock file, when Options.Owner is set
+	lockConn *sql.Conn    // PostgreSQL: the session holding the owner lock
+
 	mu  sync.RWMutex
 	ids map[string]int64 // check name → id; ids never change
 }
@@ -95,9 +100,15 @@ type querier interface {
 func (s *sqlStore) Close() error {
 	var err error
 	s.closeMu.Do(func() {
+		if s.lockConn != nil {
+			unlockPostgres(s.lockConn)
+		}
 		err = s.wdb.Close()
 		if s.rdb != s.wdb {
 			err = errors.Join(err, s.rdb.Close())
+		}
+		if s.flock != nil {
+			err = errors.Join(err, s.flock.Unlock())
 		}
 	})
 	return err
