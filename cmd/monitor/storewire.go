@@ -79,7 +79,7 @@ func (d *daemon) openHistory(ctx context.Context, listen string) error {
 	d.store, d.lazy = lazy, lazy
 	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "monitor_store_up",
-		Help: "1 when the history store is open, 0 while it is unavailable (results are queued meanwhile).",
+		Help: "Whether the history store is open (1) or unavailable (0, results are queued meanwhile).",
 	}, func() float64 {
 		if lazy.Up() {
 			return 1
@@ -123,7 +123,7 @@ func (d *daemon) storeDegraded() string {
 	if why == "" {
 		return ""
 	}
-	return fmt.Sprintf("history store unavailable, %d results queued, retrying: %s", d.writer.Len(), why)
+	return fmt.Sprintf("history store unavailable (results queued: %d; retrying): %s", d.writer.Len(), why)
 }
 
 // beatRetry is how often heartbeats that could not be stored are tried again.
