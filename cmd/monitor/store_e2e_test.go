@@ -353,3 +353,101 @@ func TestE2EStartWithoutStore(t *testing.T) {
 		t.Errorf("%d runs stored from before the store was reachable, want the 2 or more queued meanwhile", b.Runs)
 	}
 }
+
+// TestE2EFailedStartCreatesNoData: a daemon that cannot listen exits 1
+// without creating data/ (its store and SQLite databases live there), and
+// relative sqlite:// paths are the config file's neighbours, not the
+// working directory's.
+func TestE2EFailedStartCreatesNoData(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cwd := t.TempDir()
+	cfgDir := filepath.Join(t.TempDir(), "etc")
+	cfg := filepath.Join(cfgDir, "config.yaml")
+	text := `server:
+  listen: "%s"
+databases:
+  app: { dsn: "sqlite://data/app.db" }
+checks:
+  - name: app_db
+    kind: db
+    database: app
+    interval: 1s
+    timeout: 500ms
+`
+	writeFile(t, cfg, fmt.Sprintf(text, busy.Addr().String()))
+	cmd := exec.Command(monitorBinary(t), "run", "--config", cfg)
+	cmd.Dir = cwd
+	cmd.Env = daemonEnv()
+	out, err := runWithTimeout(cmd, 20*time.Second)
+	if exitCode(err) != 1 || !strings.Contains(out, "address already in use") {
+		t.Fatalf("run on a busy port = %v, want exit 1 and the listen error:\n%s", err, out)
+	}
+	for _, d := range []string{cwd, cfgDir} {
+		if _, err := os.Stat(filepath.Join(d, "data")); err == nil {
+			t.Errorf("a failed start created %s", filepath.Join(d, "data"))
+		}
+	}
+
+	// Started from another directory, the daemon keeps its files beside
+	// the config.
+	p := startMonitor(t, cwd, func(listen string) (string, string) {
+		return cfg, fmt.Sprintf(text, listen)
+	}, []string{"--config", cfg})
+	p.waitHealth(10*time.Second, "app_db run", allRan("app_db"))
+	p.stop()
+	for _, f := range []string{"app.db", "monitor.db"} {
+		if _, err := os.Stat(filepath.Join(cfgDir, "data", f)); err != nil {
+			t.Errorf("%s not beside the config: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "data")); err == nil {
+		t.Errorf("the daemon created data/ in its working directory")
+	}
+}
+
+// TestE2EDemoHistoryApart: the shipped config's demo keeps its history in
+// data/monitor-demo.db; pointed at a real platform (APP_DATABASE_URL on
+// PostgreSQL, demo off), the daemon uses data/monitor.db, with no demo
+// result in it.
+func TestE2EDemoHistoryApart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyFile(t, filepath.Join("..", "..", "config.yaml"), filepath.Join(dir, "config.yaml"))
+	p := startMonitor(t, dir, nil, nil)
+	p.waitHealth(15*time.Second, "the demo checks run", allRan("usage_meters_connectivity"))
+	p.stop()
+	if _, err := os.Stat(filepath.Join(dir, "data", "monitor-demo.db")); err != nil {
+		t.Errorf("demo history not in data/monitor-demo.db: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "monitor.db")); err == nil {
+		t.Errorf("the demo wrote data/monitor.db, the real platform's history")
+	}
+
+	real := testPostgres(t)
+	started := time.Now()
+	p = startMonitor(t, dir, nil, nil, "APP_DATABASE_URL="+real)
+	p.waitHealth(15*time.Second, "the checks run on the real platform", allRan("usage_meters_connectivity"))
+	p.stop()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(dir, "data", "monitor.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	latest, err := st.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(latest) == 0 {
+		t.Fatal("no result in data/monitor.db")
+	}
+	for _, r := range latest {
+		if r.CheckedAt.Before(started.Add(-time.Second)) {
+			t.Errorf("data/monitor.db holds %s from %s, before the real platform's daemon started (a demo result)", r.Check, r.CheckedAt)
+		}
+	}
+}
