@@ -95,3 +95,29 @@ func allocated(t *testing.T, f func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// BenchmarkHugeRange times the reads of TestHugeRangeIsBounded: history in
+// 100 steps since the year 1, and totals from the year 1 to the year 9999,
+// over a day of results (SQLite).
+func BenchmarkHugeRange(b *testing.B) {
+	ctx := context.Background()
+	now := at(30 * time.Hour)
+	st := openT(b, sqliteDSN(b), Options{Now: func() time.Time { return now }})
+	var recs []Record
+	for ts := at(0); ts.Before(at(29 * time.Hour)); ts = ts.Add(time.Minute) {
+		recs = append(recs, mk("h", ts, check.Pass))
+	}
+	write(b, st, recs...)
+	compact(b, st, now)
+	year1 := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	year9999 := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.History(ctx, "h", year1, now, now.Sub(year1)/100); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Totals(ctx, "h", year1, year9999); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
