@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -130,13 +131,19 @@ var (
 )
 
 // Load reads the configuration file at path, expanding ${VAR} references
-// from the process environment.
+// from the process environment. Relative sqlite:// paths are resolved
+// against the file's directory (see resolvePaths).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	cfg, err := Parse(path, data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	resolvePaths(cfg, filepath.Dir(path))
+	return cfg, nil
 }
 
 // Parse reads a configuration from data; file names it in errors and in

@@ -58,8 +58,9 @@ func TestContractExample(t *testing.T) {
 			PublicURL: "https://status.example.com",
 			Tokens:    []string{apiToken},
 		},
-		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
-		Databases: map[string]config.Database{"app": {DSN: "sqlite://data/app.db"}},
+		// relative sqlite:// paths are the config file's neighbours
+		Storage:   config.Storage{DSN: "sqlite://testdata/data/monitor.db", Retention: 90 * day},
+		Databases: map[string]config.Database{"app": {DSN: "sqlite://testdata/data/app.db"}},
 		Defaults:  config.Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second},
 		Checks: []check.Spec{
 			{

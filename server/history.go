@@ -12,8 +12,14 @@ import (
 	"github.com/monitor-dev/monitor/store"
 )
 
-// maxHistoryPoints bounds one history answer.
+// maxHistoryPoints bounds one history answer (Prometheus bounds a range
+// query to 11,000 points the same way: an error naming the limit, not a
+// silently coarser answer).
 const maxHistoryPoints = 5000
+
+// historyHorizon is how far back history goes: hourly rollups are kept 400
+// days, so an earlier since is clamped to it (the answer's from says so).
+const historyHorizon = store.DefaultRollupRetention
 
 type historyAPI struct {
 	store atomic.Pointer[store.Store]
@@ -151,6 +157,9 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h := now.Add(-historyHorizon); from.Before(h) {
+		from = h
+	}
 	span := now.Sub(from)
 	step := span / 100
 	if v := q.Get("step"); v != "" {
@@ -162,8 +171,14 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 		step = d
 	}
 	step = max(step.Truncate(time.Minute), time.Minute)
-	if span <= 0 || span/step > maxHistoryPoints {
-		writeError(w, r, CodeInvalidRequest, "since/step give too many points (at most "+strconv.Itoa(maxHistoryPoints)+")", nil)
+	if span <= 0 {
+		writeError(w, r, CodeInvalidRequest, "since must be in the past", map[string]any{"since": q.Get("since")})
+		return
+	}
+	if n := span / step; n > maxHistoryPoints {
+		writeError(w, r, CodeInvalidRequest, "since/step give "+strconv.FormatInt(int64(n), 10)+
+			" points, more than the maximum of "+strconv.Itoa(maxHistoryPoints)+": use a larger step or a later since",
+			map[string]any{"points": int64(n), "maxPoints": maxHistoryPoints, "step": sla.FormatWindow(step)})
 		return
 	}
 	from = from.Truncate(step)

@@ -39,12 +39,14 @@ type Options struct {
 // Server is an http.Handler. Its tokens and readiness can change while it
 // serves (a reload).
 type Server struct {
-	opts    Options
-	mux     *http.ServeMux
-	tokens  atomic.Pointer[[]string]
-	ready   atomic.Bool
-	links   linkAPI
-	history historyAPI
+	opts   Options
+	mux    *http.ServeMux
+	tokens atomic.Pointer[[]string]
+	ready  atomic.Bool
+	// degraded says what works only in part, for /readyz ("" when all is well)
+	degraded atomic.Pointer[func() string]
+	links    linkAPI
+	history  historyAPI
 }
 
 // New builds the handler.
@@ -92,6 +94,11 @@ func (s *Server) SetTokens(tokens []string) {
 
 // SetReady flips /readyz.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// SetDegraded gives /readyz a way to say what works only in part (such as
+// a history store that is down): a ready server still answers 200 then, as
+// health and probes work, with the reason in its body.
+func (s *Server) SetDegraded(f func() string) { s.degraded.Store(&f) }
 
 type ctxKey struct{}
 
@@ -202,7 +209,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeText(w, r, http.StatusServiceUnavailable, "not ready\n")
 		return
 	}
-	writeText(w, r, http.StatusOK, "ready\n")
+	body := "ready\n"
+	if f := s.degraded.Load(); f != nil {
+		if why := (*f)(); why != "" {
+			body = "ready, degraded: " + why + "\n"
+		}
+	}
+	writeText(w, r, http.StatusOK, body)
 }
 
 func writeText(w http.ResponseWriter, r *http.Request, code int, body string) {

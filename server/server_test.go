@@ -186,3 +186,20 @@ func TestReadyz(t *testing.T) {
 		t.Fatalf("readyz when ready = %d", resp.StatusCode)
 	}
 }
+
+// TestReadyzDegraded: a ready server with a degraded part still answers
+// 200, naming what is degraded.
+func TestReadyzDegraded(t *testing.T) {
+	f := newFixture(t)
+	f.s.SetReady(true)
+	why := "history store unavailable"
+	f.s.SetDegraded(func() string { return why })
+	resp, body := f.do(t, "GET", "/readyz", nil)
+	if resp.StatusCode != 200 || string(body) != "ready, degraded: history store unavailable\n" {
+		t.Fatalf("readyz degraded = %d %q", resp.StatusCode, body)
+	}
+	why = ""
+	if resp, body := f.do(t, "GET", "/readyz", nil); resp.StatusCode != 200 || string(body) != "ready\n" {
+		t.Fatalf("readyz recovered = %d %q", resp.StatusCode, body)
+	}
+}

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // The arithmetic of buckets, shared by reads of raw results and by the
 // hourly rollups, so that both give the same answers: a rollup is the
@@ -152,17 +155,25 @@ type span struct {
 	a          acc
 }
 
-// buildSpans cuts [from, to) into buckets of step and each bucket into
-// spans, in time order: the rolled-up runs of hours given in rolled (done
-// spans, sorted, each inside one bucket and starting on a clock hour), and
-// raw spans cut at clock hours around them. It returns the spans and the
-// number of buckets.
-func buildSpans(from, to, step int64, rolled []span) ([]span, int) {
+// buildSpans cuts [lo, hi) into buckets of step starting at base (base ≤
+// lo, base ≡ the query's start modulo step; buckets are numbered from the
+// one holding lo) and each bucket into spans, in time order: the rolled-up
+// runs of hours given in rolled (done spans, sorted, each inside one bucket
+// and starting on a clock hour), and raw spans cut at clock hours around
+// them. It returns the spans and the number of buckets. The caller bounds
+// hi − lo (see sqlStore.clamp), so the spans stay few; ctx is checked every
+// spanCheckEvery spans all the same.
+func buildSpans(ctx context.Context, base, lo, hi, step int64, rolled []span) ([]span, int, error) {
 	var spans []span
 	nb, r := 0, 0
-	for bs := from; bs < to; bs += step {
-		be := min(bs+step, to)
-		for s := bs; s < be; {
+	for bs := base; bs < hi; bs += step {
+		be := min(bs+step, hi)
+		for s := max(bs, lo); s < be; {
+			if len(spans)%spanCheckEvery == spanCheckEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return nil, 0, err
+				}
+			}
 			for r < len(rolled) && rolled[r].start < s {
 				r++ // not on a clock hour of this bucket: cannot happen; read raw instead
 			}
@@ -179,8 +190,11 @@ func buildSpans(from, to, step int64, rolled []span) ([]span, int) {
 		}
 		nb++
 	}
-	return spans, nb
+	return spans, nb, nil
 }
+
+// spanCheckEvery spans, buildSpans checks its context.
+const spanCheckEvery = 4096
 
 // feeder turns a check's samples, pushed in time order, into the counts and
 // status time of contiguous spans. Samples before the first span are

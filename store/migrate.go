@@ -16,6 +16,7 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this monitor kno
 const (
 	lockMigrate int32 = 0x6d6f6e31 // "mon1"
 	lockWrite   int32 = 0x6d6f6e32 // "mon2"
+	lockOwner   int32 = 0x6d6f6e33 // "mon3": session lock of the daemon holding the store
 )
 
 // A migration is applied once, in one transaction, and recorded in
@@ -82,6 +83,23 @@ var migrations = []migration{
 			check_id INTEGER PRIMARY KEY,
 			ts BIGINT NOT NULL,
 			result TEXT NOT NULL
+		)`,
+	}},
+	{2, "heartbeats and owner", []string{
+		// The last heartbeat pushed to each heartbeat check, so that a
+		// restart does not forget it.
+		`CREATE TABLE heartbeats (
+			name TEXT PRIMARY KEY,
+			ts BIGINT NOT NULL
+		)`,
+		// The daemon holding the store (one row, id 1), named in the
+		// error of a second one.
+		`CREATE TABLE owner (
+			id SMALLINT PRIMARY KEY,
+			pid INTEGER NOT NULL,
+			host TEXT NOT NULL,
+			listen TEXT NOT NULL,
+			since BIGINT NOT NULL
 		)`,
 	}},
 }

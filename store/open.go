@@ -32,6 +32,12 @@ type Options struct {
 	// (default 400 days).
 	RollupRetention time.Duration
 	Logger          *slog.Logger
+	// Owner, when set, makes this process the store's only daemon: Open
+	// takes an exclusive lock (SQLite: a lock file beside the database,
+	// path + ".lock"; PostgreSQL: a session advisory lock per schema) held
+	// until Close, and fails with ErrLocked, naming the holder, when
+	// another process has it. Readers (sla report) leave it nil.
+	Owner *Owner
 	// Now is the store's clock (default time.Now): reads count the state
 	// of the newest result as held until now, and a late result re-rolls
 	// its hour only while that hour is within the retention.
@@ -63,12 +69,13 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 	var (
 		d      *dialect
 		wr, rd *sql.DB
+		file   string
 		err    error
 	)
 	switch strings.ToLower(scheme) {
 	case "sqlite":
 		d = sqliteDialect
-		wr, rd, err = openSQLite(dsn)
+		wr, rd, file, err = openSQLite(dsn)
 	case "postgres", "postgresql":
 		d = postgresDialect
 		wr, err = openPostgres(dsn)
@@ -80,9 +87,21 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 		return nil, redactErr(dsn, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
 	}
 	s := newSQLStore(d, wr, rd, opts)
+	if opts.Owner != nil && file != "" {
+		if s.flock, err = lockFile(file+".lock", opts.Owner); err != nil {
+			_ = s.Close()
+			return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+		}
+	}
 	if err := migrate(ctx, wr, d); err != nil {
 		_ = s.Close()
 		return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+	}
+	if opts.Owner != nil && d == postgresDialect {
+		if s.lockConn, err = lockPostgres(ctx, wr, opts.Owner); err != nil {
+			_ = s.Close()
+			return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+		}
 	}
 	return s, nil
 }

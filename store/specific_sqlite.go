@@ -37,24 +37,25 @@ var sqlitePragmas = []struct{ name, value string }{
 
 // openSQLite turns sqlite://relative/path.db, sqlite:///abs/path.db or
 // sqlite://:memory: into a writing pool of one connection and a reading
-// pool. A :memory: database is private to its connection, so it gets one
-// connection for both.
-func openSQLite(dsn string) (w, r *sql.DB, err error) {
+// pool, and returns the database's file path ("" for :memory:). A :memory:
+// database is private to its connection, so it gets one connection for
+// both.
+func openSQLite(dsn string) (w, r *sql.DB, file string, err error) {
 	rest := dsn[strings.Index(dsn, "://")+3:]
 	path, rawQuery, _ := strings.Cut(rest, "?")
 	if path == "" {
-		return nil, nil, errors.New("want sqlite://path/to/file.db or sqlite://:memory: (path is empty)")
+		return nil, nil, "", errors.New("want sqlite://path/to/file.db or sqlite://:memory: (path is empty)")
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	filePath := strings.TrimPrefix(path, "file:")
 	memory := strings.HasPrefix(filePath, ":memory:") || q.Get("mode") == "memory"
 	if !memory {
 		if d := filepath.Dir(filePath); d != "." && d != "" {
 			if err := os.MkdirAll(d, 0o750); err != nil {
-				return nil, nil, fmt.Errorf("create directory: %w", err)
+				return nil, nil, "", fmt.Errorf("create directory: %w", err)
 			}
 		}
 	}
@@ -68,14 +69,14 @@ func openSQLite(dsn string) (w, r *sql.DB, err error) {
 	q.Set("_txlock", "immediate")
 	w, err = sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if memory {
-		return w, w, nil
+		return w, w, "", nil
 	}
 
 	q.Del("_txlock")
@@ -83,11 +84,11 @@ func openSQLite(dsn string) (w, r *sql.DB, err error) {
 	r, err = sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
 		_ = w.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return w, r, nil
+	return w, r, filePath, nil
 }
 
 func hasPragma(q url.Values, name string) bool {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofrs/flock"
+
 	"github.com/monitor-dev/monitor/check"
 )
 
@@ -25,8 +27,13 @@ var (
 
 // Limits of one read.
 const (
-	minStep    = time.Minute
-	maxBuckets = 100_000
+	minStep = time.Minute
+	// maxBuckets bounds the buckets of one History read, as Prometheus
+	// bounds a range query to 11,000 points.
+	maxBuckets = 11_000
+	// futureSlack: results more than this ahead of the store's clock are
+	// not read (a clock gone wrong), so that a read's work stays bounded.
+	futureSlack = 24 * time.Hour
 	// insertChunk rows go into one INSERT statement (9 parameters each).
 	insertChunk = 500
 )
@@ -72,6 +79,9 @@ type sqlStore struct {
 	logger  *slog.Logger
 	closeMu sync.Once
 
+	flock    *flock.Flock // SQLite: the lock file, when Options.Owner is set
+	lockConn *sql.Conn    // PostgreSQL: the session holding the owner lock
+
 	mu  sync.RWMutex
 	ids map[string]int64 // check name → id; ids never change
 }
@@ -90,9 +100,15 @@ type querier interface {
 func (s *sqlStore) Close() error {
 	var err error
 	s.closeMu.Do(func() {
+		if s.lockConn != nil {
+			unlockPostgres(s.lockConn)
+		}
 		err = s.wdb.Close()
 		if s.rdb != s.wdb {
 			err = errors.Join(err, s.rdb.Close())
+		}
+		if s.flock != nil {
+			err = errors.Join(err, s.flock.Unlock())
 		}
 	})
 	return err
@@ -563,9 +579,9 @@ func (s *sqlStore) History(ctx context.Context, name string, from, to time.Time,
 	}
 	stepMs := step.Milliseconds()
 	if (hi-lo+stepMs-1)/stepMs > maxBuckets {
-		return nil, fmt.Errorf("%w: more than %d buckets", ErrInvalidRange, maxBuckets)
+		return nil, fmt.Errorf("%w: more than %d buckets of %s", ErrInvalidRange, maxBuckets, step)
 	}
-	accs, err := s.aggregate(ctx, name, lo, hi, stepMs)
+	accs, first, err := s.aggregate(ctx, name, lo, hi, stepMs)
 	if err != nil || accs == nil {
 		return nil, err
 	}
@@ -574,7 +590,7 @@ func (s *sqlStore) History(ctx context.Context, name string, from, to time.Time,
 		if accs[b].empty() {
 			continue
 		}
-		start := lo + int64(b)*stepMs
+		start := lo + int64(first+b)*stepMs
 		out = append(out, accs[b].bucket(start, min(start+stepMs, hi)))
 	}
 	return out, nil
@@ -586,12 +602,12 @@ func (s *sqlStore) Totals(ctx context.Context, name string, from, to time.Time) 
 	if hi <= lo {
 		return Bucket{Start: from.UTC()}, nil
 	}
-	accs, err := s.aggregate(ctx, name, lo, hi, hi-lo)
+	accs, _, err := s.aggregate(ctx, name, lo, hi, hi-lo)
 	if err != nil {
 		return Bucket{}, err
 	}
 	var a acc
-	if accs != nil {
+	if len(accs) > 0 {
 		a = accs[0]
 	}
 	return a.bucket(lo, hi), nil
@@ -602,40 +618,65 @@ func (s *sqlStore) Totals(ctx context.Context, name string, from, to time.Time) 
 // (readRollups), everything else from raw results, one span per clock hour
 // (aggregateRaw): the partial hours at the edges of buckets, and the whole
 // hours without a rollup (not rolled up yet, before a check's first result,
-// or a gap in the history). It returns nil for an unknown check.
-func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int64) ([]acc, error) {
+// or a gap in the history). Only the part of [lo, hi) the store can hold
+// is read (readWindow), so the work is bounded by the retention whatever
+// the range asked: accs[i] is bucket first+i, and the buckets outside that
+// part, empty, are not returned. It returns nil for an unknown check.
+func (s *sqlStore) aggregate(ctx context.Context, name string, lo, hi, step int64) (accs []acc, first int, err error) {
 	id, ok, err := s.checkID(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("store read: %w", err)
+		return nil, 0, fmt.Errorf("store read: %w", err)
 	}
 	if !ok {
-		return nil, nil
+		return nil, 0, nil
 	}
-	rolled, err := s.readRollups(ctx, id, lo, hi, step)
+	clo, chi := s.readWindow(lo, hi)
+	if chi <= clo {
+		return nil, 0, nil
+	}
+	first = int((clo - lo) / step)
+	base := lo + int64(first)*step
+	rolled, err := s.readRollups(ctx, id, base, clo, chi, step)
 	if err != nil {
-		return nil, fmt.Errorf("store read: %w", err)
+		return nil, 0, fmt.Errorf("store read: %w", err)
 	}
-	spans, nb := buildSpans(lo, hi, step, rolled)
+	spans, nb, err := buildSpans(ctx, base, clo, chi, step, rolled)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store read: %w", err)
+	}
 	now := s.opts.Now().UnixMilli()
 	for i := 0; i < len(spans); {
 		if spans[i].done {
 			i++
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, 0, fmt.Errorf("store read: %w", err)
+		}
 		j := i + 1
 		for j < len(spans) && !spans[j].done && spans[j].start == spans[j-1].end {
 			j++
 		}
 		if err := s.aggregateRaw(ctx, s.rdb, id, spans[i:j], now); err != nil {
-			return nil, fmt.Errorf("store read: %w", err)
+			return nil, 0, fmt.Errorf("store read: %w", err)
 		}
 		i = j
 	}
-	accs := make([]acc, nb)
+	accs = make([]acc, nb)
 	for i := range spans {
 		accs[spans[i].bucket].merge(&spans[i].a)
 	}
-	return accs, nil
+	return accs, first, nil
+}
+
+// readWindow returns the part of [lo, hi) that can hold history: nothing
+// older than the longer retention (never less than the default 400 days of
+// rollups, and an hour more, as compaction may lag) is kept, and nothing
+// more than futureSlack ahead of now is believed.
+func (s *sqlStore) readWindow(lo, hi int64) (int64, int64) {
+	now := s.opts.Now().UnixMilli()
+	keep := max(s.opts.Retention, s.opts.RollupRetention, DefaultRollupRetention).Milliseconds()
+	return max(lo, floorHour(now-keep)-hourMs), min(hi, now+futureSlack.Milliseconds())
 }
 
 const rollupColumns = "runs, good, bad, unknown, maintenance, within_sla, n_values, min_value, sum_value, max_value, good_ms, bad_ms, unknown_ms, maintenance_ms, within_sla_ms"
@@ -673,9 +714,9 @@ const (
 // reading the rows is cheaper (on SQLite, GROUP BY sorts every row).
 const minSumStep = 4 * hourMs
 
-// readRollups returns, for buckets of step over [lo, hi), the whole clock
-// hours that have a rollup, as done spans in time order, each inside one
-// bucket.
+// readRollups returns, for buckets of step from base (≤ lo) over [lo, hi),
+// the whole clock hours that have a rollup, as done spans in time order,
+// each inside one bucket.
 //
 // Fast path: the database adds up the rollups of each bucket (one row per
 // bucket instead of one per hour). When every hour from the bucket's first
@@ -688,7 +729,7 @@ const minSumStep = 4 * hourMs
 // The database's SUM(sum_value) may round differently from adding hours
 // one by one in Go, so Avg can differ in its last bits from a read of raw
 // results; the counts, times, Min and Max are exact.
-func (s *sqlStore) readRollups(ctx context.Context, id, lo, hi, step int64) ([]span, error) {
+func (s *sqlStore) readRollups(ctx context.Context, id, base, lo, hi, step int64) ([]span, error) {
 	first := floorHour(lo)
 	if first < lo {
 		first += hourMs
@@ -700,12 +741,12 @@ func (s *sqlStore) readRollups(ctx context.Context, id, lo, hi, step int64) ([]s
 	var rs *sql.Rows
 	var err error
 	switch {
-	case step >= hi-lo: // one bucket
+	case step >= hi-base: // one bucket
 		rs, err = s.rdb.QueryContext(ctx, s.d.rebind(rollupSumQuery), id, first, last)
 	case step >= minSumStep:
-		rs, err = s.rdb.QueryContext(ctx, s.d.rebind(rollupSumsQuery), id, first, last, lo, step, step-hourMs, lo, step)
+		rs, err = s.rdb.QueryContext(ctx, s.d.rebind(rollupSumsQuery), id, first, last, base, step, step-hourMs, base, step)
 	default:
-		return s.rollupRows(ctx, id, first, last, lo, step)
+		return s.rollupRows(ctx, id, first, last, base, step)
 	}
 	if err != nil {
 		return nil, err
@@ -734,7 +775,7 @@ func (s *sqlStore) readRollups(ctx context.Context, id, lo, hi, step int64) ([]s
 		return out, nil
 	}
 	for _, g := range gaps {
-		rows, err := s.rollupRows(ctx, id, g[0], g[1], lo, step)
+		rows, err := s.rollupRows(ctx, id, g[0], g[1], base, step)
 		if err != nil {
 			return nil, err
 		}

@@ -72,6 +72,11 @@ type Store interface {
 	Totals(ctx context.Context, name string, from, to time.Time) (Bucket, error)
 	// Outages returns the outages of one check that overlap [from, to).
 	Outages(ctx context.Context, name string, from, to time.Time) ([]Outage, error)
+	// Beat records the last heartbeat pushed to a heartbeat check, so that
+	// a restart keeps it; one older than the stored one changes nothing.
+	Beat(ctx context.Context, check string, at time.Time) error
+	// Beats returns the last heartbeat of every check that has one.
+	Beats(ctx context.Context) (map[string]time.Time, error)
 	// Compact rolls up finished hours and deletes raw results older than
 	// the retention and rollups older than 400 days, in small batches.
 	Compact(ctx context.Context, now time.Time) error

@@ -68,6 +68,7 @@ type daemon struct {
 	ln      net.Listener
 
 	store  store.Store
+	lazy   *store.Lazy // the same store: up or not (see openHistory)
 	writer *store.Writer
 	eval   *sla.Evaluator
 	maint  atomic.Pointer[[]sla.Maintenance]
@@ -82,6 +83,18 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		links: probes.NewLinkClients(probes.Guard{})}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Listen first: a port in use fails the start before anything is
+	// created on disk.
+	var err error
+	if d.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = d.ln.Close()
+		}
+	}()
 	env, err := newEnv(cfg, d.beats, d.links, logger)
 	if err != nil {
 		return nil, err
@@ -105,14 +118,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	// right before the first probe runs again.
 	octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ocancel()
-	if d.store, err = openStore(octx, cfg, logger.With("component", "store")); err != nil {
+	if err := d.openHistory(octx, d.ln.Addr().String()); err != nil {
+		_ = env.Pool.Close()
 		return nil, fmt.Errorf("history store: %w", err)
-	}
-	if latest, err := d.store.Latest(octx); err != nil {
-		logger.Warn("could not restore the latest results", "err", err)
-	} else {
-		d.snap.Restore(latest)
-		logger.Info("restored the latest results", "checks", len(latest))
 	}
 	m := maintenance(cfg)
 	d.maint.Store(&m)
@@ -120,13 +128,8 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.eval = sla.NewEvaluator(d.store, objectives(cfg), time.Now, logger.With("component", "sla"))
 	d.reg.MustRegister(d.eval)
 	d.srv.SetHistory(d.store, d.eval)
-
-	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
-		_ = d.store.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
-	}
 	d.startDemo(cfg, env)
+	ok = true
 	return d, nil
 }
 
@@ -301,6 +304,8 @@ const compactEvery = 5 * time.Minute
 func (d *daemon) startBackground() {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.bg = cancel
+	d.bgDone.Go(func() { d.lazy.Run(ctx, time.Second, 30*time.Second) })
+	d.bgDone.Go(func() { d.runBeats(ctx) })
 	d.bgDone.Go(func() { d.writer.Run(ctx) })
 	d.bgDone.Go(func() { d.eval.Run(ctx, 30*time.Second) })
 	d.bgDone.Go(func() {

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/store"
+)
+
+// historyFixture is a fixture with a real SQLite history store holding
+// results of "conn" every 10 minutes over the last two days.
+func historyFixture(t *testing.T) (*fixture, int64) {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var recs []store.Record
+	for ts := at.Add(-48 * time.Hour); ts.Before(at); ts = ts.Add(10 * time.Minute) {
+		recs = append(recs, store.Record{Result: check.Result{Check: "conn", Kind: "db", Status: check.Pass,
+			Severity: check.Info, CheckedAt: ts}, WithinSLA: true})
+	}
+	if err := st.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Compact(ctx, at); err != nil {
+		t.Fatal(err)
+	}
+	f.s.SetHistory(st, nil)
+	return f, int64(len(recs))
+}
+
+// TestHistoryHugeSince asks for the history since the year 1: the range is
+// clamped to the 400 days of rollups, and the answer comes with little
+// memory (before, about 11 GB and a minute).
+func TestHistoryHugeSince(t *testing.T) {
+	f, n := historyFixture(t)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	resp, body := f.do(t, "GET", "/v2/checks/conn/history?since=0001-01-01T00:00:00Z", nil)
+	runtime.ReadMemStats(&after)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("history since the year 1 allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 64<<20 {
+		t.Errorf("history since the year 1 allocated %d MiB, want at most 64 MiB", alloc>>20)
+	}
+	var out struct {
+		From   string `json:"from"`
+		Step   string `json:"step"`
+		Points []struct {
+			Runs int64 `json:"runs"`
+		} `json:"points"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	from, _ := time.Parse(time.RFC3339, out.From)
+	if h := at.Add(-400 * 24 * time.Hour); from.Before(h.Add(-24*time.Hour)) || from.After(h) {
+		t.Errorf("from = %s, want the 400-day horizon %s (truncated to the step)", out.From, h.Format(time.RFC3339))
+	}
+	var runs int64
+	for _, p := range out.Points {
+		runs += p.Runs
+	}
+	if runs != n || len(out.Points) > 101 {
+		t.Errorf("%d points, %d runs; want at most 101 points holding the %d runs", len(out.Points), runs, n)
+	}
+}
+
+// TestHistoryTooManyPoints: a step giving more than the maximum of points
+// is a 400 naming the limit.
+func TestHistoryTooManyPoints(t *testing.T) {
+	f, _ := historyFixture(t)
+	resp, body := f.do(t, "GET", "/v2/checks/conn/history?since=30d&step=1m", nil)
+	assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+	var env struct {
+		Description string         `json:"error_description"`
+		Details     map[string]any `json:"details"`
+	}
+	_ = json.Unmarshal(body, &env)
+	if env.Details["maxPoints"] != float64(maxHistoryPoints) || env.Details["points"] != float64(43200) {
+		t.Errorf("details = %v, want points 43200 and maxPoints %d", env.Details, maxHistoryPoints)
+	}
+	// Since the year 1 by the hour: clamped to 400 days, still 9,600 points.
+	resp, body = f.do(t, "GET", "/v2/checks/conn/history?since=0001-01-01T00:00:00Z&step=1h", nil)
+	assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+	_ = json.Unmarshal(body, &env)
+	if env.Details["points"] != float64(9600) {
+		t.Errorf("details = %v, want points 9600 (400 days of hours)", env.Details)
+	}
+}
