@@ -62,6 +62,20 @@ func TestResultJSON(t *testing.T) {
 	}
 }
 
+// A fast probe keeps its sub-millisecond duration: 420µs is 0.42, not 0.
+func TestDurationMsSubMillisecond(t *testing.T) {
+	r := Result{Check: "a", Kind: "db", Status: Pass, Severity: Info, Message: "ok",
+		CheckedAt: time.Date(2026, 11, 21, 10, 29, 55, 0, time.UTC), Duration: 420 * time.Microsecond}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"durationMs":0.42}`) {
+		t.Fatalf("health JSON %s, want durationMs 0.42", b)
+	}
+	b, _ = json.Marshal(LinkResult{URL: "https://example.com/", DurationMs: Millis(1234 * time.Microsecond)})
+	if !strings.Contains(string(b), `"durationMs":1.234`) {
+		t.Fatalf("link JSON %s, want durationMs 1.234", b)
+	}
+}
+
 func TestWorst(t *testing.T) {
 	st, sev := Worst([]Result{{Status: Pass, Severity: Info}, {Status: Unknown, Severity: Critical}, {Status: Fail, Severity: Warn}})
 	if st != Fail || sev != Critical {

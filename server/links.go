@@ -85,7 +85,8 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 // server.links_allow_private is set.
 func checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
 	n := len(targets)
-	checker := rt.clients.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true})
+	checker := rt.clients.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true,
+		AllowHint: "the server's config allows it with server.links_allow_private: true"})
 	results := make([]check.LinkResult, n)
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
 	return results

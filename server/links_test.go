@@ -349,6 +349,8 @@ func TestLinksCheckSSRF(t *testing.T) {
 		for i, c := range cases {
 			if r := res[i]; r.Status != check.Fail || r.Error != check.LinkErrBlocked {
 				t.Errorf("%s: %s/%s %q, want FAIL/blocked", c.name, r.Status, r.Error, r.ErrorMessage)
+			} else if !strings.Contains(r.ErrorMessage, "server.links_allow_private: true") {
+				t.Errorf("%s: message %q does not say how to allow it", c.name, r.ErrorMessage)
 			}
 		}
 		if n := lf.loopHits.Load(); n != 0 {
