@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 
 // Limits of the on-demand link API.
 const (
-	maxLinkBody    = 64 << 10
 	maxLinkURLs    = 100
 	maxHandleLinks = 1000
 )
@@ -47,6 +45,8 @@ type linksBody struct {
 	URLs []string `json:"urls"`
 }
 
+const linksShape = `{"urls": ["https://..."]}`
+
 type linksAnswer struct {
 	Results []check.LinkResult `json:"results"`
 }
@@ -58,12 +58,12 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body linksBody
-	if !decodeJSON(w, r, &body) {
+	if !decodeJSON(w, r, &body, linksShape) {
 		return
 	}
 	switch {
 	case len(body.URLs) == 0:
-		writeError(w, r, CodeInvalidRequest, `Body must be {"urls": ["https://..."]} with at least one URL`, nil)
+		writeError(w, r, CodeInvalidRequest, "Body must be "+linksShape+" with at least one URL", nil)
 		return
 	case len(body.URLs) > maxLinkURLs:
 		writeError(w, r, CodeTooLarge, "At most 100 URLs per request", map[string]any{"max": maxLinkURLs, "got": len(body.URLs)})
@@ -162,27 +162,6 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// decodeJSON reads a bounded JSON body, answering 400 or 413 itself.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxLinkBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, r, CodeTooLarge, "Body larger than 64 KiB", nil)
-			return false
-		}
-		writeError(w, r, CodeInvalidRequest, "Body is not valid JSON: "+err.Error(), nil)
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, r, CodeInvalidRequest, "Body has data after the JSON object", nil)
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -485,3 +485,68 @@ func TestLinksLatest(t *testing.T) {
 		assertEnvelope(t, resp, body, tc.status, tc.code)
 	}
 }
+
+// Decode errors speak of the body's fields and positions, never of Go types.
+func TestLinksCheckJSONErrorsInUserTerms(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	for _, tc := range []struct {
+		name, body, desc string
+		details          map[string]any
+	}{
+		{"urls a string", `{"urls": "https://example.com/"}`, "urls must be an array of strings (got a string)",
+			map[string]any{"field": "urls", "line": 1.0, "column": 31.0, "got": "string"}},
+		{"a number in urls", "{\n  \"urls\": [\n    1\n  ]\n}", "urls must be an array of strings (got a number)",
+			map[string]any{"field": "urls", "line": 3.0, "column": 5.0}},
+		{"an object in urls", `{"urls": [{"url": "https://example.com/"}]}`, "urls must be an array of strings (got an object)",
+			map[string]any{"field": "urls"}},
+		{"not an object", `["https://example.com/"]`, `Body must be a JSON object like {"urls": ["https://..."]} (got an array)`,
+			map[string]any{"line": 1.0, "column": 1.0}},
+		{"unknown field", `{"urls": ["https://example.com/"], "timeout": "1s"}`, `Unknown field "timeout"; the body takes only "urls"`,
+			map[string]any{"field": "timeout"}},
+		{"syntax", "{\"urls\" [\"x\"]}", "Body is not valid JSON: invalid character '[' after object key",
+			map[string]any{"line": 1.0, "column": 9.0}},
+		{"cut short", `{"urls": [`, `Body ends inside the JSON; send {"urls": ["https://..."]}`, nil},
+		{"empty", ``, `Body is empty; send {"urls": ["https://..."]}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := lf.send(t, "POST", "/v2/links/health-check", tc.body, nil)
+			assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+			for _, leak := range []string{"Go value", "server.", "[]string", "json: "} {
+				if strings.Contains(string(body), leak) {
+					t.Fatalf("error names Go internals (%q): %s", leak, body)
+				}
+			}
+			var env struct {
+				Desc    string         `json:"error_description"`
+				Details map[string]any `json:"details"`
+			}
+			_ = json.Unmarshal(body, &env)
+			if env.Desc != tc.desc {
+				t.Errorf("error_description %q, want %q", env.Desc, tc.desc)
+			}
+			for k, v := range tc.details {
+				if env.Details[k] != v {
+					t.Errorf("details[%s] = %v, want %v (%v)", k, env.Details[k], v, env.Details)
+				}
+			}
+		})
+	}
+}
+
+// A JSON body declared as something else is refused with 415; JSON types
+// (with parameters, +json) and a missing Content-Type are accepted.
+func TestLinksCheckContentType(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	body := urlsBody(lf.public.URL + "/")
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json", "application/jsonx"} {
+		resp, b := lf.send(t, "POST", "/v2/links/health-check", body, map[string]string{"Content-Type": ct})
+		assertEnvelope(t, resp, b, 415, CodeUnsupportedMedia)
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.monitor+json", ""} {
+		if res := lf.results(t, "POST", "/v2/links/health-check", body, map[string]string{"Content-Type": ct}); len(res) != 1 || res[0].Status != check.Pass {
+			t.Errorf("Content-Type %q: %+v", ct, res)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -106,6 +107,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path && r.Method != http.MethodConnect {
+		// Dot segments or doubled slashes: no API client means them, and
+		// the mux would answer with an HTML redirect, not an API answer.
+		writeError(w, r, CodeInvalidRequest, "Path is not canonical: use "+clean,
+			map[string]any{"path": r.URL.Path, "canonical": clean})
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -126,13 +134,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
 			writeError(w, r, CodeMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
 		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-			h.ServeHTTP(w, r)
+			// A subtree's trailing slash: the redirect, without the HTML.
+			w.Header().Set("Location", rec.header.Get("Location"))
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(rec.status)
 		default:
 			writeError(w, r, CodeNotFound, "No such endpoint: "+r.URL.Path, nil)
 		}
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is p with dot segments and doubled slashes removed, keeping a
+// trailing slash, as the mux cleans it.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 type statusRecorder struct {
