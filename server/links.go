@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -77,7 +78,50 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		targets[i] = probes.LinkTarget{URL: u}
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+	results := checkNow(r.Context(), rt, targets)
+	for i := range results {
+		results[i] = redactEcho(results[i], body.URLs[i])
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{results})
+}
+
+// redactLink hides the secrets of a link from config or a SQL source as it
+// leaves the process: passwords and query values of every URL (the same
+// check.RedactURL as the metric labels), and of URLs in its message.
+func redactLink(l check.LinkResult) check.LinkResult {
+	return redactExcept(l, "")
+}
+
+// redactEcho is redactLink for a caller's own URL: url, and a final URL or
+// hop that is exactly that URL, are echoed as given; where redirects led
+// is redacted (a Location may carry a token the caller never saw).
+func redactEcho(l check.LinkResult, input string) check.LinkResult {
+	own := ""
+	if u, err := url.Parse(strings.TrimSpace(input)); err == nil {
+		own = u.String()
+	}
+	l = redactExcept(l, own)
+	l.URL = input
+	return l
+}
+
+func redactExcept(l check.LinkResult, own string) check.LinkResult {
+	red := func(s string) string {
+		if s == "" || s == own {
+			return s
+		}
+		return check.RedactURL(s)
+	}
+	l.URL, l.FinalURL = red(l.URL), red(l.FinalURL)
+	l.ErrorMessage = check.RedactURLs(l.ErrorMessage)
+	if len(l.Redirects) > 0 {
+		hops := make([]check.Hop, len(l.Redirects))
+		for i, h := range l.Redirects {
+			hops[i] = check.Hop{URL: red(h.URL), StatusCode: h.StatusCode}
+		}
+		l.Redirects = hops
+	}
+	return l
 }
 
 // checkNow checks user-supplied links at once, all in parallel: the answer
@@ -129,7 +173,11 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 	case len(targets) > maxHandleLinks:
 		targets = targets[:maxHandleLinks]
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+	results := checkNow(r.Context(), rt, targets)
+	for i := range results {
+		results[i] = redactLink(results[i]) // SQL-sourced: not the caller's input
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{results})
 }
 
 func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +205,7 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, l := range v.Raw[c.Check].Links {
 			if want == "" || l.Status == want {
-				out.Results = append(out.Results, l)
+				out.Results = append(out.Results, redactLink(l))
 			}
 		}
 	}

@@ -79,6 +79,8 @@ func newLinkFixture(t *testing.T, allowPrivate bool, tokens ...string) *linkFixt
 			w.WriteHeader(http.StatusNotFound)
 		case "/to-loopback":
 			http.Redirect(w, r, lf.loop.URL+"/", http.StatusFound)
+		case "/to-signed":
+			http.Redirect(w, r, "/landing?sig=SIGNED-by-server&x=1", http.StatusFound)
 		}
 	})
 	ports = append(ports, portOf(t, lf.public))
@@ -549,4 +551,72 @@ func TestLinksCheckContentType(t *testing.T) {
 			t.Errorf("Content-Type %q: %+v", ct, res)
 		}
 	}
+}
+
+// Link URLs from config and SQL sources carry passwords and tokens: every
+// answer redacts them as /metrics does (check.RedactURL). Only the caller's
+// own input to POST /v2/links/health-check is echoed.
+func TestLinksRedactCredentials(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	pub := lf.public.URL
+	host := strings.TrimPrefix(pub, "http://")
+	secretURL := "http://user:hunter2-pw@" + host + "/private?token=sekrit-tok&lang=en#frag-secret"
+	wantURL := "http://user:***@" + host + "/private?lang=***&token=***"
+	db, _, err := lf.env.Pool.SQL("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO links VALUES ('gamma', 'secret', ?, 1), ('gamma', 'signed', ?, 1)`,
+		secretURL, pub+"/to-signed?auth=sekrit-tok"); err != nil {
+		t.Fatal(err)
+	}
+	leaks := func(t *testing.T, body []byte) {
+		t.Helper()
+		for _, s := range []string{"hunter2-pw", "sekrit-tok", "frag-secret", "SIGNED-by-server"} {
+			if strings.Contains(string(body), s) {
+				t.Fatalf("%q leaked: %s", s, body)
+			}
+		}
+	}
+
+	t.Run("handle endpoint", func(t *testing.T) {
+		resp, body := lf.send(t, "POST", "/v2/handles/gamma/links/health-check", "", nil)
+		leaks(t, body)
+		res := linkResults(t, resp, body)
+		if len(res) != 2 || res[0].URL != wantURL || res[0].FinalURL != wantURL || res[0].Status != check.Pass {
+			t.Fatalf("secret link: %+v", res)
+		}
+		if r := res[1]; r.URL != pub+"/to-signed?auth=***" || r.FinalURL != pub+"/landing?sig=***&x=***" ||
+			len(r.Redirects) != 1 || r.Redirects[0].URL != pub+"/to-signed?auth=***" {
+			t.Fatalf("signed link: %+v", r)
+		}
+	})
+
+	t.Run("latest results", func(t *testing.T) {
+		sp, _ := lf.snap.Spec("dest_links")
+		r := probes.ProbeLink(context.Background(), sp, lf.env)
+		r.CheckedAt = at
+		lf.snap.Record(r)
+		resp, body := lf.send(t, "GET", "/v2/links?check=dest_links", "", nil)
+		leaks(t, body)
+		found := false
+		for _, l := range linkResults(t, resp, body) {
+			if l.Slug == "secret" {
+				found = l.URL == wantURL && l.FinalURL == wantURL
+			}
+		}
+		if !found {
+			t.Fatalf("no redacted secret link in %s", body)
+		}
+	})
+
+	t.Run("caller's own input is echoed", func(t *testing.T) {
+		own := pub + "/to-signed?auth=my-own-token"
+		res := lf.results(t, "POST", "/v2/links/health-check", urlsBody(own), nil)
+		if r := res[0]; r.URL != own || len(r.Redirects) != 1 || r.Redirects[0].URL != own ||
+			r.FinalURL != pub+"/landing?sig=***&x=***" {
+			t.Fatalf("on-demand: %+v", r)
+		}
+	})
 }
