@@ -46,6 +46,16 @@ type Server struct {
 	ready   atomic.Bool
 	links   linkAPI
 	history historyAPI
+	// listenerUser, when set, says whether a basic-auth user was verified by
+	// the listener (--web.config.file): such a request needs no token.
+	listenerUser atomic.Pointer[func(user string) bool]
+}
+
+// TrustListenerAuth lets requests that passed the listener's basic auth
+// (exporter-toolkit web config) reach private endpoints without a bearer
+// token; isUser says whether a user is configured there now.
+func (s *Server) TrustListenerAuth(isUser func(user string) bool) {
+	s.listenerUser.Store(&isUser)
 }
 
 // New builds the handler.
@@ -195,6 +205,12 @@ func (s *Server) private(h http.Handler) http.Handler {
 		if len(tokens) == 0 {
 			h.ServeHTTP(w, r)
 			return
+		}
+		if isUser := s.listenerUser.Load(); isUser != nil {
+			if user, _, ok := r.BasicAuth(); ok && (*isUser)(user) {
+				h.ServeHTTP(w, r)
+				return
+			}
 		}
 		auth := r.Header.Get("Authorization")
 		scheme, tok, found := strings.Cut(auth, " ")
