@@ -73,12 +73,58 @@ type LinkClients struct {
 	mu      sync.Mutex
 	clients map[bool]*http.Client
 	noHEAD  sync.Map // host key → struct{}: answer HEAD badly, use GET
+	conns   chan struct{} // nil, or one slot per open outbound connection
 }
 
 // NewLinkClients returns link clients whose guarded checks use g.
 func NewLinkClients(g Guard) *LinkClients {
 	g.AllowPrivate = false
 	return &LinkClients{guard: g, clients: map[bool]*http.Client{}}
+}
+
+// WithConnLimit returns link clients with lc's guard whose transports
+// never have more than n outbound connections open at once, all together
+// (idle keep-alive connections count; they are closed when a new dial
+// needs their slot). A dial waits for a slot within the link's deadline.
+func (lc *LinkClients) WithConnLimit(n int) *LinkClients {
+	return &LinkClients{guard: lc.guard, clients: map[bool]*http.Client{}, conns: make(chan struct{}, max(n, 1))}
+}
+
+// limitDial wraps t's dialer with lc's connection slots.
+func (lc *LinkClients) limitDial(t *http.Transport) {
+	dial := t.DialContext
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case lc.conns <- struct{}{}:
+		default:
+			// Idle connections hold slots: let them go first.
+			lc.CloseIdle()
+			select {
+			case lc.conns <- struct{}{}:
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
+		}
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			<-lc.conns
+			return nil, err
+		}
+		return &slotConn{Conn: c, release: func() { <-lc.conns }}, nil
+	}
+}
+
+// slotConn gives its connection slot back when closed.
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // Checker returns a checker for one batch of links.
@@ -103,8 +149,12 @@ func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
 	lc.mu.Lock()
 	c, ok := lc.clients[allowPrivate]
 	if !ok {
+		t := LinkTransport(g, o.PerHost)
+		if lc.conns != nil {
+			lc.limitDial(t)
+		}
 		c = &http.Client{
-			Transport: LinkTransport(g, o.PerHost),
+			Transport: t,
 			// Redirects are followed by hand, to record each hop.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}

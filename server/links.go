@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/monitor-dev/monitor/check"
@@ -24,16 +25,54 @@ type linkRuntime struct {
 	env          *probes.Env
 	clients      *probes.LinkClients
 	allowPrivate bool // server.links_allow_private
+	// onDemand are clients's guard with their own transports, holding at
+	// most connLimit outbound connections (rate_limits.link_connections).
+	onDemand  *probes.LinkClients
+	connLimit int
 }
 
 type linkAPI struct {
+	mu sync.Mutex // one writer of rt at a time
 	rt atomic.Pointer[linkRuntime]
 }
 
 // SetLinks gives the link API its connections and guard setting (at start
 // and on every reload).
 func (s *Server) SetLinks(env *probes.Env, clients *probes.LinkClients, allowPrivate bool) {
-	s.links.rt.Store(&linkRuntime{env: env, clients: clients, allowPrivate: allowPrivate})
+	s.links.mu.Lock()
+	defer s.links.mu.Unlock()
+	s.storeLinks(&linkRuntime{env: env, clients: clients, allowPrivate: allowPrivate})
+}
+
+// setOnDemandClients rebuilds the on-demand clients after a change of
+// link_connections.
+func (s *Server) setOnDemandClients() {
+	s.links.mu.Lock()
+	defer s.links.mu.Unlock()
+	if rt := s.links.rt.Load(); rt != nil {
+		next := *rt
+		s.storeLinks(&next)
+	}
+}
+
+// storeLinks keeps the on-demand clients (and so the connection bound
+// across requests) unless the clients or the bound changed.
+func (s *Server) storeLinks(rt *linkRuntime) {
+	n := 0
+	if l := s.limits.Load(); l != nil {
+		n = l.cfg.LinkConnections
+	}
+	prev := s.links.rt.Load()
+	if prev != nil && prev.clients == rt.clients && prev.connLimit == n {
+		rt.onDemand = prev.onDemand
+	} else {
+		rt.onDemand = rt.clients.WithConnLimit(n)
+		if prev != nil {
+			defer prev.onDemand.CloseIdle()
+		}
+	}
+	rt.connLimit = n
+	s.links.rt.Store(rt)
 }
 
 func (s *Server) routeLinks() {
@@ -62,6 +101,11 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &body, linksShape) {
 		return
 	}
+	release, ok := s.acquireLinkSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	switch {
 	case len(body.URLs) == 0:
 		writeError(w, r, CodeInvalidRequest, "Body must be "+linksShape+" with at least one URL", nil)
@@ -129,7 +173,7 @@ func redactExcept(l check.LinkResult, own string) check.LinkResult {
 // server.links_allow_private is set.
 func checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
 	n := len(targets)
-	checker := rt.clients.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true,
+	checker := rt.onDemand.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true,
 		AllowHint: "the server's config allows it with server.links_allow_private: true"})
 	results := make([]check.LinkResult, n)
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
@@ -142,6 +186,11 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, CodeInternal, "Link checks are not configured", nil)
 		return
 	}
+	release, ok := s.acquireLinkSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	handle := r.PathValue("handle")
 	var targets []probes.LinkTarget
 	seen := map[string]bool{}

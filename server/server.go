@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/snapshot"
 )
 
@@ -49,6 +50,7 @@ type Server struct {
 	// listenerUser, when set, says whether a basic-auth user was verified by
 	// the listener (--web.config.file): such a request needs no token.
 	listenerUser atomic.Pointer[func(user string) bool]
+	limits       atomic.Pointer[limits]
 }
 
 // TrustListenerAuth lets requests that passed the listener's basic auth
@@ -68,6 +70,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	s.SetTokens(nil)
+	s.SetRateLimits(config.DefaultRateLimits)
 
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
@@ -198,23 +201,35 @@ func requestID(r *http.Request) string {
 	return ""
 }
 
-// private requires a valid bearer token when tokens are configured.
+// private requires a valid bearer token when tokens are configured, and
+// applies server.rate_limits: per client (its token, else its IP address),
+// and harder per IP address for missing or wrong tokens. An address past
+// its failed attempts gets 429 before its token is even compared.
 func (s *Server) private(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
 		tokens := *s.tokens.Load()
 		if len(tokens) == 0 {
-			h.ServeHTTP(w, r)
+			if s.allowClient(w, r, "ip:"+ip) {
+				h.ServeHTTP(w, r)
+			}
 			return
 		}
 		if isUser := s.listenerUser.Load(); isUser != nil {
 			if user, _, ok := r.BasicAuth(); ok && (*isUser)(user) {
-				h.ServeHTTP(w, r)
+				if s.allowClient(w, r, "user:"+user) {
+					h.ServeHTTP(w, r)
+				}
 				return
 			}
+		}
+		if s.authBlocked(w, r, ip) {
+			return
 		}
 		auth := r.Header.Get("Authorization")
 		scheme, tok, found := strings.Cut(auth, " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			s.authFailed(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor"`)
 			writeError(w, r, CodeMissingToken, "Authorization: Bearer <token> required", nil)
 			return
@@ -225,11 +240,14 @@ func (s *Server) private(h http.Handler) http.Handler {
 			ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
 		}
 		if ok != 1 {
+			s.authFailed(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor", error="invalid_token"`)
 			writeError(w, r, CodeInvalidToken, "The bearer token is not valid", nil)
 			return
 		}
-		h.ServeHTTP(w, r)
+		if s.allowClient(w, r, tokenKey(tok)) {
+			h.ServeHTTP(w, r)
+		}
 	})
 }
 

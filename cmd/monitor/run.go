@@ -114,6 +114,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
 		Logger: logger.With("component", "http")})
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(env, d.links, cfg.Server.LinksAllowPrivate)
 
 	// History: restore the latest results, so that /v2/system/health is
@@ -297,6 +298,7 @@ func (d *daemon) reload() {
 		d.logger.Warn("storage changed; it takes effect on restart")
 	}
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
 	if err := d.sched.Apply(cfg.Checks); err != nil {
 		d.logger.Error("reload: scheduling", "err", err)
