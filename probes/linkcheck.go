@@ -72,7 +72,7 @@ type LinkClients struct {
 
 	mu      sync.Mutex
 	clients map[bool]*http.Client
-	noHEAD  sync.Map // host key → struct{}: answer HEAD badly, use GET
+	noHEAD  sync.Map      // host key → struct{}: answer HEAD badly, use GET
 	conns   chan struct{} // nil, or one slot per open outbound connection
 }
 
@@ -83,9 +83,10 @@ func NewLinkClients(g Guard) *LinkClients {
 }
 
 // WithConnLimit returns link clients with lc's guard whose transports
-// never have more than n outbound connections open at once, all together
-// (idle keep-alive connections count; they are closed when a new dial
-// needs their slot). A dial waits for a slot within the link's deadline.
+// never have more than n outbound connections open at once, all together.
+// Their connections are not kept alive (an idle one would hold a slot that
+// another host's link waits for): each exchange asks the server to close
+// it. A dial waits for a slot within the link's deadline.
 func (lc *LinkClients) WithConnLimit(n int) *LinkClients {
 	return &LinkClients{guard: lc.guard, clients: map[bool]*http.Client{}, conns: make(chan struct{}, max(n, 1))}
 }
@@ -96,14 +97,8 @@ func (lc *LinkClients) limitDial(t *http.Transport) {
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		select {
 		case lc.conns <- struct{}{}:
-		default:
-			// Idle connections hold slots: let them go first.
-			lc.CloseIdle()
-			select {
-			case lc.conns <- struct{}{}:
-			case <-ctx.Done():
-				return nil, context.Cause(ctx)
-			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
 		c, err := dial(ctx, network, addr)
 		if err != nil {
@@ -113,6 +108,10 @@ func (lc *LinkClients) limitDial(t *http.Transport) {
 		return &slotConn{Conn: c, release: func() { <-lc.conns }}, nil
 	}
 }
+
+// OpenConns is how many outbound connections hold a slot now (0 without a
+// limit).
+func (lc *LinkClients) OpenConns() int { return len(lc.conns) }
 
 // slotConn gives its connection slot back when closed.
 type slotConn struct {
@@ -151,6 +150,7 @@ func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
 	if !ok {
 		t := LinkTransport(g, o.PerHost)
 		if lc.conns != nil {
+			t.DisableKeepAlives = true
 			lc.limitDial(t)
 		}
 		c = &http.Client{
