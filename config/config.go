@@ -71,7 +71,7 @@ type RateLimits struct {
 
 // DefaultRateLimits are the limits when the config sets none.
 var DefaultRateLimits = RateLimits{RequestsPerSecond: 20, Burst: 40, FailedAuthPerMinute: 10, FailedAuthBurst: 10,
-	MaxClients: 10_000, LinkChecks: 4, LinkConnections: 256, QueueTimeout: 2 * time.Second}
+	MaxClients: 10_000, LinkChecks: 2, LinkConnections: 32, QueueTimeout: 2 * time.Second}
 
 // Storage is the `storage:` section.
 type Storage struct {

@@ -122,7 +122,7 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		targets[i] = probes.LinkTarget{URL: u}
 	}
-	results := checkNow(r.Context(), rt, targets)
+	results := s.checkNow(r.Context(), rt, targets)
 	for i := range results {
 		results[i] = redactEcho(results[i], body.URLs[i])
 	}
@@ -168,12 +168,18 @@ func redactExcept(l check.LinkResult, own string) check.LinkResult {
 	return l
 }
 
-// checkNow checks user-supplied links at once, all in parallel: the answer
-// comes within one link timeout. The SSRF guard applies unless
-// server.links_allow_private is set.
-func checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
+// checkNow checks user-supplied links. Each request gets an equal share of
+// rate_limits.link_connections (link_connections / link_checks links at
+// once), so that its links never wait for a connection and each gets its
+// whole timeout. The SSRF guard applies unless server.links_allow_private
+// is set.
+func (s *Server) checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
 	n := len(targets)
-	checker := rt.onDemand.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true,
+	conc := n
+	if l := s.limits.Load(); l != nil {
+		conc = max(1, min(n, l.cfg.LinkConnections/max(l.cfg.LinkChecks, 1)))
+	}
+	checker := rt.onDemand.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: conc, PerHost: conc, OneShot: true,
 		AllowHint: "the server's config allows it with server.links_allow_private: true"})
 	results := make([]check.LinkResult, n)
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
@@ -222,7 +228,7 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 	case len(targets) > maxHandleLinks:
 		targets = targets[:maxHandleLinks]
 	}
-	results := checkNow(r.Context(), rt, targets)
+	results := s.checkNow(r.Context(), rt, targets)
 	for i := range results {
 		results[i] = redactLink(results[i]) // SQL-sourced: not the caller's input
 	}
