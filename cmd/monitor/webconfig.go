@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,8 +21,29 @@ func serveHTTP(ln net.Listener, srv *http.Server, webConfig string, logger *slog
 		WebListenAddresses: &[]string{ln.Addr().String()},
 		WebSystemdSocket:   &systemd,
 		WebConfigFile:      &webConfig,
-	}, logger)
+	}, slog.New(quieter{logger.Handler()}))
 }
+
+// quieter logs the toolkit's info lines ("Listening on", "TLS is
+// disabled.") at debug: "monitor started" already says where we listen.
+type quieter struct{ slog.Handler }
+
+func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	if l == slog.LevelInfo {
+		l = slog.LevelDebug
+	}
+	return q.Handler.Enabled(ctx, l)
+}
+
+func (q quieter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{q.Handler.WithAttrs(as)} }
+func (q quieter) WithGroup(name string) slog.Handler    { return quieter{q.Handler.WithGroup(name)} }
 
 // webConfigUser returns whether a user is one of the web config's
 // basic_auth_users right now. The toolkit checked the password before the
