@@ -180,7 +180,7 @@ func (s *Server) checkNow(ctx context.Context, rt *linkRuntime, targets []probes
 		conc = max(1, min(n, l.cfg.LinkConnections/max(l.cfg.LinkChecks, 1)))
 	}
 	checker := rt.onDemand.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: conc, PerHost: conc, OneShot: true,
-		AllowHint: "the server's config allows it with server.links_allow_private: true"})
+		AllowHint: "set server.links_allow_private: true in the config to allow it"})
 	results := make([]check.LinkResult, n)
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
 	return results
