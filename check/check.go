@@ -100,12 +100,12 @@ type Result struct {
 
 // LinkResult is the outcome of checking one link.
 type LinkResult struct {
-	URL        string `json:"url"`
-	Status     Status `json:"status"`
-	StatusCode int    `json:"statusCode"`
-	Method     string `json:"method"`
-	FinalURL   string `json:"finalUrl"`
-	DurationMs int64  `json:"durationMs"`
+	URL        string  `json:"url"`
+	Status     Status  `json:"status"`
+	StatusCode int     `json:"statusCode"`
+	Method     string  `json:"method"`
+	FinalURL   string  `json:"finalUrl"`
+	DurationMs float64 `json:"durationMs"` // milliseconds, to the microsecond
 	// Error is the kind of failure: dns, connect, tls, timeout, http_status,
 	// too_many_redirects, blocked (or invalid_url); empty on success.
 	Error string `json:"error"`
@@ -151,17 +151,21 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		ObservedValue *float64 `json:"observedValue,omitempty"`
 		ObservedUnit  string   `json:"observedUnit,omitempty"`
 		CheckedAt     *string  `json:"checkedAt,omitempty"`
-		DurationMs    *int64   `json:"durationMs,omitempty"`
+		DurationMs    *float64 `json:"durationMs,omitempty"`
 	}
 	w := wire{Name: r.Check, Kind: r.Kind, Status: r.Status, Severity: r.Severity,
 		Message: r.Message, ObservedValue: r.ObservedValue, ObservedUnit: r.ObservedUnit}
 	if !r.CheckedAt.IsZero() {
 		s := r.CheckedAt.UTC().Format(time.RFC3339)
-		ms := r.Duration.Milliseconds()
+		ms := Millis(r.Duration)
 		w.CheckedAt, w.DurationMs = &s, &ms
 	}
 	return json.Marshal(w)
 }
+
+// Millis is d in milliseconds, to the microsecond: 0.42 for 420µs, so that
+// fast probes do not all read 0.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Value returns a pointer to v, for ObservedValue.
 func Value(v float64) *float64 { return &v }

@@ -36,6 +36,32 @@ func TestRedactor(t *testing.T) {
 	}
 }
 
+// RedactURL is the one way a link URL leaves the process; RedactURLs and
+// the Redactor (logs) apply it inside free text.
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://user:pw-123@example.com/a?token=abc&lang=en#frag", "https://user:***@example.com/a?lang=***&token=***"},
+		{"https://example.com/a", "https://example.com/a"},
+		{"https://example.com/a?sig=x&sig=y", "https://example.com/a?sig=***"},
+		{"https://user@example.com/#access_token=t", "https://user@example.com/"},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	msg := `fetch "https://api.example.com/x?api_key=k3y-value" failed; see http://u:p4ss@h/y?t=tok-v`
+	for _, got := range []string{RedactURLs(msg), NewRedactor().Redact(msg)} {
+		for _, secret := range []string{"k3y-value", "p4ss", "tok-v"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%q still holds %q", got, secret)
+			}
+		}
+		if !strings.Contains(got, `"https://api.example.com/x?api_key=***" failed`) {
+			t.Errorf("text around the URL changed: %q", got)
+		}
+	}
+}
+
 func TestTruncateKeepsUTF8(t *testing.T) {
 	msg := strings.Repeat("é", MaxMessage)
 	got := Truncate(msg)
@@ -59,6 +85,20 @@ func TestResultJSON(t *testing.T) {
 	b, _ = json.Marshal(Spec{Name: "n", Kind: "db"}.NotRun())
 	if strings.Contains(string(b), "checkedAt") || strings.Contains(string(b), "durationMs") {
 		t.Fatalf("a check not yet run has no time: %s", b)
+	}
+}
+
+// A fast probe keeps its sub-millisecond duration: 420µs is 0.42, not 0.
+func TestDurationMsSubMillisecond(t *testing.T) {
+	r := Result{Check: "a", Kind: "db", Status: Pass, Severity: Info, Message: "ok",
+		CheckedAt: time.Date(2026, 11, 21, 10, 29, 55, 0, time.UTC), Duration: 420 * time.Microsecond}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"durationMs":0.42}`) {
+		t.Fatalf("health JSON %s, want durationMs 0.42", b)
+	}
+	b, _ = json.Marshal(LinkResult{URL: "https://example.com/", DurationMs: Millis(1234 * time.Microsecond)})
+	if !strings.Contains(string(b), `"durationMs":1.234`) {
+		t.Fatalf("link JSON %s, want durationMs 1.234", b)
 	}
 }
 

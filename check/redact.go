@@ -3,6 +3,7 @@ package check
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,44 @@ var (
 	redactUserinfo = regexp.MustCompile(`([A-Za-z0-9+.\-]*://[^:/@\s]*):[^@\s]*@`)
 	redactKV       = regexp.MustCompile(`(?i)((?:password|passwd|pwd)\s*=\s*)('[^']*'|\S+)`)
 )
+
+// RedactURL is how a link's URL leaves the process (API answers, metric
+// labels, logs, messages): the password and every query value (tokens often
+// travel there) are replaced by ***, query keys are sorted, and the
+// fragment is dropped. Only a caller's own input is ever echoed unredacted.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return RedactDSN(raw)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" || u.ForceQuery {
+		q, _ := url.ParseQuery(u.RawQuery)
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = url.QueryEscape(k) + "=***"
+		}
+		u.RawQuery, u.ForceQuery = strings.Join(parts, "&"), false
+	}
+	return RedactDSN(u.String())
+}
+
+// httpURLs finds http(s) URLs in free text.
+var httpURLs = regexp.MustCompile(`(?i)\bhttps?://[^\s"'<>` + "`" + `]+`)
+
+// RedactURLs applies RedactURL to every http(s) URL in free text (log
+// lines, error messages).
+func RedactURLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return httpURLs.ReplaceAllStringFunc(s, RedactURL)
+}
 
 // Redactor removes known secret strings from text: DSN passwords, tokens,
 // webhook secrets. The zero value redacts only URL userinfo passwords.
@@ -54,8 +93,8 @@ func (r *Redactor) Add(s string) {
 	}
 }
 
-// Redact returns s with every registered secret replaced by ***, and any
-// URL password hidden.
+// Redact returns s with every registered secret replaced by ***, any URL
+// password hidden, and the query values of http(s) URLs hidden (RedactURLs).
 func (r *Redactor) Redact(s string) string {
 	if r != nil {
 		for _, sec := range r.secrets {
@@ -64,5 +103,5 @@ func (r *Redactor) Redact(s string) string {
 			}
 		}
 	}
-	return redactUserinfo.ReplaceAllString(s, "$1:***@")
+	return RedactURLs(redactUserinfo.ReplaceAllString(s, "$1:***@"))
 }

@@ -44,7 +44,35 @@ type Server struct {
 	PublicURL         string   // public_url, without a trailing slash
 	Tokens            []string // tokens: bearer tokens for the private endpoints; empty ones are left out
 	LinksAllowPrivate bool     // links_allow_private: let user-supplied URLs reach private addresses
+	RateLimits        RateLimits
 }
+
+// RateLimits is `server: rate_limits:`, the limits of the private API and
+// of the on-demand link checks. On by default.
+type RateLimits struct {
+	// requests_per_second and burst: per client (its bearer token, else its
+	// IP address) on the private endpoints; requests_per_second 0 = off.
+	RequestsPerSecond float64
+	Burst             int
+	// failed_auth_per_minute and failed_auth_burst: requests with a missing
+	// or wrong token, per IP address; failed_auth_per_minute 0 = off.
+	FailedAuthPerMinute float64
+	FailedAuthBurst     int
+	// max_clients: how many clients are remembered (the least recently
+	// seen are forgotten), so that a flood of addresses cannot grow memory.
+	MaxClients int
+	// link_checks: on-demand link requests checked at once, all clients
+	// together; link_connections: their outbound connections at once.
+	LinkChecks      int
+	LinkConnections int
+	// queue_timeout: how long a request waits for a link-check slot before
+	// it is answered 429.
+	QueueTimeout time.Duration
+}
+
+// DefaultRateLimits are the limits when the config sets none.
+var DefaultRateLimits = RateLimits{RequestsPerSecond: 20, Burst: 40, FailedAuthPerMinute: 10, FailedAuthBurst: 10,
+	MaxClients: 10_000, LinkChecks: 2, LinkConnections: 32, QueueTimeout: 2 * time.Second}
 
 // Storage is the `storage:` section.
 type Storage struct {
@@ -123,7 +151,7 @@ type Demo struct {
 
 // Defaults of the sections.
 var (
-	defaultServer   = Server{Listen: "127.0.0.1:8080"}
+	defaultServer   = Server{Listen: "127.0.0.1:8080", RateLimits: DefaultRateLimits}
 	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
 	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
 	defaultAlerting = Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour}
@@ -236,7 +264,7 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 }
 
 func (d *decoder) server(top fields) Server {
-	f := d.mapping(top.vals["server"], "server", "listen", "public_url", "tokens", "links_allow_private")
+	f := d.mapping(top.vals["server"], "server", "listen", "public_url", "tokens", "links_allow_private", "rate_limits")
 	s := defaultServer
 	if f.has("listen") {
 		s.Listen = d.str(f, "listen")
@@ -259,7 +287,38 @@ func (d *decoder) server(top fields) Server {
 		}
 	}
 	s.LinksAllowPrivate = d.boolean(f, "links_allow_private")
+	s.RateLimits = d.rateLimits(f)
 	return s
+}
+
+func (d *decoder) rateLimits(server fields) RateLimits {
+	f := d.mapping(server.vals["rate_limits"], "server.rate_limits", "requests_per_second", "burst",
+		"failed_auth_per_minute", "failed_auth_burst", "max_clients", "link_checks", "link_connections", "queue_timeout")
+	rl := DefaultRateLimits
+	rate := func(key string, v *float64, max float64) {
+		*v = d.float(f, key, *v)
+		if *v < 0 || *v > max {
+			d.errorf(f.at(key), "%s must be between 0 (off) and %g%s", key, max, f.in())
+		}
+	}
+	count := func(key string, v *int, max int) {
+		*v = d.integer(f, key, *v)
+		if *v < 1 || *v > max {
+			d.errorf(f.at(key), "%s must be between 1 and %d%s", key, max, f.in())
+		}
+	}
+	rate("requests_per_second", &rl.RequestsPerSecond, 1e6)
+	count("burst", &rl.Burst, 1e6)
+	rate("failed_auth_per_minute", &rl.FailedAuthPerMinute, 1e6)
+	count("failed_auth_burst", &rl.FailedAuthBurst, 1e6)
+	count("max_clients", &rl.MaxClients, 1_000_000)
+	count("link_checks", &rl.LinkChecks, 1000)
+	count("link_connections", &rl.LinkConnections, 100_000)
+	rl.QueueTimeout = d.duration(f, "queue_timeout", rl.QueueTimeout)
+	if rl.QueueTimeout < 0 || rl.QueueTimeout > time.Minute {
+		d.errorf(f.at("queue_timeout"), "queue_timeout must be between 0s and 1m%s", f.in())
+	}
+	return rl
 }
 
 func (d *decoder) storage(top fields) Storage {

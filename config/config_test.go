@@ -54,9 +54,10 @@ func TestContractExample(t *testing.T) {
 	want := &config.Config{
 		File: "testdata/contract.yaml",
 		Server: config.Server{
-			Listen:    "127.0.0.1:8080",
-			PublicURL: "https://status.example.com",
-			Tokens:    []string{apiToken},
+			Listen:     "127.0.0.1:8080",
+			PublicURL:  "https://status.example.com",
+			Tokens:     []string{apiToken},
+			RateLimits: config.DefaultRateLimits,
 		},
 		// relative sqlite:// paths are the config file's neighbours
 		Storage:   config.Storage{DSN: "sqlite://testdata/data/monitor.db", Retention: 90 * day},
@@ -120,7 +121,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &config.Config{
 		File:      "min.yml",
-		Server:    config.Server{Listen: "127.0.0.1:8080"},
+		Server:    config.Server{Listen: "127.0.0.1:8080", RateLimits: config.DefaultRateLimits},
 		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
 		Databases: map[string]config.Database{},
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
@@ -413,5 +414,58 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := config.Load("testdata/does-not-exist.yml")
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want an error wrapping os.ErrNotExist", err)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	cfg, err := config.Parse("r.yml", []byte(`
+server:
+  rate_limits:
+    requests_per_second: 2.5
+    burst: 5
+    failed_auth_per_minute: 0
+    max_clients: 100
+    link_checks: 2
+    link_connections: 50
+    queue_timeout: 500ms
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.RateLimits{RequestsPerSecond: 2.5, Burst: 5, FailedAuthPerMinute: 0,
+		FailedAuthBurst: config.DefaultRateLimits.FailedAuthBurst, MaxClients: 100, LinkChecks: 2,
+		LinkConnections: 50, QueueTimeout: 500 * time.Millisecond}
+	if cfg.Server.RateLimits != want {
+		t.Fatalf("rate_limits = %+v, want %+v", cfg.Server.RateLimits, want)
+	}
+	if cfg, err := config.Parse("d.yml", []byte("server: {}\n"), env(nil)); err != nil || cfg.Server.RateLimits != config.DefaultRateLimits {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+
+	_, err = config.Parse("bad.yml", []byte(`server:
+  rate_limits:
+    requests_per_second: -1
+    burst: 0
+    max_clients: 100000000
+    link_checks: many
+    link_connections: 0
+    queue_timeout: 2h
+    per_ip: 3
+`), env(nil))
+	if err == nil {
+		t.Fatal("bad rate_limits accepted")
+	}
+	for _, want := range []string{
+		"bad.yml:3:26: requests_per_second must be between 0 (off) and 1e+06 in server.rate_limits",
+		"bad.yml:4:12: burst must be between 1 and 1000000 in server.rate_limits",
+		"bad.yml:5:18: max_clients must be between 1 and 1000000 in server.rate_limits",
+		`bad.yml:6:18: invalid link_checks "many" in server.rate_limits (want a whole number)`,
+		"bad.yml:7:23: link_connections must be between 1 and 100000 in server.rate_limits",
+		"bad.yml:8:20: queue_timeout must be between 0s and 1m in server.rate_limits",
+		"bad.yml:9:5: ",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
 	}
 }

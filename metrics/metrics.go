@@ -5,10 +5,7 @@
 package metrics
 
 import (
-	"net/url"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,27 +173,6 @@ func b2f(b bool) float64 {
 
 func unix(t interface{ UnixMilli() int64 }) float64 { return float64(t.UnixMilli()) / 1000 }
 
-// linkLabel is a link's URL as a label value: the password and every query
-// value (tokens often travel there) are replaced by ***, and the fragment
-// is dropped. Links that differ only in those share a series.
-func linkLabel(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return check.RedactDSN(raw)
-	}
-	u.Fragment, u.RawFragment = "", ""
-	if u.RawQuery != "" {
-		q := u.Query()
-		keys := make([]string, 0, len(q))
-		for k := range q {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = url.QueryEscape(k) + "=***"
-		}
-		u.RawQuery = strings.Join(parts, "&")
-	}
-	return check.RedactDSN(u.String())
-}
+// linkLabel is a link's URL as a label value, redacted as everywhere else
+// (check.RedactURL): links that differ only in secrets share a series.
+func linkLabel(raw string) string { return check.RedactURL(raw) }

@@ -41,6 +41,7 @@ func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	checker := env.linkClients().Checker(spec.AllowPrivate, LinkOptions{
 		Timeout: spec.Timeout, Concurrency: spec.Concurrency, PerHost: spec.PerHost,
 		Method: spec.Method, ValidCodes: spec.ValidCodes,
+		AllowHint: "set allow_private: true on check " + spec.Name + " to allow it",
 	})
 	now := env.now()
 	results := make([]check.LinkResult, len(targets))

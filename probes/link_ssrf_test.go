@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -204,6 +205,14 @@ func TestLinkSSRFMatrix(t *testing.T) {
 		if r.Status != check.Fail || r.Error != check.LinkErrBlocked {
 			t.Errorf("%s: %s/%s %q, want FAIL/blocked", tc.name, r.Status, r.Error, r.ErrorMessage)
 		}
+		// The message says how to lift the guard.
+		if !strings.Contains(r.ErrorMessage, "allow_private: true") || !strings.Contains(r.ErrorMessage, "--allow-private") {
+			t.Errorf("%s: message %q does not name allow_private / --allow-private", tc.name, r.ErrorMessage)
+		}
+	}
+	hinted := checkURLs(t, clients.Checker(false, LinkOptions{AllowHint: "run with --allow-private to allow it"}), cases[0].url)
+	if !strings.HasSuffix(hinted[0].ErrorMessage, "; run with --allow-private to allow it") {
+		t.Errorf("blocked message %q lacks the caller's hint", hinted[0].ErrorMessage)
 	}
 	if r := guarded[len(cases)]; r.Status != check.Pass {
 		t.Fatalf("the stand-in public host is blocked too: %+v", r)

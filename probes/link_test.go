@@ -158,7 +158,7 @@ func (w linkWant) check(t *testing.T, r check.LinkResult) {
 		t.Errorf("redirects = %v, want none", r.Redirects)
 	}
 	if r.DurationMs < 0 {
-		t.Errorf("durationMs = %d", r.DurationMs)
+		t.Errorf("durationMs = %v", r.DurationMs)
 	}
 }
 
@@ -174,6 +174,12 @@ func statusMux(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
 		http.NotFound(w, r)
 	case p == "/error":
 		http.Error(w, "boom", http.StatusInternalServerError)
+	case p == "/head500":
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "hello")
 	case p == "/nohead" || p == "/head501":
 		if r.Method == http.MethodHead {
 			code := http.StatusMethodNotAllowed
@@ -245,8 +251,12 @@ func TestLinkStatuses(t *testing.T) {
 			linkWant{status: check.Pass, code: 200, method: "HEAD", finalURL: b + "/ok", hops: hops(b, 301, "/moved")}},
 		{"404", b + "/missing", LinkOptions{},
 			linkWant{status: check.Fail, code: 404, method: "HEAD", err: check.LinkErrHTTPStatus, msg: "HTTP 404 Not Found"}},
-		{"500", b + "/error", LinkOptions{},
-			linkWant{status: check.Fail, code: 500, method: "HEAD", err: check.LinkErrHTTPStatus, msg: "HTTP 500 Internal Server Error"}},
+		{"500 on HEAD and GET", b + "/error", LinkOptions{},
+			linkWant{status: check.Fail, code: 500, method: "GET", err: check.LinkErrHTTPStatus, msg: "HTTP 500 Internal Server Error"}},
+		{"HEAD 500 then GET 200", b + "/head500", LinkOptions{},
+			linkWant{status: check.Pass, code: 200, method: "GET", finalURL: b + "/head500"}},
+		{"500 with GET only", b + "/error", LinkOptions{Method: "GET"},
+			linkWant{status: check.Fail, code: 500, method: "GET", err: check.LinkErrHTTPStatus}},
 		{"307 then 404", b + "/gone-after-redirect", LinkOptions{},
 			linkWant{status: check.Fail, code: 404, finalURL: b + "/missing", err: check.LinkErrHTTPStatus,
 				hops: hops(b, 307, "/gone-after-redirect")}},
@@ -394,8 +404,8 @@ func TestLinkTimeouts(t *testing.T) {
 			if took < tc.min || took > tc.max {
 				t.Errorf("took %s, want %s..%s", took, tc.min, tc.max)
 			}
-			if d := time.Duration(r.DurationMs) * time.Millisecond; d > took || d < tc.min-time.Millisecond {
-				t.Errorf("durationMs %d does not match the %s the check took", r.DurationMs, took)
+			if d := time.Duration(r.DurationMs * float64(time.Millisecond)); d > took || d < tc.min-time.Millisecond {
+				t.Errorf("durationMs %v does not match the %s the check took", r.DurationMs, took)
 			}
 		})
 	}

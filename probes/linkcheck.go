@@ -54,7 +54,15 @@ type LinkOptions struct {
 	// instead of idling in the pool. Scheduled checks leave it off, so that
 	// the next run reuses the connection.
 	OneShot bool
+	// AllowHint says how to lift the SSRF guard where these links come
+	// from (--allow-private, allow_private, server.links_allow_private); it
+	// ends the message of a link the guard blocked. Default: all three.
+	AllowHint string
 }
+
+// DefaultAllowHint names every way to let links reach private addresses.
+const DefaultAllowHint = "to allow it: allow_private: true on the check, --allow-private on monitor links, " +
+	"or server.links_allow_private: true for the link API"
 
 // LinkClients holds what link checks keep between runs: one transport per
 // guard setting (connections are reused, not re-dialled each run) and the
@@ -64,13 +72,58 @@ type LinkClients struct {
 
 	mu      sync.Mutex
 	clients map[bool]*http.Client
-	noHEAD  sync.Map // host key → struct{}: answer HEAD badly, use GET
+	noHEAD  sync.Map      // host key → struct{}: answer HEAD badly, use GET
+	conns   chan struct{} // nil, or one slot per open outbound connection
 }
 
 // NewLinkClients returns link clients whose guarded checks use g.
 func NewLinkClients(g Guard) *LinkClients {
 	g.AllowPrivate = false
 	return &LinkClients{guard: g, clients: map[bool]*http.Client{}}
+}
+
+// WithConnLimit returns link clients with lc's guard whose transports
+// never have more than n outbound connections open at once, all together.
+// Their connections are not kept alive (an idle one would hold a slot that
+// another host's link waits for): each exchange asks the server to close
+// it. A dial waits for a slot within the link's deadline.
+func (lc *LinkClients) WithConnLimit(n int) *LinkClients {
+	return &LinkClients{guard: lc.guard, clients: map[bool]*http.Client{}, conns: make(chan struct{}, max(n, 1))}
+}
+
+// limitDial wraps t's dialer with lc's connection slots.
+func (lc *LinkClients) limitDial(t *http.Transport) {
+	dial := t.DialContext
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case lc.conns <- struct{}{}:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			<-lc.conns
+			return nil, err
+		}
+		return &slotConn{Conn: c, release: func() { <-lc.conns }}, nil
+	}
+}
+
+// OpenConns is how many outbound connections hold a slot now (0 without a
+// limit).
+func (lc *LinkClients) OpenConns() int { return len(lc.conns) }
+
+// slotConn gives its connection slot back when closed.
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // Checker returns a checker for one batch of links.
@@ -87,13 +140,21 @@ func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
 	if o.Method == "" {
 		o.Method = http.MethodHead
 	}
+	if o.AllowHint == "" {
+		o.AllowHint = DefaultAllowHint
+	}
 	g := lc.guard
 	g.AllowPrivate = allowPrivate
 	lc.mu.Lock()
 	c, ok := lc.clients[allowPrivate]
 	if !ok {
+		t := LinkTransport(g, o.PerHost)
+		if lc.conns != nil {
+			t.DisableKeepAlives = true
+			lc.limitDial(t)
+		}
 		c = &http.Client{
-			Transport: LinkTransport(g, o.PerHost),
+			Transport: t,
 			// Redirects are followed by hand, to record each hop.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -243,11 +304,14 @@ type hopResult struct {
 	kind     string // error kind; "" on an answer
 	msg      string
 	protocol bool // the server broke the protocol (a reason to retry HEAD as GET)
+	liftable bool // blocked at dial time by the guard: name how to lift it
 }
 
 // One checks a single link: HEAD first (unless the host is known to
 // mishandle it or the method is GET), GET when HEAD answers 405 or 501,
-// breaks the protocol or does not answer within half the budget.
+// breaks the protocol or does not answer within half the budget (the host
+// then gets GET from the start), and GET for this link when HEAD answers
+// another 5xx.
 func (c *LinkChecker) One(ctx context.Context, t LinkTarget) check.LinkResult {
 	return c.one(ctx, t, c.opts.OneShot)
 }
@@ -257,7 +321,7 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 	start := time.Now()
 	r = check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Method: c.opts.Method}
 	// r is the named result, so that the deferred assignment reaches the caller.
-	defer func() { r.DurationMs = time.Since(start).Milliseconds() }()
+	defer func() { r.DurationMs = check.Millis(time.Since(start)) }()
 
 	u, err := url.Parse(strings.TrimSpace(t.URL))
 	if err != nil || !u.IsAbs() {
@@ -265,7 +329,7 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 		return r
 	}
 	if err := c.guard.checkURL(u); err != nil {
-		r.Status, r.Error, r.ErrorMessage = check.Fail, kindOfGuardErr(err), err.Error()
+		r.Status, r.Error, r.ErrorMessage = check.Fail, kindOfGuardErr(err), c.guardMsg(err)
 		return r
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout,
@@ -285,9 +349,14 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 		res = c.follow(hctx, http.MethodHead, u, closeConn)
 		headTimedOut := res.kind == check.LinkErrTimeout && ctx.Err() == nil
 		hcancel()
-		if res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
-			res.protocol || headTimedOut {
+		switch {
+		case res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
+			res.protocol || headTimedOut:
 			c.lc.noHEAD.Store(key, struct{}{})
+			method = http.MethodGet
+		case res.code >= 500 && ctx.Err() == nil:
+			// A server error on HEAD is often a handler that only knows
+			// GET: ask this link again with GET (the host keeps HEAD).
 			method = http.MethodGet
 		}
 	}
@@ -295,6 +364,9 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 		res = c.follow(ctx, http.MethodGet, u, closeConn)
 	}
 	r.Method, r.StatusCode, r.FinalURL, r.Redirects = method, res.code, res.finalURL, res.hops
+	if res.liftable {
+		res.msg += "; " + c.opts.AllowHint
+	}
 	switch {
 	case res.kind != "":
 		r.Status, r.Error, r.ErrorMessage = check.Fail, res.kind, res.msg
@@ -327,7 +399,7 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 	for {
 		res.finalURL = cur.String()
 		if err := c.guard.checkURL(cur); err != nil {
-			res.kind, res.msg = kindOfGuardErr(err), err.Error()
+			res.kind, res.msg = kindOfGuardErr(err), c.guardMsg(err)
 			return res
 		}
 		req, err := http.NewRequestWithContext(ctx, method, cur.String(), nil)
@@ -341,6 +413,8 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 		resp, err := c.client.Do(req)
 		if err != nil {
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
+			var blocked *blockedError
+			res.liftable = errors.As(err, &blocked)
 			// net/http parses Location before CheckRedirect sees the hop.
 			if strings.Contains(err.Error(), "failed to parse Location header") {
 				res.kind, res.msg, res.protocol = check.LinkErrInvalidURL, "invalid redirect Location", false
@@ -379,6 +453,15 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 		seen[next.String()] = true
 		cur = next
 	}
+}
+
+// guardMsg is the message of a URL the guard refused before dialling, with
+// the way to lift it when allow_private would let it through.
+func (c *LinkChecker) guardMsg(err error) string {
+	if errors.Is(err, errPortBlocked) {
+		return err.Error() + "; " + c.opts.AllowHint
+	}
+	return err.Error()
 }
 
 func kindOfGuardErr(err error) string {

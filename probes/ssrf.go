@@ -38,6 +38,9 @@ type Guard struct {
 // errBlocked marks a destination the guard refused.
 var errBlocked = errors.New("destination not allowed")
 
+// errPortBlocked marks a port off the allow-list (lifted by allow_private).
+var errPortBlocked = fmt.Errorf("%w: port", errBlocked)
+
 // control returns the net.Dialer Control function of the guard, or nil when
 // the guard is off.
 func (g Guard) control() func(network, address string, c syscall.RawConn) error {
@@ -111,7 +114,7 @@ func (g Guard) checkURL(u *url.URL) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: port %s", errBlocked, port)
+	return fmt.Errorf("%w %s", errPortBlocked, port)
 }
 
 // LinkTransport is the transport of link checks: connections kept alive and

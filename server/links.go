@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/monitor-dev/monitor/check"
@@ -15,7 +16,6 @@ import (
 
 // Limits of the on-demand link API.
 const (
-	maxLinkBody    = 64 << 10
 	maxLinkURLs    = 100
 	maxHandleLinks = 1000
 )
@@ -25,16 +25,54 @@ type linkRuntime struct {
 	env          *probes.Env
 	clients      *probes.LinkClients
 	allowPrivate bool // server.links_allow_private
+	// onDemand are clients's guard with their own transports, holding at
+	// most connLimit outbound connections (rate_limits.link_connections).
+	onDemand  *probes.LinkClients
+	connLimit int
 }
 
 type linkAPI struct {
+	mu sync.Mutex // one writer of rt at a time
 	rt atomic.Pointer[linkRuntime]
 }
 
 // SetLinks gives the link API its connections and guard setting (at start
 // and on every reload).
 func (s *Server) SetLinks(env *probes.Env, clients *probes.LinkClients, allowPrivate bool) {
-	s.links.rt.Store(&linkRuntime{env: env, clients: clients, allowPrivate: allowPrivate})
+	s.links.mu.Lock()
+	defer s.links.mu.Unlock()
+	s.storeLinks(&linkRuntime{env: env, clients: clients, allowPrivate: allowPrivate})
+}
+
+// setOnDemandClients rebuilds the on-demand clients after a change of
+// link_connections.
+func (s *Server) setOnDemandClients() {
+	s.links.mu.Lock()
+	defer s.links.mu.Unlock()
+	if rt := s.links.rt.Load(); rt != nil {
+		next := *rt
+		s.storeLinks(&next)
+	}
+}
+
+// storeLinks keeps the on-demand clients (and so the connection bound
+// across requests) unless the clients or the bound changed.
+func (s *Server) storeLinks(rt *linkRuntime) {
+	n := 0
+	if l := s.limits.Load(); l != nil {
+		n = l.cfg.LinkConnections
+	}
+	prev := s.links.rt.Load()
+	if prev != nil && prev.clients == rt.clients && prev.connLimit == n {
+		rt.onDemand = prev.onDemand
+	} else {
+		rt.onDemand = rt.clients.WithConnLimit(n)
+		if prev != nil {
+			defer prev.onDemand.CloseIdle()
+		}
+	}
+	rt.connLimit = n
+	s.links.rt.Store(rt)
 }
 
 func (s *Server) routeLinks() {
@@ -47,6 +85,8 @@ type linksBody struct {
 	URLs []string `json:"urls"`
 }
 
+const linksShape = `{"urls": ["https://..."]}`
+
 type linksAnswer struct {
 	Results []check.LinkResult `json:"results"`
 }
@@ -58,12 +98,17 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body linksBody
-	if !decodeJSON(w, r, &body) {
+	if !decodeJSON(w, r, &body, linksShape) {
 		return
 	}
+	release, ok := s.acquireLinkSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	switch {
 	case len(body.URLs) == 0:
-		writeError(w, r, CodeInvalidRequest, `Body must be {"urls": ["https://..."]} with at least one URL`, nil)
+		writeError(w, r, CodeInvalidRequest, "Body must be "+linksShape+" with at least one URL", nil)
 		return
 	case len(body.URLs) > maxLinkURLs:
 		writeError(w, r, CodeTooLarge, "At most 100 URLs per request", map[string]any{"max": maxLinkURLs, "got": len(body.URLs)})
@@ -77,15 +122,65 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		targets[i] = probes.LinkTarget{URL: u}
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+	results := s.checkNow(r.Context(), rt, targets)
+	for i := range results {
+		results[i] = redactEcho(results[i], body.URLs[i])
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{results})
 }
 
-// checkNow checks user-supplied links at once, all in parallel: the answer
-// comes within one link timeout. The SSRF guard applies unless
-// server.links_allow_private is set.
-func checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
+// redactLink hides the secrets of a link from config or a SQL source as it
+// leaves the process: passwords and query values of every URL (the same
+// check.RedactURL as the metric labels), and of URLs in its message.
+func redactLink(l check.LinkResult) check.LinkResult {
+	return redactExcept(l, "")
+}
+
+// redactEcho is redactLink for a caller's own URL: url, and a final URL or
+// hop that is exactly that URL, are echoed as given; where redirects led
+// is redacted (a Location may carry a token the caller never saw).
+func redactEcho(l check.LinkResult, input string) check.LinkResult {
+	own := ""
+	if u, err := url.Parse(strings.TrimSpace(input)); err == nil {
+		own = u.String()
+	}
+	l = redactExcept(l, own)
+	l.URL = input
+	return l
+}
+
+func redactExcept(l check.LinkResult, own string) check.LinkResult {
+	red := func(s string) string {
+		if s == "" || s == own {
+			return s
+		}
+		return check.RedactURL(s)
+	}
+	l.URL, l.FinalURL = red(l.URL), red(l.FinalURL)
+	l.ErrorMessage = check.RedactURLs(l.ErrorMessage)
+	if len(l.Redirects) > 0 {
+		hops := make([]check.Hop, len(l.Redirects))
+		for i, h := range l.Redirects {
+			hops[i] = check.Hop{URL: red(h.URL), StatusCode: h.StatusCode}
+		}
+		l.Redirects = hops
+	}
+	return l
+}
+
+// checkNow checks user-supplied links. Each request gets an equal share of
+// rate_limits.link_connections (link_connections / link_checks links at
+// once), so that its links never wait for a connection and each gets its
+// whole timeout. The SSRF guard applies unless server.links_allow_private
+// is set.
+func (s *Server) checkNow(ctx context.Context, rt *linkRuntime, targets []probes.LinkTarget) []check.LinkResult {
 	n := len(targets)
-	checker := rt.clients.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: n, PerHost: n, OneShot: true})
+	conc := n
+	if l := s.limits.Load(); l != nil {
+		conc = max(1, min(n, l.cfg.LinkConnections/max(l.cfg.LinkChecks, 1)))
+	}
+	checker := rt.onDemand.Checker(rt.allowPrivate, probes.LinkOptions{Concurrency: conc, PerHost: conc, OneShot: true,
+		AllowHint: "set server.links_allow_private: true in the config to allow it"})
 	results := make([]check.LinkResult, n)
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) { results[i] = r })
 	return results
@@ -97,6 +192,11 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, CodeInternal, "Link checks are not configured", nil)
 		return
 	}
+	release, ok := s.acquireLinkSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	handle := r.PathValue("handle")
 	var targets []probes.LinkTarget
 	seen := map[string]bool{}
@@ -128,7 +228,11 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 	case len(targets) > maxHandleLinks:
 		targets = targets[:maxHandleLinks]
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{checkNow(r.Context(), rt, targets)})
+	results := s.checkNow(r.Context(), rt, targets)
+	for i := range results {
+		results[i] = redactLink(results[i]) // SQL-sourced: not the caller's input
+	}
+	writeJSON(w, http.StatusOK, linksAnswer{results})
 }
 
 func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
@@ -156,32 +260,11 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, l := range v.Raw[c.Check].Links {
 			if want == "" || l.Status == want {
-				out.Results = append(out.Results, l)
+				out.Results = append(out.Results, redactLink(l))
 			}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// decodeJSON reads a bounded JSON body, answering 400 or 413 itself.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxLinkBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, r, CodeTooLarge, "Body larger than 64 KiB", nil)
-			return false
-		}
-		writeError(w, r, CodeInvalidRequest, "Body is not valid JSON: "+err.Error(), nil)
-		return false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		writeError(w, r, CodeInvalidRequest, "Body has data after the JSON object", nil)
-		return false
-	}
-	return true
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

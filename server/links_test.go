@@ -79,6 +79,8 @@ func newLinkFixture(t *testing.T, allowPrivate bool, tokens ...string) *linkFixt
 			w.WriteHeader(http.StatusNotFound)
 		case "/to-loopback":
 			http.Redirect(w, r, lf.loop.URL+"/", http.StatusFound)
+		case "/to-signed":
+			http.Redirect(w, r, "/landing?sig=SIGNED-by-server&x=1", http.StatusFound)
 		}
 	})
 	ports = append(ports, portOf(t, lf.public))
@@ -349,6 +351,8 @@ func TestLinksCheckSSRF(t *testing.T) {
 		for i, c := range cases {
 			if r := res[i]; r.Status != check.Fail || r.Error != check.LinkErrBlocked {
 				t.Errorf("%s: %s/%s %q, want FAIL/blocked", c.name, r.Status, r.Error, r.ErrorMessage)
+			} else if !strings.Contains(r.ErrorMessage, "server.links_allow_private: true") {
+				t.Errorf("%s: message %q does not say how to allow it", c.name, r.ErrorMessage)
 			}
 		}
 		if n := lf.loopHits.Load(); n != 0 {
@@ -482,4 +486,137 @@ func TestLinksLatest(t *testing.T) {
 		resp, body := lf.send(t, "GET", "/v2/links"+tc.query, "", nil)
 		assertEnvelope(t, resp, body, tc.status, tc.code)
 	}
+}
+
+// Decode errors speak of the body's fields and positions, never of Go types.
+func TestLinksCheckJSONErrorsInUserTerms(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	for _, tc := range []struct {
+		name, body, desc string
+		details          map[string]any
+	}{
+		{"urls a string", `{"urls": "https://example.com/"}`, "urls must be an array of strings (got a string)",
+			map[string]any{"field": "urls", "line": 1.0, "column": 31.0, "got": "string"}},
+		{"a number in urls", "{\n  \"urls\": [\n    1\n  ]\n}", "urls must be an array of strings (got a number)",
+			map[string]any{"field": "urls", "line": 3.0, "column": 5.0}},
+		{"an object in urls", `{"urls": [{"url": "https://example.com/"}]}`, "urls must be an array of strings (got an object)",
+			map[string]any{"field": "urls"}},
+		{"not an object", `["https://example.com/"]`, `Body must be a JSON object like {"urls": ["https://..."]} (got an array)`,
+			map[string]any{"line": 1.0, "column": 1.0}},
+		{"unknown field", `{"urls": ["https://example.com/"], "timeout": "1s"}`, `Unknown field "timeout"; the body takes only "urls"`,
+			map[string]any{"field": "timeout"}},
+		{"syntax", "{\"urls\" [\"x\"]}", "Body is not valid JSON: invalid character '[' after object key",
+			map[string]any{"line": 1.0, "column": 9.0}},
+		{"cut short", `{"urls": [`, `Body ends inside the JSON; send {"urls": ["https://..."]}`, nil},
+		{"empty", ``, `Body is empty; send {"urls": ["https://..."]}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := lf.send(t, "POST", "/v2/links/health-check", tc.body, nil)
+			assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+			for _, leak := range []string{"Go value", "server.", "[]string", "json: "} {
+				if strings.Contains(string(body), leak) {
+					t.Fatalf("error names Go internals (%q): %s", leak, body)
+				}
+			}
+			var env struct {
+				Desc    string         `json:"error_description"`
+				Details map[string]any `json:"details"`
+			}
+			_ = json.Unmarshal(body, &env)
+			if env.Desc != tc.desc {
+				t.Errorf("error_description %q, want %q", env.Desc, tc.desc)
+			}
+			for k, v := range tc.details {
+				if env.Details[k] != v {
+					t.Errorf("details[%s] = %v, want %v (%v)", k, env.Details[k], v, env.Details)
+				}
+			}
+		})
+	}
+}
+
+// A JSON body declared as something else is refused with 415; JSON types
+// (with parameters, +json) and a missing Content-Type are accepted.
+func TestLinksCheckContentType(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	body := urlsBody(lf.public.URL + "/")
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "json", "application/jsonx"} {
+		resp, b := lf.send(t, "POST", "/v2/links/health-check", body, map[string]string{"Content-Type": ct})
+		assertEnvelope(t, resp, b, 415, CodeUnsupportedMedia)
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.monitor+json", ""} {
+		if res := lf.results(t, "POST", "/v2/links/health-check", body, map[string]string{"Content-Type": ct}); len(res) != 1 || res[0].Status != check.Pass {
+			t.Errorf("Content-Type %q: %+v", ct, res)
+		}
+	}
+}
+
+// Link URLs from config and SQL sources carry passwords and tokens: every
+// answer redacts them as /metrics does (check.RedactURL). Only the caller's
+// own input to POST /v2/links/health-check is echoed.
+func TestLinksRedactCredentials(t *testing.T) {
+	t.Parallel()
+	lf := newLinkFixture(t, false)
+	pub := lf.public.URL
+	host := strings.TrimPrefix(pub, "http://")
+	secretURL := "http://user:hunter2-pw@" + host + "/private?token=sekrit-tok&lang=en#frag-secret"
+	wantURL := "http://user:***@" + host + "/private?lang=***&token=***"
+	db, _, err := lf.env.Pool.SQL("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO links VALUES ('gamma', 'secret', ?, 1), ('gamma', 'signed', ?, 1)`,
+		secretURL, pub+"/to-signed?auth=sekrit-tok"); err != nil {
+		t.Fatal(err)
+	}
+	leaks := func(t *testing.T, body []byte) {
+		t.Helper()
+		for _, s := range []string{"hunter2-pw", "sekrit-tok", "frag-secret", "SIGNED-by-server"} {
+			if strings.Contains(string(body), s) {
+				t.Fatalf("%q leaked: %s", s, body)
+			}
+		}
+	}
+
+	t.Run("handle endpoint", func(t *testing.T) {
+		resp, body := lf.send(t, "POST", "/v2/handles/gamma/links/health-check", "", nil)
+		leaks(t, body)
+		res := linkResults(t, resp, body)
+		if len(res) != 2 || res[0].URL != wantURL || res[0].FinalURL != wantURL || res[0].Status != check.Pass {
+			t.Fatalf("secret link: %+v", res)
+		}
+		if r := res[1]; r.URL != pub+"/to-signed?auth=***" || r.FinalURL != pub+"/landing?sig=***&x=***" ||
+			len(r.Redirects) != 1 || r.Redirects[0].URL != pub+"/to-signed?auth=***" {
+			t.Fatalf("signed link: %+v", r)
+		}
+	})
+
+	t.Run("latest results", func(t *testing.T) {
+		sp, _ := lf.snap.Spec("dest_links")
+		r := probes.ProbeLink(context.Background(), sp, lf.env)
+		r.CheckedAt = at
+		lf.snap.Record(r)
+		resp, body := lf.send(t, "GET", "/v2/links?check=dest_links", "", nil)
+		leaks(t, body)
+		found := false
+		for _, l := range linkResults(t, resp, body) {
+			if l.Slug == "secret" {
+				found = l.URL == wantURL && l.FinalURL == wantURL
+			}
+		}
+		if !found {
+			t.Fatalf("no redacted secret link in %s", body)
+		}
+	})
+
+	t.Run("caller's own input is echoed", func(t *testing.T) {
+		own := pub + "/to-signed?auth=my-own-token"
+		res := lf.results(t, "POST", "/v2/links/health-check", urlsBody(own), nil)
+		if r := res[0]; r.URL != own || len(r.Redirects) != 1 || r.Redirects[0].URL != own ||
+			r.FinalURL != pub+"/landing?sig=***&x=***" {
+			t.Fatalf("on-demand: %+v", r)
+		}
+	})
 }

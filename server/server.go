@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/snapshot"
 )
 
@@ -47,6 +49,17 @@ type Server struct {
 	degraded atomic.Pointer[func() string]
 	links    linkAPI
 	history  historyAPI
+	// listenerUser, when set, says whether a basic-auth user was verified by
+	// the listener (--web.config.file): such a request needs no token.
+	listenerUser atomic.Pointer[func(user string) bool]
+	limits       atomic.Pointer[limits]
+}
+
+// TrustListenerAuth lets requests that passed the listener's basic auth
+// (exporter-toolkit web config) reach private endpoints without a bearer
+// token; isUser says whether a user is configured there now.
+func (s *Server) TrustListenerAuth(isUser func(user string) bool) {
+	s.listenerUser.Store(&isUser)
 }
 
 // New builds the handler.
@@ -59,6 +72,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	s.SetTokens(nil)
+	s.SetRateLimits(config.DefaultRateLimits)
 
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
@@ -113,6 +127,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path && r.Method != http.MethodConnect {
+		// Dot segments or doubled slashes: no API client means them, and
+		// the mux would answer with an HTML redirect, not an API answer.
+		writeError(w, r, CodeInvalidRequest, "Path is not canonical: use "+clean,
+			map[string]any{"path": r.URL.Path, "canonical": clean})
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -133,13 +154,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
 			writeError(w, r, CodeMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
 		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-			h.ServeHTTP(w, r)
+			// A subtree's trailing slash: the redirect, without the HTML.
+			w.Header().Set("Location", rec.header.Get("Location"))
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(rec.status)
 		default:
 			writeError(w, r, CodeNotFound, "No such endpoint: "+r.URL.Path, nil)
 		}
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is p with dot segments and doubled slashes removed, keeping a
+// trailing slash, as the mux cleans it.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 type statusRecorder struct {
@@ -171,17 +208,35 @@ func requestID(r *http.Request) string {
 	return ""
 }
 
-// private requires a valid bearer token when tokens are configured.
+// private requires a valid bearer token when tokens are configured, and
+// applies server.rate_limits: per client (its token, else its IP address),
+// and harder per IP address for missing or wrong tokens. An address past
+// its failed attempts gets 429 before its token is even compared.
 func (s *Server) private(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
 		tokens := *s.tokens.Load()
 		if len(tokens) == 0 {
-			h.ServeHTTP(w, r)
+			if s.allowClient(w, r, "ip:"+ip) {
+				h.ServeHTTP(w, r)
+			}
+			return
+		}
+		if isUser := s.listenerUser.Load(); isUser != nil {
+			if user, _, ok := r.BasicAuth(); ok && (*isUser)(user) {
+				if s.allowClient(w, r, "user:"+user) {
+					h.ServeHTTP(w, r)
+				}
+				return
+			}
+		}
+		if s.authBlocked(w, r, ip) {
 			return
 		}
 		auth := r.Header.Get("Authorization")
 		scheme, tok, found := strings.Cut(auth, " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			s.authFailed(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor"`)
 			writeError(w, r, CodeMissingToken, "Authorization: Bearer <token> required", nil)
 			return
@@ -192,11 +247,14 @@ func (s *Server) private(h http.Handler) http.Handler {
 			ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
 		}
 		if ok != 1 {
+			s.authFailed(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor", error="invalid_token"`)
 			writeError(w, r, CodeInvalidToken, "The bearer token is not valid", nil)
 			return
 		}
-		h.ServeHTTP(w, r)
+		if s.allowClient(w, r, tokenKey(tok)) {
+			h.ServeHTTP(w, r)
+		}
 	})
 }
 

@@ -203,3 +203,31 @@ func TestReadyzDegraded(t *testing.T) {
 		t.Fatalf("readyz recovered = %d %q", resp.StatusCode, body)
 	}
 }
+
+// Dot segments and doubled slashes got the mux's text/html redirect; an API
+// answers with the envelope, naming the canonical path.
+func TestNonCanonicalPathsUseEnvelope(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct{ path, canonical string }{
+		{"/v2/../healthz", "/healthz"},
+		{"/v2/system/./health", "/v2/system/health"},
+		{"/v2//system/health", "/v2/system/health"},
+		{"/v2/links/../../metrics", "/metrics"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			f.s.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+			resp := rec.Result()
+			body := rec.Body.Bytes()
+			assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+			var env struct {
+				Details map[string]string `json:"details"`
+			}
+			_ = json.Unmarshal(body, &env)
+			if env.Details["canonical"] != tc.canonical || resp.Header.Get("Location") != "" {
+				t.Fatalf("details %v, Location %q; want canonical %s and no redirect", env.Details,
+					resp.Header.Get("Location"), tc.canonical)
+			}
+		})
+	}
+}

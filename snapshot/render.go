@@ -116,12 +116,15 @@ func renderHealth(v View) []byte {
 	return append(b, '\n')
 }
 
-// ietfStatus maps our statuses onto the draft's pass/fail/warn.
-func ietfStatus(s check.Status) string {
-	switch s {
-	case check.Pass:
+// ietfStatus maps a status and severity onto the draft's pass/warn/fail.
+// The draft reserves "fail" for answers with a 4xx/5xx code, so only what
+// makes the endpoint answer 503 (FAIL with CRITICAL severity) is "fail";
+// a FAIL at WARN or INFO and UNKNOWN are "warn", PASS is "pass".
+func ietfStatus(s check.Status, sev check.Severity) string {
+	switch {
+	case s == check.Pass:
 		return "pass"
-	case check.Fail:
+	case s == check.Fail && sev == check.Critical:
 		return "fail"
 	default:
 		return "warn"
@@ -146,11 +149,22 @@ type ietfCheck struct {
 	Output        string   `json:"output,omitempty"`
 }
 
+// overallIETF is the body's status: "fail" exactly when the answer is 503.
+func overallIETF(v View) string {
+	if StatusCode(v) != http.StatusOK {
+		return "fail"
+	}
+	if v.Status == check.Pass {
+		return "pass"
+	}
+	return "warn"
+}
+
 func renderIETF(v View) []byte {
 	checks := make(map[string][]ietfCheck, len(v.Checks))
 	for _, r := range v.Checks {
 		c := ietfCheck{ComponentType: componentType(r.Kind), ObservedValue: r.ObservedValue,
-			ObservedUnit: r.ObservedUnit, Status: ietfStatus(r.Status)}
+			ObservedUnit: r.ObservedUnit, Status: ietfStatus(r.Status, r.Severity)}
 		if !r.CheckedAt.IsZero() {
 			c.Time = r.CheckedAt.UTC().Format(time.RFC3339)
 		}
@@ -163,7 +177,7 @@ func renderIETF(v View) []byte {
 		Status      string                 `json:"status"`
 		Description string                 `json:"description"`
 		Checks      map[string][]ietfCheck `json:"checks"`
-	}{ietfStatus(v.Status), "monitor: platform health", checks}
+	}{overallIETF(v), "monitor: platform health", checks}
 	b, err := json.Marshal(body)
 	if err != nil {
 		panic(err)

@@ -215,3 +215,41 @@ func TestReloadKeepsResults(t *testing.T) {
 		t.Fatalf("after reload: %+v", v.Checks)
 	}
 }
+
+// The draft reserves "fail" for answers with a 4xx/5xx code: a FAIL at WARN
+// answers 200 and must say "warn"; only FAIL/CRITICAL says "fail" (503).
+func TestHealthIETFFailMapsToCode(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		st        check.Status
+		sev       check.Severity
+		want      string
+		wantCode  int
+		wantCheck string
+	}{
+		{"pass", check.Pass, check.Info, "pass", http.StatusOK, "pass"},
+		{"fail warn", check.Fail, check.Warn, "warn", http.StatusOK, "warn"},
+		{"fail info", check.Fail, check.Info, "warn", http.StatusOK, "warn"},
+		{"fail critical", check.Fail, check.Critical, "fail", http.StatusServiceUnavailable, "fail"},
+		{"unknown critical", check.Unknown, check.Critical, "warn", http.StatusOK, "warn"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			a := spec("conn", "db")
+			s := New([]check.Spec{a}, c.now)
+			s.Record(result(a, tc.st, tc.sev, c.now()))
+			h := s.Health(true)
+			var body struct {
+				Status string
+				Checks map[string][]struct{ Status string }
+			}
+			if err := json.Unmarshal(h.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Status != tc.want || h.Code != tc.wantCode || body.Checks["conn"][0].Status != tc.wantCheck {
+				t.Fatalf("status %q code %d check %q, want %q %d %q", body.Status, h.Code,
+					body.Checks["conn"][0].Status, tc.want, tc.wantCode, tc.wantCheck)
+			}
+		})
+	}
+}

@@ -85,7 +85,7 @@ type healthCheck struct {
 	ObservedValue *float64 `json:"observedValue"`
 	ObservedUnit  string   `json:"observedUnit"`
 	CheckedAt     string   `json:"checkedAt"`
-	DurationMs    *int64   `json:"durationMs"`
+	DurationMs    *float64 `json:"durationMs"`
 }
 
 // find returns the named check; ok is false when it is absent.

@@ -71,6 +71,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	clients := probes.NewLinkClients(probes.Guard{})
 	checker := clients.Checker(*allowPrivate, probes.LinkOptions{
 		Timeout: *timeout, Concurrency: *concurrency, PerHost: *perHost, Method: *method, OneShot: true,
+		AllowHint: "run with --allow-private to allow it",
 	})
 	results := make([]check.LinkResult, len(targets))
 	var doneN, failN atomic.Int64
@@ -103,7 +104,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if r.ErrorMessage != "" {
 				errText += ": " + r.ErrorMessage
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%dms\t%s\t%s\n", r.Status, code, r.Method, r.DurationMs, r.URL, errText)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fms\t%s\t%s\n", r.Status, code, r.Method, r.DurationMs, r.URL, errText)
 		}
 		_ = tw.Flush()
 		fmt.Fprintf(stdout, "\n%d of %d links failing (%s)\n", failN.Load(), len(results), elapsed.Round(time.Millisecond))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
@@ -35,7 +36,13 @@ const drainTimeout = 15 * time.Second
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("run", stderr, &c)
+	webConfig := fs.String("web.config.file", "",
+		"exporter-toolkit web config (TLS, basic auth), as Prometheus exporters use; default plain HTTP")
 	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	if err := web.Validate(*webConfig); err != nil {
+		fmt.Fprintf(stderr, "monitor run: --web.config.file %s: %v\n", *webConfig, err)
 		return exitConfig
 	}
 	l, ok := c.load("run", stderr)
@@ -47,6 +54,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return exitFail
+	}
+	d.webConfig = *webConfig
+	if d.webConfig != "" {
+		// Basic auth from the web config stands in for a bearer token: a
+		// client cannot send both in one Authorization header.
+		d.srv.TrustListenerAuth(webConfigUser(d.webConfig))
 	}
 	return d.serve(ctx)
 }
@@ -66,6 +79,8 @@ type daemon struct {
 	sched   *scheduler.Scheduler
 	srv     *server.Server
 	ln      net.Listener
+	// webConfig is --web.config.file: TLS and basic auth on the listener.
+	webConfig string
 
 	store  store.Store
 	lazy   *store.Lazy // the same store: up or not (see openHistory)
@@ -112,6 +127,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
 		Logger: logger.With("component", "http")})
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(env, d.links, cfg.Server.LinksAllowPrivate)
 
 	// History: restore the latest results, so that /v2/system/health is
@@ -195,7 +211,7 @@ func (d *daemon) serve(ctx context.Context) int {
 	d.srv.SetReady(true)
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(d.ln) }()
+	go func() { serveErr <- serveHTTP(d.ln, httpSrv, d.webConfig, d.logger.With("component", "http")) }()
 	d.logger.Info("monitor started", "version", version, "listen", d.ln.Addr().String(),
 		"config", d.path, "checks", len(d.cfg.Checks))
 
@@ -287,6 +303,7 @@ func (d *daemon) reload() {
 		d.logger.Warn("storage changed; it takes effect on restart")
 	}
 	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
 	if err := d.sched.Apply(cfg.Checks); err != nil {
 		d.logger.Error("reload: scheduling", "err", err)
