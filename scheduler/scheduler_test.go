@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -312,6 +313,80 @@ func TestEveryCheckStartsWithinTheJitter(t *testing.T) {
 		_ = s.Shutdown(context.Background())
 		if m := time.Duration(maxLag.Load()); m > 0 {
 			t.Fatalf("max lag %s in a bubble where time only moves when all wait, want 0", m)
+		}
+	})
+}
+
+// TestApplyAllOrNothing: a reload with one check the scheduler refuses
+// changes nothing: the running checks keep their old schedule, and none of
+// the reload's other checks starts.
+func TestApplyAllOrNothing(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		a := check.Spec{Name: "a", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		if err := s.Apply([]check.Spec{a}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		oldEnv := s.env.Load()
+		aFast := a
+		aFast.Interval = time.Second
+		added := check.Spec{Name: "added", Kind: "t_ok", Interval: time.Second, Timeout: time.Second / 2}
+		bad := check.Spec{Name: "bad", Kind: "t_ok", Cron: "0 0 30 2 *", Timeout: time.Second}
+		err := s.Reload([]check.Spec{aFast, added, bad}, &probes.Env{})
+		if err == nil || !strings.Contains(err.Error(), `check "bad": cron "0 0 30 2 *": never fires`) {
+			t.Fatalf("Reload err = %v, want the bad check named", err)
+		}
+		if s.env.Load() != oldEnv {
+			t.Fatal("a refused reload swapped the env")
+		}
+		time.Sleep(time.Minute)
+		_ = s.Shutdown(context.Background())
+		if n := len(c.of("added")); n != 0 {
+			t.Errorf("a check of the refused reload ran %d times", n)
+		}
+		// At the old 10s interval a ran about 6 times in a minute, not 60.
+		if n := len(c.of("a")); n < 5 || n > 7 {
+			t.Errorf("a ran %d times in a minute, want about 6 (its old 10s interval)", n)
+		}
+		if s.Len() != 1 {
+			t.Errorf("Len = %d after the refused reload, want 1", s.Len())
+		}
+	})
+}
+
+// TestCronWithZoneAndSeconds: a CRON_TZ prefix is not one of the six
+// fields, so "CRON_TZ=UTC 30 * * * * *" runs at second 30 of each minute.
+func TestCronWithZoneAndSeconds(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		sp := check.Spec{Name: "z", Kind: "t_ok", Cron: "CRON_TZ=UTC 30 * * * * *", Timeout: time.Second}
+		if err := s.Apply([]check.Spec{sp}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		time.Sleep(3 * time.Minute)
+		_ = s.Shutdown(context.Background())
+		runs := c.of("z")
+		if len(runs) != 3 {
+			t.Fatalf("ran %d times in 3 minutes, want 3", len(runs))
+		}
+		for _, r := range runs {
+			if r.CheckedAt.Second() != 30 {
+				t.Errorf("ran at %s, want second 30", r.CheckedAt.Format(time.RFC3339Nano))
+			}
 		}
 	})
 }
