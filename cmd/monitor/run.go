@@ -35,8 +35,8 @@ const drainTimeout = 15 * time.Second
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("run", stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "run", args, stdout, stderr); !ok {
+		return code
 	}
 	l, ok := c.load("run", stderr)
 	if !ok {
