@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,3 +391,37 @@ func TestCronWithZoneAndSeconds(t *testing.T) {
 		}
 	})
 }
+
+// TestGocronLinesAtDebug: gocron's own chatter ("gocron: new scheduler
+// created", "gocron: Start()") is logged at debug, not info.
+func TestGocronLinesAtDebug(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(Options{Env: &probes.Env{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Shutdown(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), "gocron") {
+		t.Fatalf("no gocron line at all:\n%s", buf.String())
+	}
+	for l := range strings.Lines(buf.String()) {
+		if strings.Contains(l, "gocron") && !strings.Contains(l, "level=DEBUG") {
+			t.Errorf("gocron line not at debug: %s", l)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
