@@ -28,12 +28,20 @@ func WithSeconds(expr string) bool {
 // weekday), six (seconds first), an @hourly-style descriptor or @every
 // DURATION, each optionally after CRON_TZ=Zone or TZ=Zone. It also refuses
 // what gocron refuses when the job is added: an expression with no next
-// run after now.
+// run after now. One rule is stricter than gocron: @every under a second
+// (robfig/cron would run it every second).
 func Parse(expr string, loc *time.Location, now time.Time) (s cron.Schedule, err error) {
 	zone, rest := splitZone(expr)
 	if zone != "" && strings.TrimSpace(rest) == "" {
 		// robfig/cron slices past the end of such a spec and panics.
 		return nil, errors.New("missing schedule after " + zone)
+	}
+	if f := strings.Fields(rest); len(f) == 2 && f[0] == "@every" {
+		// robfig/cron turns any @every under a second, even a negative
+		// one, into every second.
+		if d, err := time.ParseDuration(f[1]); err == nil && d < time.Second {
+			return nil, fmt.Errorf("@every %s is under a second", f[1])
+		}
 	}
 	withLocation := expr
 	if zone == "" {

@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 		{"CRON_TZ=UTC", "missing schedule after CRON_TZ=UTC"},
 		{"* * * *", "expected exactly 5 fields, found 4: [* * * *]"},
 		{"@fortnightly", "unrecognized descriptor: @fortnightly"},
+		{"@every -5m", "@every -5m is under a second"},
+		{"@every 0s", "@every 0s is under a second"},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			_, err := Parse(tc.expr, time.UTC, now)
