@@ -119,8 +119,8 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		}
 		d.errorf(at, "timeout %s ≥ interval %s%s", formatDuration(spec.Timeout), formatDuration(spec.Interval), f.in())
 	}
-	if f.has("cron") && !validCron(spec.Cron) {
-		d.errorf(f.at("cron"), "invalid cron %q%s (want 5 or 6 fields, like \"*/5 * * * *\")", spec.Cron, f.in())
+	if f.has("cron") {
+		d.cron(f, spec.Cron)
 	}
 
 	keys, known := kindKeys[spec.Kind]

@@ -5,7 +5,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -149,6 +151,10 @@ type Demo struct {
 	Database string // database: seed and feed this database with demo data; "" = off
 }
 
+// ErrNoChecks is the problem of a configuration without checks: the daemon
+// would run nothing and report healthy.
+var ErrNoChecks = errors.New("no checks configured")
+
 // Defaults of the sections.
 var (
 	defaultServer   = Server{Listen: "127.0.0.1:8080", RateLimits: DefaultRateLimits}
@@ -182,13 +188,29 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	text, pos, errs := expand(file, string(data), lookup)
 
+	dec := yaml.NewDecoder(strings.NewReader(text))
 	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+	switch err := dec.Decode(&doc); {
+	case errors.Is(err, io.EOF):
+		// Nothing but comments: the daemon would run nothing.
+		errs = append(errs, &Error{File: file, Msg: ErrNoChecks.Error() + " (the file is empty)"})
+		return nil, joinProblems(errs)
+	case err != nil:
 		errs = append(errs, syntaxError(file, err))
 		return nil, joinProblems(errs)
 	}
 
 	d := &decoder{file: file, pos: pos}
+	// One document only: a second one would be ignored silently.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		errs = append(errs, syntaxError(file, err))
+		return nil, joinProblems(errs)
+	case !isNull(&next):
+		d.errorf(&next, "a second YAML document is not read (want one document: remove this --- and merge what follows into the first)")
+	}
 	cfg := d.config(&doc)
 
 	// A problem on a line whose expansion failed is most likely caused by
@@ -256,6 +278,9 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	cfg.Databases = d.databases(top)
 	cfg.Defaults = d.defaults(top)
 	cfg.Checks = d.checks(top, cfg)
+	if top.ok && (!top.has("checks") || len(cfg.Checks) == 0 && resolve(top.vals["checks"]).Kind == yaml.SequenceNode) {
+		d.errorf(top.at("checks"), "%s (want at least one entry under checks:)", ErrNoChecks)
+	}
 	cfg.SLOs = d.slos(top)
 	cfg.Alerting = d.alerting(top)
 	cfg.Maintenance = d.maintenance(top)

@@ -115,7 +115,7 @@ func TestContractExample(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := config.Parse("min.yml", []byte("checks: []\n"), env(nil))
+	cfg, err := config.Parse("min.yml", []byte("checks:\n  - { name: x, kind: link, urls: [\"https://example.com/\"] }\n"), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,12 @@ func TestDefaults(t *testing.T) {
 		Databases: map[string]config.Database{},
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
 		Alerting:  config.Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour},
+		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
+			Severity: check.Warn, UnknownSeverity: check.Warn, Skew: time.Minute,
+			URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("Parse(checks: []) =\n%+v\nwant\n%+v", cfg, want)
+		t.Errorf("Parse(one link check) =\n%+v\nwant\n%+v", cfg, want)
 	}
 }
 
@@ -293,6 +296,46 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-cron.yml",
+			want: []string{
+				`invalid-cron.yml:4:58: invalid cron "99 99 99 99 99" in check "out_of_range": end of range (99) above maximum (59): 99`,
+				`invalid-cron.yml:5:55: invalid cron "*/0 * * * *" in check "step_zero": step of range should be a positive number: */0`,
+				`invalid-cron.yml:6:57: cron "0 0 30 2 *" in check "february_30" never fires (no matching time in the next 5 years)`,
+				`invalid-cron.yml:7:55: invalid cron "60 * * * * *" in check "second_60": end of range (60) above maximum (59): 60`,
+				`invalid-cron.yml:8:50: invalid cron "CRON_TZ=Mars/Olympus 0 3 * * *" in check "mars": provided bad location Mars/Olympus: unknown time zone Mars/Olympus`,
+				`invalid-cron.yml:9:55: invalid cron "CRON_TZ=UTC" in check "zone_only": missing schedule after CRON_TZ=UTC`,
+				`invalid-cron.yml:10:57: invalid cron "* * * *" in check "four_fields": expected exactly 5 fields, found 4: [* * * *] (want 5 fields, or 6 with seconds first, like "*/5 * * * *")`,
+			},
+		},
+		{
+			file: "invalid-two-documents.yml",
+			want: []string{
+				`invalid-two-documents.yml:5:1: a second YAML document is not read (want one document: remove this --- and merge what follows into the first)`,
+			},
+		},
+		{
+			file: "invalid-empty.yml",
+			want: []string{`invalid-empty.yml: no checks configured (the file is empty)`},
+		},
+		{
+			file: "invalid-no-checks.yml",
+			want: []string{`invalid-no-checks.yml:1:1: no checks configured (want at least one entry under checks:)`},
+		},
+		{
+			file: "invalid-dsn.yml",
+			want: []string{
+				`invalid-dsn.yml:2:8: invalid DSN for storage: failed to configure TLS (sslmode is invalid) in "postgres://monitor:***@db.internal/monitor?sslmode=bogus"`,
+				`invalid-dsn.yml:4:19: invalid DSN for database "pg_port": invalid port "99999" in "postgres://monitor:***@db.internal:99999/app" (want 1 to 65535)`,
+				`invalid-dsn.yml:5:24: invalid DSN for database "pg_port_word": invalid port ":abc" after host (want a port from 1 to 65535)`,
+				`invalid-dsn.yml:6:22: invalid DSN for database "pg_timeout": invalid connect_timeout (strconv.ParseInt: parsing "soon": invalid syntax) in "postgres://monitor:***@db.internal/app?connect_timeout=soon"`,
+				`invalid-dsn.yml:7:18: invalid DSN for database "my_tls": invalid or unknown parameter value "bogus" in "mysql://monitor:***@db.internal:3306/app?tls=bogus"`,
+				`invalid-dsn.yml:8:22: invalid DSN for database "my_timeout": time: invalid duration "zz" in "mysql://monitor:***@db.internal/app?timeout=zz"`,
+				`invalid-dsn.yml:9:17: invalid DSN for database "cache": invalid database number: "abc" in "redis://:***@cache.internal:6379/abc"`,
+				`invalid-dsn.yml:10:25: invalid DSN for database "cache_timeout": invalid dial_timeout duration: time: invalid duration "xx" in "rediss://cache.internal:6379/0?dial_timeout=xx"`,
+				`invalid-dsn.yml:11:16: invalid DSN for database "file": invalid URL escape "%zz" in "sqlite://data/app.db?%zz"`,
+			},
+		},
+		{
 			file: "invalid-yaml.yml",
 			want: []string{`invalid-yaml.yml:2: invalid YAML: did not find expected '-' indicator`},
 		},
@@ -337,6 +380,8 @@ databases:
 alerting:
   receivers:
     - { name: pd, type: pagerduty, routing_key: "${ROUTING_KEY}" }
+checks:
+  - { name: x, kind: db, database: plain }
 `
 	cfg, err := config.Parse("s.yml", []byte(yml), env(map[string]string{
 		"TOKEN": apiToken, "DB_PASSWORD": password, "ROUTING_KEY": "R0UTING-KEY-42"}))

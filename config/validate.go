@@ -1,21 +1,24 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
+	"github.com/monitor-dev/monitor/scheduler/cronspec"
 )
 
 var (
 	checkName = regexp.MustCompile(`^[a-z0-9_]+$`)
-	cronField = regexp.MustCompile(`^[0-9A-Za-z*?/,\-#]+$`)
 
 	storageSchemes  = []string{"sqlite", "postgres", "postgresql"}
 	databaseSchemes = []string{"postgres", "postgresql", "mysql", "sqlite", "redis", "rediss"}
@@ -70,7 +73,14 @@ func (d *decoder) dsn(f fields, where, dsn string, schemes []string) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		d.hide = append(d.hide, dsn)
-		d.errorf(f.at("dsn"), "invalid DSN for %s: malformed URL", where)
+		// Only a port problem is shown: other parse errors may quote a
+		// piece of the password.
+		var ue *url.Error
+		if errors.As(err, &ue) && strings.HasPrefix(ue.Err.Error(), "invalid port") {
+			d.errorf(f.at("dsn"), "invalid DSN for %s: %s (want a port from 1 to 65535)", where, ue.Err)
+		} else {
+			d.errorf(f.at("dsn"), "invalid DSN for %s: malformed URL", where)
+		}
 		return
 	}
 	if p, ok := u.User.Password(); ok {
@@ -87,7 +97,37 @@ func (d *decoder) dsn(f fields, where, dsn string, schemes []string) {
 			where, scheme, check.RedactDSN(dsn), orList(schemes))
 	case strings.EqualFold(scheme, "sqlite") && u.Host+u.Path+u.Opaque == "":
 		d.errorf(f.at("dsn"), "invalid DSN for %s: missing file path in %q", where, check.RedactDSN(dsn))
+	case !strings.EqualFold(scheme, "sqlite") && !validPort(u.Port()):
+		d.errorf(f.at("dsn"), "invalid DSN for %s: invalid port %q in %q (want 1 to 65535)", where, u.Port(), check.RedactDSN(dsn))
+	default:
+		// The parser the daemon opens it with: what it refuses at start,
+		// validate refuses here.
+		if err := probes.CheckDSN(dsn); err != nil {
+			d.errorf(f.at("dsn"), "invalid DSN for %s: %s in %q", where, driverMessage(err), check.RedactDSN(dsn))
+		}
 	}
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// pgxPrefix is how pgx starts its parse errors: with the whole DSN.
+var pgxPrefix = regexp.MustCompile("^cannot parse `[^`]*`: ")
+
+// driverMessage is a driver's parse error without the DSN it quotes (the
+// message names the DSN, redacted, itself).
+func driverMessage(err error) string {
+	msg := pgxPrefix.ReplaceAllString(err.Error(), "")
+	msg = strings.TrimPrefix(msg, "redis: ")
+	if strings.HasPrefix(msg, "invalid value / unknown config name: ") {
+		msg = "invalid or unknown parameter value " + strconv.Quote(strings.TrimPrefix(msg, "invalid value / unknown config name: "))
+	}
+	return msg
 }
 
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*$`)
@@ -104,36 +144,21 @@ func validHostPort(s string) bool {
 
 func trimSlash(s string) string { return strings.TrimRight(s, "/") }
 
-// validCron accepts, roughly, what the scheduler's cron parser takes: five
-// fields (minute hour day month weekday) or six (with seconds first), an
-// optional CRON_TZ= or TZ= prefix, and the @hourly-style descriptors.
-func validCron(expr string) bool {
-	fields := strings.Fields(expr)
-	if len(fields) > 0 && (strings.HasPrefix(fields[0], "CRON_TZ=") || strings.HasPrefix(fields[0], "TZ=")) {
-		fields = fields[1:]
+// cron parses expr with the scheduler's own parser (its time zone is UTC),
+// so that every expression the config accepts can be scheduled: out of
+// range fields, a step of 0, an unknown CRON_TZ zone and a date that never
+// comes (February 30th) are refused here.
+func (d *decoder) cron(f fields, expr string) {
+	_, err := cronspec.Parse(expr, time.UTC, time.Now())
+	switch {
+	case errors.Is(err, cronspec.ErrNeverFires):
+		d.errorf(f.at("cron"), "cron %q%s %s", expr, f.in(), err)
+	case err != nil && strings.HasPrefix(err.Error(), "expected "):
+		d.errorf(f.at("cron"), "invalid cron %q%s: %s (want 5 fields, or 6 with seconds first, like \"*/5 * * * *\")",
+			expr, f.in(), err)
+	case err != nil:
+		d.errorf(f.at("cron"), "invalid cron %q%s: %s", expr, f.in(), err)
 	}
-	if len(fields) > 0 && strings.HasPrefix(fields[0], "@") {
-		switch fields[0] {
-		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
-			return len(fields) == 1
-		case "@every":
-			if len(fields) != 2 {
-				return false
-			}
-			every, err := time.ParseDuration(fields[1])
-			return err == nil && every > 0
-		}
-		return false
-	}
-	if len(fields) != 5 && len(fields) != 6 {
-		return false
-	}
-	for _, field := range fields {
-		if !cronField.MatchString(field) {
-			return false
-		}
-	}
-	return true
 }
 
 // dependencies checks every depends_on entry, then looks for cycles. Each

@@ -358,24 +358,53 @@ func fromEpochFloat(f float64) (time.Time, error) {
 	return time.Unix(int64(sec), int64(math.Round((f-sec)*1e9))), nil
 }
 
-// humanDuration rounds d to seconds and prints it without zero units:
-// 45s, 17m12s, 1h2m, 3d4h, 0s.
+// humanDuration prints an age the way a person reads it: seconds and
+// minutes below an hour (45s, 17m12s), hours and minutes below a day
+// (1h2m), then days (1 day, 3.2 days) and, from 365 days, years (6.9
+// years) with one decimal, never a run of units like 2524d17h24m54s.
 func humanDuration(d time.Duration) string {
+	const (
+		day  = 24 * time.Hour
+		year = 365 * day
+	)
 	d = d.Round(time.Second)
-	if d <= 0 {
+	switch {
+	case d <= 0:
 		return "0s"
+	case d < time.Hour:
+		return compactDuration(d)
+	case d < day:
+		return compactDuration(d.Round(time.Minute))
+	case d < year:
+		return decimalUnits(float64(d)/float64(day), "day")
 	}
+	return decimalUnits(float64(d)/float64(year+6*time.Hour), "year")
+}
+
+// compactDuration writes d without zero units: 45s, 17m12s, 1h2m, 1h.
+func compactDuration(d time.Duration) string {
 	var b strings.Builder
 	for _, u := range []struct {
 		size time.Duration
 		name string
-	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
 		if n := d / u.size; n > 0 {
 			fmt.Fprintf(&b, "%d%s", n, u.name)
 			d -= n * u.size
 		}
 	}
 	return b.String()
+}
+
+// decimalUnits writes v with one decimal (none when it is whole) and the
+// unit, singular only for exactly 1: "1 day", "3.2 days", "6.9 years".
+func decimalUnits(v float64, unit string) string {
+	s := strconv.FormatFloat(math.Round(v*10)/10, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	if s != "1" {
+		unit += "s"
+	}
+	return s + " " + unit
 }
 
 // thresholdText prints a configured threshold: whole seconds like an age,

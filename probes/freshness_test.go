@@ -290,7 +290,7 @@ func TestFreshnessHTTP(t *testing.T) {
 		{"array element", srv.URL + "/nested", "$.data.items[0].ts",
 			want{check.Fail, check.Warn, "newest record is 17m12s old (max 15m)", 1032}},
 		{"last array element", srv.URL + "/nested", "$.data.items[-1].ts",
-			want{check.Fail, check.Critical, `^newest record is \d+d\S* old \(critical 1h\)$`, -2}},
+			want{check.Fail, check.Critical, `^newest record is \d+(\.\d)? (days|years?) old \(critical 1h\)$`, -2}},
 		{"epoch seconds", srv.URL + "/epoch", "$.ts",
 			want{check.Pass, check.Info, "newest record is 45s old (max 15m)", 45}},
 		{"epoch milliseconds", srv.URL + "/epochms", "$['ts']",
@@ -364,7 +364,7 @@ func TestFreshnessFile(t *testing.T) {
 	}{
 		{"fresh", touched(42 * time.Second), want{check.Pass, check.Info, "file is 42s old (max 15m)", 42}},
 		{"stale", touched(30 * time.Minute), want{check.Fail, check.Warn, "file is 30m old (max 15m)", 1800}},
-		{"very stale", touched(50 * time.Hour), want{check.Fail, check.Critical, "file is 2d2h old (critical 1h)", 180000}},
+		{"very stale", touched(50 * time.Hour), want{check.Fail, check.Critical, "file is 2.1 days old (critical 1h)", 180000}},
 		{"missing", filepath.Join(dir, "nope"), want{check.Unknown, check.Warn, "^file .*nope does not exist$", -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -513,9 +513,16 @@ func TestHumanDuration(t *testing.T) {
 		{17*time.Minute + 12*time.Second, "17m12s"},
 		{15 * time.Minute, "15m"},
 		{62 * time.Minute, "1h2m"},
-		{time.Hour + 5*time.Second, "1h5s"},
+		{time.Hour + 5*time.Second, "1h"},
 		{60 * time.Minute, "1h"},
-		{50 * time.Hour, "2d2h"},
+		{23*time.Hour + 59*time.Minute + 50*time.Second, "24h"},
+		{24 * time.Hour, "1 day"},
+		{50 * time.Hour, "2.1 days"},
+		{77*time.Hour + 20*time.Minute, "3.2 days"},
+		{90 * 24 * time.Hour, "90 days"},
+		{364 * 24 * time.Hour, "364 days"},
+		{365 * 24 * time.Hour, "1 year"},
+		{2524*24*time.Hour + 17*time.Hour + 24*time.Minute + 54*time.Second, "6.9 years"},
 	} {
 		if got := humanDuration(tc.d); got != tc.want {
 			t.Errorf("humanDuration(%v) = %q, want %q", tc.d, got, tc.want)

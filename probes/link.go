@@ -62,7 +62,11 @@ func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
 			kinds[r.Error]++
 		}
 	}
-	msg := fmt.Sprintf("%s of %s links failing", thousands(failing), thousands(len(results)))
+	noun := "links"
+	if len(results) == 1 {
+		noun = "link"
+	}
+	msg := fmt.Sprintf("%s of %s %s failing", thousands(failing), thousands(len(results)), noun)
 	if failing > 0 {
 		names := make([]string, 0, len(kinds))
 		for k := range kinds {

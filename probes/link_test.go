@@ -759,6 +759,7 @@ func TestSummarizeLinks(t *testing.T) {
 		{"at the ratio", 0.25, results(3, "connect"), check.Pass, "1 of 4 links failing (1 connect)", 1},
 		{"over the ratio", 0.25, results(2, "connect"), check.Fail, "1 of 3 links failing (1 connect)", 1},
 		{"many", 0, results(10_000, "tls"), check.Fail, "1 of 10,001 links failing (1 tls)", 1},
+		{"one link", 0, results(0, "dns"), check.Fail, "1 of 1 link failing (1 dns)", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/probes"
+	"github.com/monitor-dev/monitor/scheduler/cronspec"
 )
 
 // Options configure a Scheduler.
@@ -96,7 +96,7 @@ func New(opts Options) (*Scheduler, error) {
 		opts.StopTimeout = 15 * time.Second
 	}
 	sched, err := gocron.NewScheduler(
-		gocron.WithLogger(opts.Logger),
+		gocron.WithLogger(gocronLogger{opts.Logger}),
 		gocron.WithStopTimeout(opts.StopTimeout),
 		gocron.WithLocation(time.UTC),
 	)
@@ -139,23 +139,75 @@ func New(opts Options) (*Scheduler, error) {
 // unchanged ones keep their schedule. It is how a reload takes effect.
 // Before Start it only records the checks: their first due times are drawn
 // when they are really scheduled, so none is already past by then.
+//
+// Apply is all or nothing: when any check cannot be scheduled, the checks
+// scheduled before keep running unchanged and the error names every check
+// that failed.
 func (s *Scheduler) Apply(specs []check.Spec) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.want = specs
-	if !s.started {
-		return nil
-	}
-	return s.applyLocked()
+	return s.Reload(specs, nil)
 }
 
-func (s *Scheduler) applyLocked() error {
+// Reload is Apply that also replaces what probes share (env, unless nil)
+// when, and only when, every check could be scheduled: runs of the new
+// schedule never see the old env, and a refused reload leaves both as
+// they were.
+func (s *Scheduler) Reload(specs []check.Spec, env *probes.Env) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		s.want = specs
+		if env != nil {
+			s.env.Store(env)
+		}
+		return nil
+	}
+	prevWant := s.want
+	s.want = specs
+	if err := s.applyLocked(env); err != nil {
+		s.want = prevWant
+		return err
+	}
+	return nil
+}
+
+// applyLocked brings the jobs to s.want in two steps: every new or changed
+// check is added first, and only when all of them were added are the old
+// jobs removed (and env swapped in). A failure removes what it added.
+func (s *Scheduler) applyLocked(env *probes.Env) error {
 	want := make(map[string]check.Spec, len(s.want))
 	for _, sp := range s.want {
 		want[sp.Name] = sp
 	}
+	added := map[string]*job{}
+	var errs []error
+	for _, sp := range s.want {
+		if j, ok := s.jobs[sp.Name]; ok && reflect.DeepEqual(sp, j.spec) {
+			continue
+		}
+		if _, dup := added[sp.Name]; dup {
+			continue
+		}
+		j, err := s.add(sp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("check %q: %w", sp.Name, err))
+			continue
+		}
+		added[sp.Name] = j
+	}
+	if len(errs) > 0 {
+		for name, j := range added {
+			if err := s.sched.RemoveJob(j.id); err != nil {
+				s.opts.Logger.Warn("remove job", "check", name, "err", err)
+			}
+			j.cancel()
+		}
+		return fmt.Errorf("schedule: %w", errors.Join(errs...))
+	}
+	if env != nil {
+		s.env.Store(env)
+	}
 	for name, j := range s.jobs {
-		if sp, ok := want[name]; ok && reflect.DeepEqual(sp, j.spec) {
+		if sp, ok := want[name]; ok && added[name] == nil && reflect.DeepEqual(sp, j.spec) {
 			continue
 		}
 		if err := s.sched.RemoveJob(j.id); err != nil {
@@ -164,20 +216,8 @@ func (s *Scheduler) applyLocked() error {
 		j.cancel()
 		delete(s.jobs, name)
 	}
-	var errs []error
-	for _, sp := range s.want {
-		if _, ok := s.jobs[sp.Name]; ok {
-			continue
-		}
-		j, err := s.add(sp)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("check %q: %w", sp.Name, err))
-			continue
-		}
-		s.jobs[sp.Name] = j
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("schedule: %w", errors.Join(errs...))
+	for name, j := range added {
+		s.jobs[name] = j
 	}
 	return nil
 }
@@ -195,8 +235,13 @@ func (s *Scheduler) add(sp check.Spec) (j *job, err error) {
 	}()
 	task := gocron.NewTask(func() { s.runJob(j) })
 	if sp.Cron != "" {
-		// Six fields: the first is seconds.
-		def := gocron.CronJob(sp.Cron, len(strings.Fields(sp.Cron)) == 6)
+		// The same parse as the config's: it also keeps robfig/cron from
+		// panicking on a time zone with no schedule after it.
+		if _, err := cronspec.Parse(sp.Cron, time.UTC, time.Now()); err != nil {
+			return nil, fmt.Errorf("cron %q: %w", sp.Cron, err)
+		}
+		// Six fields: the first is seconds (a CRON_TZ= prefix is no field).
+		def := gocron.CronJob(sp.Cron, cronspec.WithSeconds(sp.Cron))
 		gj, err := s.sched.NewJob(def, task, gocron.WithName(sp.Name))
 		if err != nil {
 			return nil, err
@@ -295,7 +340,7 @@ func (s *Scheduler) Start() error {
 	defer s.mu.Unlock()
 	s.sched.Start()
 	s.started = true
-	return s.applyLocked()
+	return s.applyLocked(nil)
 }
 
 func (s *Scheduler) runEnded() {
@@ -353,3 +398,13 @@ func (s *Scheduler) waitIdle(ctx context.Context) bool {
 	}
 	return true
 }
+
+// gocronLogger passes gocron's own lines ("gocron: new scheduler
+// created", "gocron: Start()") at debug level: they say nothing an
+// operator acts on. Its warnings and errors keep their level.
+type gocronLogger struct{ l *slog.Logger }
+
+func (g gocronLogger) Debug(msg string, args ...any) { g.l.Debug(msg, args...) }
+func (g gocronLogger) Info(msg string, args ...any)  { g.l.Debug(msg, args...) }
+func (g gocronLogger) Warn(msg string, args ...any)  { g.l.Warn(msg, args...) }
+func (g gocronLogger) Error(msg string, args ...any) { g.l.Error(msg, args...) }

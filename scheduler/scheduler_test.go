@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,3 +393,111 @@ func TestEveryCheckStartsWithinTheJitter(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyAllOrNothing: a reload with one check the scheduler refuses
+// changes nothing: the running checks keep their old schedule, and none of
+// the reload's other checks starts.
+func TestApplyAllOrNothing(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		a := check.Spec{Name: "a", Kind: "t_ok", Interval: 10 * time.Second, Timeout: time.Second}
+		if err := s.Apply([]check.Spec{a}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		oldEnv := s.env.Load()
+		aFast := a
+		aFast.Interval = time.Second
+		added := check.Spec{Name: "added", Kind: "t_ok", Interval: time.Second, Timeout: time.Second / 2}
+		bad := check.Spec{Name: "bad", Kind: "t_ok", Cron: "0 0 30 2 *", Timeout: time.Second}
+		err := s.Reload([]check.Spec{aFast, added, bad}, &probes.Env{})
+		if err == nil || !strings.Contains(err.Error(), `check "bad": cron "0 0 30 2 *": never fires`) {
+			t.Fatalf("Reload err = %v, want the bad check named", err)
+		}
+		if s.env.Load() != oldEnv {
+			t.Fatal("a refused reload swapped the env")
+		}
+		time.Sleep(time.Minute)
+		_ = s.Shutdown(context.Background())
+		if n := len(c.of("added")); n != 0 {
+			t.Errorf("a check of the refused reload ran %d times", n)
+		}
+		// At the old 10s interval a ran about 6 times in a minute, not 60.
+		if n := len(c.of("a")); n < 5 || n > 7 {
+			t.Errorf("a ran %d times in a minute, want about 6 (its old 10s interval)", n)
+		}
+		if s.Len() != 1 {
+			t.Errorf("Len = %d after the refused reload, want 1", s.Len())
+		}
+	})
+}
+
+// TestCronWithZoneAndSeconds: a CRON_TZ prefix is not one of the six
+// fields, so "CRON_TZ=UTC 30 * * * * *" runs at second 30 of each minute.
+func TestCronWithZoneAndSeconds(t *testing.T) {
+	register(t, "t_ok", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		s := newSched(t, c)
+		sp := check.Spec{Name: "z", Kind: "t_ok", Cron: "CRON_TZ=UTC 30 * * * * *", Timeout: time.Second}
+		if err := s.Apply([]check.Spec{sp}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		time.Sleep(3 * time.Minute)
+		_ = s.Shutdown(context.Background())
+		runs := c.of("z")
+		if len(runs) != 3 {
+			t.Fatalf("ran %d times in 3 minutes, want 3", len(runs))
+		}
+		for _, r := range runs {
+			if r.CheckedAt.Second() != 30 {
+				t.Errorf("ran at %s, want second 30", r.CheckedAt.Format(time.RFC3339Nano))
+			}
+		}
+	})
+}
+
+// TestGocronLinesAtDebug: gocron's own chatter ("gocron: new scheduler
+// created", "gocron: Start()") is logged at debug, not info.
+func TestGocronLinesAtDebug(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(Options{Env: &probes.Env{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Shutdown(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), "gocron") {
+		t.Fatalf("no gocron line at all:\n%s", buf.String())
+	}
+	for l := range strings.Lines(buf.String()) {
+		if strings.Contains(l, "gocron") && !strings.Contains(l, "level=DEBUG") {
+			t.Errorf("gocron line not at debug: %s", l)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

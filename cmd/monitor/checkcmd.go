@@ -21,8 +21,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("check", stderr, &c)
 	only := fs.String("only", "", "comma-separated names of the checks to run (default: all)")
 	format := fs.String("format", "table", "output: table or json")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "check", args, stdout, stderr); !ok {
+		return code
 	}
 	if *format != "table" && *format != "json" {
 		fmt.Fprintf(stderr, "monitor check: bad --format %q (want table or json)\n", *format)
@@ -143,7 +143,7 @@ func printTable(w io.Writer, results []check.Result, st check.Status, sev check.
 			r.Duration.Round(time.Millisecond), oneLine(r.Message))
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\noverall: %s %s (%d checks)\n", st, sev, len(results))
+	fmt.Fprintf(w, "\noverall: %s %s (%s)\n", st, sev, count(len(results), "check"))
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -882,7 +882,8 @@ func TestE2ESIGHUPRightAfterReady(t *testing.T) {
 		// Polling /readyz without a pause sends SIGHUP as soon as the
 		// first 200 arrives, the moment a supervisor would.
 		p := startMonitorPolling(t, 0, dir, func(listen string) (string, string) {
-			return cfg, fmt.Sprintf("server: { listen: %q }\n", listen)
+			return cfg, fmt.Sprintf("server: { listen: %q }\ndatabases: { app: { dsn: %q } }\n"+
+				"checks: [{ name: x, kind: db, database: app, interval: 1h }]\n", listen, "sqlite://"+filepath.Join(dir, "app.db"))
 		}, []string{"--config", cfg})
 		p.signal(syscall.SIGHUP)
 		p.waitLog(5*time.Second, "config reloaded")

@@ -18,7 +18,8 @@ import (
 )
 
 func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newBareFlagSet("links", stderr)
+	fs := newCommand("links")
+	var lf logFlags
 	timeout := fs.Duration("timeout", probes.DefaultLinkTimeout, "per link, the whole exchange")
 	concurrency := fs.Int("concurrency", 64, "links checked at once")
 	perHost := fs.Int("per-host", probes.DefaultLinkPerHost, "links checked at once per host")
@@ -26,11 +27,12 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	method := fs.String("method", "HEAD", "HEAD (GET fallback) or GET")
 	format := fs.String("format", "table", "output: table or json")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (on a terminal), always or never")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: monitor links [flags] URL... | -   (- reads one URL per line from stdin)")
-		fs.PrintDefaults()
+	lf.register(fs)
+	urls, code, ok := parse(fs, "links", args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	if !lf.check("links", stderr) {
 		return exitConfig
 	}
 	*method = strings.ToUpper(*method)
@@ -44,12 +46,12 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case *concurrency < 1 || *perHost < 1 || *timeout <= 0:
 		fmt.Fprintln(stderr, "monitor links: --concurrency, --per-host and --timeout must be positive")
 		return exitConfig
-	case fs.NArg() == 0:
-		fs.Usage()
+	case len(urls) == 0:
+		fmt.Fprintln(stderr, "monitor links: no URL given (want URL... or - to read one per line from stdin)\nRun 'monitor links --help' for usage.")
 		return exitConfig
 	}
 	var targets []probes.LinkTarget
-	for _, a := range fs.Args() {
+	for _, a := range urls {
 		if a != "-" {
 			targets = append(targets, probes.LinkTarget{URL: a})
 			continue
@@ -107,7 +109,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fms\t%s\t%s\n", r.Status, code, r.Method, r.DurationMs, r.URL, errText)
 		}
 		_ = tw.Flush()
-		fmt.Fprintf(stdout, "\n%d of %d links failing (%s)\n", failN.Load(), len(results), elapsed.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "\n%d of %s failing (%s)\n", failN.Load(), count(len(results), "link"), elapsed.Round(time.Millisecond))
 	}
 	if failN.Load() > 0 {
 		return exitFail

@@ -7,9 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
-	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/monitor-dev/monitor/check"
@@ -31,7 +32,13 @@ Commands:
   rules      print Prometheus recording and alerting rules for the configured SLOs
   version    print the version
 
-Run 'monitor <command> -h' for a command's flags.
+Every command takes --log-level (debug, info, warn, error) and --log-format
+(text, json); the config-reading ones take --config FILE or the file as
+their argument. Run 'monitor <command> --help' for a command's flags and an
+example.
+
+Exit codes: 0 ok, 1 a check or link FAILs (or the daemon failed to start),
+2 usage or config error.
 `
 
 // Exit codes of the contract.
@@ -67,9 +74,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case "sla":
 		return cmdSLA(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "monitor %s (%s)\n", version, runtime.Version())
-		return exitOK
-	case "help", "-h", "--help":
+		return cmdVersion(rest, stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		if len(rest) > 0 && rest[0] != "help" {
+			// monitor help check = monitor check --help
+			return Main(ctx, append(slices.Clone(rest), "--help"), stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -80,38 +90,46 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 // commonFlags are the flags every config-reading command takes.
 type commonFlags struct {
-	config    string
-	logLevel  string
-	logFormat string
+	config string
+	logFlags
 }
 
-func newBareFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("monitor "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// newFlagSet is the flag set of a config-reading command: --config and the
+// log flags. (stderr is unused: parse reports problems.)
+func newFlagSet(name string, _ io.Writer, c *commonFlags) *flag.FlagSet {
+	fs := newCommand(name)
+	fs.StringVar(&c.config, "config", "", "the config `FILE` (default config.yaml in the working directory, then $MONITOR_CONFIG); it may also be given as the argument")
+	c.register(fs)
 	return fs
 }
 
-func newFlagSet(name string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
-	fs := newBareFlagSet(name, stderr)
-	fs.StringVar(&c.config, "config", "", "config file (default config.yaml, then $MONITOR_CONFIG)")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
-	return fs
+// parse reads the flags and the optional config argument, and checks the
+// log flags; ok false means return code.
+func (c *commonFlags) parse(fs *flag.FlagSet, name string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	rest, code, ok := parse(fs, name, args, stdout, stderr)
+	if !ok {
+		return code, false
+	}
+	if !c.configArg(name, rest, stderr) || !c.check(name, stderr) {
+		return exitConfig, false
+	}
+	return exitOK, true
 }
 
 // configPath resolves --config: the flag, else config.yaml in the working
-// directory, else $MONITOR_CONFIG.
-func configPath(flagValue string) string {
+// directory, else $MONITOR_CONFIG. explicit tells whether the file was
+// named (by the flag, the argument or the variable).
+func configPath(flagValue string) (path string, explicit bool) {
 	if flagValue != "" {
-		return flagValue
+		return flagValue, true
 	}
 	if _, err := os.Stat("config.yaml"); err == nil {
-		return "config.yaml"
+		return "config.yaml", false
 	}
 	if env := os.Getenv("MONITOR_CONFIG"); env != "" {
-		return env
+		return env, true
 	}
-	return "config.yaml"
+	return "config.yaml", false
 }
 
 // loaded is what a config-reading command starts from.
@@ -125,9 +143,10 @@ type loaded struct {
 // load resolves --config, loads and validates it (printing every problem)
 // and builds the redacting logger; false means exit with exitConfig.
 func (c *commonFlags) load(cmd string, stderr io.Writer) (loaded, bool) {
-	l := loaded{path: configPath(c.config)}
+	path, explicit := configPath(c.config)
+	l := loaded{path: path}
 	var ok bool
-	if l.cfg, ok = loadConfig(l.path, stderr); !ok {
+	if l.cfg, ok = loadConfig(cmd, l.path, explicit, stderr); !ok {
 		return l, false
 	}
 	l.red = check.NewRedactor(l.cfg.Secrets...)
@@ -140,8 +159,12 @@ func (c *commonFlags) load(cmd string, stderr io.Writer) (loaded, bool) {
 }
 
 // loadConfig loads and validates the config, printing every problem.
-func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+func loadConfig(cmd, path string, explicit bool, stderr io.Writer) (*config.Config, bool) {
 	cfg, err := config.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "monitor %s: %s\n", cmd, noConfigHint(path, explicit))
+		return nil, false
+	}
 	if err != nil {
 		printProblems(stderr, path, err)
 		return nil, false
@@ -163,20 +186,25 @@ func printProblems(w io.Writer, path string, err error) {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("validate", stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "validate", args, stdout, stderr); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "monitor validate: unexpected argument %q\n", fs.Arg(0))
-		return exitConfig
-	}
-	path := configPath(c.config)
-	cfg, ok := loadConfig(path, stderr)
+	path, explicit := configPath(c.config)
+	cfg, ok := loadConfig("validate", path, explicit, stderr)
 	if !ok {
 		return exitConfig
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d checks, %d databases)\n", path, len(cfg.Checks), len(cfg.Databases))
+	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", path, count(len(cfg.Checks), "check"), count(len(cfg.Databases), "database"))
 	return exitOK
+}
+
+// count writes n and the noun, in the plural unless n is 1: "1 check",
+// "3 checks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // newLogger builds the process logger; every string it writes passes

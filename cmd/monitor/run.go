@@ -38,8 +38,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr, &c)
 	webConfig := fs.String("web.config.file", "",
 		"exporter-toolkit web config (TLS, basic auth), as Prometheus exporters use; default plain HTTP")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "run", args, stdout, stderr); !ok {
+		return code
 	}
 	if err := web.Validate(*webConfig); err != nil {
 		fmt.Fprintf(stderr, "monitor run: --web.config.file %s: %v\n", *webConfig, err)
@@ -91,6 +91,9 @@ type daemon struct {
 	bgDone sync.WaitGroup
 
 	demoCancel context.CancelFunc
+
+	// load reads the config on reload; nil means config.Load.
+	load func(path string) (*config.Config, error)
 }
 
 func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
@@ -261,10 +264,16 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 	d.logger.Info("monitor stopped")
 }
 
-// reload re-reads the config; an invalid one is logged and the old one keeps
-// running.
+// reload re-reads the config and applies it all or nothing: the whole new
+// state (config, connection pools, schedule) is built before anything is
+// swapped, and when any part fails the old config keeps running untouched
+// and "reload rejected" is logged.
 func (d *daemon) reload() {
-	cfg, err := config.Load(d.path)
+	load := d.load
+	if load == nil {
+		load = config.Load
+	}
+	cfg, err := load(d.path)
 	if err != nil {
 		probs := config.Problems(err)
 		for _, p := range probs {
@@ -275,38 +284,54 @@ func (d *daemon) reload() {
 		}
 		return
 	}
-	if cfg.Server.Listen != d.cfg.Server.Listen {
-		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
-	}
-	oldEnv := d.env
+
+	// Build: new pools when the databases changed (not yet used).
+	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
-		env, err := newEnv(cfg, d.beats, d.links, d.logger)
-		if err != nil {
+		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
 			return
 		}
-		old := d.env
-		d.env = env
-		d.sched.SetEnv(env)
-		// Runs in flight keep the old pool until their timeout at most.
-		time.AfterFunc(2*maxTimeout(d.cfg), func() { _ = old.Pool.Close() })
 	}
-	if cfg.Demo != d.cfg.Demo || d.env != oldEnv {
-		d.startDemo(cfg, d.env)
+	// Schedule: the only step that can still fail, so it goes first. It is
+	// all or nothing, and swaps the env in only when every check was
+	// scheduled, so no run of the new schedule sees the old pools.
+	var swapEnv *probes.Env
+	if env != d.env {
+		swapEnv = env
+	}
+	if err := d.sched.Reload(cfg.Checks, swapEnv); err != nil {
+		d.logger.Error("reload rejected: scheduling", "err", err)
+		if swapEnv != nil {
+			_ = swapEnv.Pool.Close()
+		}
+		return
+	}
+
+	// Swap: nothing below can fail.
+	if cfg.Server.Listen != d.cfg.Server.Listen {
+		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
+	}
+	if cfg.Storage != d.cfg.Storage || historyDSN(cfg) != historyDSN(d.cfg) {
+		// Also when the demo was switched on or off: its history is kept apart.
+		d.logger.Warn("storage changed; it takes effect on restart")
+	}
+	if swapEnv != nil {
+		old, oldTimeout := d.env, maxTimeout(d.cfg)
+		d.env = swapEnv
+		// Runs in flight keep the old pool until their timeout at most.
+		time.AfterFunc(2*oldTimeout, func() { _ = old.Pool.Close() })
 	}
 	d.snap.SetSpecs(cfg.Checks)
 	d.metrics.SetChecks(cfg.Checks)
 	m := maintenance(cfg)
 	d.maint.Store(&m)
 	d.eval.SetObjectives(objectives(cfg))
-	if cfg.Storage != d.cfg.Storage {
-		d.logger.Warn("storage changed; it takes effect on restart")
-	}
 	d.srv.SetTokens(cfg.Server.Tokens)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
-	if err := d.sched.Apply(cfg.Checks); err != nil {
-		d.logger.Error("reload: scheduling", "err", err)
+	if cfg.Demo != d.cfg.Demo || swapEnv != nil {
+		d.startDemo(cfg, d.env)
 	}
 	d.cfg = cfg
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))

@@ -37,8 +37,8 @@ func (c *commonFlags) loadObjectives(cmd string, stderr io.Writer) (loaded, []sl
 func cmdRules(args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("rules", stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "rules", args, stdout, stderr); !ok {
+		return code
 	}
 	_, objs, ok := c.loadObjectives("rules", stderr)
 	if !ok {
@@ -55,16 +55,22 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 
 func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "report" {
-		fmt.Fprintln(stderr, "Usage: monitor sla report [--config F] [--window 30d | --month YYYY-MM] [--format table|json|csv]")
-		return exitConfig
+		w, code := stderr, exitConfig
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+			w, code = stdout, exitOK
+		} else if len(args) > 0 {
+			fmt.Fprintf(stderr, "monitor sla: unknown subcommand %q\n", args[0])
+		}
+		fmt.Fprintln(w, "Usage: monitor sla report [flags] [CONFIG]\n\nSubcommands:\n  report  availability, error budget and outages per SLO\n\nRun 'monitor sla report --help' for its flags.")
+		return code
 	}
 	var c commonFlags
 	fs := newFlagSet("sla report", stderr, &c)
-	window := fs.String("window", "", "the window ending now, like 30d or 12h (default: each SLO's own window)")
-	month := fs.String("month", "", "a calendar month, like 2026-10 (UTC)")
+	window := fs.String("window", "", "the `DURATION` ending now, like 30d or 12h (default: each SLO's own window)")
+	month := fs.String("month", "", "a calendar month `YYYY-MM`, like 2026-10 (UTC)")
 	format := fs.String("format", "table", "output: table, json or csv")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitConfig
+	if code, ok := c.parse(fs, "sla report", args[1:], stdout, stderr); !ok {
+		return code
 	}
 	if *window != "" && *month != "" {
 		fmt.Fprintln(stderr, "monitor sla report: --window and --month exclude each other")

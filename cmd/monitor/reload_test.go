@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/config"
+)
+
+// reloadAtomicV1 is the config a daemon starts with in the reload tests;
+// %s is the directory of its files.
+const reloadAtomicV1 = `server:
+  listen: 127.0.0.1:0
+  tokens: ["old-token"]
+storage:
+  dsn: "sqlite://%[1]s/history.db"
+databases:
+  app: { dsn: "sqlite://%[1]s/app.db" }
+checks:
+  - { name: first_db, kind: db, database: app, interval: 1h, timeout: 1s }
+`
+
+// startReloadDaemon builds a daemon on reloadAtomicV1 with its scheduler
+// running (but no signal loop), and returns it with its log.
+func startReloadDaemon(t *testing.T) (*daemon, *lockedBuffer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	writeFile(t, path, fmt.Sprintf(reloadAtomicV1, dir))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := newDaemon(context.Background(), path, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.sched.Apply(cfg.Checks); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.sched.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.sched.Shutdown(ctx)
+		d.demoCancel()
+		_ = d.ln.Close()
+		_ = d.env.Pool.Close()
+		_ = d.store.Close()
+	})
+	return d, logs, path
+}
+
+// tokenWorks tells whether token opens a private endpoint.
+func tokenWorks(t *testing.T, d *daemon, token string) bool {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/v2/sla", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	d.srv.ServeHTTP(rec, req)
+	return rec.Code != http.StatusUnauthorized
+}
+
+// wantOldConfigLive: the tokens, checks, schedule and pools of
+// reloadAtomicV1 are the ones in force.
+func wantOldConfigLive(t *testing.T, d *daemon, oldEnv any) {
+	t.Helper()
+	if !tokenWorks(t, d, "old-token") || tokenWorks(t, d, "new-token") {
+		t.Errorf("after a rejected reload: old token works = %v, new token works = %v; want only the old one",
+			tokenWorks(t, d, "old-token"), tokenWorks(t, d, "new-token"))
+	}
+	var names []string
+	for _, sp := range d.snap.Specs() {
+		names = append(names, sp.Name)
+	}
+	if !slices.Equal(names, []string{"first_db"}) {
+		t.Errorf("checks shown after a rejected reload = %v, want [first_db]", names)
+	}
+	if n := d.sched.Len(); n != 1 {
+		t.Errorf("%d checks scheduled after a rejected reload, want 1", n)
+	}
+	if any(d.env) != oldEnv {
+		t.Error("a rejected reload swapped the connection pools")
+	}
+	if len(d.cfg.Checks) != 1 || len(d.cfg.Server.Tokens) != 1 {
+		t.Errorf("the daemon's config changed: %d checks, tokens %d", len(d.cfg.Checks), len(d.cfg.Server.Tokens))
+	}
+}
+
+// TestReloadBadCronRejected: a SIGHUP with a cron the scheduler refuses
+// is rejected whole, at the config's line:col: the new token does not
+// work and the old checks keep running. (It used to log "reload:
+// scheduling" then "config reloaded" with the new token live.)
+func TestReloadBadCronRejected(t *testing.T) {
+	for _, cron := range []string{"99 99 99 99 99", "*/0 * * * *", "0 0 30 2 *", "60 * * * * *", "CRON_TZ=Mars/Olympus 0 3 * * *"} {
+		t.Run(cron, func(t *testing.T) {
+			d, logs, path := startReloadDaemon(t)
+			oldEnv := any(d.env)
+			text := strings.Replace(fmt.Sprintf(reloadAtomicV1, filepath.Dir(path)), `"old-token"`, `"new-token"`, 1) +
+				fmt.Sprintf("  - { name: nightly, kind: db, database: app, cron: %q }\n", cron)
+			writeFile(t, path, text)
+			d.reload()
+			log := logs.String()
+			if !strings.Contains(log, "reload rejected: invalid config") || !strings.Contains(log, path+":10:") {
+				t.Errorf("log does not reject the reload at line 10:\n%s", log)
+			}
+			if strings.Contains(log, "config reloaded") {
+				t.Errorf("log says the config was reloaded:\n%s", log)
+			}
+			wantOldConfigLive(t, d, oldEnv)
+		})
+	}
+}
+
+// TestReloadFailingAtSchedulingChangesNothing: when the config is valid
+// but the scheduler refuses a check (here a loader that skips validation,
+// as a parser disagreement would), nothing of the new config is applied:
+// not the tokens, the new database's pool or the checks.
+func TestReloadFailingAtSchedulingChangesNothing(t *testing.T) {
+	d, logs, path := startReloadDaemon(t)
+	oldEnv := any(d.env)
+	d.load = func(p string) (*config.Config, error) {
+		cfg, err := config.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Server.Tokens = []string{"new-token"}
+		cfg.Databases["other"] = config.Database{DSN: "sqlite://" + filepath.Join(filepath.Dir(p), "other.db")}
+		bad := cfg.Checks[0]
+		bad.Name, bad.Cron = "never", "0 0 30 2 *"
+		cfg.Checks = append(cfg.Checks, bad)
+		return cfg, nil
+	}
+	d.reload()
+	log := logs.String()
+	if !strings.Contains(log, "reload rejected: scheduling") || !strings.Contains(log, `check \"never\"`) {
+		t.Errorf("log does not reject the reload naming the check:\n%s", log)
+	}
+	if strings.Contains(log, "config reloaded") {
+		t.Errorf("log says the config was reloaded:\n%s", log)
+	}
+	wantOldConfigLive(t, d, oldEnv)
+	if _, _, err := d.env.Pool.SQL("app"); err != nil {
+		t.Errorf("the old pool was closed by the rejected reload: %v", err)
+	}
+
+	// The same reload without the bad check goes through.
+	d.load = func(p string) (*config.Config, error) {
+		cfg, err := config.Load(p)
+		if err == nil {
+			cfg.Server.Tokens = []string{"new-token"}
+		}
+		return cfg, err
+	}
+	_ = path
+	d.reload()
+	if !tokenWorks(t, d, "new-token") || tokenWorks(t, d, "old-token") {
+		t.Error("a good reload did not swap the tokens")
+	}
+	if !strings.Contains(logs.String(), "config reloaded") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+}

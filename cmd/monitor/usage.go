@@ -1,0 +1,196 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// help is what `monitor CMD --help` prints besides the flags.
+type help struct {
+	usage   string // the synopsis, after "Usage: "
+	what    string // one paragraph
+	example string // one or more command lines
+	exits   string // the exit codes
+}
+
+// exitsConfig is the exit code line of commands that only read the config.
+const exitsConfig = "0 ok, 2 usage or config error"
+
+var helps = map[string]help{
+	"run": {
+		usage:   "monitor run [flags] [CONFIG]",
+		what:    "Run the daemon: the scheduler and the HTTP server. SIGTERM or SIGINT drain (running checks get up to 15 s), SIGHUP reloads the config; an invalid new config is logged and the old one keeps running.",
+		example: "monitor run --config /etc/monitor/config.yaml",
+		exits:   "0 stopped cleanly, 1 failed to start, 2 usage or config error",
+	},
+	"check": {
+		usage:   "monitor check [flags] [CONFIG]",
+		what:    "Run every check (or the --only named ones, with the checks they depend on) once and print the results.",
+		example: "monitor check --config config.yaml --only usage_meters_connectivity --format json",
+		exits:   "0 no check FAILs, 1 a check FAILs, 2 usage or config error",
+	},
+	"validate": {
+		usage:   "monitor validate [flags] [CONFIG]",
+		what:    "Check the config and print file:line:col: message for every problem at once.",
+		example: "monitor validate --config config.yaml",
+		exits:   "0 valid, 2 invalid (or usage error)",
+	},
+	"links": {
+		usage:   "monitor links [flags] URL... | -",
+		what:    "Check links ad hoc: the URLs given, or one per line on stdin with -. The SSRF guard applies unless --allow-private.",
+		example: "monitor links https://example.com/ https://example.org/missing\nmonitor links --concurrency 256 - < urls.txt",
+		exits:   "0 every link passes, 1 a link fails, 2 usage error",
+	},
+	"sla report": {
+		usage:   "monitor sla report [flags] [CONFIG]",
+		what:    "Print, per SLO, availability, objective, met, budget used, incidents and the longest outage, from the history store (works while the daemon runs).",
+		example: "monitor sla report --config config.yaml --month 2026-10 --format csv",
+		exits:   "0 ok, 1 store error, 2 usage or config error",
+	},
+	"rules": {
+		usage:   "monitor rules [flags] [CONFIG]",
+		what:    "Print Prometheus recording and multi-window burn-rate alerting rules for the configured SLOs.",
+		example: "monitor rules --config config.yaml | promtool check rules /dev/stdin",
+		exits:   "0 ok, 2 no SLOs, usage or config error",
+	},
+	"version": {
+		usage:   "monitor version [flags]",
+		what:    "Print the version, the VCS revision and commit time the binary was built from, and the Go version.",
+		example: "monitor version",
+		exits:   "0",
+	},
+}
+
+// newCommand is the flag set of a command. Its own output is off: parse
+// prints errors and --help itself (see parse).
+func newCommand(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("monitor "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parse reads the flags of command name, with arguments and flags in any
+// order ("check config.yaml --only x"); everything after "--" is an
+// argument. ok is false when the command must return code: 0 after
+// --help or -h (the help went to stdout), 2 after a bad flag (the
+// problem went to stderr).
+func parse(fs *flag.FlagSet, name string, args []string, stdout, stderr io.Writer) (rest []string, code int, ok bool) {
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, name, fs)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "monitor %s: %s\nRun 'monitor %s --help' for usage.\n", name, dashes(err.Error()), name)
+			return nil, exitConfig, false
+		}
+		left := fs.Args()
+		if used := len(args) - len(left); used > 0 && args[used-1] == "--" {
+			return append(rest, left...), exitOK, true
+		}
+		if len(left) == 0 {
+			return rest, exitOK, true
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+}
+
+// dashes writes the flag package's "-name" as the README does: "--name".
+func dashes(msg string) string {
+	for _, p := range []string{"flag provided but not defined: -", "flag needs an argument: -", "bad flag syntax: -"} {
+		if strings.HasPrefix(msg, p) && !strings.HasPrefix(msg, p+"-") {
+			return p + "-" + msg[len(p):]
+		}
+	}
+	if i := strings.Index(msg, " for flag -"); i >= 0 {
+		return msg[:i] + " for flag --" + msg[i+len(" for flag -"):]
+	}
+	return msg
+}
+
+// printHelp writes a command's usage, flags (as --name, with defaults),
+// example and exit codes.
+func printHelp(w io.Writer, name string, fs *flag.FlagSet) {
+	h := helps[name]
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", h.usage, h.what)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.VisitAll(func(f *flag.Flag) {
+			typ, usage := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if typ != "" {
+				line += " " + typ
+			}
+			fmt.Fprintf(w, "%s\n        %s", line, usage)
+			switch f.DefValue {
+			case "", "0", "false":
+			default:
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		})
+	}
+	fmt.Fprintln(w, "\nExample:")
+	for l := range strings.Lines(h.example) {
+		fmt.Fprintf(w, "  %s", strings.TrimSuffix(l, "\n")+"\n")
+	}
+	fmt.Fprintf(w, "\nExit codes: %s\n", h.exits)
+}
+
+// logFlags are --log-level and --log-format, which every command takes.
+type logFlags struct {
+	logLevel  string
+	logFormat string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&l.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// check refuses a bad level or format before the command does anything.
+func (l *logFlags) check(cmd string, stderr io.Writer) bool {
+	if _, err := newLogger(io.Discard, l.logLevel, l.logFormat, nil); err != nil {
+		fmt.Fprintf(stderr, "monitor %s: %v\n", cmd, err)
+		return false
+	}
+	return true
+}
+
+// configArg takes the config path from the arguments: `monitor check
+// path/to/config.yaml` means `--config path/to/config.yaml` (as promtool
+// and most tools read a lone file argument). Two different paths, or more
+// than one argument, are refused.
+func (c *commonFlags) configArg(cmd string, args []string, stderr io.Writer) bool {
+	switch {
+	case len(args) == 0:
+		return true
+	case len(args) > 1:
+		fmt.Fprintf(stderr, "monitor %s: unexpected argument %q (want one config file at most)\n", cmd, args[1])
+		return false
+	case c.config != "" && c.config != args[0]:
+		fmt.Fprintf(stderr, "monitor %s: two config files, --config %s and %s (want one)\n", cmd, c.config, args[0])
+		return false
+	}
+	c.config = args[0]
+	return true
+}
+
+// noConfigHint explains a config file that is not there, and how to name
+// one.
+func noConfigHint(path string, explicit bool) string {
+	if explicit {
+		return fmt.Sprintf("config file %s does not exist", path)
+	}
+	wd, _ := os.Getwd()
+	return fmt.Sprintf("no config.yaml in %s and $MONITOR_CONFIG is not set (name the file with --config path/to/config.yaml)", wd)
+}
