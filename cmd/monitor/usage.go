@@ -17,9 +17,6 @@ type help struct {
 	exits   string // the exit codes
 }
 
-// exitsConfig is the exit code line of commands that only read the config.
-const exitsConfig = "0 ok, 2 usage or config error"
-
 var helps = map[string]help{
 	"run": {
 		usage:   "monitor run [flags] [CONFIG]",
