@@ -74,11 +74,6 @@ type job struct {
 	ticks   atomic.Int64
 	running atomic.Bool // a run is in progress: a tick that comes meanwhile is skipped
 	busy    atomic.Bool // a probe goroutine is still running (it may have hung)
-	// ctx is the context of the job's runs: cancelled when the job is
-	// removed (a reload) or at the end of the drain, not when gocron shuts
-	// down, so that running checks can finish.
-	ctx    context.Context
-	cancel context.CancelFunc
 }
 
 // New builds a Scheduler; call Apply to give it checks and Start to run them.
@@ -199,7 +194,6 @@ func (s *Scheduler) applyLocked(env *probes.Env) error {
 			if err := s.sched.RemoveJob(j.id); err != nil {
 				s.opts.Logger.Warn("remove job", "check", name, "err", err)
 			}
-			j.cancel()
 		}
 		return fmt.Errorf("schedule: %w", errors.Join(errs...))
 	}
@@ -213,7 +207,6 @@ func (s *Scheduler) applyLocked(env *probes.Env) error {
 		if err := s.sched.RemoveJob(j.id); err != nil {
 			s.opts.Logger.Warn("remove job", "check", name, "err", err)
 		}
-		j.cancel()
 		delete(s.jobs, name)
 	}
 	for name, j := range added {
@@ -225,15 +218,8 @@ func (s *Scheduler) applyLocked(env *probes.Env) error {
 // add schedules one check. Runs never overlap: a tick that comes while the
 // previous run goes on is skipped (runJob), which costs far less memory per
 // check than gocron's singleton mode (a queue and a goroutine per job).
-func (s *Scheduler) add(sp check.Spec) (j *job, err error) {
-	j = &job{spec: sp}
-	j.ctx, j.cancel = context.WithCancel(s.runCtx)
-	cancel := j.cancel // j is nil on the error returns
-	defer func() {
-		if err != nil {
-			cancel()
-		}
-	}()
+func (s *Scheduler) add(sp check.Spec) (*job, error) {
+	j := &job{spec: sp}
 	task := gocron.NewTask(func() { s.runJob(j) })
 	if sp.Cron != "" {
 		// The same parse as the config's: it also keeps robfig/cron from
@@ -305,7 +291,10 @@ func (s *Scheduler) runJob(j *job) {
 	}
 
 	s.runs.Inc()
-	r, ok := run(j.ctx, j.spec, s.env.Load(), &j.busy)
+	// Runs derive from runCtx, not from gocron's job context, which gocron
+	// cancels the moment it shuts down; a removed job's last run ends within
+	// its own timeout and its result is dropped by the hub.
+	r, ok := run(s.runCtx, j.spec, s.env.Load(), &j.busy)
 	if !ok {
 		return
 	}
