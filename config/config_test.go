@@ -473,6 +473,8 @@ server:
     link_checks: 2
     link_connections: 50
     queue_timeout: 500ms
+checks:
+  - { name: x, kind: link, urls: ["https://example.com/"] }
 `), env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +485,7 @@ server:
 	if cfg.Server.RateLimits != want {
 		t.Fatalf("rate_limits = %+v, want %+v", cfg.Server.RateLimits, want)
 	}
-	if cfg, err := config.Parse("d.yml", []byte("server: {}\n"), env(nil)); err != nil || cfg.Server.RateLimits != config.DefaultRateLimits {
+	if cfg, err := config.Parse("d.yml", []byte("server: {}\nchecks:\n  - { name: x, kind: link, urls: [\"https://example.com/\"] }\n"), env(nil)); err != nil || cfg.Server.RateLimits != config.DefaultRateLimits {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
 

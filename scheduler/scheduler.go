@@ -228,9 +228,10 @@ func (s *Scheduler) applyLocked(env *probes.Env) error {
 func (s *Scheduler) add(sp check.Spec) (j *job, err error) {
 	j = &job{spec: sp}
 	j.ctx, j.cancel = context.WithCancel(s.runCtx)
+	cancel := j.cancel // j is nil once an error is returned
 	defer func() {
 		if err != nil {
-			j.cancel()
+			cancel()
 		}
 	}()
 	task := gocron.NewTask(func() { s.runJob(j) })
