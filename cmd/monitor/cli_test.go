@@ -120,7 +120,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"validate", "--config", "testdata/does-not-exist.yaml"}, "does-not-exist.yaml"},
 		{[]string{"check", "--config", "testdata/valid.yaml", "--format", "xml"}, `bad --format "xml"`},
 		{[]string{"check", "--config", "testdata/invalid-two.yaml"}, "testdata/invalid-two.yaml:8:5: "},
-		{[]string{"check", "--config", "testdata/valid.yaml", "--log-level", "loud"}, "--log-level"},
+		{[]string{"check", "--config", "testdata/valid.yaml", "--log-level", "loud"}, `bad --log-level "loud" (want debug, info, warn or error)`},
+		{[]string{"check", "--config", "testdata/valid.yaml", "--log-format", "xml"}, `bad --log-format "xml" (want text or json)`},
+		{[]string{"links", "--concurrency", "0", "http://127.0.0.1:9/"}, "bad --concurrency 0 (want 1 or more)"},
+		{[]string{"links", "--per-host", "-1", "http://127.0.0.1:9/"}, "bad --per-host -1 (want 1 or more)"},
+		{[]string{"links", "--timeout", "0s", "http://127.0.0.1:9/"}, "bad --timeout 0s (want a positive duration like 4s)"},
+		{[]string{"sla", "report", "--config", "../../config.yaml", "--month", "2026-13"}, `bad --month "2026-13" (want YYYY-MM, like 2026-10)`},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

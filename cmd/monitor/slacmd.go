@@ -91,7 +91,7 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *month != "":
 		var err error
 		if from, to, err = sla.MonthRange(*month); err != nil {
-			fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+			fmt.Fprintf(stderr, "monitor sla report: bad --month %q (want YYYY-MM, like 2026-10)\n", *month)
 			return exitConfig
 		}
 	case *window != "":
