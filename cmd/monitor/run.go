@@ -139,6 +139,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	defer ocancel()
 	if err := d.openHistory(octx, d.ln.Addr().String()); err != nil {
 		_ = env.Pool.Close()
+		if le := (*store.LockedError)(nil); errors.As(err, &le) {
+			return nil, le // says all: no "history store: store sqlite:" before it
+		}
 		return nil, fmt.Errorf("history store: %w", err)
 	}
 	m := maintenance(cfg)
