@@ -125,6 +125,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"links", "--concurrency", "0", "http://127.0.0.1:9/"}, "bad --concurrency 0 (want 1 or more)"},
 		{[]string{"links", "--per-host", "-1", "http://127.0.0.1:9/"}, "bad --per-host -1 (want 1 or more)"},
 		{[]string{"links", "--timeout", "0s", "http://127.0.0.1:9/"}, "bad --timeout 0s (want a positive duration like 4s)"},
+		{[]string{"rules", "--config", "testdata/valid.yaml"}, "testdata/valid.yaml has no slos (add one, like:  slos: [{check: NAME, objective: 99.9}])"},
 		{[]string{"sla", "report", "--config", "../../config.yaml", "--month", "2026-13"}, `bad --month "2026-13" (want YYYY-MM, like 2026-10)`},
 	} {
 		code, _, stderr := runMain(t, tc.args...)

@@ -28,7 +28,7 @@ func (c *commonFlags) loadObjectives(cmd string, stderr io.Writer) (loaded, []sl
 	}
 	objs := objectives(l.cfg)
 	if len(objs) == 0 {
-		fmt.Fprintf(stderr, "monitor %s: %s has no slos\n", cmd, l.path)
+		fmt.Fprintf(stderr, "monitor %s: %s has no slos (add one, like:  slos: [{check: NAME, objective: 99.9}])\n", cmd, l.path)
 		return l, nil, false
 	}
 	return l, objs, true
