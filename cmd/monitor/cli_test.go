@@ -73,6 +73,16 @@ func TestValidateConfigLookup(t *testing.T) {
 	if code, stdout, _ := runMain(t, "validate", "--config", valid); code != 0 || !strings.HasPrefix(stdout, valid+": ok") {
 		t.Errorf("--config: %d %q, want the flag to win", code, stdout)
 	}
+	// One file named twice (the argument and --config) is one file.
+	copyFile(t, valid, filepath.Join(dir, "config.yaml"))
+	for _, args := range [][]string{
+		{"validate", "config.yaml", "--config", "./config.yaml"},
+		{"validate", "--config", filepath.Join(dir, "config.yaml"), "config.yaml"},
+	} {
+		if code, _, stderr := runMain(t, args...); code != 0 {
+			t.Errorf("monitor %s = %d %q, want the same file accepted", strings.Join(args, " "), code, stderr)
+		}
+	}
 }
 
 func TestValidateProblems(t *testing.T) {
