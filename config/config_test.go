@@ -175,8 +175,8 @@ func TestBadConfigs(t *testing.T) {
 		{
 			file: "invalid-unknown-key.yml",
 			want: []string{
-				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x"`,
-				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage`,
+				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x" (did you mean "interval"?)`,
+				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage (did you mean "retention"?)`,
 			},
 		},
 		{
@@ -512,6 +512,29 @@ checks:
 		"bad.yml:9:5: ",
 	} {
 		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestUnknownKeySuggests: a key one or two edits from a known one names it;
+// a key far from every known one does not guess.
+func TestUnknownKeySuggests(t *testing.T) {
+	_, err := config.Parse("s.yml", []byte(`server: { listn: 127.0.0.1:8080 }
+databases:
+  app: { dsn: "sqlite://a.db", pool: 3 }
+check:
+  - { name: a, kind: db, databse: app }
+`), env(nil))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`s.yml:1:11: unknown key "listn" in server (did you mean "listen"?)`,
+		`s.yml:3:32: unknown key "pool" in database "app"` + "\n",
+		`s.yml:4:1: unknown key "check" (did you mean "checks"?)`,
+	} {
+		if !strings.Contains(err.Error()+"\n", want) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
 	}

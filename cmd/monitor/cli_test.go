@@ -93,7 +93,7 @@ func TestValidateProblems(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("stdout = %q, want nothing", stdout)
 	}
-	want := "testdata/invalid-two.yaml:8:5: unknown key \"intervl\" in check \"app_db\"\n" +
+	want := "testdata/invalid-two.yaml:8:5: unknown key \"intervl\" in check \"app_db\" (did you mean \"interval\"?)\n" +
 		"testdata/invalid-two.yaml:9:11: invalid check name \"Events-Freshness\" (want lowercase letters, digits and _)\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
