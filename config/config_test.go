@@ -539,3 +539,13 @@ check:
 		}
 	}
 }
+
+// TestTabIndentNamed: a tab used for indentation is named as such, not
+// only "found character that cannot start any token".
+func TestTabIndentNamed(t *testing.T) {
+	_, err := config.Parse("tab.yml", []byte("checks:\n\t- { name: a, kind: link, urls: [\"https://example.com/\"] }\n"), env(nil))
+	want := "tab.yml:2: invalid YAML: found character that cannot start any token (a tab: YAML indents with spaces only)"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
