@@ -218,8 +218,13 @@ func (d *daemon) serve(ctx context.Context) int {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(d.ln, httpSrv, d.webConfig, d.logger.With("component", "http")) }()
-	d.logger.Info("monitor started", "version", version, "listen", d.ln.Addr().String(),
-		"config", d.path, "checks", len(d.cfg.Checks))
+	started := []any{"version", version, "listen", d.ln.Addr().String(), "config", d.path, "checks", len(d.cfg.Checks)}
+	if d.webConfig != "" {
+		// The toolkit's "TLS is enabled" is at debug: say here that the
+		// listener is not plain HTTP.
+		started = append(started, "web_config", d.webConfig)
+	}
+	d.logger.Info("monitor started", started...)
 
 	code := exitOK
 loop:
