@@ -85,7 +85,7 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	cfg := l.cfg
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second) // from/to in whole seconds, in JSON as in CSV and the table
 	var from, to time.Time
 	switch {
 	case *month != "":
