@@ -196,7 +196,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		errs = append(errs, &Error{File: file, Msg: ErrNoChecks.Error() + " (the file is empty)"})
 		return nil, joinProblems(errs)
 	case err != nil:
-		errs = append(errs, syntaxError(file, err))
+		errs = append(errs, syntaxError(file, text, err))
 		return nil, joinProblems(errs)
 	}
 
@@ -206,7 +206,7 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		errs = append(errs, syntaxError(file, err))
+		errs = append(errs, syntaxError(file, text, err))
 		return nil, joinProblems(errs)
 	case !isNull(&next):
 		d.errorf(&next, "a second YAML document is not read (want one document: remove this --- and merge what follows into the first)")
@@ -242,13 +242,18 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // syntaxError turns a YAML syntax error into an *Error. YAML reports only a
 // line, and for "did not find expected ..." it is the 0-based line of the
 // list or mapping being parsed, so one is added.
-func syntaxError(file string, err error) *Error {
+func syntaxError(file, text string, err error) *Error {
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		if strings.HasPrefix(m[2], "did not find expected") {
 			line++
 		}
-		return &Error{File: file, Line: line, Msg: "invalid YAML: " + m[2]}
+		msg := "invalid YAML: " + m[2]
+		if lines := strings.Split(text, "\n"); strings.Contains(m[2], "cannot start any token") &&
+			line >= 1 && line <= len(lines) && strings.HasPrefix(strings.TrimLeft(lines[line-1], " "), "\t") {
+			msg += " (a tab: YAML indents with spaces only)"
+		}
+		return &Error{File: file, Line: line, Msg: msg}
 	}
 	return &Error{File: file, Msg: "invalid YAML: " + err.Error()}
 }

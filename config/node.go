@@ -111,7 +111,7 @@ func (d *decoder) addFields(f *fields, n *yaml.Node, known []string, seen map[*y
 			continue
 		}
 		if !slices.Contains(known, k.Value) {
-			d.errorf(k, "unknown key %q%s", k.Value, f.in())
+			d.errorf(k, "unknown key %q%s%s", k.Value, f.in(), didYouMean(k.Value, known))
 			continue
 		}
 		if first, dup := f.keys[k.Value]; dup {
@@ -336,4 +336,43 @@ func orList(words []string) string {
 		return words[0]
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// didYouMean names the known key a typo most likely meant (" (did you mean
+// "interval"?)"): the closest within two edits, if there is exactly one.
+func didYouMean(key string, known []string) string {
+	best, bestD, ties := "", 3, 0
+	for _, k := range known {
+		switch d := editDistance(strings.ToLower(key), k); {
+		case d < bestD:
+			best, bestD, ties = k, d, 0
+		case d == bestD:
+			ties++
+		}
+	}
+	if best == "" || ties > 0 || bestD >= len(best) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b (keys are short).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -324,7 +324,17 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 	defer func() { r.DurationMs = check.Millis(time.Since(start)) }()
 
 	u, err := url.Parse(strings.TrimSpace(t.URL))
-	if err != nil || !u.IsAbs() {
+	if err != nil {
+		// The inner error names the bad part only (an escape, a port), never
+		// the whole URL and its password.
+		why := err
+		if ue, ok := err.(*url.Error); ok {
+			why = ue.Err
+		}
+		r.Status, r.Error, r.ErrorMessage = check.Fail, check.LinkErrInvalidURL, "URL does not parse: "+why.Error()
+		return r
+	}
+	if !u.IsAbs() {
 		r.Status, r.Error, r.ErrorMessage = check.Fail, check.LinkErrInvalidURL, "not an absolute URL"
 		return r
 	}

@@ -41,7 +41,9 @@ func testServer(t *testing.T, what, envVar, dsn string) string {
 	once, _ := reachable.LoadOrStore(dsn, sync.OnceValue(func() error { return pingDSN(dsn) }))
 	if err := once.(func() error)(); err != nil {
 		p := &Pool{redactor: check.NewRedactor(dsn)}
-		testenv.Unavailable(t, fmt.Sprintf("%s test server unreachable at %s: %s", what, p.redact(dsn), p.redact(err.Error())),
+		// The address shown with only its password hidden: "at ***" would
+		// not tell a newcomer which server to start.
+		testenv.Unavailable(t, fmt.Sprintf("%s test server unreachable at %s: %s", what, check.RedactDSN(dsn), p.redact(err.Error())),
 			"start it or set "+envVar)
 	}
 	return dsn

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -184,6 +185,11 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 	from = from.Truncate(step)
 	buckets, err := (*stp).History(r.Context(), name, from, now, step)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			// Known and retried by the daemon: no ERROR line per request.
+			writeError(w, r, CodeInternal, "The history store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)", nil)
+			return
+		}
 		s.opts.Logger.Error("history query failed", "check", name, "err", err)
 		writeError(w, r, CodeInternal, "The history store could not be read", nil)
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,18 @@ func TestHistoryTooManyPoints(t *testing.T) {
 	_ = json.Unmarshal(body, &env)
 	if env.Details["points"] != float64(9600) {
 		t.Errorf("details = %v, want points 9600 (400 days of hours)", env.Details)
+	}
+}
+
+// TestHistoryStoreUnavailable: while the history store is down (not opened
+// yet), the history answers 500 saying the store is unavailable and
+// retried, not only that it "could not be read".
+func TestHistoryStoreUnavailable(t *testing.T) {
+	f := newFixture(t)
+	f.s.SetHistory(store.NewLazy("postgres://monitor@127.0.0.1:1/db", store.Options{}, nil), nil)
+	resp, body := f.do(t, "GET", "/v2/checks/conn/history", nil)
+	assertEnvelope(t, resp, body, 500, CodeInternal)
+	if want := "The history store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)"; !strings.Contains(string(body), want) {
+		t.Errorf("body %s, want it to say %q", body, want)
 	}
 }

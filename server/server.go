@@ -317,8 +317,13 @@ func acceptsHealthJSON(accept string) bool {
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("check")
 	sp, ok := s.opts.Snapshot.Spec(name)
-	if !ok || sp.Kind != "freshness" || !sp.Source.Heartbeat {
-		writeError(w, r, CodeNotFound, "No heartbeat check named "+name, nil)
+	switch {
+	case !ok:
+		writeError(w, r, CodeNotFound, "No check named "+name, nil)
+		return
+	case sp.Kind != "freshness" || !sp.Source.Heartbeat:
+		// It exists, but nothing is pushed to it: say why, not just "no".
+		writeError(w, r, CodeNotFound, "Check "+name+" takes no heartbeats: only a freshness check with source { heartbeat: true } does", nil)
 		return
 	}
 	now := s.opts.Now()

@@ -174,6 +174,14 @@ func TestHeartbeatAuth(t *testing.T) {
 
 	resp, body = f.do(t, "POST", "/v2/heartbeats/conn", map[string]string{"Authorization": "Bearer s3cret-token"})
 	assertEnvelope(t, resp, body, 404, CodeNotFound)
+	if want := "Check conn takes no heartbeats: only a freshness check with source { heartbeat: true } does"; !strings.Contains(string(body), want) {
+		t.Errorf("heartbeat to a db check: %s, want it to say %q", body, want)
+	}
+	resp, body = f.do(t, "POST", "/v2/heartbeats/nope", map[string]string{"Authorization": "Bearer s3cret-token"})
+	assertEnvelope(t, resp, body, 404, CodeNotFound)
+	if want := `"No check named nope"`; !strings.Contains(string(body), want) {
+		t.Errorf("heartbeat to an unknown check: %s, want %s", body, want)
+	}
 }
 
 func TestReadyz(t *testing.T) {

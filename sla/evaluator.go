@@ -3,6 +3,7 @@ package sla
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -157,10 +158,15 @@ func (e *Evaluator) Evaluate(ctx context.Context) error {
 	now := e.now()
 	var out []Status
 	var errs error
+	unavailable := false
 	for _, o := range objs {
 		s, err := Evaluate(ctx, e.store, o, now)
-		if err != nil {
-			errs = errors.Join(errs, err)
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			unavailable = true // said once for all, below
+			continue
+		case err != nil:
+			errs = errors.Join(errs, fmt.Errorf("SLO of %s: %w", o.Check, err))
 			continue
 		}
 		out = append(out, s)
@@ -168,6 +174,12 @@ func (e *Evaluator) Evaluate(ctx context.Context) error {
 	e.mu.Lock()
 	e.statuses = out
 	e.mu.Unlock()
+	if unavailable {
+		if errs == nil {
+			return store.ErrUnavailable
+		}
+		errs = errors.Join(store.ErrUnavailable, errs)
+	}
 	return errs
 }
 
@@ -204,7 +216,12 @@ func (e *Evaluator) Run(ctx context.Context, every time.Duration) {
 	wait := min(firstRerun, every)
 	for {
 		if err := e.Evaluate(ctx); err != nil && ctx.Err() == nil {
-			e.logger.Warn("SLO evaluation failed", "err", err)
+			if err == store.ErrUnavailable {
+				// The store's own retries already say so at WARN.
+				e.logger.Debug("SLO figures wait for the history store", "err", err)
+			} else {
+				e.logger.Warn("SLO evaluation failed", "err", err)
+			}
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -1,7 +1,11 @@
 package sla
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -139,4 +143,33 @@ func eventsOf(t *testing.T, g prometheus.Gatherer, check, sli, outcome string) p
 	}
 	t.Fatalf("no monitor_slo_events_total{check=%q,sli=%q,outcome=%q}", check, sli, outcome)
 	return nil
+}
+
+// TestEvaluatorStoreUnavailable: while the history store is not up, the
+// evaluation says "history store unavailable" once, not once per SLO, and
+// Run leaves the WARN to the store's own retries.
+func TestEvaluatorStoreUnavailable(t *testing.T) {
+	lazy := store.NewLazy("postgres://monitor@127.0.0.1:1/db", store.Options{}, nil) // never opened
+	objs := []Objective{
+		{Check: "a", Target: 0.99, Window: 30 * 24 * time.Hour},
+		{Check: "b", Target: 0.999, Window: 30 * 24 * time.Hour},
+	}
+	var logs bytes.Buffer
+	ev := NewEvaluator(lazy, objs, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	err := ev.Evaluate(context.Background())
+	if !errors.Is(err, store.ErrUnavailable) || err.Error() != "history store unavailable" {
+		t.Fatalf("Evaluate = %q, want \"history store unavailable\" once", err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { ev.Run(ctx, 30*time.Second); close(done) }()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		cancel()
+		<-done
+	})
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("Run warns while the store is down (its retries already do):\n%s", logs.String())
+	}
 }

@@ -46,10 +46,7 @@ func (h holder) String() string {
 	if !h.since.IsZero() {
 		parts = append(parts, "since "+h.since.UTC().Format(time.RFC3339))
 	}
-	if len(parts) == 0 {
-		return "another monitor"
-	}
-	return "another monitor (" + strings.Join(parts, ", ") + ")"
+	return strings.Join(parts, ", ")
 }
 
 func self(o *Owner) holder {
@@ -57,8 +54,21 @@ func self(o *Owner) holder {
 	return holder{pid: os.Getpid(), host: host, listen: o.Listen, since: time.Now()}
 }
 
+// LockedError is the ErrLocked of a store another monitor holds, naming
+// that monitor; its message is whole, to be shown without prefixes.
+type LockedError struct{ msg string }
+
+func (e *LockedError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrLocked) hold.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
 func lockedErr(h holder) error {
-	return fmt.Errorf("%w: it is held by %s; stop that one first, or give this one another storage.dsn", ErrLocked, h)
+	who := ""
+	if s := h.String(); s != "" {
+		who = " (" + s + ")"
+	}
+	return &LockedError{msg: ErrLocked.Error() + who + "; stop that one first, or give this one another storage.dsn"}
 }
 
 // lockFile takes the exclusive lock on path (the SQLite database's

@@ -93,6 +93,14 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 			return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
 		}
 	}
+	if d == postgresDialect {
+		// A server that cannot be reached is said so, not reported as
+		// "migration 1 (initial schema): failed to connect".
+		if err := wr.PingContext(ctx); err != nil {
+			_ = s.Close()
+			return nil, redactErr(dsn, fmt.Errorf("store %s: connect: %w", d.name, err))
+		}
+	}
 	if err := migrate(ctx, wr, d); err != nil {
 		_ = s.Close()
 		return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))

@@ -661,6 +661,11 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(%q) leaks the password: %v", tc.dsn, err)
 		}
 	}
+	// A server that is down reads as such, not as a failed migration.
+	_, err := Open(ctx, "postgres://monitor@127.0.0.1:1/db?connect_timeout=2&sslmode=disable", Options{})
+	if msg := fmt.Sprint(err); !strings.HasPrefix(msg, "store postgres: connect: ") || strings.Contains(msg, "migration") {
+		t.Errorf("Open(unreachable) = %q, want \"store postgres: connect: ...\" without \"migration\"", msg)
+	}
 }
 
 func TestMemory(t *testing.T) {

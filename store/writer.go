@@ -295,7 +295,11 @@ func (w *Writer) writeBatch(ctx context.Context, interrupt <-chan struct{}) bool
 			return false
 		}
 		w.errors.Inc()
-		w.logger.Warn("store write failed; retrying", "results", len(batch), "attempt", attempt,
+		level := slog.LevelWarn
+		if errors.Is(err, ErrUnavailable) {
+			level = slog.LevelDebug // the store's reconnects already warn, with the reason
+		}
+		w.logger.Log(ctx, level, "store write failed; retrying", "results", len(batch), "attempt", attempt,
 			"retry_in", backoff, "queued", w.Len(), "err", err)
 		t := time.NewTimer(backoff)
 		select {

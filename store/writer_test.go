@@ -280,3 +280,30 @@ func TestWriterRefusesInvalid(t *testing.T) {
 		t.Errorf("dropped_total = %v, want 1", n)
 	}
 }
+
+// TestWriterQuietWhileStoreDown: while the history store is down (a Lazy
+// not opened yet) the writer keeps the results queued without a WARN per
+// retry; the store's own reconnect attempts say it, with the reason.
+func TestWriterQuietWhileStoreDown(t *testing.T) {
+	var logs bytes.Buffer
+	lazy := NewLazy("postgres://monitor@127.0.0.1:1/db", Options{}, nil) // never opened
+	synctest.Test(t, func(t *testing.T) {
+		w := NewWriter(lazy, WriterOptions{BatchSize: 3, FlushEvery: 100 * time.Millisecond,
+			MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { w.Run(ctx); close(done) }()
+		w.Enqueue(seq(1))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if w.Len() != 1 {
+			t.Errorf("queued = %d, want 1", w.Len())
+		}
+		cancel()
+		<-done
+	})
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("the writer warns on every retry while the store is down:\n%s", logs.String())
+	}
+}

@@ -73,6 +73,16 @@ func TestValidateConfigLookup(t *testing.T) {
 	if code, stdout, _ := runMain(t, "validate", "--config", valid); code != 0 || !strings.HasPrefix(stdout, valid+": ok") {
 		t.Errorf("--config: %d %q, want the flag to win", code, stdout)
 	}
+	// One file named twice (the argument and --config) is one file.
+	copyFile(t, valid, filepath.Join(dir, "config.yaml"))
+	for _, args := range [][]string{
+		{"validate", "config.yaml", "--config", "./config.yaml"},
+		{"validate", "--config", filepath.Join(dir, "config.yaml"), "config.yaml"},
+	} {
+		if code, _, stderr := runMain(t, args...); code != 0 {
+			t.Errorf("monitor %s = %d %q, want the same file accepted", strings.Join(args, " "), code, stderr)
+		}
+	}
 }
 
 func TestValidateProblems(t *testing.T) {
@@ -83,7 +93,7 @@ func TestValidateProblems(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("stdout = %q, want nothing", stdout)
 	}
-	want := "testdata/invalid-two.yaml:8:5: unknown key \"intervl\" in check \"app_db\"\n" +
+	want := "testdata/invalid-two.yaml:8:5: unknown key \"intervl\" in check \"app_db\" (did you mean \"interval\"?)\n" +
 		"testdata/invalid-two.yaml:9:11: invalid check name \"Events-Freshness\" (want lowercase letters, digits and _)\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
@@ -120,7 +130,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"validate", "--config", "testdata/does-not-exist.yaml"}, "does-not-exist.yaml"},
 		{[]string{"check", "--config", "testdata/valid.yaml", "--format", "xml"}, `bad --format "xml"`},
 		{[]string{"check", "--config", "testdata/invalid-two.yaml"}, "testdata/invalid-two.yaml:8:5: "},
-		{[]string{"check", "--config", "testdata/valid.yaml", "--log-level", "loud"}, "--log-level"},
+		{[]string{"check", "--config", "testdata/valid.yaml", "--log-level", "loud"}, `bad --log-level "loud" (want debug, info, warn or error)`},
+		{[]string{"check", "--config", "testdata/valid.yaml", "--log-format", "xml"}, `bad --log-format "xml" (want text or json)`},
+		{[]string{"links", "--concurrency", "0", "http://127.0.0.1:9/"}, "bad --concurrency 0 (want 1 or more)"},
+		{[]string{"links", "--per-host", "-1", "http://127.0.0.1:9/"}, "bad --per-host -1 (want 1 or more)"},
+		{[]string{"links", "--timeout", "0s", "http://127.0.0.1:9/"}, "bad --timeout 0s (want a positive duration like 4s)"},
+		{[]string{"rules", "--config", "testdata/valid.yaml"}, "testdata/valid.yaml has no slos (add one, like:  slos: [{check: NAME, objective: 99.9}])"},
+		{[]string{"sla", "report", "--config", "../../config.yaml", "--month", "2026-13"}, `bad --month "2026-13" (want YYYY-MM, like 2026-10)`},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -838,7 +838,7 @@ func TestE2EReload(t *testing.T) {
 	// An invalid one: logged with file:line:col, and the old config keeps running.
 	writeFile(t, cfg, fmt.Sprintf(reloadInvalid, listen))
 	p.signal(syscall.SIGHUP)
-	problem := cfg + `:14:5: unknown key \"intervl\" in check \"second_db\"`
+	problem := cfg + `:14:5: unknown key \"intervl\" in check \"second_db\" (did you mean \"interval\"?)`
 	log := p.waitLog(5*time.Second, problem)
 	var line string
 	for l := range strings.Lines(log) {

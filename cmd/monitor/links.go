@@ -43,8 +43,14 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case *method != "HEAD" && *method != "GET":
 		fmt.Fprintf(stderr, "monitor links: bad --method %q (want HEAD or GET)\n", *method)
 		return exitConfig
-	case *concurrency < 1 || *perHost < 1 || *timeout <= 0:
-		fmt.Fprintln(stderr, "monitor links: --concurrency, --per-host and --timeout must be positive")
+	case *concurrency < 1:
+		fmt.Fprintf(stderr, "monitor links: bad --concurrency %d (want 1 or more)\n", *concurrency)
+		return exitConfig
+	case *perHost < 1:
+		fmt.Fprintf(stderr, "monitor links: bad --per-host %d (want 1 or more)\n", *perHost)
+		return exitConfig
+	case *timeout <= 0:
+		fmt.Fprintf(stderr, "monitor links: bad --timeout %s (want a positive duration like 4s)\n", *timeout)
 		return exitConfig
 	case len(urls) == 0:
 		fmt.Fprintln(stderr, "monitor links: no URL given (want URL... or - to read one per line from stdin)\nRun 'monitor links --help' for usage.")

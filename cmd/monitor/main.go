@@ -212,7 +212,7 @@ func count(n int, noun string) string {
 func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("bad --log-level %q", level)
+		return nil, fmt.Errorf("bad --log-level %q (want debug, info, warn or error)", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
@@ -231,5 +231,5 @@ func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Lo
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, errors.New("bad --log-format (want text or json)")
+	return nil, fmt.Errorf("bad --log-format %q (want text or json)", format)
 }

@@ -139,6 +139,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	defer ocancel()
 	if err := d.openHistory(octx, d.ln.Addr().String()); err != nil {
 		_ = env.Pool.Close()
+		if le := (*store.LockedError)(nil); errors.As(err, &le) {
+			return nil, le // says all: no "history store: store sqlite:" before it
+		}
 		return nil, fmt.Errorf("history store: %w", err)
 	}
 	m := maintenance(cfg)
@@ -215,8 +218,13 @@ func (d *daemon) serve(ctx context.Context) int {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(d.ln, httpSrv, d.webConfig, d.logger.With("component", "http")) }()
-	d.logger.Info("monitor started", "version", version, "listen", d.ln.Addr().String(),
-		"config", d.path, "checks", len(d.cfg.Checks))
+	started := []any{"version", version, "listen", d.ln.Addr().String(), "config", d.path, "checks", len(d.cfg.Checks)}
+	if d.webConfig != "" {
+		// The toolkit's "TLS is enabled" is at debug: say here that the
+		// listener is not plain HTTP.
+		started = append(started, "web_config", d.webConfig)
+	}
+	d.logger.Info("monitor started", started...)
 
 	code := exitOK
 loop:

@@ -130,6 +130,12 @@ slos:
 		rows[1][4] != "" || rows[1][5] != "" {
 		t.Errorf("csv for a month without data: exit %d, %v, want availability and met empty:\n%s", code, err, out)
 	}
+	// A window ending now: from and to in whole seconds, as the CSV and
+	// the table print them.
+	code, out, _ = runMain(t, "sla", "report", "--config", cfgPath, "--window", "1h", "--format", "json")
+	if m := regexp.MustCompile(`"(from|to)": "[^"]*\.[0-9]+Z"`).FindString(out); code != 0 || m != "" {
+		t.Errorf("json over --window 1h: exit %d, %s has a fraction of a second:\n%s", code, m, out)
+	}
 	for _, bad := range [][]string{
 		{"sla", "report", "--config", cfgPath, "--month", "2026-13"},
 		{"sla", "report", "--config", cfgPath, "--month", "2026-10", "--window", "30d"},

@@ -28,7 +28,7 @@ func (c *commonFlags) loadObjectives(cmd string, stderr io.Writer) (loaded, []sl
 	}
 	objs := objectives(l.cfg)
 	if len(objs) == 0 {
-		fmt.Fprintf(stderr, "monitor %s: %s has no slos\n", cmd, l.path)
+		fmt.Fprintf(stderr, "monitor %s: %s has no slos (add one, like:  slos: [{check: NAME, objective: 99.9}])\n", cmd, l.path)
 		return l, nil, false
 	}
 	return l, objs, true
@@ -85,13 +85,13 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	cfg := l.cfg
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Second) // from/to in whole seconds, in JSON as in CSV and the table
 	var from, to time.Time
 	switch {
 	case *month != "":
 		var err error
 		if from, to, err = sla.MonthRange(*month); err != nil {
-			fmt.Fprintf(stderr, "monitor sla report: %v\n", err)
+			fmt.Fprintf(stderr, "monitor sla report: bad --month %q (want YYYY-MM, like 2026-10)\n", *month)
 			return exitConfig
 		}
 	case *window != "":

@@ -169,10 +169,14 @@ func TestE2EOneDaemonPerStore(t *testing.T) {
 			if code := exitCode(err); code != 1 {
 				t.Fatalf("second daemon exit = %v (%d), want 1; output:\n%s", err, code, out)
 			}
-			for _, want := range []string{"in use by another monitor", "listening on " + firstAddr, "pid " + strconv.Itoa(p.cmd.Process.Pid)} {
+			for _, want := range []string{`err="history store in use by another monitor (pid ` + strconv.Itoa(p.cmd.Process.Pid) + ", ",
+				"listening on " + firstAddr} {
 				if !strings.Contains(out, want) {
 					t.Errorf("second daemon's error does not say %q:\n%s", want, out)
 				}
+			}
+			if strings.Count(out, "another monitor") != 1 {
+				t.Errorf("second daemon's error stutters (want \"another monitor\" once):\n%s", out)
 			}
 			if resp, err := http.Get("http://" + second + "/readyz"); err == nil {
 				resp.Body.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -174,12 +175,23 @@ func (c *commonFlags) configArg(cmd string, args []string, stderr io.Writer) boo
 	case len(args) > 1:
 		fmt.Fprintf(stderr, "monitor %s: unexpected argument %q (want one config file at most)\n", cmd, args[1])
 		return false
-	case c.config != "" && c.config != args[0]:
+	case c.config != "" && !sameFile(c.config, args[0]):
 		fmt.Fprintf(stderr, "monitor %s: two config files, --config %s and %s (want one)\n", cmd, c.config, args[0])
 		return false
 	}
 	c.config = args[0]
 	return true
+}
+
+// sameFile reports whether two paths name one file: the same path written
+// twice (config.yaml, ./config.yaml) or one file reached both ways.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // noConfigHint explains a config file that is not there, and how to name

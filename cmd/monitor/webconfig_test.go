@@ -248,6 +248,9 @@ checks:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if want := "web_config=" + webCfg; !strings.Contains(stderr.String(), want) {
+		t.Errorf("the start line does not say %q (that the listener is not plain HTTP):\n%s", want, stderr.String())
+	}
 	for _, tc := range []struct {
 		c    *http.Client
 		url  string
