@@ -293,6 +293,8 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-secrets.yml:5:18: invalid DSN for database "broken": not a URL (want scheme://...)`,
 				`invalid-secrets.yml:10:12: invalid url in receiver "hook" (want an absolute http(s) URL)`,
 				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by base64)`,
+				// A link URL written in the file is redacted like everywhere else.
+				`invalid-secrets.yml:14:35: invalid URL "ftp://u:***@links.example/a?token=***" in check "l" (want an absolute http(s) URL)`,
 			},
 		},
 		{
@@ -361,7 +363,7 @@ func TestBadConfigs(t *testing.T) {
 			if err.Error() != strings.Join(tc.want, "\n") {
 				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
 			}
-			for _, secret := range []string{password, webhookToken} {
+			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error text holds the secret %q:\n%s", secret, err)
 				}
@@ -462,6 +464,13 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// oneCheck completes a config snippet: a config needs at least one check.
+const oneCheck = `databases:
+  app: { dsn: "sqlite://:memory:" }
+checks:
+  - { name: x, kind: db, database: app }
+`
+
 func TestRateLimits(t *testing.T) {
 	cfg, err := config.Parse("r.yml", []byte(`
 server:
@@ -473,7 +482,7 @@ server:
     link_checks: 2
     link_connections: 50
     queue_timeout: 500ms
-`), env(nil))
+`+oneCheck), env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +492,7 @@ server:
 	if cfg.Server.RateLimits != want {
 		t.Fatalf("rate_limits = %+v, want %+v", cfg.Server.RateLimits, want)
 	}
-	if cfg, err := config.Parse("d.yml", []byte("server: {}\n"), env(nil)); err != nil || cfg.Server.RateLimits != config.DefaultRateLimits {
+	if cfg, err := config.Parse("d.yml", []byte("server: {}\n"+oneCheck), env(nil)); err != nil || cfg.Server.RateLimits != config.DefaultRateLimits {
 		t.Fatalf("defaults: %+v %v", cfg, err)
 	}
 

@@ -22,6 +22,8 @@ databases:
   abs: { dsn: "sqlite:///var/lib/monitor/abs.db" }
   mem: { dsn: "sqlite://:memory:" }
   pg: { dsn: "postgres://u@127.0.0.1:5432/db" }
+checks:
+  - { name: x, kind: db, database: pg }
 `
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
