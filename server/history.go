@@ -136,7 +136,7 @@ type historyPoint struct {
 func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if _, ok := s.opts.Snapshot.Spec(name); !ok {
-		writeError(w, r, CodeNotFound, "No check named "+name, nil)
+		writeError(w, r, CodeNotFound, "No check named "+clip(name), nil)
 		return
 	}
 	stp := s.history.store.Load()
