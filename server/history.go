@@ -168,6 +168,11 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, CodeInvalidRequest, "step must be a duration of at least 1m", map[string]any{"step": v})
 			return
 		}
+		if d > historyHorizon {
+			writeError(w, r, CodeInvalidRequest, "step must be at most "+sla.FormatWindow(historyHorizon)+
+				" (the history kept)", map[string]any{"step": v, "maxStep": sla.FormatWindow(historyHorizon)})
+			return
+		}
 		step = d
 	}
 	step = max(step.Truncate(time.Minute), time.Minute)

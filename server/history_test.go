@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +100,22 @@ func TestHistoryTooManyPoints(t *testing.T) {
 	_ = json.Unmarshal(body, &env)
 	if env.Details["points"] != float64(9600) {
 		t.Errorf("details = %v, want points 9600 (400 days of hours)", env.Details)
+	}
+}
+
+// TestHistoryHugeStep: a step longer than the history kept (step=1000000h,
+// or the largest duration) answered 200 with "from" in 1940 or 1754, as
+// since was rounded down to the step. It is refused, naming the maximum.
+func TestHistoryHugeStep(t *testing.T) {
+	f, _ := historyFixture(t)
+	for _, step := range []string{"1000000h", "9223372036854775807ns", "401d"} {
+		resp, body := f.do(t, "GET", "/v2/checks/conn/history?step="+step, nil)
+		assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+		if !strings.Contains(string(body), "at most 400d") {
+			t.Errorf("step=%s: %s; want the maximum named", step, body)
+		}
+	}
+	if resp, body := f.do(t, "GET", "/v2/checks/conn/history?since=400d&step=400d", nil); resp.StatusCode != 200 {
+		t.Errorf("step=400d: %d %s, want 200", resp.StatusCode, body)
 	}
 }
