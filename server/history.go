@@ -187,6 +187,11 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from = from.Truncate(step)
+	release, ok := s.acquireHistorySlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	buckets, err := (*stp).History(r.Context(), name, from, now, step)
 	if err != nil {
 		s.opts.Logger.Error("history query failed", "check", name, "err", err)
