@@ -225,8 +225,10 @@ func (s *Scheduler) applyLocked(env *probes.Env) error {
 // add schedules one check. Runs never overlap: a tick that comes while the
 // previous run goes on is skipped (runJob), which costs far less memory per
 // check than gocron's singleton mode (a queue and a goroutine per job).
-func (s *Scheduler) add(sp check.Spec) (j *job, err error) {
-	j = &job{spec: sp}
+func (s *Scheduler) add(sp check.Spec) (_ *job, err error) {
+	// j is not the named result: a failed add returns nil, and the deferred
+	// cancel must still reach the job (it dereferenced nil and panicked).
+	j := &job{spec: sp}
 	j.ctx, j.cancel = context.WithCancel(s.runCtx)
 	defer func() {
 		if err != nil {
