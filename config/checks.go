@@ -264,7 +264,7 @@ func (d *decoder) link(f fields, spec *check.Spec) {
 	spec.PerLinkMetrics = d.boolean(f, "per_link_metrics")
 	for _, n := range d.list(f, "urls") {
 		if !validHTTPURL(n.Value) {
-			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", n.Value, f.in())
+			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(n.Value), f.in())
 		}
 		spec.URLs = append(spec.URLs, n.Value)
 	}

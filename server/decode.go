@@ -64,7 +64,33 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, shape string) boo
 		writeError(w, r, CodeInvalidRequest, "Body has data after the JSON object", position(body, off, nil))
 		return false
 	}
+	if name, ok := inexactField(body, v); !ok {
+		// encoding/json matches field names without regard to case:
+		// {"URLS": [...]} would pass for "urls".
+		writeError(w, r, CodeInvalidRequest, fmt.Sprintf("Unknown field %q; the body takes %s", clip(name), fieldNames(v)),
+			map[string]any{"field": clip(name)})
+		return false
+	}
 	return true
+}
+
+// inexactField finds a top-level key of the JSON object body that is not
+// spelled exactly as one of v's JSON fields; ok when there is none.
+func inexactField(body []byte, v any) (name string, ok bool) {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return "", true // not an object (null): the decode above judged it
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(strings.TrimPrefix(fieldNames(v), "only "), ", ") {
+		want[strings.Trim(n, `"`)] = true
+	}
+	for k := range keys {
+		if !want[k] {
+			return k, false
+		}
+	}
+	return "", true
 }
 
 // jsonProblem says what is wrong with a body in its own terms: the field,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Error codes of the contract's error envelope.
@@ -62,4 +63,21 @@ func writeError(w http.ResponseWriter, r *http.Request, code, desc string, detai
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(append(body, '\n'))
 	}
+}
+
+// maxEcho bounds what an error message repeats of the request (a path, a
+// method, a name from the query): a 900 KB path must not come back whole.
+const maxEcho = 200
+
+// clip shortens caller-supplied text to maxEcho bytes, cut at a rune
+// boundary and marked with "…".
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -137,7 +137,7 @@ type historyPoint struct {
 func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if _, ok := s.opts.Snapshot.Spec(name); !ok {
-		writeError(w, r, CodeNotFound, "No check named "+name, nil)
+		writeError(w, r, CodeNotFound, "No check named "+clip(name), nil)
 		return
 	}
 	stp := s.history.store.Load()
@@ -169,6 +169,11 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, CodeInvalidRequest, "step must be a duration of at least 1m", map[string]any{"step": v})
 			return
 		}
+		if d > historyHorizon {
+			writeError(w, r, CodeInvalidRequest, "step must be at most "+sla.FormatWindow(historyHorizon)+
+				" (the history kept)", map[string]any{"step": v, "maxStep": sla.FormatWindow(historyHorizon)})
+			return
+		}
 		step = d
 	}
 	step = max(step.Truncate(time.Minute), time.Minute)
@@ -183,6 +188,11 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from = from.Truncate(step)
+	release, ok := s.acquireHistorySlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	buckets, err := (*stp).History(r.Context(), name, from, now, step)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -113,5 +116,89 @@ func TestHistoryStoreUnavailable(t *testing.T) {
 	assertEnvelope(t, resp, body, 500, CodeInternal)
 	if want := "The history store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)"; !strings.Contains(string(body), want) {
 		t.Errorf("body %s, want it to say %q", body, want)
+	}
+}
+
+// TestHistoryHugeStep: a step longer than the history kept (step=1000000h,
+// or the largest duration) answered 200 with "from" in 1940 or 1754, as
+// since was rounded down to the step. It is refused, naming the maximum.
+func TestHistoryHugeStep(t *testing.T) {
+	f, _ := historyFixture(t)
+	for _, step := range []string{"1000000h", "9223372036854775807ns", "401d"} {
+		resp, body := f.do(t, "GET", "/v2/checks/conn/history?step="+step, nil)
+		assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+		if !strings.Contains(string(body), "at most 400d") {
+			t.Errorf("step=%s: %s; want the maximum named", step, body)
+		}
+	}
+	if resp, body := f.do(t, "GET", "/v2/checks/conn/history?since=400d&step=400d", nil); resp.StatusCode != 200 {
+		t.Errorf("step=400d: %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+// heldStore is the real store with its History held until release is
+// closed, to keep queries in flight.
+type heldStore struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *heldStore) History(ctx context.Context, name string, from, to time.Time, step time.Duration) ([]store.Bucket, error) {
+	h.entered <- struct{}{}
+	<-h.release
+	return h.Store.History(ctx, name, from, to, step)
+}
+
+// TestHistoryQueriesBounded: per-client limits let many addresses read
+// history at once (1,200 requests from as many loopback addresses took the
+// daemon from 29 MB to 1.4 GB). At most historySlots queries run at once,
+// all clients together; one more waits queue_timeout, then gets 429.
+func TestHistoryQueriesBounded(t *testing.T) {
+	f, _ := historyFixture(t)
+	cfg := config.DefaultRateLimits
+	cfg.RequestsPerSecond = 0 // per-client limits off: only the global bound acts
+	cfg.QueueTimeout = 10 * time.Millisecond
+	f.s.SetRateLimits(cfg)
+	real := *f.s.history.store.Load()
+	held := &heldStore{Store: real, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	f.s.SetHistory(held, nil)
+
+	done := make(chan int, historySlots)
+	for range historySlots {
+		go func() {
+			resp, err := http.Get(f.srv.URL + "/v2/checks/conn/history?since=400d&step=2h")
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+	}
+	for range historySlots {
+		<-held.entered
+	}
+	// Before the bound, this one reached the held store too and hung.
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(f.srv.URL + "/v2/checks/conn/history?since=400d&step=2h")
+	if err != nil {
+		close(held.release)
+		t.Fatalf("a query past the slots: %v, want 429 at once", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assertEnvelope(t, resp, body, 429, CodeRateLimited)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	close(held.release)
+	for range historySlots {
+		if code := <-done; code != 200 {
+			t.Errorf("a query in a slot answered %d, want 200", code)
+		}
+	}
+	if resp, body := f.do(t, "GET", "/v2/checks/conn/history?since=400d&step=2h", nil); resp.StatusCode != 200 {
+		t.Errorf("after the slots freed: %d %s", resp.StatusCode, body)
 	}
 }

@@ -223,7 +223,7 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, CodeInternal, "The link source could not be read", nil)
 		return
 	case len(targets) == 0:
-		writeError(w, r, CodeNotFound, "No links for handle "+handle, nil)
+		writeError(w, r, CodeNotFound, "No links for handle "+clip(handle), nil)
 		return
 	case len(targets) > maxHandleLinks:
 		targets = targets[:maxHandleLinks]
@@ -248,7 +248,7 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 	name := q.Get("check")
 	if name != "" {
 		if sp, ok := s.opts.Snapshot.Spec(name); !ok || sp.Kind != "link" {
-			writeError(w, r, CodeNotFound, "No link check named "+name, nil)
+			writeError(w, r, CodeNotFound, "No link check named "+clip(name), nil)
 			return
 		}
 	}

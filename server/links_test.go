@@ -506,6 +506,11 @@ func TestLinksCheckJSONErrorsInUserTerms(t *testing.T) {
 			map[string]any{"line": 1.0, "column": 1.0}},
 		{"unknown field", `{"urls": ["https://example.com/"], "timeout": "1s"}`, `Unknown field "timeout"; the body takes only "urls"`,
 			map[string]any{"field": "timeout"}},
+		// encoding/json matched names without regard to case: these passed for "urls".
+		{"field in capitals", `{"URLS": ["https://example.com/"]}`, `Unknown field "URLS"; the body takes only "urls"`,
+			map[string]any{"field": "URLS"}},
+		{"field capitalised", `{"Urls": ["https://example.com/"]}`, `Unknown field "Urls"; the body takes only "urls"`,
+			map[string]any{"field": "Urls"}},
 		{"syntax", "{\"urls\" [\"x\"]}", "Body is not valid JSON: invalid character '[' after object key",
 			map[string]any{"line": 1.0, "column": 9.0}},
 		{"cut short", `{"urls": [`, `Body ends inside the JSON; send {"urls": ["https://..."]}`, nil},

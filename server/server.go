@@ -127,11 +127,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	if !strings.HasPrefix(r.URL.Path, "/") && r.Method != http.MethodConnect {
+		// "GET *" and the like: the mux would answer with a bare redirect.
+		writeError(w, r, CodeInvalidRequest, "Path must start with /", map[string]any{"path": clip(r.URL.Path)})
+		return
+	}
 	if clean := cleanPath(r.URL.Path); clean != r.URL.Path && r.Method != http.MethodConnect {
 		// Dot segments or doubled slashes: no API client means them, and
 		// the mux would answer with an HTML redirect, not an API answer.
-		writeError(w, r, CodeInvalidRequest, "Path is not canonical: use "+clean,
-			map[string]any{"path": r.URL.Path, "canonical": clean})
+		writeError(w, r, CodeInvalidRequest, "Path is not canonical: use "+clip(clean),
+			map[string]any{"path": clip(r.URL.Path), "canonical": clip(clean)})
 		return
 	}
 	defer func() {
@@ -152,14 +157,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch rec.status {
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeError(w, r, CodeMethodNotAllowed, "Method "+r.Method+" not allowed on "+r.URL.Path, nil)
+			writeError(w, r, CodeMethodNotAllowed, "Method "+clip(r.Method)+" not allowed on "+clip(r.URL.Path), nil)
 		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 			// A subtree's trailing slash: the redirect, without the HTML.
 			w.Header().Set("Location", rec.header.Get("Location"))
 			w.Header().Set("Content-Length", "0")
 			w.WriteHeader(rec.status)
 		default:
-			writeError(w, r, CodeNotFound, "No such endpoint: "+r.URL.Path, nil)
+			writeError(w, r, CodeNotFound, "No such endpoint: "+clip(r.URL.Path), nil)
 		}
 		return
 	}
@@ -319,11 +324,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	sp, ok := s.opts.Snapshot.Spec(name)
 	switch {
 	case !ok:
-		writeError(w, r, CodeNotFound, "No check named "+name, nil)
+		writeError(w, r, CodeNotFound, "No check named "+clip(name), nil)
 		return
 	case sp.Kind != "freshness" || !sp.Source.Heartbeat:
 		// It exists, but nothing is pushed to it: say why, not just "no".
-		writeError(w, r, CodeNotFound, "Check "+name+" takes no heartbeats: only a freshness check with source { heartbeat: true } does", nil)
+		writeError(w, r, CodeNotFound, "Check "+clip(name)+" takes no heartbeats: only a freshness check with source { heartbeat: true } does", nil)
 		return
 	}
 	now := s.opts.Now()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -237,5 +238,48 @@ func TestNonCanonicalPathsUseEnvelope(t *testing.T) {
 					resp.Header.Get("Location"), tc.canonical)
 			}
 		})
+	}
+}
+
+// A request target that is not a path ("GET *") got the mux's bare 307
+// with no body; it is a bad request, in the envelope.
+func TestNonPathTargetUsesEnvelope(t *testing.T) {
+	f := newFixture(t)
+	for _, method := range []string{"GET", "POST", "DELETE"} {
+		rec := httptest.NewRecorder()
+		f.s.ServeHTTP(rec, httptest.NewRequest(method, "*", nil))
+		resp := rec.Result()
+		assertEnvelope(t, resp, rec.Body.Bytes(), 400, CodeInvalidRequest)
+		if loc := resp.Header.Get("Location"); loc != "" {
+			t.Errorf("%s *: Location %q, want no redirect", method, loc)
+		}
+	}
+}
+
+// Error messages repeated the request's path and method whole: a 900 KB
+// path came back as a 900 KB answer. They are cut to a few hundred bytes.
+func TestErrorsDoNotEchoHugeInput(t *testing.T) {
+	f := newFixture(t)
+	long := "/" + strings.Repeat("é", 300_000)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", long, 404, CodeNotFound},
+		{"GET", "/v2/" + long[1:] + "/../x", 400, CodeInvalidRequest},
+		{strings.Repeat("BREW", 10_000), "/v2/system/health", 405, CodeMethodNotAllowed},
+		{"POST", "/v2/heartbeats/" + strings.Repeat("x", 100_000), 404, CodeNotFound},
+	} {
+		rec := httptest.NewRecorder()
+		f.s.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		body := rec.Body.Bytes()
+		assertEnvelope(t, rec.Result(), body, tc.status, tc.code)
+		if len(body) > 2048 {
+			t.Errorf("%.20s %.40s: answer is %d bytes, want the input cut short", tc.method, tc.path, len(body))
+		}
+		if !utf8.Valid(body) {
+			t.Errorf("%.20s %.40s: answer is not valid UTF-8 after the cut", tc.method, tc.path)
+		}
 	}
 }

@@ -164,7 +164,10 @@ type span struct {
 // hi − lo (see sqlStore.clamp), so the spans stay few; ctx is checked every
 // spanCheckEvery spans all the same.
 func buildSpans(ctx context.Context, base, lo, hi, step int64, rolled []span) ([]span, int, error) {
-	var spans []span
+	// At most one span per clock hour plus one per bucket: sized once, as
+	// growing it by appends allocated four times its final size (11 MiB
+	// for 400 days at a step of 116m, instead of 2.6).
+	spans := make([]span, 0, (hi-lo)/hourMs+(hi-base)/step+2)
 	nb, r := 0, 0
 	for bs := base; bs < hi; bs += step {
 		be := min(bs+step, hi)

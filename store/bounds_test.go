@@ -121,3 +121,42 @@ func BenchmarkHugeRange(b *testing.B) {
 		}
 	}
 }
+
+// TestHistoryMaxPointsMemory: the largest history the API serves (400 days
+// in about 5,000 steps) is one span per clock hour and per step; the spans
+// grew by appends to 11 MiB per request, so 400 requests at once took
+// gigabytes. Sized once, they take under 4 MiB.
+func TestHistoryMaxPointsMemory(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) { // not parallel: the measure counts every goroutine
+			ctx := context.Background()
+			now := at(30 * time.Hour)
+			st := openT(t, e.dsn(t), Options{Now: func() time.Time { return now }})
+			var recs []Record
+			for ts := at(28 * time.Hour); ts.Before(now); ts = ts.Add(time.Minute) {
+				recs = append(recs, mk("m", ts, check.Pass))
+			}
+			write(t, st, recs...)
+			step := 116 * time.Minute
+			from := now.Add(-400 * 24 * time.Hour).Truncate(step)
+			var hist []Bucket
+			var err error
+			alloc := allocated(t, func() {
+				if hist, err = st.History(ctx, "m", from, now, step); err != nil {
+					t.Fatal(err)
+				}
+			})
+			var runs int64
+			for _, b := range hist {
+				runs += b.Runs
+			}
+			if runs != int64(len(recs)) {
+				t.Errorf("history holds %d runs, want %d", runs, len(recs))
+			}
+			t.Logf("400 days in steps of %s allocated %.1f MiB", step, float64(alloc)/(1<<20))
+			if limit := uint64(5 << 20); alloc > limit {
+				t.Errorf("400 days in steps of %s allocated %.1f MiB, want at most %d MiB", step, float64(alloc)/(1<<20), limit>>20)
+			}
+		})
+	}
+}

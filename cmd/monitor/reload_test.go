@@ -173,3 +173,33 @@ func TestReloadFailingAtSchedulingChangesNothing(t *testing.T) {
 		t.Errorf("log:\n%s", logs.String())
 	}
 }
+
+// TestReloadBackToRunningListenAndStore: a reload that moves server.listen
+// or storage is told to take effect on restart; a later reload back to
+// what runs is no change. (The daemon used to keep the moved values as its
+// own, so the reload back warned "changed" and named the address it had
+// never listened on.)
+func TestReloadBackToRunningListenAndStore(t *testing.T) {
+	d, logs, path := startReloadDaemon(t)
+	v1 := fmt.Sprintf(reloadAtomicV1, filepath.Dir(path))
+	moved := strings.Replace(strings.Replace(v1, "127.0.0.1:0", "127.0.0.1:1", 1), "history.db", "other.db", 1)
+	writeFile(t, path, moved)
+	d.reload()
+	log := logs.String()
+	if !strings.Contains(log, "server.listen changed") || !strings.Contains(log, "storage changed") {
+		t.Fatalf("moving listen and storage was not warned about:\n%s", log)
+	}
+	if !strings.Contains(log, "listening=127.0.0.1:0 configured=127.0.0.1:1") {
+		t.Errorf("the warning does not name the running and the configured address:\n%s", log)
+	}
+	n := len(log)
+	writeFile(t, path, v1)
+	d.reload()
+	log = logs.String()[n:]
+	if !strings.Contains(log, "config reloaded") {
+		t.Fatalf("reload back failed:\n%s", log)
+	}
+	if strings.Contains(log, "changed; it takes effect on restart") {
+		t.Errorf("a reload back to the running listen and store warned of a change:\n%s", log)
+	}
+}

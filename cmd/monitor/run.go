@@ -317,12 +317,18 @@ func (d *daemon) reload() {
 	}
 
 	// Swap: nothing below can fail.
+	// The listener and the store stay those the daemon started with: the
+	// config it keeps says so, so that a later reload back to them is no
+	// change, and one elsewhere is compared with what runs.
 	if cfg.Server.Listen != d.cfg.Server.Listen {
-		d.logger.Warn("server.listen changed; it takes effect on restart", "listen", d.cfg.Server.Listen)
+		d.logger.Warn("server.listen changed; it takes effect on restart",
+			"listening", d.cfg.Server.Listen, "configured", cfg.Server.Listen)
+		cfg.Server.Listen = d.cfg.Server.Listen
 	}
 	if cfg.Storage != d.cfg.Storage || historyDSN(cfg) != historyDSN(d.cfg) {
 		// Also when the demo was switched on or off: its history is kept apart.
 		d.logger.Warn("storage changed; it takes effect on restart")
+		cfg.Storage = d.cfg.Storage
 	}
 	if swapEnv != nil {
 		old, oldTimeout := d.env, maxTimeout(d.cfg)
