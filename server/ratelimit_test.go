@@ -268,12 +268,15 @@ func establishedTo(port int) (int, error) {
 		return 0, err
 	}
 	want := fmt.Sprintf(":%04X", port)
-	n := 0
+	// The file is read in chunks and is no atomic snapshot: a socket can
+	// be listed twice when the table changes between two reads, so count
+	// each local address (the client's ephemeral port) once.
+	seen := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) > 3 && strings.HasSuffix(f[2], want) && f[3] == "01" {
-			n++
+			seen[f[1]] = true
 		}
 	}
-	return n, nil
+	return len(seen), nil
 }
