@@ -196,6 +196,9 @@ func TestRulesAgreeWithEvaluator(t *testing.T) {
 					t.Errorf("%s: %s is read but not recorded", o.Check, name)
 				}
 			}
+			if hold := min(map[string]time.Duration{"page": 2 * time.Minute, "ticket": 15 * time.Minute}[sig.Alert.Severity], sig.Alert.Short); a.For != FormatWindow(hold) {
+				t.Errorf("%s: for %s over a %s short window, want %s", o.Check, a.For, short, FormatWindow(hold))
+			}
 			if _, ok := s.Figure(sig.Alert.Long); !ok {
 				t.Errorf("%s: the evaluator has no figures over %s", o.Check, long)
 			}

@@ -1,7 +1,9 @@
 // Package sla turns stored results into SLIs, error budgets and burn rates:
 // pure functions over counts, the multi-window multi-burn-rate conditions
-// of the Google SRE workbook, reports, and Prometheus rules that compute the
-// same from monitor_check_runs_total.
+// of the Google SRE workbook (scaled to each SLO's window), reports, and
+// Prometheus rules that compute the same from monitor_slo_events_total. It
+// is also the one definition of how a result counts (outage.go): within the
+// SLA, down, and when an outage starts and ends.
 package sla
 
 import (
