@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -70,13 +71,13 @@ func SLIOf(o Objective) SLI {
 // runs left out of both sides (UNKNOWN, or in a maintenance window), good
 // whether it counts as good. It is the per-run form of Compute.
 func Good(sli SLI, r store.Record) (good, known bool) {
-	if r.Maintenance || (r.Status != "PASS" && r.Status != "FAIL") {
+	if r.Maintenance || (r.Status != check.Pass && r.Status != check.Fail) {
 		return false, false
 	}
 	if sli == WithinSLA {
 		return r.WithinSLA, true
 	}
-	return r.Status == "PASS", true
+	return r.Status == check.Pass, true
 }
 
 // NewEvaluator returns an evaluator of objs over st.
@@ -197,7 +198,7 @@ func Evaluate(ctx context.Context, st store.Store, o Objective, now time.Time) (
 			s.Own = f
 		}
 	}
-	for _, a := range BurnAlerts {
+	for _, a := range BurnAlertsFor(o.Window) {
 		long, _ := s.Figure(a.Long)
 		short, _ := s.Figure(a.Short)
 		s.Signals = append(s.Signals, a.Evaluate(o.Check, long, short))
@@ -268,7 +269,7 @@ var (
 		"Runs of a check with an SLO, by how its SLI judged them (outcome good or bad); UNKNOWN runs and runs in maintenance windows are left out, as in the SLO figures.",
 		[]string{"check", "sli", "outcome"}, nil)
 	descBurnAlert = prometheus.NewDesc("monitor_slo_burn_alert",
-		"1 while a multi-window burn-rate condition holds (page: 14.4x over 1h and 5m, 6x over 6h and 30m; ticket: 3x over 1d and 2h, 1x over 3d and 6h).",
+		"1 while a multi-window burn-rate condition holds (for a 30-day SLO, page: 14.4x over 1h and 5m, 6x over 6h and 30m; ticket: 3x over 1d and 2h, 1x over 3d and 6h; the windows scale with the SLO's window).",
 		[]string{"check", "severity", "long_window", "short_window"}, nil)
 )
 

@@ -87,7 +87,7 @@ func Rules(objs []Objective) ([]byte, error) {
 			Expr:   fmt.Sprintf("1 - %s%s", ErrorRatioRecord(o.Window), sel),
 			Labels: map[string]string{"slo_objective": objective},
 		})
-		for _, a := range BurnAlerts {
+		for _, a := range BurnAlertsFor(o.Window) {
 			thr := num(a.Factor * budget)
 			g.Rules = append(g.Rules, rule{
 				Alert: "MonitorSLOErrorBudgetBurn",
@@ -119,12 +119,14 @@ func Rules(objs []Objective) ([]byte, error) {
 }
 
 // forOf gives page alerts a short hold and tickets a longer one, so that a
-// single bad scrape does not fire them.
+// single bad scrape does not fire them; never longer than the short window
+// (a short SLO's scaled windows can be a minute).
 func forOf(a BurnAlert) string {
+	hold := 15 * time.Minute
 	if a.Severity == "page" {
-		return "2m"
+		hold = 2 * time.Minute
 	}
-	return "15m"
+	return FormatWindow(min(hold, a.Short))
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }

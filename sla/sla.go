@@ -1,7 +1,9 @@
 // Package sla turns stored results into SLIs, error budgets and burn rates:
 // pure functions over counts, the multi-window multi-burn-rate conditions
-// of the Google SRE workbook, reports, and Prometheus rules that compute the
-// same from monitor_check_runs_total.
+// of the Google SRE workbook (scaled to each SLO's window), reports, and
+// Prometheus rules that compute the same from monitor_slo_events_total. It
+// is also the one definition of how a result counts (outage.go): within the
+// SLA, down, and when an outage starts and ends.
 package sla
 
 import (
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -92,12 +95,42 @@ type BurnAlert struct {
 
 // BurnAlerts are the Google SRE workbook's conditions for a 30-day SLO:
 // 2 % of the budget in an hour or 5 % in six hours pages; 10 % in a day or
-// in three days makes a ticket.
+// in three days makes a ticket. BurnAlertsFor scales them to other windows.
 var BurnAlerts = []BurnAlert{
 	{Severity: "page", Long: time.Hour, Short: 5 * time.Minute, Factor: 14.4},
 	{Severity: "page", Long: 6 * time.Hour, Short: 30 * time.Minute, Factor: 6},
 	{Severity: "ticket", Long: 24 * time.Hour, Short: 2 * time.Hour, Factor: 3},
 	{Severity: "ticket", Long: 72 * time.Hour, Short: 6 * time.Hour, Factor: 1},
+}
+
+// burnBase is the SLO window BurnAlerts are written for.
+const burnBase = 30 * 24 * time.Hour
+
+// BurnAlertsFor gives the burn-rate conditions of an SLO over sloWindow:
+// the workbook's table, with every long and short window scaled by
+// sloWindow / 30 days and the factors kept. A factor over a window spends a
+// fixed share of the budget (14.4 × 1h / 30d = 2 %), so scaling both windows
+// keeps each condition's meaning: a 7-day SLO pages when 2 % of its budget
+// went in 14 minutes (and the last minute still burns). This is Pyrra's
+// rule (windows scale with the SLO, factors stay), based on the workbook's
+// 30 days rather than Pyrra's 28, so that a 30-day SLO gets the workbook's
+// windows exactly. Scaled windows are rounded to the nearest whole minute,
+// at least one minute, so that they stay valid Prometheus range selectors
+// above a scrape interval; a zero window means 30 days. The evaluator and
+// `monitor rules` both take their conditions from here.
+func BurnAlertsFor(sloWindow time.Duration) []BurnAlert {
+	if sloWindow <= 0 || sloWindow == burnBase {
+		return slices.Clone(BurnAlerts)
+	}
+	ratio := float64(sloWindow) / float64(burnBase)
+	scale := func(d time.Duration) time.Duration {
+		return max(time.Duration(math.Round(d.Minutes()*ratio))*time.Minute, time.Minute)
+	}
+	out := make([]BurnAlert, len(BurnAlerts))
+	for i, a := range BurnAlerts {
+		out[i] = BurnAlert{Severity: a.Severity, Long: scale(a.Long), Short: scale(a.Short), Factor: a.Factor}
+	}
+	return out
 }
 
 // ReportWindows are the windows every SLO is reported over, besides its own.
@@ -130,7 +163,7 @@ func Windows(o Objective) []time.Duration {
 			out = append(out, d)
 		}
 	}
-	for _, a := range BurnAlerts {
+	for _, a := range BurnAlertsFor(o.Window) {
 		add(a.Short)
 		add(a.Long)
 	}
@@ -142,7 +175,9 @@ func Windows(o Objective) []time.Duration {
 	return out
 }
 
-// FormatWindow writes a window the way Prometheus does: 5m, 1h, 1d, 30d.
+// FormatWindow writes a window the way Prometheus does: 5m, 1h, 1d, 30d,
+// in the largest unit that divides it (a scaled burn-rate window of 5h36m
+// reads 336m).
 func FormatWindow(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
@@ -202,9 +237,9 @@ func Tally(recs []store.Record, from, to time.Time) store.Bucket {
 			continue
 		}
 		switch r.Status {
-		case "PASS":
+		case check.Pass:
 			b.Good++
-		case "FAIL":
+		case check.Fail:
 			b.Bad++
 		default:
 			b.Unknown++

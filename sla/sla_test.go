@@ -92,15 +92,24 @@ func TestBurnAlerts(t *testing.T) {
 	}
 }
 
+// TestWindows: an objective gets figures over its burn-rate windows, scaled
+// with its own window, the report windows and its own window.
 func TestWindows(t *testing.T) {
-	got := Windows(Objective{Window: 28 * 24 * time.Hour})
-	var s []string
-	for _, w := range got {
-		s = append(s, FormatWindow(w))
-	}
-	want := "5m 30m 1h 2h 6h 1d 3d 7d 28d 30d"
-	if j := strings.Join(s, " "); j != want {
-		t.Fatalf("Windows = %s, want %s", j, want)
+	for _, tc := range []struct {
+		window time.Duration
+		want   string
+	}{
+		{30 * 24 * time.Hour, "5m 30m 1h 2h 6h 1d 3d 7d 30d"},
+		{28 * 24 * time.Hour, "5m 28m 56m 1h 112m 336m 6h 1344m 1d 4032m 3d 7d 28d 30d"},
+		{7 * 24 * time.Hour, "1m 7m 14m 28m 1h 84m 336m 6h 1008m 1d 3d 7d 30d"},
+	} {
+		var s []string
+		for _, w := range Windows(Objective{Window: tc.window}) {
+			s = append(s, FormatWindow(w))
+		}
+		if j := strings.Join(s, " "); j != tc.want {
+			t.Errorf("%s: Windows = %s, want %s", FormatWindow(tc.window), j, tc.want)
+		}
 	}
 }
 

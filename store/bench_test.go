@@ -52,7 +52,7 @@ func (l *load) fill(recs []Record) {
 			Result: check.Result{Check: l.names[c], Kind: "db", Status: st, Severity: sev, Message: msg,
 				ObservedValue: check.Value(0.001 + l.rng.Float64()*0.05), ObservedUnit: "s",
 				CheckedAt: ts, Duration: time.Duration(1+l.rng.IntN(40)) * time.Millisecond},
-			WithinSLA: st == check.Pass,
+			WithinSLA: st == check.Pass, Down: st == check.Fail,
 		}
 		l.n++
 	}

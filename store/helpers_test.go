@@ -133,11 +133,12 @@ func mk(name string, when time.Time, st check.Status) Record {
 		Result: check.Result{Check: name, Kind: "db", Status: st, Severity: sev, Message: msg,
 			CheckedAt: when, Duration: 3 * time.Millisecond},
 		WithinSLA: st == check.Pass,
+		Down:      st == check.Fail, // as sla.Down: a FAIL outside maintenance
 	}
 }
 
 func (r Record) val(v float64) Record { r.ObservedValue = check.Value(v); return r }
-func (r Record) maint() Record        { r.Maintenance = true; return r }
+func (r Record) maint() Record        { r.Maintenance, r.Down = true, false; return r }
 
 // rawTimes lists the raw result times of a check, read directly.
 func rawTimes(t testing.TB, st *sqlStore, name string) []time.Time {

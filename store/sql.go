@@ -286,7 +286,7 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 				continue // late or already stored
 			}
 			st.lastTs, st.hasLast, newest = r.ts, true, r
-			failing := r.status == stFail && !r.rec.Maintenance
+			failing := r.rec.Down // sla decides; the store persists its transitions
 			switch {
 			case failing && !st.outageOpen:
 				st.outageOpen, st.outageStart = true, r.ts

@@ -20,8 +20,14 @@ type Record struct {
 	Maintenance bool
 	// WithinSLA is, for freshness checks with an SLA threshold, whether the
 	// observed age was within it (the freshness SLI: share of time under
-	// the threshold). For other checks it equals Status == PASS.
+	// the threshold). For other checks it equals Status == PASS. The
+	// writer sets it with sla.Within; the store keeps it.
 	WithinSLA bool
+	// Down marks a result that puts the check in an outage, as sla.Down
+	// decides (a FAIL outside maintenance). The store keeps outage rows by
+	// it: one starts at a Down result after one that was not, and ends at
+	// the check's next result that is not Down.
+	Down bool
 }
 
 // Bucket aggregates the results of one check over [Start, Start+Step).
@@ -46,8 +52,8 @@ type Bucket struct {
 	GoodTime, BadTime, UnknownTime, MaintenanceTime, WithinSLATime time.Duration
 }
 
-// Outage is a stretch of consecutive FAIL results of one check, outside
-// maintenance. End is zero while it lasts.
+// Outage is a stretch of consecutive Down results of one check (see
+// Record.Down; sla defines it). End is zero while it lasts.
 type Outage struct {
 	Check      string
 	Start, End time.Time

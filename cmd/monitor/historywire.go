@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/sla"
@@ -18,21 +16,9 @@ func maintenance(cfg *config.Config) []sla.Maintenance {
 	return out
 }
 
-// record is how a result is stored: flagged when it fell in a maintenance
-// window, and whether it was within the SLA (freshness: the age at most
-// critical_age, or max_age when there is none; other kinds: PASS).
+// record is how a result is stored: judged by sla (maintenance, within the
+// SLA, down), without its per-link results, which are not history.
 func record(r check.Result, sp check.Spec, maint []sla.Maintenance) store.Record {
-	rec := store.Record{Result: r, Maintenance: sla.InMaintenance(maint, r.Check, r.CheckedAt)}
-	rec.Links = nil // per-link results are not history
-	switch {
-	case sp.Kind == "freshness" && r.Status != check.Unknown && r.ObservedValue != nil:
-		limit := sp.CriticalAge
-		if limit <= 0 {
-			limit = sp.MaxAge
-		}
-		rec.WithinSLA = time.Duration(*r.ObservedValue*float64(time.Second)) <= limit
-	default:
-		rec.WithinSLA = r.Status == check.Pass
-	}
-	return rec
+	r.Links = nil
+	return sla.Stored(r, sp, maint)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -55,8 +56,8 @@ slos:
 		case i >= 3000 && i < 3005:
 			status = check.Unknown
 		}
-		recs = append(recs, store.Record{Result: check.Result{Check: "api_db", Kind: "db", Status: status,
-			Severity: check.Info, CheckedAt: at, Message: "m"}, WithinSLA: status == check.Pass})
+		recs = append(recs, sla.Stored(check.Result{Check: "api_db", Kind: "db", Status: status,
+			Severity: check.Info, CheckedAt: at, Message: "m"}, check.Spec{Kind: "db"}, nil))
 	}
 	if err := st.Write(ctx, recs); err != nil {
 		t.Fatal(err)

@@ -407,7 +407,8 @@ func (s *sim) result(c *checkSim, ts time.Time, rec *store.Record, val *float64)
 	case r.Status == check.Unknown:
 		s.unknowns++
 	}
-	*rec = store.Record{Result: r, Maintenance: maint, WithinSLA: within}
+	// Down as sla.Down decides it: a FAIL outside maintenance.
+	*rec = store.Record{Result: r, Maintenance: maint, WithinSLA: within, Down: r.Status == check.Fail && !maint}
 }
 
 // createSchema creates the schema named by the DSN's search_path.
