@@ -175,8 +175,8 @@ func TestBadConfigs(t *testing.T) {
 		{
 			file: "invalid-unknown-key.yml",
 			want: []string{
-				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x"`,
-				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage`,
+				`invalid-unknown-key.yml:12:5: unknown key "intervl" in check "x" (did you mean "interval"?)`,
+				`invalid-unknown-key.yml:15:3: unknown key "retension" in storage (did you mean "retention"?)`,
 			},
 		},
 		{
@@ -293,6 +293,8 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-secrets.yml:5:18: invalid DSN for database "broken": not a URL (want scheme://...)`,
 				`invalid-secrets.yml:10:12: invalid url in receiver "hook" (want an absolute http(s) URL)`,
 				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by base64)`,
+				// A link URL written in the file is redacted like everywhere else.
+				`invalid-secrets.yml:14:35: invalid URL "ftp://u:***@links.example/a?token=***" in check "l" (want an absolute http(s) URL)`,
 			},
 		},
 		{
@@ -361,7 +363,7 @@ func TestBadConfigs(t *testing.T) {
 			if err.Error() != strings.Join(tc.want, "\n") {
 				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
 			}
-			for _, secret := range []string{password, webhookToken} {
+			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error text holds the secret %q:\n%s", secret, err)
 				}
@@ -514,5 +516,38 @@ checks:
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestUnknownKeySuggests: a key one or two edits from a known one names it;
+// a key far from every known one does not guess.
+func TestUnknownKeySuggests(t *testing.T) {
+	_, err := config.Parse("s.yml", []byte(`server: { listn: 127.0.0.1:8080 }
+databases:
+  app: { dsn: "sqlite://a.db", pool: 3 }
+check:
+  - { name: a, kind: db, databse: app }
+`), env(nil))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`s.yml:1:11: unknown key "listn" in server (did you mean "listen"?)`,
+		`s.yml:3:32: unknown key "pool" in database "app"` + "\n",
+		`s.yml:4:1: unknown key "check" (did you mean "checks"?)`,
+	} {
+		if !strings.Contains(err.Error()+"\n", want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestTabIndentNamed: a tab used for indentation is named as such, not
+// only "found character that cannot start any token".
+func TestTabIndentNamed(t *testing.T) {
+	_, err := config.Parse("tab.yml", []byte("checks:\n\t- { name: a, kind: link, urls: [\"https://example.com/\"] }\n"), env(nil))
+	want := "tab.yml:2: invalid YAML: found character that cannot start any token (a tab: YAML indents with spaces only)"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }
