@@ -1,33 +1,36 @@
 package config
 
 import (
-	"encoding/base64"
+	"errors"
 	"fmt"
-	"maps"
-	"net/mail"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/monitor-dev/monitor/alerting/alertmanager"
+	"github.com/monitor-dev/monitor/alerting/email"
+	"github.com/monitor-dev/monitor/alerting/pagerduty"
+	"github.com/monitor-dev/monitor/alerting/receiver"
+	"github.com/monitor-dev/monitor/alerting/slack"
+	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 )
 
-// receiverKeys lists, per receiver type, the keys it takes besides name and
-// type. A new receiver is one entry here (and its required keys below).
-var receiverKeys = map[string][]string{
-	"webhook":      {"url", "secret"},
-	"slack":        {"url", "channel"},
-	"pagerduty":    {"routing_key", "url"},
-	"email":        {"to", "from", "smtp", "username", "password"},
-	"alertmanager": {"url"},
-}
-
-// receiverRequired lists, per receiver type, the keys it cannot do without.
-var receiverRequired = map[string][]string{
-	"webhook":      {"url"},
-	"slack":        {"url"},
-	"pagerduty":    {"routing_key"},
-	"email":        {"to", "from", "smtp"},
-	"alertmanager": {"url"},
+// receiverTypes are the receiver types, in the order messages list them. A
+// new receiver type is one package under alerting/ and one line here.
+var receiverTypes = []receiver.Type{
+	webhook.Type,
+	slack.Type,
+	pagerduty.Type,
+	email.Type,
+	alertmanager.Type,
 }
 
 // matchKeys are the labels a route can match on.
@@ -54,8 +57,10 @@ func (d *decoder) alerting(top fields) Alerting {
 
 func (d *decoder) receivers(alerting fields) []Receiver {
 	allKeys := []string{"name", "type"}
-	for _, typ := range slices.Sorted(maps.Keys(receiverKeys)) {
-		for _, k := range receiverKeys[typ] {
+	typeKeys := map[string][]string{}
+	for _, t := range receiverTypes {
+		typeKeys[t.Name] = yamlKeys(reflect.TypeOf(t.New()).Elem())
+		for _, k := range typeKeys[t.Name] {
 			if !slices.Contains(allKeys, k) {
 				allKeys = append(allKeys, k)
 			}
@@ -68,22 +73,7 @@ func (d *decoder) receivers(alerting fields) []Receiver {
 		if !f.ok {
 			continue
 		}
-		r := Receiver{
-			Name:       d.str(f, "name"),
-			Type:       d.str(f, "type"),
-			URL:        d.str(f, "url"),
-			Secret:     d.str(f, "secret"),
-			RoutingKey: d.str(f, "routing_key"),
-			Channel:    d.str(f, "channel"),
-			To:         d.str(f, "to"),
-			From:       d.str(f, "from"),
-			SMTP:       d.str(f, "smtp"),
-			Username:   d.str(f, "username"),
-			Password:   d.str(f, "password"),
-		}
-		for _, s := range []string{r.URL, r.Secret, r.RoutingKey, r.Password} {
-			d.secret(s)
-		}
+		r := Receiver{Name: d.str(f, "name"), Type: d.str(f, "type")}
 		if r.Name == "" {
 			d.errorf(f.at("name"), "missing name%s", f.in())
 		} else if line, dup := first[r.Name]; dup {
@@ -92,55 +82,255 @@ func (d *decoder) receivers(alerting fields) []Receiver {
 			first[r.Name] = f.at("name").Line
 		}
 
-		keys, known := receiverKeys[r.Type]
+		ti := slices.IndexFunc(receiverTypes, func(t receiver.Type) bool { return t.Name == r.Type })
 		switch {
 		case r.Type == "":
 			d.errorf(f.at("type"), "missing type%s", f.in())
 			out = append(out, r)
 			continue
-		case !known:
-			d.errorf(f.at("type"), "unknown type %q%s (want %s)", r.Type, f.in(),
-				orList([]string{"webhook", "slack", "pagerduty", "email", "alertmanager"}))
+		case ti < 0:
+			names := make([]string, len(receiverTypes))
+			for j, t := range receiverTypes {
+				names[j] = t.Name
+			}
+			d.errorf(f.at("type"), "unknown type %q%s (want %s)", r.Type, f.in(), orList(names))
 			out = append(out, r)
 			continue
 		}
-		d.only(f, fmt.Sprintf("type %q", r.Type), append([]string{"name", "type"}, keys...))
-		values := map[string]string{"url": r.URL, "routing_key": r.RoutingKey,
-			"to": r.To, "from": r.From, "smtp": r.SMTP}
-		for _, key := range receiverRequired[r.Type] {
-			if values[key] == "" {
-				d.errorf(f.at(key), "missing %s%s", key, f.in())
-			}
-		}
-		// Values are not printed: urls, secrets and keys may hold tokens.
-		if r.URL != "" && !validHTTPURL(r.URL) {
-			d.errorf(f.at("url"), "invalid url%s (want an absolute http(s) URL)", f.in())
-		}
-		if r.Secret != "" && !validWebhookSecret(r.Secret) {
-			d.errorf(f.at("secret"), "invalid secret%s (want whsec_ followed by base64)", f.in())
-		}
-		if r.SMTP != "" && !validHostPort(r.SMTP) {
-			d.errorf(f.at("smtp"), "invalid smtp %q%s (want host:port)", r.SMTP, f.in())
-		}
-		if _, err := mail.ParseAddressList(r.To); r.To != "" && err != nil {
-			d.errorf(f.at("to"), "invalid to %q%s (want email addresses)", r.To, f.in())
-		}
-		if _, err := mail.ParseAddress(r.From); r.From != "" && err != nil {
-			d.errorf(f.at("from"), "invalid from %q%s (want an email address)", r.From, f.in())
-		}
+		d.only(f, fmt.Sprintf("type %q", r.Type), append([]string{"name", "type"}, typeKeys[r.Type]...))
+		r.Config = receiverTypes[ti].New()
+		rd := &structDecode{structs: map[string]fields{}, items: map[string]listEntry{}, failed: map[string]bool{}}
+		d.decodeStruct(f, reflect.ValueOf(r.Config).Elem(), "", rd)
+		d.validated(f, r.Config.Validate(), rd)
 		out = append(out, r)
 	}
 	return out
 }
 
-// validWebhookSecret accepts the Standard Webhooks form, whsec_<base64>.
-func validWebhookSecret(s string) bool {
-	key, ok := strings.CutPrefix(s, "whsec_")
-	if !ok {
-		return false
+// structDecode remembers where decodeStruct found each key, so that the
+// problems Validate reports come at their key's line and column.
+type structDecode struct {
+	structs map[string]fields // the mappings, by dotted path ("" is the top)
+	items   map[string]listEntry   // list entries, by dotted path with index ("to.0")
+	failed  map[string]bool   // keys whose decoding was reported already
+}
+
+type listEntry struct {
+	node *yaml.Node
+	in   fields // the mapping that holds the list
+}
+
+var (
+	secretType   = reflect.TypeFor[check.Secret]()
+	durationType = reflect.TypeFor[time.Duration]()
+)
+
+// yamlKeys lists the keys of a struct type: each field's yaml tag, and
+// KEY_file beside every check.Secret field.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for sf := range t.Fields() {
+		key := yamlKey(sf)
+		if key == "" {
+			continue
+		}
+		keys = append(keys, key)
+		if sf.Type == secretType {
+			keys = append(keys, key+"_file")
+		}
 	}
-	b, err := base64.StdEncoding.DecodeString(key)
-	return err == nil && len(b) > 0
+	return keys
+}
+
+func yamlKey(sf reflect.StructField) string {
+	key, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	if key == "-" || !sf.IsExported() {
+		return ""
+	}
+	return key
+}
+
+// decodeStruct reads the keys of f into the fields of v (a struct) by
+// their yaml tags; what v holds already are its defaults. The field types
+// a receiver can use are those the cases below list: another type is a
+// programming error, which TestReceiverTypesDecode catches.
+func (d *decoder) decodeStruct(f fields, v reflect.Value, path string, rd *structDecode) {
+	rd.structs[path] = f
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		key := yamlKey(sf)
+		if key == "" {
+			continue
+		}
+		full := key
+		if path != "" {
+			full = path + "." + key
+		}
+		fv := v.Field(i)
+		before := len(d.errs)
+		switch {
+		case sf.Type == secretType:
+			if s, ok := d.secretValue(f, key); ok {
+				fv.SetString(s)
+			}
+		case sf.Type == durationType:
+			fv.SetInt(int64(d.duration(f, key, time.Duration(fv.Int()))))
+		case sf.Type.Kind() == reflect.String:
+			if f.has(key) {
+				fv.SetString(d.str(f, key))
+			}
+		case sf.Type.Kind() == reflect.Int:
+			fv.SetInt(int64(d.integer(f, key, int(fv.Int()))))
+		case sf.Type.Kind() == reflect.Bool:
+			if f.has(key) {
+				fv.SetBool(d.boolean(f, key))
+			}
+		case sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.String:
+			nodes := d.list(f, key)
+			list := reflect.MakeSlice(sf.Type, len(nodes), len(nodes))
+			for j, n := range nodes {
+				rd.items[fmt.Sprintf("%s.%d", full, j)] = listEntry{node: n, in: f}
+				if sf.Type.Elem() == secretType {
+					d.secret(n.Value)
+				}
+				list.Index(j).SetString(n.Value)
+			}
+			if f.has(key) {
+				fv.Set(list)
+			}
+		case sf.Type.Kind() == reflect.Struct:
+			sub := d.mapping(f.vals[key], key+" of "+f.where, yamlKeys(sf.Type)...)
+			if sub.ok {
+				d.decodeStruct(sub, fv, full, rd)
+			} else {
+				rd.structs[full] = sub
+			}
+		default:
+			panic(fmt.Sprintf("config: receiver key %s of type %s cannot be decoded", full, sf.Type))
+		}
+		if len(d.errs) > before {
+			rd.failed[full] = true
+		}
+	}
+}
+
+// maxSecretFile bounds a *_file: a secret is a line, not a document.
+const maxSecretFile = 64 << 10
+
+// secretValue reads the secret at key, or from the file named at KEY_file
+// (relative to the config file's directory); exactly one of them may be
+// set. The file's trailing newline is dropped. ok is false when neither is
+// set or the value could not be read (reported).
+func (d *decoder) secretValue(f fields, key string) (string, bool) {
+	fileKey := key + "_file"
+	switch {
+	case f.has(key) && f.has(fileKey):
+		d.errorf(f.keys[fileKey], "%s and %s are both set%s (want one of them)", key, fileKey, f.in())
+		return "", false
+	case f.has(key):
+		s := d.str(f, key)
+		d.secret(s)
+		return s, true
+	case !f.has(fileKey):
+		return "", false
+	}
+	name := d.str(f, fileKey)
+	if name == "" {
+		return "", false
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(d.file), path)
+	}
+	s, err := readSecretFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.errorf(f.at(fileKey), "%s %q%s does not exist", fileKey, name, f.in())
+	case err != nil:
+		d.errorf(f.at(fileKey), "cannot read %s %q%s: %v", fileKey, name, f.in(), err)
+	case s == "":
+		d.errorf(f.at(fileKey), "%s %q%s is empty", fileKey, name, f.in())
+	default:
+		d.secret(s)
+		return s, true
+	}
+	return "", false
+}
+
+func readSecretFile(path string) (string, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	if st, err := file.Stat(); err == nil && !st.Mode().IsRegular() {
+		return "", errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(file, maxSecretFile+1))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", err
+	}
+	if len(b) > maxSecretFile {
+		return "", fmt.Errorf("larger than %d KiB", maxSecretFile>>10)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(s, "\r"), nil
+}
+
+// validated reports the problems Validate found in a receiver, each at its
+// key; a key whose decoding failed already is not reported twice.
+func (d *decoder) validated(f fields, err error, rd *structDecode) {
+	for _, e := range leafErrors(err) {
+		var fe *receiver.FieldError
+		if !errors.As(e, &fe) {
+			d.errorf(f.node, "%s%s", e, f.in())
+			continue
+		}
+		if rd.failed[fe.Key] || rd.failed[strings.Split(fe.Key, ".")[0]] {
+			continue
+		}
+		node, in := f.node, f
+		if it, ok := rd.items[fe.Key]; ok {
+			node, in = it.node, it.in
+		} else {
+			parent, key := "", fe.Key
+			if i := strings.LastIndex(fe.Key, "."); i >= 0 {
+				parent, key = fe.Key[:i], fe.Key[i+1:]
+			}
+			if sub, ok := rd.structs[parent]; ok {
+				in = sub
+				node = sub.at(key)
+				if sub.vals[key] == nil && sub.vals[key+"_file"] != nil {
+					node = sub.vals[key+"_file"]
+				}
+			}
+		}
+		msg := fe.Err.Error() + in.in()
+		if fe.Hint != "" {
+			msg += " (" + fe.Hint + ")"
+		}
+		d.errorf(node, "%s", msg)
+	}
+}
+
+// leafErrors flattens the trees errors.Join builds.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func (d *decoder) routes(alerting fields, receivers []Receiver) []Route {

@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/monitor-dev/monitor/alerting/receiver"
 	"github.com/monitor-dev/monitor/check"
 )
 
@@ -114,21 +115,15 @@ type Alerting struct {
 	RepeatInterval   time.Duration // repeat_interval; default 4h
 }
 
-// Receiver is one entry of `alerting: receivers:`. Which fields apply
-// depends on Type.
+// Receiver is one entry of `alerting: receivers:`. Its type's own keys are
+// decoded into Config, the type's configuration (see receiverTypes).
 type Receiver struct {
 	Name string // name, unique
 	Type string // type: webhook, slack, pagerduty, email or alertmanager
 
-	URL        string // url: webhook, slack, alertmanager (required); pagerduty (optional events API URL)
-	Secret     string // secret: webhook signing secret, whsec_<base64> (optional)
-	RoutingKey string // routing_key: pagerduty
-	Channel    string // channel: slack (optional)
-	To         string // to: email, one or more addresses separated by commas
-	From       string // from: email
-	SMTP       string // smtp: email, host:port of the SMTP server
-	Username   string // username: email (optional)
-	Password   string // password: email (optional)
+	// Config is the type's configuration: *webhook.Config, *slack.Config,
+	// *pagerduty.Config, *email.Config or *alertmanager.Config.
+	Config receiver.Config
 }
 
 // Route is one entry of `alerting: routes:`: alerts whose labels equal every

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
 )
@@ -94,7 +95,7 @@ func TestContractExample(t *testing.T) {
 		Alerting: config.Alerting{
 			Receivers: []config.Receiver{{
 				Name: "oncall", Type: "webhook",
-				URL: "https://hooks.example.com/monitor", Secret: webhookSecret,
+				Config: &webhook.Config{URL: "https://hooks.example.com/monitor", Secret: webhookSecret},
 			}},
 			Routes: []config.Route{{
 				Match:     map[string]string{"severity": "CRITICAL"},
@@ -292,7 +293,7 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-secrets.yml:4:15: invalid DSN for database "app": unsupported scheme "mongodb" in "mongodb://monitor:***@db.internal/app" (want postgres, postgresql, mysql, sqlite, redis or rediss)`,
 				`invalid-secrets.yml:5:18: invalid DSN for database "broken": not a URL (want scheme://...)`,
 				`invalid-secrets.yml:10:12: invalid url in receiver "hook" (want an absolute http(s) URL)`,
-				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by base64)`,
+				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by the base64 of 24 to 64 random bytes)`,
 			},
 		},
 		{
