@@ -99,7 +99,8 @@ func (d *decoder) receivers(alerting fields) []Receiver {
 		}
 		d.only(f, fmt.Sprintf("type %q", r.Type), append([]string{"name", "type"}, typeKeys[r.Type]...))
 		r.Config = receiverTypes[ti].New()
-		rd := &structDecode{structs: map[string]fields{}, items: map[string]listEntry{}, failed: map[string]bool{}}
+		rd := &structDecode{structs: map[string]fields{}, items: map[string]listEntry{},
+			failed: map[string]bool{}, absent: map[string]bool{}}
 		d.decodeStruct(f, reflect.ValueOf(r.Config).Elem(), "", rd)
 		d.validated(f, r.Config.Validate(), rd)
 		out = append(out, r)
@@ -113,6 +114,7 @@ type structDecode struct {
 	structs map[string]fields // the mappings, by dotted path ("" is the top)
 	items   map[string]listEntry   // list entries, by dotted path with index ("to.0")
 	failed  map[string]bool   // keys whose decoding was reported already
+	absent  map[string]bool   // mappings (like smtp) not in the file
 }
 
 type listEntry struct {
@@ -153,7 +155,7 @@ func yamlKey(sf reflect.StructField) string {
 // decodeStruct reads the keys of f into the fields of v (a struct) by
 // their yaml tags; what v holds already are its defaults. The field types
 // a receiver can use are those the cases below list: another type is a
-// programming error, which TestReceiverTypesDecode catches.
+// programming error, which TestReceivers (every type in testdata/receivers.yml) catches.
 func (d *decoder) decodeStruct(f fields, v reflect.Value, path string, rd *structDecode) {
 	rd.structs[path] = f
 	t := v.Type()
@@ -201,11 +203,15 @@ func (d *decoder) decodeStruct(f fields, v reflect.Value, path string, rd *struc
 			}
 		case sf.Type.Kind() == reflect.Struct:
 			sub := d.mapping(f.vals[key], key+" of "+f.where, yamlKeys(sf.Type)...)
-			if sub.ok {
+			switch {
+			case !sub.ok:
+				rd.failed[full] = true
+			case !f.has(key):
+				rd.absent[full] = true
+			default:
 				d.decodeStruct(sub, fv, full, rd)
-			} else {
-				rd.structs[full] = sub
 			}
+			continue // problems inside are reported for their own keys
 		default:
 			panic(fmt.Sprintf("config: receiver key %s of type %s cannot be decoded", full, sf.Type))
 		}
@@ -285,13 +291,33 @@ func readSecretFile(path string) (string, error) {
 // validated reports the problems Validate found in a receiver, each at its
 // key; a key whose decoding failed already is not reported twice.
 func (d *decoder) validated(f fields, err error, rd *structDecode) {
+	reported := map[string]bool{}
 	for _, e := range leafErrors(err) {
 		var fe *receiver.FieldError
 		if !errors.As(e, &fe) {
 			d.errorf(f.node, "%s%s", e, f.in())
 			continue
 		}
-		if rd.failed[fe.Key] || rd.failed[strings.Split(fe.Key, ".")[0]] {
+		// Nothing more about a key (or a mapping or list holding it) that
+		// could not be read; one "missing smtp" for a mapping not there.
+		parts := strings.Split(fe.Key, ".")
+		skip := false
+		for i := range parts {
+			prefix := strings.Join(parts[:i+1], ".")
+			if rd.failed[prefix] {
+				skip = true
+				break
+			}
+			if rd.absent[prefix] {
+				if !reported[prefix] {
+					reported[prefix] = true
+					d.errorf(f.node, "missing %s%s", prefix, f.in())
+				}
+				skip = true
+				break
+			}
+		}
+		if skip {
 			continue
 		}
 		node, in := f.node, f

@@ -38,7 +38,7 @@ func (c *Config) Validate() error {
 	var errs []error
 	switch {
 	case c.URL == "" && len(c.URLs) == 0:
-		errs = append(errs, receiver.Field("url", receiver.ErrURLNotSet, "or urls"))
+		errs = append(errs, receiver.Field("url", receiver.ErrURLNotSet, "want url or urls"))
 	case c.URL != "":
 		errs = append(errs, receiver.CheckURL("url", c.URL.Reveal()))
 	}
