@@ -111,10 +111,10 @@ func (d *decoder) receivers(alerting fields) []Receiver {
 // structDecode remembers where decodeStruct found each key, so that the
 // problems Validate reports come at their key's line and column.
 type structDecode struct {
-	structs map[string]fields // the mappings, by dotted path ("" is the top)
-	items   map[string]listEntry   // list entries, by dotted path with index ("to.0")
-	failed  map[string]bool   // keys whose decoding was reported already
-	absent  map[string]bool   // mappings (like smtp) not in the file
+	structs map[string]fields    // the mappings, by dotted path ("" is the top)
+	items   map[string]listEntry // list entries, by dotted path with index ("to.0")
+	failed  map[string]bool      // keys whose decoding was reported already
+	absent  map[string]bool      // mappings (like smtp) not in the file
 }
 
 type listEntry struct {
