@@ -6,14 +6,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/alerting/alertmanager"
 	"github.com/monitor-dev/monitor/alerting/email"
 	"github.com/monitor-dev/monitor/alerting/pagerduty"
@@ -33,26 +36,65 @@ var receiverTypes = []receiver.Type{
 	alertmanager.Type,
 }
 
-// matchKeys are the labels a route can match on.
-var matchKeys = []string{"check", "kind", "severity", "component"}
-
 func (d *decoder) alerting(top fields) Alerting {
 	f := d.mapping(top.vals["alerting"], "alerting", "receivers", "routes",
-		"failure_threshold", "success_threshold", "repeat_interval")
-	a := defaultAlerting
+		"failure_threshold", "success_threshold", "repeat_interval", "flapping", "retry")
+	a := alerting.DefaultConfig
+	a.Retry = slices.Clone(a.Retry)
 	a.Receivers = d.receivers(f)
 	a.Routes = d.routes(f, a.Receivers)
-	a.FailureThreshold = d.integer(f, "failure_threshold", a.FailureThreshold)
-	if a.FailureThreshold < 1 {
-		d.errorf(f.at("failure_threshold"), "failure_threshold must be > 0 in alerting")
+	count := func(key string, v *int, lo, hi int) {
+		*v = d.integer(f, key, *v)
+		if *v < lo || *v > hi {
+			d.errorf(f.at(key), "%s must be between %d and %d%s", key, lo, hi, f.in())
+		}
 	}
-	a.SuccessThreshold = d.integer(f, "success_threshold", a.SuccessThreshold)
-	if a.SuccessThreshold < 1 {
-		d.errorf(f.at("success_threshold"), "success_threshold must be > 0 in alerting")
-	}
+	count("failure_threshold", &a.FailureThreshold, 1, alerting.MaxThreshold)
+	count("success_threshold", &a.SuccessThreshold, 1, alerting.MaxThreshold)
 	a.RepeatInterval = d.duration(f, "repeat_interval", a.RepeatInterval)
-	d.positive(f, "repeat_interval", a.RepeatInterval)
+	d.between(f, "repeat_interval", a.RepeatInterval, time.Minute, alerting.MaxRepeatInterval)
+
+	fl := d.mapping(f.vals["flapping"], "alerting.flapping", "changes", "window")
+	a.Flapping.Changes = d.integer(fl, "changes", a.Flapping.Changes)
+	if c := a.Flapping.Changes; c < 0 || c > alerting.MaxFlapChanges {
+		d.errorf(fl.at("changes"), "changes must be between 0 (off) and %d%s", alerting.MaxFlapChanges, fl.in())
+	}
+	a.Flapping.Window = d.duration(fl, "window", a.Flapping.Window)
+	d.between(fl, "window", a.Flapping.Window, time.Minute, alerting.MaxFlapWindow)
+
+	if f.has("retry") {
+		a.Retry = []time.Duration{}
+		items := d.items(f, "retry")
+		if len(items) > alerting.MaxRetries {
+			d.errorf(f.at("retry"), "more than %d entries in retry%s", alerting.MaxRetries, f.in())
+		}
+		for _, n := range items {
+			n = resolve(n)
+			v, err := ParseDuration(n.Value)
+			if n.Kind != yaml.ScalarNode || err != nil {
+				d.errorf(n, "invalid retry %q%s (want a list of durations like [5s, 10s, 20s])", n.Value, f.in())
+				continue
+			}
+			if v < time.Second || v > alerting.MaxRetryWait {
+				d.errorf(n, "retry %s%s must be between 1s and %s", formatDuration(v), f.in(), formatDuration(alerting.MaxRetryWait))
+			}
+			a.Retry = append(a.Retry, v)
+		}
+	}
+	if len(a.Receivers) > alerting.MaxReceivers {
+		d.errorf(f.at("receivers"), "more than %d receivers%s", alerting.MaxReceivers, f.in())
+	}
+	if len(a.Routes) > alerting.MaxRoutes {
+		d.errorf(f.at("routes"), "more than %d routes%s", alerting.MaxRoutes, f.in())
+	}
 	return a
+}
+
+// between reports a duration at key outside [lo, hi].
+func (d *decoder) between(f fields, key string, v, lo, hi time.Duration) {
+	if v < lo || v > hi {
+		d.errorf(f.at(key), "%s must be between %s and %s%s", key, formatDuration(lo), formatDuration(hi), f.in())
+	}
 }
 
 func (d *decoder) receivers(alerting fields) []Receiver {
@@ -359,38 +401,30 @@ func leafErrors(err error) []error {
 	return []error{err}
 }
 
-func (d *decoder) routes(alerting fields, receivers []Receiver) []Route {
+// matchKeys are the keys of a route's match.
+var matchKeys = []string{"severity", "check", "kind", "component", "handle", "labels"}
+
+// groupKeys are the alert labels a route can group by besides its own labels.
+var groupKeys = []string{"check", "kind", "severity", "component", "handle"}
+
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`)
+
+// knownKind reports an alert kind: a check kind or escalation.
+func knownKind(kind string) bool {
+	_, ok := kindKeys[kind]
+	return ok || kind == alerting.KindEscalation
+}
+
+func (d *decoder) routes(al fields, receivers []Receiver) []Route {
 	var out []Route
-	for i, item := range d.items(alerting, "routes") {
+	for i, item := range d.items(al, "routes") {
 		where := fmt.Sprintf("route #%d", i+1)
-		f := d.mapping(item, where, "match", "receivers")
+		f := d.mapping(item, where, "match", "receivers", "group_by", "group_wait", "group_interval", "continue")
 		if !f.ok {
 			continue
 		}
-		route := Route{Match: map[string]string{}}
-
-		m := d.mapping(f.vals["match"], "match of "+where, matchKeys...)
-		for _, key := range matchKeys {
-			if !m.has(key) {
-				continue
-			}
-			v := d.str(m, key)
-			switch key {
-			case "check":
-				d.checkRef(m, key, v)
-			case "kind":
-				if _, ok := kindKeys[v]; !ok {
-					d.errorf(m.at(key), "unknown kind %q%s", v, m.in())
-				}
-			case "severity":
-				sev, err := check.ParseSeverity(v)
-				if err != nil {
-					d.errorf(m.at(key), "invalid severity %q%s (want INFO, WARN or CRITICAL)", v, m.in())
-				}
-				v = string(sev)
-			}
-			route.Match[key] = v
-		}
+		route := alerting.DefaultRoute
+		route.Match = d.match(f.vals["match"], where)
 
 		for _, n := range d.list(f, "receivers") {
 			if !slices.ContainsFunc(receivers, func(r Receiver) bool { return r.Name == n.Value }) {
@@ -401,7 +435,82 @@ func (d *decoder) routes(alerting fields, receivers []Receiver) []Route {
 		if len(route.Receivers) == 0 {
 			d.errorf(f.at("receivers"), "missing receivers in %s", where)
 		}
+		for _, n := range d.list(f, "group_by") {
+			if !slices.Contains(groupKeys, n.Value) && !labelName.MatchString(n.Value) {
+				d.errorf(n, "invalid group_by %q in %s (want %s or a label name)", n.Value, where, orList(groupKeys))
+			}
+			route.GroupBy = append(route.GroupBy, n.Value)
+		}
+		if len(route.GroupBy) > alerting.MaxGroupBy {
+			d.errorf(f.at("group_by"), "more than %d labels in group_by in %s", alerting.MaxGroupBy, where)
+		}
+		route.GroupWait = d.duration(f, "group_wait", route.GroupWait)
+		d.between(f, "group_wait", route.GroupWait, 0, alerting.MaxGroupWait)
+		route.GroupInterval = d.duration(f, "group_interval", route.GroupInterval)
+		d.between(f, "group_interval", route.GroupInterval, time.Second, alerting.MaxGroupInterval)
+		route.Continue = d.boolean(f, "continue")
 		out = append(out, route)
 	}
 	return out
+}
+
+// match reads a route's match: severity, check (a name or a glob), kind,
+// component, handle and labels.
+func (d *decoder) match(n *yaml.Node, route string) alerting.Match {
+	f := d.mapping(n, "match of "+route, matchKeys...)
+	var m alerting.Match
+	if f.has("severity") {
+		v := d.str(f, "severity")
+		sev, err := check.ParseSeverity(v)
+		if err != nil {
+			d.errorf(f.at("severity"), "invalid severity %q%s (want INFO, WARN or CRITICAL)", v, f.in())
+		}
+		m.Severity = sev
+	}
+	if f.has("check") {
+		m.Check = d.str(f, "check")
+		if strings.ContainsAny(m.Check, `*?[\`) {
+			if _, err := path.Match(m.Check, ""); err != nil {
+				d.errorf(f.at("check"), "invalid pattern %q%s (want a check name or a glob like targeting_*)", m.Check, f.in())
+			}
+		} else {
+			d.checkRef(f, "check", m.Check)
+		}
+	}
+	if f.has("kind") {
+		m.Kind = d.str(f, "kind")
+		if !knownKind(m.Kind) {
+			d.errorf(f.at("kind"), "unknown kind %q%s", m.Kind, f.in())
+		}
+	}
+	m.Component = d.str(f, "component")
+	m.Handle = d.str(f, "handle")
+	lf := d.mapping(f.vals["labels"], "labels of "+route, mappingKeys(f.vals["labels"])...)
+	for key, kn := range lf.keys {
+		if !labelName.MatchString(key) {
+			d.errorf(kn, "invalid label name %q%s (want letters, digits and _)", key, lf.in())
+		}
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[key] = d.str(lf, key)
+	}
+	if len(m.Labels) > alerting.MaxLabels {
+		d.errorf(f.at("labels"), "more than %d labels%s", alerting.MaxLabels, f.in())
+	}
+	return m
+}
+
+// mappingKeys lists the keys of a mapping node, for mappings whose keys
+// are free (labels).
+func mappingKeys(n *yaml.Node) []string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	return keys
 }

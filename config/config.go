@@ -18,7 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/monitor-dev/monitor/alerting/receiver"
+	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
 )
 
@@ -106,32 +106,15 @@ type SLO struct {
 	SLI string
 }
 
-// Alerting is the `alerting:` section.
-type Alerting struct {
-	Receivers        []Receiver
-	Routes           []Route
-	FailureThreshold int           // failure_threshold: consecutive FAIL runs before firing; default 2
-	SuccessThreshold int           // success_threshold: consecutive PASS runs before resolving; default 1
-	RepeatInterval   time.Duration // repeat_interval; default 4h
-}
+// Alerting is the `alerting:` section, its receivers (each type's
+// configuration is owned by its package under alerting/) and routes.
+type Alerting = alerting.Config
 
-// Receiver is one entry of `alerting: receivers:`. Its type's own keys are
-// decoded into Config, the type's configuration (see receiverTypes).
-type Receiver struct {
-	Name string // name, unique
-	Type string // type: webhook, slack, pagerduty, email or alertmanager
+// Receiver is one entry of `alerting: receivers:`.
+type Receiver = alerting.Receiver
 
-	// Config is the type's configuration: *webhook.Config, *slack.Config,
-	// *pagerduty.Config, *email.Config or *alertmanager.Config.
-	Config receiver.Config
-}
-
-// Route is one entry of `alerting: routes:`: alerts whose labels equal every
-// entry of Match go to Receivers. An empty Match matches every alert.
-type Route struct {
-	Match     map[string]string // match: keys check, kind, severity (normalised to upper case), component
-	Receivers []string          // receivers: names of receivers
-}
+// Route is one entry of `alerting: routes:`.
+type Route = alerting.Route
 
 // Maintenance is one entry of `maintenance:`: no alerts for Checks between
 // Start and End.
@@ -155,7 +138,6 @@ var (
 	defaultServer   = Server{Listen: "127.0.0.1:8080", RateLimits: DefaultRateLimits}
 	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
 	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
-	defaultAlerting = Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour}
 	defaultSLO      = SLO{Window: 30 * 24 * time.Hour}
 )
 

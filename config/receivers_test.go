@@ -141,12 +141,10 @@ func TestLoadBadReceivers(t *testing.T) {
 				`testdata/invalid-receiver-email.yml:10:13: smtp of receiver "old_form" must be a mapping`,
 				`testdata/invalid-receiver-email.yml:13:32: invalid address "not-an-address" in receiver "bad" (want name@example.com)`,
 				`testdata/invalid-receiver-email.yml:15:9: missing username in smtp of receiver "bad" (a password needs a username)`,
-				`testdata/invalid-receiver-email.yml:15:9: missing from in smtp of receiver "bad" (needed when username is not an email address)`,
 				`testdata/invalid-receiver-email.yml:15:15: invalid host "smtp.example.com:587" in smtp of receiver "bad" (want a host name or IP address, without a port)`,
 				`testdata/invalid-receiver-email.yml:16:15: invalid port 70000 in smtp of receiver "bad" (want 1 to 65535)`,
 				`testdata/invalid-receiver-email.yml:17:14: invalid tls "ssl" in smtp of receiver "bad" (want starttls, tls or none)`,
 				`testdata/invalid-receiver-email.yml:19:9: unknown key "sender" in smtp of receiver "bad"`,
-				`testdata/invalid-receiver-email.yml:23:13: missing from in smtp of receiver "clear_text" (needed when username is not an email address)`,
 				`testdata/invalid-receiver-email.yml:23:89: password with tls: none in smtp of receiver "clear_text" (the password would travel in clear text: use starttls or tls)`,
 				`testdata/invalid-receiver-email.yml:27:45: invalid port "submission" in smtp of receiver "port_word" (want a whole number)`,
 				`testdata/invalid-receiver-email.yml:27:63: invalid address "monitor at example" in smtp of receiver "port_word" (want name@example.com)`,
@@ -188,7 +186,7 @@ func TestLoadBadReceivers(t *testing.T) {
 func TestReceiverValidateErrors(t *testing.T) {
 	c := email.DefaultConfig
 	err := c.Validate()
-	for _, want := range []error{email.ErrToNotSet, email.ErrHostNotSet, email.ErrFromNotSet} {
+	for _, want := range []error{email.ErrToNotSet, email.ErrHostNotSet} {
 		if !errors.Is(err, want) {
 			t.Errorf("Validate() = %v, want it to hold %v", err, want)
 		}

@@ -5,7 +5,9 @@ package email
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
+	"strings"
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
 	"github.com/monitor-dev/monitor/check"
@@ -23,7 +25,8 @@ type SMTP struct {
 	Port     int          `yaml:"port"`     // port; default 587
 	Username string       `yaml:"username"` // username: to log in; optional
 	Password check.Secret `yaml:"password"` // password (or password_file); needs username
-	// from: the sender's address; default the username when it is an address.
+	// from: the sender's address; default the username when it is an
+	// address, else monitor@ the server's domain (see Config.Sender).
 	From string `yaml:"from"`
 	// tls: starttls (default: upgrade, refuse a server without it), tls
 	// (implicit TLS, usually port 465) or none (plain text; no password then).
@@ -98,21 +101,27 @@ func (c *Config) Validate() error {
 	if s.Password != "" && s.Username == "" {
 		errs = append(errs, receiver.Field("smtp.username", ErrUsernameNotSet, "a password needs a username"))
 	}
-	switch {
-	case s.From != "" && !validAddress(s.From):
+	if s.From != "" && !validAddress(s.From) {
 		errs = append(errs, receiver.Field("smtp.from", fmt.Errorf("%w %q", ErrInvalidAddress, s.From), "want name@example.com"))
-	case s.From == "" && !validAddress(s.Username):
-		errs = append(errs, receiver.Field("smtp.from", ErrFromNotSet, "needed when username is not an email address"))
 	}
 	return errors.Join(errs...)
 }
 
-// Sender is the From address: from, else the username.
+// Sender is the From address: from; else the username when it is an
+// address; else monitor@ the SMTP server's domain (smtp.example.com gives
+// monitor@example.com, as the contract's example has no from).
 func (c *Config) Sender() string {
-	if c.SMTP.From != "" {
+	switch {
+	case c.SMTP.From != "":
 		return c.SMTP.From
+	case validAddress(c.SMTP.Username):
+		return c.SMTP.Username
 	}
-	return c.SMTP.Username
+	host := c.SMTP.Host
+	if labels := strings.Split(host, "."); len(labels) > 2 && net.ParseIP(host) == nil {
+		host = strings.Join(labels[1:], ".")
+	}
+	return "monitor@" + host
 }
 
 func validAddress(s string) bool {
