@@ -76,7 +76,7 @@ func (d *decoder) alerting(top fields) Alerting {
 				continue
 			}
 			if v < time.Second || v > alerting.MaxRetryWait {
-				d.errorf(n, "retry %s%s must be between 1s and %s", formatDuration(v), f.in(), formatDuration(alerting.MaxRetryWait))
+				d.errorf(n, "retry %s must be between 1s and %s%s", formatDuration(v), formatDuration(alerting.MaxRetryWait), f.in())
 			}
 			a.Retry = append(a.Retry, v)
 		}
@@ -437,7 +437,7 @@ func (d *decoder) routes(al fields, receivers []Receiver) []Route {
 		}
 		for _, n := range d.list(f, "group_by") {
 			if !slices.Contains(groupKeys, n.Value) && !labelName.MatchString(n.Value) {
-				d.errorf(n, "invalid group_by %q in %s (want %s or a label name)", n.Value, where, orList(groupKeys))
+				d.errorf(n, "invalid group_by %q in %s (want a label name: %s or one of the alerts' labels)", n.Value, where, orList(groupKeys))
 			}
 			route.GroupBy = append(route.GroupBy, n.Value)
 		}

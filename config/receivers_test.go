@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/alerting/alertmanager"
 	"github.com/monitor-dev/monitor/alerting/email"
 	"github.com/monitor-dev/monitor/alerting/pagerduty"
@@ -46,6 +48,23 @@ func TestReceivers(t *testing.T) {
 		for i, r := range cfg.Alerting.Receivers {
 			t.Logf("%d: %+v", i, reflect.ValueOf(r.Config).Elem().Interface())
 		}
+	}
+	wantRoutes := []config.Route{{
+		Receivers: []string{"hook", "chat", "pd", "mail", "am"},
+		GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, Continue: true,
+	}, {
+		Match:     alerting.Match{Check: "x*", Labels: map[string]string{"team": "core"}},
+		Receivers: []string{"hook"}, GroupBy: []string{"check", "team"},
+		GroupWait: 0, GroupInterval: 5 * time.Minute,
+	}}
+	if !reflect.DeepEqual(cfg.Alerting.Routes, wantRoutes) {
+		t.Errorf("routes:\n%+v\nwant:\n%+v", cfg.Alerting.Routes, wantRoutes)
+	}
+	if got := cfg.Alerting.Retry; got == nil || len(got) != 0 {
+		t.Errorf("retry: [] gives %#v, want no retries", got)
+	}
+	if got := cfg.Alerting.Flapping; got != (alerting.Flapping{Changes: 0, Window: 30 * time.Minute}) {
+		t.Errorf("flapping = %+v", got)
 	}
 	// Every secret, from the file or not, reaches the process redactor.
 	r := check.NewRedactor(cfg.Secrets...)
@@ -194,5 +213,38 @@ func TestReceiverValidateErrors(t *testing.T) {
 	w := webhook.Config{URL: "https://h.example/x", Secret: "whsec_c2hvcnQ="}
 	if err := w.Validate(); !errors.Is(err, webhook.ErrInvalidSecret) {
 		t.Errorf("short secret: Validate() = %v, want ErrInvalidSecret", err)
+	}
+}
+
+func TestLoadBadAlerting(t *testing.T) {
+	_, err := config.Load("testdata/invalid-alerting.yml")
+	var got []string
+	for _, p := range config.Problems(err) {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`testdata/invalid-alerting.yml:7:22: unknown kind "incident" in match of route #1`,
+		`testdata/invalid-alerting.yml:7:39: invalid pattern "targeting_[" in match of route #1 (want a check name or a glob like targeting_*)`,
+		`testdata/invalid-alerting.yml:7:64: invalid severity "high" in match of route #1 (want INFO, WARN or CRITICAL)`,
+		`testdata/invalid-alerting.yml:7:92: invalid label name "bad-name" in labels of route #1 (want letters, digits and _)`,
+		`testdata/invalid-alerting.yml:8:25: undefined receiver "nobody" in route #1`,
+		`testdata/invalid-alerting.yml:9:29: invalid group_by "bad label" in route #1 (want a label name: check, kind, severity, component or handle or one of the alerts' labels)`,
+		`testdata/invalid-alerting.yml:10:19: group_wait must be between 0s and 1h in route #1`,
+		`testdata/invalid-alerting.yml:11:23: group_interval must be between 1s and 1d in route #1`,
+		`testdata/invalid-alerting.yml:12:17: invalid continue "maybe" in route #1 (want true or false)`,
+		`testdata/invalid-alerting.yml:13:23: undefined check "nope" in match of route #2`,
+		`testdata/invalid-alerting.yml:14:18: missing receivers in route #2`,
+		`testdata/invalid-alerting.yml:15:78: unknown key "unknown" in route #3`,
+		`testdata/invalid-alerting.yml:16:22: failure_threshold must be between 1 and 1000 in alerting`,
+		`testdata/invalid-alerting.yml:17:22: success_threshold must be between 1 and 1000 in alerting`,
+		`testdata/invalid-alerting.yml:18:20: repeat_interval must be between 1m and 30d in alerting`,
+		`testdata/invalid-alerting.yml:19:24: changes must be between 0 (off) and 1000 in alerting.flapping`,
+		`testdata/invalid-alerting.yml:19:36: window must be between 1m and 1d in alerting.flapping`,
+		`testdata/invalid-alerting.yml:20:15: invalid retry "soon" in alerting (want a list of durations like [5s, 10s, 20s])`,
+		`testdata/invalid-alerting.yml:20:21: retry 500ms must be between 1s and 1d in alerting`,
+		`testdata/invalid-alerting.yml:20:28: retry 2d must be between 1s and 1d in alerting`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
