@@ -18,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
 )
 
@@ -105,38 +106,15 @@ type SLO struct {
 	SLI string
 }
 
-// Alerting is the `alerting:` section.
-type Alerting struct {
-	Receivers        []Receiver
-	Routes           []Route
-	FailureThreshold int           // failure_threshold: consecutive FAIL runs before firing; default 2
-	SuccessThreshold int           // success_threshold: consecutive PASS runs before resolving; default 1
-	RepeatInterval   time.Duration // repeat_interval; default 4h
-}
+// Alerting is the `alerting:` section, its receivers (each type's
+// configuration is owned by its package under alerting/) and routes.
+type Alerting = alerting.Config
 
-// Receiver is one entry of `alerting: receivers:`. Which fields apply
-// depends on Type.
-type Receiver struct {
-	Name string // name, unique
-	Type string // type: webhook, slack, pagerduty, email or alertmanager
+// Receiver is one entry of `alerting: receivers:`.
+type Receiver = alerting.Receiver
 
-	URL        string // url: webhook, slack, alertmanager (required); pagerduty (optional events API URL)
-	Secret     string // secret: webhook signing secret, whsec_<base64> (optional)
-	RoutingKey string // routing_key: pagerduty
-	Channel    string // channel: slack (optional)
-	To         string // to: email, one or more addresses separated by commas
-	From       string // from: email
-	SMTP       string // smtp: email, host:port of the SMTP server
-	Username   string // username: email (optional)
-	Password   string // password: email (optional)
-}
-
-// Route is one entry of `alerting: routes:`: alerts whose labels equal every
-// entry of Match go to Receivers. An empty Match matches every alert.
-type Route struct {
-	Match     map[string]string // match: keys check, kind, severity (normalised to upper case), component
-	Receivers []string          // receivers: names of receivers
-}
+// Route is one entry of `alerting: routes:`.
+type Route = alerting.Route
 
 // Maintenance is one entry of `maintenance:`: no alerts for Checks between
 // Start and End.
@@ -160,7 +138,6 @@ var (
 	defaultServer   = Server{Listen: "127.0.0.1:8080", RateLimits: DefaultRateLimits}
 	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
 	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
-	defaultAlerting = Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour}
 	defaultSLO      = SLO{Window: 30 * 24 * time.Hour}
 )
 

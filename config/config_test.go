@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitor-dev/monitor/alerting"
+	"github.com/monitor-dev/monitor/alerting/email"
+	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
 )
@@ -43,6 +46,7 @@ func parseFile(t *testing.T, name string, vars map[string]string) (*config.Confi
 func TestContractExample(t *testing.T) {
 	t.Setenv("MONITOR_API_TOKEN", apiToken)
 	t.Setenv("WEBHOOK_SECRET", webhookSecret)
+	t.Setenv("SMTP_PASSWORD", smtpPassword)
 	// APP_DATABASE_URL has a default in the file: leave it unset.
 	os.Unsetenv("APP_DATABASE_URL")
 
@@ -94,20 +98,33 @@ func TestContractExample(t *testing.T) {
 		Alerting: config.Alerting{
 			Receivers: []config.Receiver{{
 				Name: "oncall", Type: "webhook",
-				URL: "https://hooks.example.com/monitor", Secret: webhookSecret,
+				Config: &webhook.Config{URL: "https://hooks.example.com/monitor", Secret: webhookSecret},
+			}, {
+				Name: "acme_owner", Type: "email",
+				Config: &email.Config{To: []string{"owner@acme.example"}, SMTP: email.SMTP{
+					Host: "smtp.example.com", Port: 587, Username: "monitor", Password: smtpPassword,
+					TLS: email.StartTLS}},
 			}},
 			Routes: []config.Route{{
-				Match:     map[string]string{"severity": "CRITICAL"},
+				Match:     alerting.Match{Kind: alerting.KindEscalation, Handle: "acme"},
+				Receivers: []string{"acme_owner", "oncall"},
+				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute,
+			}, {
+				Match:     alerting.Match{Severity: check.Critical},
 				Receivers: []string{"oncall"},
+				GroupBy:   []string{"component"},
+				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute,
 			}},
 			FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour,
+			Flapping: alerting.Flapping{Changes: 6, Window: 30 * time.Minute},
+			Retry:    []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second},
 		},
 		Maintenance: []config.Maintenance{{
 			Checks: []string{"destination_links"},
 			Start:  time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC),
 			End:    time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC),
 		}},
-		Secrets: []string{apiToken, "https://hooks.example.com/monitor", webhookSecret},
+		Secrets: []string{smtpPassword, apiToken, "https://hooks.example.com/monitor", webhookSecret},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(contract.yaml) =\n%+v\nwant\n%+v", cfg, want)
@@ -125,7 +142,7 @@ func TestDefaults(t *testing.T) {
 		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
 		Databases: map[string]config.Database{},
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
-		Alerting:  config.Alerting{FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour},
+		Alerting:  alerting.DefaultConfig,
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn, Skew: time.Minute,
 			URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}},
@@ -292,7 +309,7 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-secrets.yml:4:15: invalid DSN for database "app": unsupported scheme "mongodb" in "mongodb://monitor:***@db.internal/app" (want postgres, postgresql, mysql, sqlite, redis or rediss)`,
 				`invalid-secrets.yml:5:18: invalid DSN for database "broken": not a URL (want scheme://...)`,
 				`invalid-secrets.yml:10:12: invalid url in receiver "hook" (want an absolute http(s) URL)`,
-				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by base64)`,
+				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by the base64 of 24 to 64 random bytes)`,
 				// A link URL written in the file is redacted like everywhere else.
 				`invalid-secrets.yml:14:35: invalid URL "ftp://u:***@links.example/a?token=***" in check "l" (want an absolute http(s) URL)`,
 			},
