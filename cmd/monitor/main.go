@@ -195,6 +195,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", path, count(len(cfg.Checks), "check"), count(len(cfg.Databases), "database"))
+	if note := alertingNotice(cfg); note != "" {
+		fmt.Fprintf(stderr, "%s: note: %s\n", path, note)
+	}
 	return exitOK
 }
 
@@ -232,4 +235,14 @@ func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Lo
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("bad --log-format %q (want text or json)", format)
+}
+
+// alertingNotice says, when cfg has an alerting section, that it is
+// validated but sends nothing yet: a setting that parses must not look as
+// if it acted.
+func alertingNotice(cfg *config.Config) string {
+	if len(cfg.Alerting.Receivers) == 0 && len(cfg.Alerting.Routes) == 0 {
+		return ""
+	}
+	return "the alerting section is validated, but this release sends no notifications yet"
 }

@@ -50,6 +50,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	path, cfg, logger := l.path, l.cfg, l.logger
+	if note := alertingNotice(cfg); note != "" {
+		logger.Warn(note)
+	}
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)

@@ -154,3 +154,25 @@ func TestVersionText(t *testing.T) {
 		t.Errorf("versionText(dev, module v1.5.0) = %q", got)
 	}
 }
+
+// TestAlertingNotice: an alerting section parses and validates, but nothing
+// sends yet; validate says so instead of letting it look as if it acted.
+func TestAlertingNotice(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "al.yaml")
+	base := "checks:\n  - { name: a, kind: freshness, source: { heartbeat: true }, max_age: 1m }\n"
+	writeFile(t, path, base+`alerting:
+  receivers:
+    - { name: oncall, type: webhook, url: "https://hooks.example.com/x" }
+  routes:
+    - { match: { severity: CRITICAL }, receivers: [oncall] }
+`)
+	code, _, stderr := runMain(t, "validate", path)
+	if code != 0 || !strings.Contains(stderr, "note: the alerting section is validated, but this release sends no notifications yet") {
+		t.Errorf("validate = %d, stderr %q; want exit 0 and the note", code, stderr)
+	}
+	writeFile(t, path, base)
+	if code, _, stderr := runMain(t, "validate", path); code != 0 || stderr != "" {
+		t.Errorf("validate without alerting = %d, stderr %q", code, stderr)
+	}
+}
