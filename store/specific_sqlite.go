@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -60,8 +61,17 @@ func openSQLite(dsn string) (w, r *sql.DB, file string, err error) {
 		}
 	}
 
+	setWAL := false
 	for _, p := range sqlitePragmas {
 		if memory && p.name == "journal_mode" || hasPragma(q, p.name) {
+			continue
+		}
+		if p.name == "journal_mode" {
+			// Not in the DSN: a new connection's switch to WAL fails at
+			// once with SQLITE_BUSY (no busy handler) while another
+			// process opens the same new file. WAL is a property of the
+			// file, so it is set once below, retried while busy.
+			setWAL = true
 			continue
 		}
 		q.Add("_pragma", p.name+"("+p.value+")")
@@ -77,6 +87,12 @@ func openSQLite(dsn string) (w, r *sql.DB, file string, err error) {
 	w.SetConnMaxIdleTime(0)
 	if memory {
 		return w, w, "", nil
+	}
+	if setWAL {
+		if err := walMode(w); err != nil {
+			_ = w.Close()
+			return nil, nil, "", fmt.Errorf("journal_mode WAL: %w", err)
+		}
 	}
 
 	q.Del("_txlock")
@@ -98,4 +114,36 @@ func hasPragma(q url.Values, name string) bool {
 		}
 	}
 	return q.Has("_" + name)
+}
+
+// walBusyWait bounds how long opening waits for another process to let go
+// of a new database file before switching it to WAL (the busy_timeout).
+const walBusyWait = 10 * time.Second
+
+// walMode puts the database file in WAL mode, retrying while another
+// connection holds a lock that makes SQLite refuse the switch at once.
+func walMode(w *sql.DB) error {
+	ctx, cancel := context.WithTimeout(context.Background(), walBusyWait)
+	defer cancel()
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		_, err := w.ExecContext(ctx, "PRAGMA journal_mode=WAL")
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isBusy reports SQLITE_BUSY or SQLITE_LOCKED (and their extended codes).
+func isBusy(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	c := coded.Code() & 0xff
+	return c == 5 || c == 6
 }
