@@ -63,8 +63,13 @@ func TestPublishHandsTheEffectiveResultToEverySubscriber(t *testing.T) {
 		if api.r.Status != check.Unknown || api.r.Message != "parent db failing" {
 			t.Errorf("api reached a subscriber as %s %q, want UNKNOWN \"parent db failing\"", api.r.Status, api.r.Message)
 		}
-		if !api.ch.First || api.ch.Spec.Name != "api" || api.ch.Previous.Message != "not yet run" {
-			t.Errorf("api's change = %+v, want First, its spec and the not-yet-run result before", api.ch)
+		// Before its first run, api already read UNKNOWN: its parent was failing.
+		if !api.ch.First || api.ch.Spec.Name != "api" || api.ch.Previous.Message != "parent db failing" {
+			t.Errorf("api's change: first %v, spec %q, previous %q; want first, api, \"parent db failing\"",
+				api.ch.First, api.ch.Spec.Name, api.ch.Previous.Message)
+		}
+		if db := rec.got[0]; db.ch.Previous.Message != "not yet run" || db.r.Status != check.Fail {
+			t.Errorf("db reached a subscriber as %s after %q, want FAIL after \"not yet run\"", db.r.Status, db.ch.Previous.Message)
 		}
 	}
 	if strings.Join(order, ",") != "func,last,func,last" {
