@@ -43,7 +43,10 @@ var (
 		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", []string{"check", "url"}, nil)
 )
 
-// Version is the build's version, set by the linker or left as "dev".
+// Version is the version label of monitor_build_info, read by New.
+// cmd/monitor sets it before New to the version `monitor version` prints
+// (its main.version, set with -ldflags "-X main.version=v1.2.3", else the
+// module version of `go install ...@vX`); left as "dev" otherwise.
 var Version = "dev"
 
 // New registers the check series on reg.

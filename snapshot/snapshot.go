@@ -1,16 +1,17 @@
-// Package snapshot keeps the latest result of every check in memory and
-// turns them into what readers see: staleness and depends_on applied, the
-// overall verdict, and the /v2/system/health bodies, rendered once and
-// served to every request until something changes.
+// Package snapshot keeps the latest result of every check in memory (the
+// hub's State) and turns them into what readers see: the effective results
+// (hub.Effective: staleness and depends_on applied), the overall verdict,
+// and the /v2/system/health bodies, rendered once and served to every
+// request until something changes.
 package snapshot
 
 import (
-	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/hub"
 )
 
 // Snapshot is safe for concurrent use.
@@ -73,28 +74,18 @@ func (s *Snapshot) Record(r check.Result) check.Result {
 	return eff
 }
 
-// Change is what a new result changed.
-type Change struct {
-	// Configured is false for a check removed by a reload while it ran: its
-	// result is dropped.
-	Configured bool
-	// First is true for a check's first result since start (or restore).
-	First bool
-	// Previous is the check's result as readers saw it just before.
-	Previous check.Result
-}
-
-// RecordChange is Record, also telling what the result changed.
-func (s *Snapshot) RecordChange(r check.Result) (check.Result, Change, bool) {
+// RecordChange is Record, also telling what the result changed (the
+// hub's State): ch has Spec, First and Previous set.
+func (s *Snapshot) RecordChange(r check.Result) (check.Result, hub.Change, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp, ok := s.specs[r.Check]
 	if !ok {
-		return r, Change{}, false
+		return r, hub.Change{}, false
 	}
 	now := s.now()
 	_, ran := s.latest[r.Check]
-	ch := Change{Configured: true, First: !ran, Previous: s.effectiveLocked(sp, now, map[string]bool{})}
+	ch := hub.Change{Spec: sp, First: !ran, Previous: s.effectiveLocked(sp, now, map[string]bool{})}
 	s.latest[r.Check] = r
 	s.version++
 	return s.effectiveLocked(sp, now, map[string]bool{}), ch, true
@@ -163,38 +154,17 @@ func (s *Snapshot) view(withRaw bool) View {
 	return v
 }
 
-// effectiveLocked is the named check's result as readers see it: not yet
-// run, stale, or overridden by a failing parent. visiting guards against
-// cycles (validation rejects them, but a reload race must not hang).
+// effectiveLocked is the named check's result as readers see it
+// (hub.Effective); s.mu is held.
 func (s *Snapshot) effectiveLocked(sp check.Spec, now time.Time, visiting map[string]bool) check.Result {
-	r, ok := s.latest[sp.Name]
-	if !ok {
-		r = sp.NotRun()
-	} else if age := now.Sub(r.CheckedAt); sp.Interval > 0 && age > sp.StaleAfter() {
-		stale := sp.UnknownResult(fmt.Sprintf("stale: last result is %s old (%s: %s)",
-			age.Round(time.Second), r.Status, r.Message))
-		stale.CheckedAt, stale.Duration = r.CheckedAt, r.Duration
-		stale.ObservedValue, stale.ObservedUnit = r.ObservedValue, r.ObservedUnit
-		r = stale
-	}
-	if visiting[sp.Name] {
-		return r
-	}
-	visiting[sp.Name] = true
-	defer delete(visiting, sp.Name)
-	for _, p := range sp.DependsOn {
-		psp, ok := s.specs[p]
-		if !ok {
-			continue
-		}
-		if pr := s.effectiveLocked(psp, now, visiting); pr.Status == check.Fail {
-			dep := sp.UnknownResult(fmt.Sprintf("parent %s failing", p))
-			dep.CheckedAt, dep.Duration = r.CheckedAt, r.Duration
-			return dep
-		}
-	}
-	return r
+	return hub.Effective(locked{s}, sp, now, visiting)
 }
+
+// locked reads a Snapshot whose mutex is held.
+type locked struct{ s *Snapshot }
+
+func (l locked) Latest(name string) (check.Result, bool) { r, ok := l.s.latest[name]; return r, ok }
+func (l locked) Spec(name string) (check.Spec, bool)     { sp, ok := l.s.specs[name]; return sp, ok }
 
 // Specs returns the configured checks, sorted by name.
 func (s *Snapshot) Specs() []check.Spec {

@@ -2,7 +2,8 @@
 // `monitor run` wires it (cmd/monitor/run.go): a config parsed by the config
 // package, a probes.Env with a BeatStore and a connection pool, a
 // snapshot.Snapshot, the Prometheus metrics, and scheduler.New with the
-// daemon's publish hub (Current, Record, metrics.Observe, status-change log).
+// daemon's hub (hub.New over the snapshot: metrics.Observe, the status-change
+// log; not the history store).
 // The only additions are ObserveLag, which records every schedule lag into a
 // preallocated slice, and counters updated from Publish.
 //
@@ -39,6 +40,7 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
@@ -263,23 +265,12 @@ func run(p params) result {
 	snap := snapshot.New(cfg.Checks, time.Now)
 	met := metrics.New(reg, snap)
 	met.SetChecks(cfg.Checks)
-	publish := func(res check.Result) { // cmd/monitor/run.go: (*daemon).publish
-		eff, ch, ok := snap.RecordChange(res)
-		if !ok {
-			return
-		}
-		met.Observe(eff)
-		if ch.First || ch.Previous.Status != eff.Status {
-			lvl := slog.LevelInfo
-			if eff.Status != check.Pass {
-				lvl = slog.LevelWarn
-			}
-			logger.Log(context.Background(), lvl, "check status changed", "check", eff.Check,
-				"status", eff.Status, "severity", eff.Severity, "message", eff.Message)
-		}
-		r.published(res)
-	}
-	sched, err := scheduler.New(scheduler.Options{Env: env, Publish: publish,
+	h := hub.New(snap, // cmd/monitor/run.go newDaemon, without the history store
+		hub.Func(func(res check.Result, _ hub.Change) { met.Observe(res) }),
+		hub.StatusLog(logger),
+		hub.Func(func(res check.Result, _ hub.Change) { r.published(res) }),
+	)
+	sched, err := scheduler.New(scheduler.Options{Env: env, Publish: h.Publish,
 		Logger: logger.With("component", "scheduler"), Registerer: reg, MaxJitter: p.jitter,
 		ObserveLag: r.observeLag})
 	if err != nil {

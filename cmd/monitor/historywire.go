@@ -1,24 +1,49 @@
 package main
 
 import (
+	"time"
+
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/hub"
+	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
-// maintenance turns the config's maintenance windows into sla's.
-func maintenance(cfg *config.Config) []sla.Maintenance {
-	out := make([]sla.Maintenance, 0, len(cfg.Maintenance))
+// maintenance turns the config's maintenance windows into the hub's rule.
+func maintenance(cfg *config.Config) hub.InMaintenance {
+	windows := make([]sla.Maintenance, 0, len(cfg.Maintenance))
 	for _, m := range cfg.Maintenance {
-		out = append(out, sla.Maintenance{Checks: m.Checks, Start: m.Start, End: m.End})
+		windows = append(windows, sla.Maintenance{Checks: m.Checks, Start: m.Start, End: m.End})
 	}
-	return out
+	return func(name string, at time.Time) bool { return sla.InMaintenance(windows, name, at) }
 }
 
-// record is how a result is stored: judged by sla (maintenance, within the
-// SLA, down), without its per-link results, which are not history.
-func record(r check.Result, sp check.Spec, maint []sla.Maintenance) store.Record {
-	r.Links = nil
-	return sla.Stored(r, sp, maint)
+// history is the hub's subscriber for the SLO events and the history store.
+type history struct {
+	eval   *sla.Evaluator
+	writer *store.Writer
 }
+
+func (h history) Observe(r check.Result, ch hub.Change) {
+	rec := record(r, ch)
+	h.eval.Observe(rec) // monitor_slo_events_total: what `monitor rules` reads
+	h.writer.Enqueue(rec)
+}
+
+// record is how a result is stored: judged by sla (within the SLA, down),
+// with the hub's maintenance decision, without its per-link results, which
+// are not history.
+func record(r check.Result, ch hub.Change) store.Record {
+	r.Links = nil
+	rec := store.Record{Result: r, Maintenance: ch.Maintenance, WithinSLA: sla.Within(r, ch.Spec)}
+	rec.Down = sla.Down(rec)
+	return rec
+}
+
+// metricsSub is the hub's subscriber for the run counters and durations.
+type metricsSub struct{ m *metrics.Metrics }
+
+func (s metricsSub) Observe(r check.Result, _ hub.Change) { s.m.Observe(r) }
+func (s metricsSub) SetSpecs(specs []check.Spec)          { s.m.SetChecks(specs) }

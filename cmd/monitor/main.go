@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -54,7 +55,8 @@ func main() {
 
 // Main runs one command and returns its exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	metrics.Version = version
+	bi, _ := debug.ReadBuildInfo()
+	metrics.Version = buildVersion(version, bi)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitConfig

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
@@ -89,7 +88,7 @@ type daemon struct {
 	lazy   *store.Lazy // the same store: up or not (see openHistory)
 	writer *store.Writer
 	eval   *sla.Evaluator
-	maint  atomic.Pointer[[]sla.Maintenance]
+	hub    *hub.Hub
 	bg     context.CancelFunc // stops the writer, evaluator and compaction
 	bgDone sync.WaitGroup
 
@@ -124,12 +123,6 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.snap = snapshot.New(cfg.Checks, time.Now)
 	d.metrics = metrics.New(d.reg, d.snap)
 	d.metrics.SetChecks(cfg.Checks)
-	d.sched, err = scheduler.New(scheduler.Options{
-		Env: env, Publish: d.publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
-	})
-	if err != nil {
-		return nil, err
-	}
 	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
 		Logger: logger.With("component", "http")})
 	d.srv.SetTokens(cfg.Server.Tokens)
@@ -147,11 +140,24 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		}
 		return nil, fmt.Errorf("history store: %w", err)
 	}
-	m := maintenance(cfg)
-	d.maint.Store(&m)
 	d.writer = store.NewWriter(d.store, store.WriterOptions{Logger: logger.With("component", "store"), Registerer: d.reg})
 	d.eval = sla.NewEvaluator(d.store, objectives(cfg), time.Now, logger.With("component", "sla"))
 	d.reg.MustRegister(d.eval)
+	// The hub: every result, once, to everything that cares.
+	d.hub = hub.New(d.snap,
+		metricsSub{d.metrics},
+		history{eval: d.eval, writer: d.writer},
+		hub.StatusLog(logger),
+	)
+	d.hub.SetMaintenance(maintenance(cfg))
+	d.sched, err = scheduler.New(scheduler.Options{
+		Env: env, Publish: d.hub.Publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
+	})
+	if err != nil {
+		_ = d.store.Close()
+		_ = env.Pool.Close()
+		return nil, err
+	}
 	d.srv.SetHistory(d.store, d.eval)
 	d.startDemo(cfg, env)
 	ok = true
@@ -168,28 +174,6 @@ func (d *daemon) startDemo(cfg *config.Config, env *probes.Env) {
 	d.demoCancel = cancel
 	if err := startDemo(ctx, cfg, env, d.logger, true); err != nil {
 		d.logger.Warn("demo pipeline not started", "err", err)
-	}
-}
-
-// publish is the hub: one result, handed to everything that cares.
-func (d *daemon) publish(r check.Result) {
-	eff, ch, ok := d.snap.RecordChange(r)
-	if !ok {
-		return // the check was removed by a reload while it ran
-	}
-	d.metrics.Observe(eff)
-	if sp, ok := d.snap.Spec(eff.Check); ok {
-		rec := record(eff, sp, *d.maint.Load())
-		d.eval.Observe(rec) // monitor_slo_events_total: what `monitor rules` reads
-		d.writer.Enqueue(rec)
-	}
-	if ch.First || ch.Previous.Status != eff.Status {
-		lvl := slog.LevelInfo
-		if eff.Status != check.Pass {
-			lvl = slog.LevelWarn
-		}
-		d.logger.Log(context.Background(), lvl, "check status changed", "check", eff.Check,
-			"status", eff.Status, "severity", eff.Severity, "message", eff.Message)
 	}
 }
 
@@ -339,10 +323,8 @@ func (d *daemon) reload() {
 		// Runs in flight keep the old pool until their timeout at most.
 		time.AfterFunc(2*oldTimeout, func() { _ = old.Pool.Close() })
 	}
-	d.snap.SetSpecs(cfg.Checks)
-	d.metrics.SetChecks(cfg.Checks)
-	m := maintenance(cfg)
-	d.maint.Store(&m)
+	d.hub.SetSpecs(cfg.Checks)
+	d.hub.SetMaintenance(maintenance(cfg))
 	d.eval.SetObjectives(objectives(cfg))
 	d.srv.SetTokens(cfg.Server.Tokens)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)

@@ -167,7 +167,7 @@ func (d *daemon) evaluateNow(ctx context.Context, name string) {
 		return
 	}
 	if r, ok := scheduler.Run(ctx, sp, &probes.Env{Heartbeats: d.beats, Logger: d.logger}); ok {
-		d.publish(r)
+		d.hub.Publish(r)
 	}
 }
 

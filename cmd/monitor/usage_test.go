@@ -176,3 +176,27 @@ func TestAlertingNotice(t *testing.T) {
 		t.Errorf("validate without alerting = %d, stderr %q", code, stderr)
 	}
 }
+
+// TestBuildInfoVersion: monitor_build_info carries the same version as
+// `monitor version`, also when only `go install ...@vX` stamped it (it
+// said "dev" there before).
+func TestBuildInfoVersion(t *testing.T) {
+	installed := &debug.BuildInfo{Main: debug.Module{Version: "v1.5.0"}}
+	for _, tc := range []struct {
+		v    string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"v1.4.0", installed, "v1.4.0"}, // -ldflags wins
+		{"dev", installed, "v1.5.0"},
+		{"dev", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+		{"dev", nil, "dev"},
+	} {
+		if got := buildVersion(tc.v, tc.bi); got != tc.want {
+			t.Errorf("buildVersion(%q, %v) = %q, want %q", tc.v, tc.bi != nil, got, tc.want)
+		}
+		if got := versionText(tc.v, "", tc.bi); !strings.HasPrefix(got, "monitor "+tc.want+" ") {
+			t.Errorf("versionText(%q) = %q, want the same version %q", tc.v, got, tc.want)
+		}
+	}
+}

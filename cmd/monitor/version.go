@@ -40,10 +40,8 @@ func versionText(v, date string, bi *debug.BuildInfo) string {
 		for _, s := range bi.Settings {
 			settings[s.Key] = s.Value
 		}
-		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
 	}
+	v = buildVersion(v, bi)
 	out := fmt.Sprintf("monitor %s (%s %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if rev := settings["vcs.revision"]; rev != "" {
 		if settings["vcs.modified"] == "true" {
@@ -60,4 +58,14 @@ func versionText(v, date string, bi *debug.BuildInfo) string {
 		out += "  build date:  " + date + "\n"
 	}
 	return out
+}
+
+// buildVersion is the version `monitor version` prints and
+// monitor_build_info carries: v (main.version, from -ldflags), else the
+// module version stamped by `go install ...@vX`, else "dev".
+func buildVersion(v string, bi *debug.BuildInfo) string {
+	if v == "dev" && bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return v
 }

@@ -16,7 +16,7 @@
 //	        cmd/monitor/run.go newDaemon wires it: the config parsed by the
 //	        config package, one probes.LinkClients shared by every link
 //	        check, a probes.Env, snapshot.Snapshot, the Prometheus metrics,
-//	        scheduler.New with the daemon's publish hub (RecordChange,
+//	        scheduler.New with the daemon's hub (hub.New over the snapshot:
 //	        metrics.Observe, the status-change log). No HTTP server; the
 //	        history store only with -history. CPU is getrusage(RUSAGE_SELF)
 //	        over the steady window divided by the runs published in it.
@@ -63,6 +63,7 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
@@ -241,21 +242,15 @@ func runInproc(p params) result {
 	var total, failed, ranOnce atomic.Int64
 	var firstFail atomic.Pointer[string]
 	seen := make([]atomic.Bool, p.checks)
-	publish := func(r check.Result) { // (*daemon).publish
-		eff, ch, ok := snap.RecordChange(r)
-		if !ok {
-			return
-		}
-		met.Observe(eff)
-		if writer != nil { // historywire.go record(), without maintenance windows
-			rec := store.Record{Result: eff, WithinSLA: eff.Status == check.Pass}
+	subs := []hub.Subscriber{hub.Func(func(r check.Result, _ hub.Change) { met.Observe(r) })}
+	if writer != nil { // historywire.go history, without maintenance windows or SLO events
+		subs = append(subs, hub.Func(func(r check.Result, _ hub.Change) {
+			rec := store.Record{Result: r, WithinSLA: r.Status == check.Pass}
 			rec.Links = nil
 			writer.Enqueue(rec)
-		}
-		if ch.First || ch.Previous.Status != eff.Status {
-			logger.Log(context.Background(), slog.LevelInfo, "check status changed", "check", eff.Check,
-				"status", eff.Status, "severity", eff.Severity, "message", eff.Message)
-		}
+		}))
+	}
+	subs = append(subs, hub.StatusLog(logger), hub.Func(func(r check.Result, _ hub.Change) {
 		total.Add(1)
 		if r.Status != check.Pass {
 			failed.Add(1)
@@ -266,8 +261,9 @@ func runInproc(p params) result {
 			!seen[i].Swap(true) {
 			ranOnce.Add(1)
 		}
-	}
-	sched, err := scheduler.New(scheduler.Options{Env: env, Publish: publish,
+	}))
+	h := hub.New(snap, subs...) // cmd/monitor/run.go newDaemon
+	sched, err := scheduler.New(scheduler.Options{Env: env, Publish: h.Publish,
 		Logger: logger.With("component", "scheduler"), Registerer: reg, MaxJitter: p.jitter})
 	if err != nil {
 		fatalf("scheduler: %v", err)

@@ -1,0 +1,26 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// StatusLog is the subscriber that logs "check status changed" when a check
+// gets a new status: at INFO for PASS, WARN otherwise.
+func StatusLog(l *slog.Logger) Subscriber { return statusLog{l} }
+
+type statusLog struct{ l *slog.Logger }
+
+func (s statusLog) Observe(r check.Result, ch Change) {
+	if !ch.StatusChanged(r) {
+		return
+	}
+	lvl := slog.LevelInfo
+	if r.Status != check.Pass {
+		lvl = slog.LevelWarn
+	}
+	s.l.Log(context.Background(), lvl, "check status changed", "check", r.Check,
+		"status", r.Status, "severity", r.Severity, "message", r.Message)
+}

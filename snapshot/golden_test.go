@@ -1,0 +1,94 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+var update = flag.Bool("update", false, "update the golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites the file with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it; review the diff):\ngot:\n%s\nwant:\n%s",
+			path, got, want)
+	}
+}
+
+// goldenSnapshot holds one check in every state a reader can see, at a
+// fixed clock: PASS, a freshness check with its observed age, FAIL/CRITICAL
+// (so the answer is 503), UNKNOWN because its parent fails, stale, and not
+// yet run.
+func goldenSnapshot() *Snapshot {
+	c := newClock()
+	conn := spec("conn", "db")
+	api := spec("api_db", "db")
+	api.DependsOn = []string{"conn"}
+	fresh := spec("orders_fresh", "freshness")
+	fresh.Severity = check.Warn
+	old := spec("old_beat", "freshness")
+	links := spec("docs_links", "link")
+	links.Severity = check.Warn
+	idle := spec("idle", "db")
+	s := New([]check.Spec{conn, api, fresh, old, links, idle}, c.now)
+
+	age := 42.0
+	s.Record(check.Result{Check: "old_beat", Kind: "freshness", Status: check.Pass, Severity: check.Info,
+		Message: "newest record 10s old", CheckedAt: c.now(), Duration: 3 * time.Millisecond})
+	c.add(2 * time.Minute) // old_beat is stale after 65s
+	s.Record(check.Result{Check: "conn", Kind: "db", Status: check.Fail, Severity: check.Critical,
+		Message: "connect: connection refused", CheckedAt: c.now(), Duration: 12 * time.Millisecond})
+	s.Record(check.Result{Check: "api_db", Kind: "db", Status: check.Pass, Severity: check.Info,
+		Message: "ok", CheckedAt: c.now(), Duration: 8 * time.Millisecond})
+	s.Record(check.Result{Check: "orders_fresh", Kind: "freshness", Status: check.Pass, Severity: check.Info,
+		Message: "newest record 42s old", CheckedAt: c.now(), Duration: 5 * time.Millisecond,
+		ObservedValue: &age, ObservedUnit: "s"})
+	s.Record(check.Result{Check: "docs_links", Kind: "link", Status: check.Fail, Severity: check.Warn,
+		Message: "1 of 3 links failing", CheckedAt: c.now(), Duration: 240 * time.Millisecond})
+	return s
+}
+
+// TestHealthGolden is the GET /v2/system/health body a user sees.
+func TestHealthGolden(t *testing.T) {
+	h := goldenSnapshot().Health(false)
+	if h.Code != 503 {
+		t.Errorf("code %d, want 503 (conn is FAIL/CRITICAL)", h.Code)
+	}
+	golden(t, "health.golden.json", indentJSON(t, h.Body))
+}
+
+// TestHealthIETFGolden is the application/health+json body.
+func TestHealthIETFGolden(t *testing.T) {
+	h := goldenSnapshot().Health(true)
+	golden(t, "health-ietf.golden.json", indentJSON(t, h.Body))
+}
+
+func indentJSON(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Indent(&b, body, "", "  "); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+	return b.Bytes() // the body ends with its own newline
+}
