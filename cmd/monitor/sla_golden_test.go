@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -88,6 +89,7 @@ slos:
 			r.Status, r.Severity, r.Maintenance = check.Fail, check.Critical, true
 		}
 		r.WithinSLA = r.Status == check.Pass
+		r.Down = sla.Down(r)
 		recs = append(recs, r)
 
 		age := 60.0

@@ -68,6 +68,7 @@ import (
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
 	"github.com/monitor-dev/monitor/snapshot"
+	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -246,6 +247,7 @@ func runInproc(p params) result {
 	if writer != nil { // historywire.go history, without maintenance windows or SLO events
 		subs = append(subs, hub.Func(func(r check.Result, _ hub.Change) {
 			rec := store.Record{Result: r, WithinSLA: r.Status == check.Pass}
+			rec.Down = sla.Down(rec)
 			rec.Links = nil
 			writer.Enqueue(rec)
 		}))
