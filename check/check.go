@@ -38,6 +38,17 @@ func (s Status) Rank() int {
 // Valid reports whether s is one of the three statuses.
 func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
 
+// Kind is the kind of a check: which probe observes it.
+type Kind string
+
+// The kinds of check. A new kind is one constant here, one probe file and
+// one line in probes.Probers (plus its keys in config).
+const (
+	KindDB        Kind = "db"
+	KindFreshness Kind = "freshness"
+	KindLink      Kind = "link"
+)
+
 // Severity is how loud a result is.
 type Severity string
 
@@ -82,7 +93,7 @@ const MaxMessage = 512
 // Message and the observed value; the scheduler fills the rest.
 type Result struct {
 	Check         string        `json:"name"`
-	Kind          string        `json:"kind"`
+	Kind          Kind          `json:"kind"`
 	Status        Status        `json:"status"`
 	Severity      Severity      `json:"severity"`
 	Message       string        `json:"message"`
@@ -144,7 +155,7 @@ const (
 func (r Result) MarshalJSON() ([]byte, error) {
 	type wire struct {
 		Name          string   `json:"name"`
-		Kind          string   `json:"kind"`
+		Kind          Kind     `json:"kind"`
 		Status        Status   `json:"status"`
 		Severity      Severity `json:"severity"`
 		Message       string   `json:"message"`

@@ -6,7 +6,7 @@ import "time"
 // config package builds it; defaults are already applied.
 type Spec struct {
 	Name     string
-	Kind     string
+	Kind     Kind
 	Interval time.Duration
 	Cron     string // when set, runs on this cron expression instead of Interval
 	Timeout  time.Duration
@@ -95,7 +95,7 @@ func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() 
 // checks: their timeout bounds each link, and a run of thousands of links
 // may take up to the interval.
 func (s Spec) RunTimeout() time.Duration {
-	if s.Kind == "link" {
+	if s.Kind == KindLink {
 		if s.Interval > 0 {
 			return s.Interval
 		}

@@ -163,7 +163,7 @@ func (d *decoder) routes(alerting fields, receivers []Receiver) []Route {
 			case "check":
 				d.checkRef(m, key, v)
 			case "kind":
-				if _, ok := kindKeys[v]; !ok {
+				if _, ok := kindKeys[check.Kind(v)]; !ok {
 					d.errorf(m.at(key), "unknown kind %q%s", v, m.in())
 				}
 			case "severity":

@@ -90,7 +90,7 @@ func run(ctx context.Context, spec check.Spec, env *probes.Env, inflight *atomic
 
 func timedOut(spec check.Spec, timeout time.Duration) check.Result {
 	msg := fmt.Sprintf("timed out after %s", timeout)
-	if spec.Kind == "freshness" {
+	if spec.Kind == check.KindFreshness {
 		return spec.UnknownResult(msg)
 	}
 	return spec.FailResult(msg)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -69,13 +70,13 @@ func SLIOf(o Objective) SLI {
 // runs left out of both sides (UNKNOWN, or in a maintenance window), good
 // whether it counts as good. It is the per-run form of Compute.
 func Good(sli SLI, r store.Record) (good, known bool) {
-	if r.Maintenance || (r.Status != "PASS" && r.Status != "FAIL") {
+	if r.Maintenance || (r.Status != check.Pass && r.Status != check.Fail) {
 		return false, false
 	}
 	if sli == WithinSLA {
 		return r.WithinSLA, true
 	}
-	return r.Status == "PASS", true
+	return r.Status == check.Pass, true
 }
 
 // NewEvaluator returns an evaluator of objs over st.

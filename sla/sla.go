@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -202,9 +203,9 @@ func Tally(recs []store.Record, from, to time.Time) store.Bucket {
 			continue
 		}
 		switch r.Status {
-		case "PASS":
+		case check.Pass:
 			b.Good++
-		case "FAIL":
+		case check.Fail:
 			b.Bad++
 		default:
 			b.Unknown++

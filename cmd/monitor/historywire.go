@@ -25,7 +25,7 @@ func record(r check.Result, sp check.Spec, maint []sla.Maintenance) store.Record
 	rec := store.Record{Result: r, Maintenance: sla.InMaintenance(maint, r.Check, r.CheckedAt)}
 	rec.Links = nil // per-link results are not history
 	switch {
-	case sp.Kind == "freshness" && r.Status != check.Unknown && r.ObservedValue != nil:
+	case sp.Kind == check.KindFreshness && r.Status != check.Unknown && r.ObservedValue != nil:
 		limit := sp.CriticalAge
 		if limit <= 0 {
 			limit = sp.MaxAge
