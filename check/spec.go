@@ -121,5 +121,5 @@ func (s Spec) UnknownResult(msg string) Result {
 
 // NotRun is the result of a check that has not run yet: UNKNOWN/INFO.
 func (s Spec) NotRun() Result {
-	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: Info, Message: "not yet run"}
+	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: Info, Message: "not yet run", Reason: ReasonNotRun}
 }
