@@ -78,7 +78,7 @@ func TestLinkCheckReason(t *testing.T) {
 func TestClassifyLinkErrTyped(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, parseErr := url.Parse("http://[::1:bad/")
+	parseErr := &url.Error{Op: "parse", URL: "http://[::1:bad/", Err: errors.New("missing ']' in host")}
 	typed := &url.Error{Op: "Get", URL: "http://x", Err: &locationError{err: parseErr}}
 	if kind, msg, _ := classifyLinkErr(ctx, typed); kind != check.LinkErrInvalidURL || msg != "invalid redirect Location" {
 		t.Errorf("typed Location error: %q %q, want invalid_url", kind, msg)
