@@ -38,6 +38,17 @@ func (s Status) Rank() int {
 // Valid reports whether s is one of the three statuses.
 func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
 
+// Kind is the kind of a check: which probe observes it.
+type Kind string
+
+// The kinds of check. A new kind is one constant here, one probe file and
+// one line in probes.Probers (plus its keys in config).
+const (
+	KindDB        Kind = "db"
+	KindFreshness Kind = "freshness"
+	KindLink      Kind = "link"
+)
+
 // Severity is how loud a result is.
 type Severity string
 
@@ -82,7 +93,7 @@ const MaxMessage = 512
 // Message and the observed value; the scheduler fills the rest.
 type Result struct {
 	Check         string        `json:"name"`
-	Kind          string        `json:"kind"`
+	Kind          Kind          `json:"kind"`
 	Status        Status        `json:"status"`
 	Severity      Severity      `json:"severity"`
 	Message       string        `json:"message"`
@@ -96,6 +107,10 @@ type Result struct {
 
 	// Links are, for link checks, the result of every link.
 	Links []LinkResult `json:"-"`
+
+	// Reason is why the result is not PASS; empty on PASS. Internal: the
+	// contract's health answer does not carry it.
+	Reason Reason `json:"-"`
 }
 
 // LinkResult is the outcome of checking one link.
@@ -108,7 +123,7 @@ type LinkResult struct {
 	DurationMs float64 `json:"durationMs"` // milliseconds, to the microsecond
 	// Error is the kind of failure: dns, connect, tls, timeout, http_status,
 	// too_many_redirects, blocked (or invalid_url); empty on success.
-	Error string `json:"error"`
+	Error Reason `json:"error"`
 	// ErrorMessage says what happened, in a short redacted line.
 	ErrorMessage string `json:"errorMessage,omitempty"`
 	// Redirects lists each hop that answered with a redirect.
@@ -127,16 +142,43 @@ type Hop struct {
 	StatusCode int    `json:"statusCode"`
 }
 
-// Link error kinds.
+// Reason is why a result is not PASS, in one word: set by the code that saw
+// the failure happen (from typed errors, never from an error's text). It is
+// a link's `error` in the link API and metrics; it is not part of the
+// /v2/system/health answer.
+type Reason string
+
+// The reasons.
 const (
-	LinkErrDNS        = "dns"
-	LinkErrConnect    = "connect"
-	LinkErrTLS        = "tls"
-	LinkErrTimeout    = "timeout"
-	LinkErrHTTPStatus = "http_status"
-	LinkErrRedirects  = "too_many_redirects"
-	LinkErrBlocked    = "blocked"
-	LinkErrInvalidURL = "invalid_url"
+	ReasonDNS           Reason = "dns"                // the name does not resolve
+	ReasonConnect       Reason = "connect"            // refused, reset, unreachable
+	ReasonTLS           Reason = "tls"                // handshake or certificate
+	ReasonTimeout       Reason = "timeout"            // the run's deadline
+	ReasonHTTPStatus    Reason = "http_status"        // an answer with an unwanted status
+	ReasonRedirects     Reason = "too_many_redirects" // a redirect loop or chain too long
+	ReasonBlocked       Reason = "blocked"            // the SSRF guard refused the destination
+	ReasonInvalidURL    Reason = "invalid_url"        // a URL or redirect Location that does not parse
+	ReasonAuth          Reason = "auth"               // the server refused the credentials
+	ReasonQuery         Reason = "query"              // the query or command failed
+	ReasonStale         Reason = "stale"              // the data is older than max_age
+	ReasonClockSkew     Reason = "clock_skew"         // a timestamp in the future
+	ReasonNoData        Reason = "no_data"            // nothing to read a timestamp from
+	ReasonParentFailing Reason = "parent_failing"     // a check it depends on fails
+	ReasonNotRun        Reason = "not_run"            // the check has not run yet
+	ReasonCanceled      Reason = "canceled"           // the run was given up (shutdown, reload)
+	ReasonError         Reason = "error"              // any other failure
+)
+
+// Link error kinds: the reasons a link can fail for.
+const (
+	LinkErrDNS        = ReasonDNS
+	LinkErrConnect    = ReasonConnect
+	LinkErrTLS        = ReasonTLS
+	LinkErrTimeout    = ReasonTimeout
+	LinkErrHTTPStatus = ReasonHTTPStatus
+	LinkErrRedirects  = ReasonRedirects
+	LinkErrBlocked    = ReasonBlocked
+	LinkErrInvalidURL = ReasonInvalidURL
 )
 
 // MarshalJSON writes the contract's shape: durationMs, RFC 3339 times in UTC,
@@ -144,7 +186,7 @@ const (
 func (r Result) MarshalJSON() ([]byte, error) {
 	type wire struct {
 		Name          string   `json:"name"`
-		Kind          string   `json:"kind"`
+		Kind          Kind     `json:"kind"`
 		Status        Status   `json:"status"`
 		Severity      Severity `json:"severity"`
 		Message       string   `json:"message"`

@@ -8,16 +8,15 @@ import (
 	"unicode/utf8"
 )
 
-func TestRedactDSN(t *testing.T) {
+func TestRedactText(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"postgres://app:s3cr3t@db:5432/x?sslmode=disable", "postgres://app:***@db:5432/x?sslmode=disable"},
-		{"mysql://root@127.0.0.1:3306/test", "mysql://root@127.0.0.1:3306/test"},
-		{"redis://:pa55word@cache:6379/0", "redis://:***@cache:6379/0"},
+		{"dial postgres://app:s3cr3t@db:5432/x: refused", "dial postgres://app:***@db:5432/x: refused"},
 		{"host=db user=app password=s3cr3t dbname=x", "host=db user=app password=*** dbname=x"},
-		{"sqlite://data/app.db", "sqlite://data/app.db"},
+		{"GET https://api.example/x?token=abc failed", "GET https://api.example/x?token=*** failed"},
+		{"no secret here", "no secret here"},
 	} {
-		if got := RedactDSN(tc.in); got != tc.want {
-			t.Errorf("RedactDSN(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := RedactText(tc.in); got != tc.want {
+			t.Errorf("RedactText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

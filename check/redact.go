@@ -7,18 +7,12 @@ import (
 	"strings"
 )
 
-// RedactDSN hides the password of a connection string, in URL form
-// (scheme://user:pass@host/db) and in key=value form (password=...).
-func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			s := u.String()
-			return strings.Replace(s, ":xxxxx@", ":***@", 1)
-		}
-		return dsn
-	}
-	return redactKV.ReplaceAllString(redactUserinfo.ReplaceAllString(dsn, "$1:***@"), "${1}***")
+// RedactText hides, in free text (an error message, a log line), every
+// URL userinfo password (scheme://user:***@host), every password=...
+// pair and the query values of http(s) URLs. A DSN on its own is shown
+// with dsn.Redact instead.
+func RedactText(s string) string {
+	return RedactURLs(redactKV.ReplaceAllString(redactUserinfo.ReplaceAllString(s, "$1:***@"), "${1}***"))
 }
 
 var (
@@ -33,7 +27,7 @@ var (
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return RedactDSN(raw)
+		return redactKV.ReplaceAllString(redactUserinfo.ReplaceAllString(raw, "$1:***@"), "${1}***")
 	}
 	u.Fragment, u.RawFragment = "", ""
 	if u.RawQuery != "" || u.ForceQuery {
@@ -49,7 +43,12 @@ func RedactURL(raw string) string {
 		}
 		u.RawQuery, u.ForceQuery = strings.Join(parts, "&"), false
 	}
-	return RedactDSN(u.String())
+	s := u.String()
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTEDPASSWORD")
+		s = strings.Replace(u.String(), ":REDACTEDPASSWORD@", ":***@", 1)
+	}
+	return s
 }
 
 // httpURLs finds http(s) URLs in free text.
@@ -93,8 +92,9 @@ func (r *Redactor) Add(s string) {
 	}
 }
 
-// Redact returns s with every registered secret replaced by ***, any URL
-// password hidden, and the query values of http(s) URLs hidden (RedactURLs).
+// Redact returns s with every registered secret replaced by ***, then
+// RedactText: URL passwords, password=... pairs and the query values of
+// http(s) URLs hidden.
 func (r *Redactor) Redact(s string) string {
 	if r != nil {
 		for _, sec := range r.secrets {
@@ -103,5 +103,5 @@ func (r *Redactor) Redact(s string) string {
 			}
 		}
 	}
-	return RedactURLs(redactUserinfo.ReplaceAllString(s, "$1:***@"))
+	return RedactText(s)
 }

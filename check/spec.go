@@ -6,7 +6,7 @@ import "time"
 // config package builds it; defaults are already applied.
 type Spec struct {
 	Name     string
-	Kind     string
+	Kind     Kind
 	Interval time.Duration
 	Cron     string // when set, runs on this cron expression instead of Interval
 	Timeout  time.Duration
@@ -95,7 +95,7 @@ func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() 
 // checks: their timeout bounds each link, and a run of thousands of links
 // may take up to the interval.
 func (s Spec) RunTimeout() time.Duration {
-	if s.Kind == "link" {
+	if s.Kind == KindLink {
 		if s.Interval > 0 {
 			return s.Interval
 		}
@@ -121,5 +121,5 @@ func (s Spec) UnknownResult(msg string) Result {
 
 // NotRun is the result of a check that has not run yet: UNKNOWN/INFO.
 func (s Spec) NotRun() Result {
-	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: Info, Message: "not yet run"}
+	return Result{Check: s.Name, Kind: s.Kind, Status: Unknown, Severity: Info, Message: "not yet run", Reason: ReasonNotRun}
 }

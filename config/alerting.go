@@ -411,7 +411,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`)
 
 // knownKind reports an alert kind: a check kind or escalation.
 func knownKind(kind string) bool {
-	_, ok := kindKeys[kind]
+	_, ok := kindKeys[check.Kind(kind)]
 	return ok || kind == alerting.KindEscalation
 }
 

@@ -20,10 +20,10 @@ var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severit
 
 // kindKeys lists, per kind, the keys it takes besides checkKeys. A new kind
 // is one entry here and one case in (*decoder).check.
-var kindKeys = map[string][]string{
-	"db":        {"database", "query"},
-	"freshness": {"source", "max_age", "critical_age", "skew"},
-	"link": {"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
+var kindKeys = map[check.Kind][]string{
+	check.KindDB:        {"database", "query"},
+	check.KindFreshness: {"source", "max_age", "critical_age", "skew"},
+	check.KindLink: {"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
 		"allow_private", "per_link_metrics"},
 }
 
@@ -59,7 +59,7 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	var specs []check.Spec
 	deps := map[string][]*yaml.Node{}
 	d.checkAt = map[string]*yaml.Node{}
-	d.checkKind = map[string]string{}
+	d.checkKind = map[string]check.Kind{}
 	for i, item := range d.items(top, "checks") {
 		f := d.mapping(item, describe("check", peek(item, "name"), i), allKeys...)
 		if !f.ok {
@@ -88,13 +88,13 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 
 // check reads the keys every check has, then those of its kind.
 func (d *decoder) check(f fields, def Defaults) check.Spec {
-	if peek(f.node, "kind") == "link" {
+	if check.Kind(peek(f.node, "kind")) == check.KindLink {
 		// A link check's timeout bounds each link, not the whole run.
 		def.Timeout = defaultLinkTimeout
 	}
 	spec := check.Spec{
 		Name:            d.str(f, "name"),
-		Kind:            d.str(f, "kind"),
+		Kind:            check.Kind(d.str(f, "kind")),
 		Interval:        d.duration(f, "interval", def.Interval),
 		Cron:            d.str(f, "cron"),
 		Timeout:         d.duration(f, "timeout", def.Timeout),
@@ -134,11 +134,11 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
 	}
 	switch spec.Kind {
-	case "db":
+	case check.KindDB:
 		d.dbCheck(f, &spec)
-	case "freshness":
+	case check.KindFreshness:
 		d.freshnessCheck(f, &spec)
-	case "link":
+	case check.KindLink:
 		d.link(f, &spec)
 	}
 	return spec
@@ -334,4 +334,4 @@ func andList(words []string) string {
 }
 
 // kindOf is the kind of a check read earlier; "" when unknown.
-func (d *decoder) kindOf(name string) string { return d.checkKind[name] }
+func (d *decoder) kindOf(name string) check.Kind { return d.checkKind[name] }

@@ -422,7 +422,7 @@ func (d *decoder) slos(top fields) []SLO {
 			slo.SLI = "availability"
 		case "availability":
 		case "within_sla":
-			if kind := d.kindOf(slo.Check); kind != "" && kind != "freshness" {
+			if kind := d.kindOf(slo.Check); kind != "" && kind != check.KindFreshness {
 				d.errorf(f.at("sli"), "sli within_sla in %s needs a freshness check, and %q is of kind %s", where, slo.Check, kind)
 			}
 		default:

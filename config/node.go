@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/monitor-dev/monitor/check"
 )
 
 // decoder walks the YAML node tree and collects every problem it meets, each
@@ -23,7 +25,7 @@ type decoder struct {
 
 	dbs       map[string]Database   // the databases, once read
 	checkAt   map[string]*yaml.Node // where each check name is defined, once read
-	checkKind map[string]string     // the kind of each check, once read
+	checkKind map[string]check.Kind // the kind of each check, once read
 }
 
 // errorf records a problem at node n (nil: the file as a whole).
@@ -328,14 +330,18 @@ func kindName(n *yaml.Node) string {
 }
 
 // orList writes a, b or c.
-func orList(words []string) string {
+func orList[S ~string](words []S) string {
 	switch len(words) {
 	case 0:
 		return ""
 	case 1:
-		return words[0]
+		return string(words[0])
 	}
-	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+	s := make([]string, len(words))
+	for i, w := range words {
+		s[i] = string(w)
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // didYouMean names the known key a typo most likely meant (" (did you mean

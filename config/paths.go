@@ -1,9 +1,6 @@
 package config
 
-import (
-	"path/filepath"
-	"strings"
-)
+import "github.com/monitor-dev/monitor/internal/dsn"
 
 // resolvePaths makes the relative file paths of SQLite DSNs (storage.dsn
 // and databases.*.dsn) relative to dir, the config file's directory, as
@@ -22,24 +19,6 @@ func resolvePaths(cfg *Config, dir string) {
 	}
 }
 
-// resolveSQLite returns dsn with its file path joined to dir when it is a
-// relative sqlite:// path; any other DSN is returned as is.
-func resolveSQLite(dsn, dir string) string {
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok || !strings.EqualFold(scheme, "sqlite") {
-		return dsn
-	}
-	path, query, hasQuery := strings.Cut(rest, "?")
-	prefix := ""
-	if p, ok := strings.CutPrefix(path, "file:"); ok {
-		prefix, path = "file:", p
-	}
-	if path == "" || strings.HasPrefix(path, ":memory:") || filepath.IsAbs(path) {
-		return dsn
-	}
-	out := scheme + "://" + prefix + filepath.Join(dir, path)
-	if hasQuery {
-		out += "?" + query
-	}
-	return out
-}
+// resolveSQLite is dsn.ResolveSQLite: the sqlite path rules live with the
+// DSN parser.
+func resolveSQLite(d, dir string) string { return dsn.ResolveSQLite(d, dir) }

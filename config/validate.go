@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/monitor-dev/monitor/check"
-	"github.com/monitor-dev/monitor/probes"
+	"github.com/monitor-dev/monitor/internal/dsn"
 	"github.com/monitor-dev/monitor/scheduler/cronspec"
 )
 
@@ -60,19 +60,19 @@ func (d *decoder) databaseRef(f fields, key, name string) (Database, bool) {
 }
 
 // dsn validates a connection string and records its secrets. Messages show
-// the DSN only through check.RedactDSN, and only once it parses as a URL.
-func (d *decoder) dsn(f fields, where, dsn string, schemes []string) {
+// the DSN only through dsn.Redact, and only once it parses as a URL.
+func (d *decoder) dsn(f fields, where, raw string, schemes []string) {
 	// A DSN that does not parse may hide a password anywhere: keep all of it
 	// out of messages.
-	scheme, _, ok := strings.Cut(dsn, "://")
+	scheme, _, ok := strings.Cut(raw, "://")
 	if !ok || !urlScheme.MatchString(scheme) {
-		d.hide = append(d.hide, dsn)
+		d.hide = append(d.hide, raw)
 		d.errorf(f.at("dsn"), "invalid DSN for %s: not a URL (want scheme://...)", where)
 		return
 	}
-	u, err := url.Parse(dsn)
+	u, err := url.Parse(raw)
 	if err != nil {
-		d.hide = append(d.hide, dsn)
+		d.hide = append(d.hide, raw)
 		// Only a port problem is shown: other parse errors may quote a
 		// piece of the password.
 		var ue *url.Error
@@ -83,27 +83,25 @@ func (d *decoder) dsn(f fields, where, dsn string, schemes []string) {
 		}
 		return
 	}
-	if p, ok := u.User.Password(); ok {
-		d.secret(dsn)
-		d.secret(p)
-	}
-	if p := u.Query().Get("password"); p != "" {
-		d.secret(dsn)
-		d.secret(p)
+	if secrets := dsn.Secrets(raw); len(secrets) > 0 {
+		d.secret(raw)
+		for _, s := range secrets {
+			d.secret(s)
+		}
 	}
 	switch {
 	case !slices.Contains(schemes, strings.ToLower(scheme)):
 		d.errorf(f.at("dsn"), "invalid DSN for %s: unsupported scheme %q in %q (want %s)",
-			where, scheme, check.RedactDSN(dsn), orList(schemes))
+			where, scheme, dsn.Redact(raw), orList(schemes))
 	case strings.EqualFold(scheme, "sqlite") && u.Host+u.Path+u.Opaque == "":
-		d.errorf(f.at("dsn"), "invalid DSN for %s: missing file path in %q", where, check.RedactDSN(dsn))
+		d.errorf(f.at("dsn"), "invalid DSN for %s: missing file path in %q", where, dsn.Redact(raw))
 	case !strings.EqualFold(scheme, "sqlite") && !validPort(u.Port()):
-		d.errorf(f.at("dsn"), "invalid DSN for %s: invalid port %q in %q (want 1 to 65535)", where, u.Port(), check.RedactDSN(dsn))
+		d.errorf(f.at("dsn"), "invalid DSN for %s: invalid port %q in %q (want 1 to 65535)", where, u.Port(), dsn.Redact(raw))
 	default:
 		// The parser the daemon opens it with: what it refuses at start,
 		// validate refuses here.
-		if err := probes.CheckDSN(dsn); err != nil {
-			d.errorf(f.at("dsn"), "invalid DSN for %s: %s in %q", where, driverMessage(err), check.RedactDSN(dsn))
+		if err := dsn.Check(raw); err != nil {
+			d.errorf(f.at("dsn"), "invalid DSN for %s: %s in %q", where, err, dsn.Redact(raw))
 		}
 	}
 }
@@ -114,20 +112,6 @@ func validPort(p string) bool {
 	}
 	n, err := strconv.Atoi(p)
 	return err == nil && n >= 1 && n <= 65535
-}
-
-// pgxPrefix is how pgx starts its parse errors: with the whole DSN.
-var pgxPrefix = regexp.MustCompile("^cannot parse `[^`]*`: ")
-
-// driverMessage is a driver's parse error without the DSN it quotes (the
-// message names the DSN, redacted, itself).
-func driverMessage(err error) string {
-	msg := pgxPrefix.ReplaceAllString(err.Error(), "")
-	msg = strings.TrimPrefix(msg, "redis: ")
-	if strings.HasPrefix(msg, "invalid value / unknown config name: ") {
-		msg = "invalid or unknown parameter value " + strconv.Quote(strings.TrimPrefix(msg, "invalid value / unknown config name: "))
-	}
-	return msg
 }
 
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*$`)

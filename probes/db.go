@@ -22,26 +22,29 @@ func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	ctx, cancel, timeout := withDeadline(ctx, spec)
 	defer cancel()
 	if env == nil || env.Pool == nil {
-		return spec.FailResult("no database pool configured")
+		return failed(spec.FailResult("no database pool configured"), check.ReasonError)
 	}
 	engine, err := env.Pool.Engine(spec.Database)
 	if err != nil {
-		return spec.FailResult(env.redact(err.Error()))
+		return failed(spec.FailResult(env.redact(err.Error())), check.ReasonError)
 	}
 
 	start := time.Now()
-	var msg string
+	var (
+		reason check.Reason
+		msg    string
+	)
 	if engine == EngineRedis {
-		msg = pingRedis(ctx, env, spec.Database, spec.Query, timeout)
+		reason, msg = pingRedis(ctx, env, spec.Database, spec.Query, timeout)
 	} else {
-		msg = pingSQL(ctx, env, spec.Database, spec.Query, timeout)
+		reason, msg = pingSQL(ctx, env, spec.Database, spec.Query, timeout)
 	}
 	elapsed := time.Since(start)
 	if msg != "" {
 		if isCanceled(ctx) {
-			return spec.UnknownResult("canceled before the database answered")
+			return failed(spec.UnknownResult("canceled before the database answered"), check.ReasonCanceled)
 		}
-		return spec.FailResult(env.redact(msg))
+		return failed(spec.FailResult(env.redact(msg)), reason)
 	}
 	res := spec.PassResult("ok")
 	res.ObservedValue = check.Value(elapsed.Seconds())
@@ -49,22 +52,23 @@ func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	return res
 }
 
-// pingSQL returns "" on success, else a short description of the failure.
-func pingSQL(ctx context.Context, env *Env, name, query string, timeout time.Duration) string {
+// pingSQL returns "" on success, else why and a short description of the
+// failure.
+func pingSQL(ctx context.Context, env *Env, name, query string, timeout time.Duration) (check.Reason, string) {
 	db, _, err := env.Pool.SQL(name)
 	if err != nil {
-		return err.Error()
+		return check.ReasonError, err.Error()
 	}
 	if err := db.PingContext(ctx); err != nil {
 		return describe(ctx, "ping", err, timeout)
 	}
 	if strings.TrimSpace(query) == "" {
-		return ""
+		return "", ""
 	}
 	if _, err := firstRow(ctx, db, query); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return describe(ctx, "query", err, timeout)
 	}
-	return ""
+	return "", ""
 }
 
 // firstRow runs query and returns the first row's values, whatever the
@@ -101,18 +105,19 @@ func firstRow(ctx context.Context, db *sql.DB, query string) ([]any, error) {
 	return vals, rows.Err()
 }
 
-// pingRedis returns "" on success, else a short description of the failure.
-func pingRedis(ctx context.Context, env *Env, name, query string, timeout time.Duration) string {
+// pingRedis returns "" on success, else why and a short description of the
+// failure.
+func pingRedis(ctx context.Context, env *Env, name, query string, timeout time.Duration) (check.Reason, string) {
 	c, err := env.Pool.Redis(name)
 	if err != nil {
-		return err.Error()
+		return check.ReasonError, err.Error()
 	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		return describe(ctx, "ping", err, timeout)
 	}
 	fields := strings.Fields(query)
 	if len(fields) == 0 {
-		return ""
+		return "", ""
 	}
 	args := make([]any, len(fields))
 	for i, f := range fields {
@@ -121,5 +126,5 @@ func pingRedis(ctx context.Context, env *Env, name, query string, timeout time.D
 	if err := c.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return describe(ctx, "query", err, timeout)
 	}
-	return ""
+	return "", ""
 }

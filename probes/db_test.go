@@ -101,60 +101,62 @@ func TestProbeDBFailures(t *testing.T) {
 		dsn   func(t *testing.T) (dsn string, secret string)
 		query string
 		want  string // regexp the message must match
+		// reason the result must carry (set from the error's type)
+		reason check.Reason
 	}
 	sfx := suffix()
 	pgSecret := "pg-Secret-" + sfx
 	cases := []failCase{
 		{name: "postgres unknown user", dsn: func(t *testing.T) (string, string) {
 			return withUser(t, postgresDSN(t), "monitor_nosuch_"+sfx, pgSecret), pgSecret
-		}, want: `^connect: (role "monitor_nosuch_\w+" does not exist|password authentication failed for user "monitor_nosuch_\w+")$`},
+		}, want: `^connect: (role "monitor_nosuch_\w+" does not exist|password authentication failed for user "monitor_nosuch_\w+")$`, reason: check.ReasonAuth},
 		{name: "postgres unknown database", dsn: func(t *testing.T) (string, string) {
 			return withDatabase(t, postgresDSN(t), "monitor_nosuch_"+sfx), ""
-		}, want: `^connect: database "monitor_nosuch_\w+" does not exist$`},
+		}, want: `^connect: database "monitor_nosuch_\w+" does not exist$`, reason: check.ReasonConnect},
 		{name: "postgres refused", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, postgresDSN(t), "postgres", pgSecret), closedAddr(t)), pgSecret
-		}, want: `^connect: connection refused$`},
+		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "postgres silent server", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, postgresDSN(t), "postgres", pgSecret), blackholeAddr(t)), pgSecret
-		}, want: `^timed out after 1s$`},
+		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "postgres query error", dsn: func(t *testing.T) (string, string) {
 			return postgresDSN(t), ""
-		}, query: "SELECT * FROM monitor_no_such_table_" + sfx, want: `^query: relation "monitor_no_such_table_\w+" does not exist$`},
+		}, query: "SELECT * FROM monitor_no_such_table_" + sfx, want: `^query: relation "monitor_no_such_table_\w+" does not exist$`, reason: check.ReasonQuery},
 
 		{name: "mysql wrong password", dsn: func(t *testing.T) (string, string) {
 			user, _ := mysqlUser(t)
 			return withUser(t, mysqlDSN(t), user, "wrong-"+sfx), "wrong-" + sfx
-		}, want: `^connect: Access denied for user 'monitor_test_\w+'@'[^']+' \(using password: YES\)$`},
+		}, want: `^connect: Access denied for user 'monitor_test_\w+'@'[^']+' \(using password: YES\)$`, reason: check.ReasonAuth},
 		{name: "mysql unknown database", dsn: func(t *testing.T) (string, string) {
 			return withDatabase(t, mysqlDSN(t), "monitor_nosuch_"+sfx), ""
-		}, want: `^connect: Unknown database 'monitor_nosuch_\w+'$`},
+		}, want: `^connect: Unknown database 'monitor_nosuch_\w+'$`, reason: check.ReasonConnect},
 		{name: "mysql refused", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, mysqlDSN(t), "root", "my-"+sfx), closedAddr(t)), "my-" + sfx
-		}, want: `^connect: connection refused$`},
+		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "mysql silent server", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, mysqlDSN(t), "root", "my-"+sfx), blackholeAddr(t)), "my-" + sfx
-		}, want: `^timed out after 1s$`},
+		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "mysql query error", dsn: func(t *testing.T) (string, string) {
 			return mysqlDSN(t), ""
-		}, query: "SELECT * FROM monitor_no_such_table_" + sfx, want: `^query: Table '\w+\.monitor_no_such_table_\w+' doesn't exist$`},
+		}, query: "SELECT * FROM monitor_no_such_table_" + sfx, want: `^query: Table '\w+\.monitor_no_such_table_\w+' doesn't exist$`, reason: check.ReasonQuery},
 
 		{name: "redis wrong password", dsn: func(t *testing.T) (string, string) {
 			user, _ := redisUser(t)
 			return withUser(t, redisDSN(t), user, "wrong-"+sfx), "wrong-" + sfx
-		}, want: `^connect: WRONGPASS invalid username-password pair or user is disabled\.$`},
+		}, want: `^connect: WRONGPASS invalid username-password pair or user is disabled\.$`, reason: check.ReasonAuth},
 		{name: "redis refused", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, redisDSN(t), "default", "rd-"+sfx), closedAddr(t)), "rd-" + sfx
-		}, want: `^connect: connection refused$`},
+		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "redis silent server", dsn: func(t *testing.T) (string, string) {
 			return withAddr(t, withUser(t, redisDSN(t), "default", "rd-"+sfx), blackholeAddr(t)), "rd-" + sfx
-		}, want: `^timed out after 1s$`},
+		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "redis unknown command", dsn: func(t *testing.T) (string, string) {
 			return redisDSN(t), ""
-		}, query: "NOSUCHCOMMAND x", want: `^query: ERR unknown command 'NOSUCHCOMMAND'`},
+		}, query: "NOSUCHCOMMAND x", want: `^query: ERR unknown command 'NOSUCHCOMMAND'`, reason: check.ReasonQuery},
 
 		{name: "sqlite query error", dsn: func(t *testing.T) (string, string) {
 			return "sqlite://" + filepath.Join(t.TempDir(), "app.db"), ""
-		}, query: "SELECT * FROM monitor_no_such_table", want: `^query: .*no such table: monitor_no_such_table`},
+		}, query: "SELECT * FROM monitor_no_such_table", want: `^query: .*no such table: monitor_no_such_table`, reason: check.ReasonQuery},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +172,9 @@ func TestProbeDBFailures(t *testing.T) {
 			}
 			if !regexp.MustCompile(tc.want).MatchString(res.Message) {
 				t.Errorf("message %q does not match %s", res.Message, tc.want)
+			}
+			if res.Reason != tc.reason {
+				t.Errorf("reason %q, want %q", res.Reason, tc.reason)
 			}
 			assertNoSecret(t, res.Message, secret)
 			if elapsed > timeout+margin {

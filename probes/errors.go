@@ -72,7 +72,7 @@ func (e *Env) redact(s string) string {
 	if e != nil && e.Pool != nil {
 		return e.Pool.redact(s)
 	}
-	return check.RedactDSN(s)
+	return check.RedactText(s)
 }
 
 // isTimeout reports whether the run's own deadline ended it. A socket that
@@ -100,15 +100,30 @@ func isTimeoutErr(err error) bool {
 // `connect: connection refused`, `connect: password authentication failed
 // for user "x"`, `query: relation "t" does not exist` or `timed out after 2s`.
 // phase names the step that failed when the error itself does not say
-// (ping, query, get, http). The caller redacts the result.
-func describe(ctx context.Context, phase string, err error, timeout time.Duration) string {
+// (ping, query, get, http). The caller redacts the message. The reason is
+// read from the error's type: timeout, canceled, auth, connect, dns, tls,
+// query (a server refusing a statement or command) or error.
+func describe(ctx context.Context, phase string, err error, timeout time.Duration) (check.Reason, string) {
 	if isTimeout(ctx, err) {
-		return timedOut(timeout)
+		return check.ReasonTimeout, timedOut(timeout)
 	}
 	if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
-		return "canceled"
+		return check.ReasonCanceled, "canceled"
 	}
-	return strings.TrimSpace(classify(phase, err))
+	reason, msg := classify(phase, err)
+	return reason, strings.TrimSpace(msg)
+}
+
+// phaseReason is the reason of a failure the error's type does not name:
+// a connect phase is connect, a query or get is query, anything else error.
+func phaseReason(phase string) check.Reason {
+	switch phase {
+	case "connect":
+		return check.ReasonConnect
+	case "query", "get":
+		return check.ReasonQuery
+	}
+	return check.ReasonError
 }
 
 // isCanceled reports whether the caller gave up on the run (shutdown,
@@ -117,7 +132,7 @@ func isCanceled(ctx context.Context) bool {
 	return errors.Is(ctx.Err(), context.Canceled)
 }
 
-func classify(phase string, err error) string {
+func classify(phase string, err error) (check.Reason, string) {
 	var connErr *pgconn.ConnectError
 	isConnect := errors.As(err, &connErr)
 	if isConnect {
@@ -127,66 +142,74 @@ func classify(phase string, err error) string {
 	// Server-side errors: the server's own words, without the driver's framing.
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return phase + ": " + pgErr.Message
+		// Class 28: invalid authorization specification.
+		if strings.HasPrefix(pgErr.Code, "28") {
+			return check.ReasonAuth, phase + ": " + pgErr.Message
+		}
+		return phaseReason(phase), phase + ": " + pgErr.Message
 	}
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
 		switch myErr.Number {
-		// too many connections, access denied (db, password), unknown
-		// database, host not allowed, auth plugin refused
-		case 1040, 1044, 1045, 1049, 1130, 1251, 1698:
-			return "connect: " + myErr.Message
+		// access denied (db, password), host not allowed, auth plugin refused
+		case 1044, 1045, 1130, 1251, 1698:
+			return check.ReasonAuth, "connect: " + myErr.Message
+		// too many connections, unknown database
+		case 1040, 1049:
+			return check.ReasonConnect, "connect: " + myErr.Message
 		}
-		return phase + ": " + myErr.Message
+		return phaseReason(phase), phase + ": " + myErr.Message
 	}
 	var redisErr redis.Error
 	if errors.As(err, &redisErr) {
-		msg := redisErr.Error()
-		for _, p := range []string{"WRONGPASS", "NOAUTH", "ERR AUTH", "NOPERM"} {
-			if strings.HasPrefix(msg, p) {
-				return "connect: " + msg
-			}
+		// The protocol's error prefixes are its error types.
+		if redis.IsAuthError(err) || redis.IsPermissionError(err) || redis.HasErrorPrefix(err, "ERR AUTH") {
+			return check.ReasonAuth, "connect: " + redisErr.Error()
 		}
-		return phase + ": " + msg
+		return phaseReason(phase), phase + ": " + redisErr.Error()
 	}
 
 	// Network errors.
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return "connect: " + dnsErr.Error()
+		return check.ReasonDNS, "connect: " + dnsErr.Error()
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
 		if opErr.Op == "dial" {
 			phase = "connect"
 		}
-		return phase + ": " + sysText(opErr.Err)
+		return check.ReasonConnect, phase + ": " + sysText(opErr.Err)
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
-		return "connect: connection refused"
+		return check.ReasonConnect, "connect: connection refused"
 	}
 	if isTimeoutErr(err) { // a driver's own timeout, shorter than the run's
-		return phase + ": i/o timeout"
+		return check.ReasonTimeout, phase + ": i/o timeout"
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return phase + ": server closed the connection"
+		return check.ReasonConnect, phase + ": server closed the connection"
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
-		return phase + ": invalid connection"
+		return check.ReasonConnect, phase + ": invalid connection"
 	}
 	if errors.Is(err, sql.ErrConnDone) {
-		return phase + ": connection closed"
+		return check.ReasonConnect, phase + ": connection closed"
+	}
+	reason := phaseReason(phase)
+	if isTLSErr(err) {
+		reason = check.ReasonTLS
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return phase + ": " + ue.Err.Error() // the URL may carry credentials
+		return reason, phase + ": " + ue.Err.Error() // the URL may carry credentials
 	}
 	if isConnect {
 		if inner := errors.Unwrap(connErr); inner != nil {
-			return "connect: " + inner.Error()
+			return reason, "connect: " + inner.Error()
 		}
 	}
-	return phase + ": " + err.Error()
+	return reason, phase + ": " + err.Error()
 }
 
 // sysText is the text of a socket error without Go's syscall prefix:
@@ -197,4 +220,10 @@ func sysText(err error) string {
 		return se.Err.Error()
 	}
 	return err.Error()
+}
+
+// failed is r with its reason.
+func failed(r check.Result, reason check.Reason) check.Result {
+	r.Reason = reason
+	return r
 }

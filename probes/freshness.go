@@ -42,11 +42,11 @@ func ProbeFreshness(ctx context.Context, spec check.Spec, env *Env) check.Result
 	ctx, cancel, timeout := withDeadline(ctx, spec)
 	defer cancel()
 	if spec.MaxAge <= 0 {
-		return spec.UnknownResult("max_age is not configured")
+		return failed(spec.UnknownResult("max_age is not configured"), check.ReasonError)
 	}
-	newest, reason := readNewest(ctx, spec, env, timeout)
-	if reason != "" {
-		return spec.UnknownResult(env.redact(reason))
+	newest, reason, why := readNewest(ctx, spec, env, timeout)
+	if why != "" {
+		return failed(spec.UnknownResult(env.redact(why)), reason)
 	}
 	return judgeAge(spec, subject(spec.Source), newest, env.now())
 }
@@ -60,7 +60,7 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 	age := now.Sub(newest)
 	if age < 0 {
 		if -age > skew {
-			return spec.UnknownResult(fmt.Sprintf("clock skew: %s is %s in the future", what, humanDuration(-age)))
+			return failed(spec.UnknownResult(fmt.Sprintf("clock skew: %s is %s in the future", what, humanDuration(-age))), check.ReasonClockSkew)
 		}
 		age = 0
 	}
@@ -68,9 +68,9 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 	switch {
 	case spec.CriticalAge > 0 && age > spec.CriticalAge:
 		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(spec.CriticalAge)))
-		res.Severity = check.Critical
+		res.Severity, res.Reason = check.Critical, check.ReasonStale
 	case age > spec.MaxAge:
-		res = spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
+		res = failed(spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge))), check.ReasonStale)
 	default:
 		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
 	}
@@ -94,7 +94,7 @@ func subject(src check.Source) string {
 }
 
 // readNewest returns the newest timestamp of the source, or why it has none.
-func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, string) {
+func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	src := spec.Source
 	switch src.Kind() {
 	case "database":
@@ -106,86 +106,86 @@ func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Dur
 	case "file":
 		fi, err := os.Stat(src.File)
 		if errors.Is(err, fs.ErrNotExist) {
-			return time.Time{}, fmt.Sprintf("file %s does not exist", src.File)
+			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", src.File)
 		}
 		if err != nil {
-			return time.Time{}, "stat: " + err.Error()
+			return time.Time{}, check.ReasonError, "stat: " + err.Error()
 		}
-		return fi.ModTime(), ""
+		return fi.ModTime(), "", ""
 	case "heartbeat":
 		if env == nil || env.Heartbeats == nil {
-			return time.Time{}, "heartbeats are not available"
+			return time.Time{}, check.ReasonError, "heartbeats are not available"
 		}
 		at, ok := env.Heartbeats.LastBeat(spec.Name)
 		if !ok {
-			return time.Time{}, "no heartbeat received yet"
+			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
 		}
-		return at, ""
+		return at, "", ""
 	}
-	return time.Time{}, "no source configured"
+	return time.Time{}, check.ReasonError, "no source configured"
 }
 
-func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, string) {
+func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	name := spec.Source.Database
 	if name == "" {
 		name = spec.Database
 	}
 	if strings.TrimSpace(spec.Source.Query) == "" {
-		return time.Time{}, "no query configured"
+		return time.Time{}, check.ReasonError, "no query configured"
 	}
 	if env == nil || env.Pool == nil {
-		return time.Time{}, "no database pool configured"
+		return time.Time{}, check.ReasonError, "no database pool configured"
 	}
 	db, _, err := env.Pool.SQL(name)
 	if err != nil {
-		return time.Time{}, err.Error()
+		return time.Time{}, check.ReasonError, err.Error()
 	}
 	vals, err := firstRow(ctx, db, spec.Source.Query)
 	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, "query returned no rows"
+		return time.Time{}, check.ReasonNoData, "query returned no rows"
 	}
 	if err != nil {
-		return time.Time{}, describe(ctx, "query", err, timeout)
+		return noTime(describe(ctx, "query", err, timeout))
 	}
 	if len(vals) == 0 || vals[0] == nil {
-		return time.Time{}, "query returned NULL"
+		return time.Time{}, check.ReasonNoData, "query returned NULL"
 	}
 	t, err := timeFromValue(vals[0])
 	if err != nil {
-		return time.Time{}, "query result: " + err.Error()
+		return time.Time{}, check.ReasonNoData, "query result: " + err.Error()
 	}
-	return t, ""
+	return t, "", ""
 }
 
-func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, string) {
+func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	if env == nil || env.Pool == nil {
-		return time.Time{}, "no database pool configured"
+		return time.Time{}, check.ReasonError, "no database pool configured"
 	}
 	c, err := env.Pool.Redis(src.Redis)
 	if err != nil {
-		return time.Time{}, err.Error()
+		return time.Time{}, check.ReasonError, err.Error()
 	}
 	if src.Key == "" {
-		return time.Time{}, "no key configured"
+		return time.Time{}, check.ReasonError, "no key configured"
 	}
 	val, err := c.Get(ctx, src.Key).Result()
 	if errors.Is(err, redis.Nil) {
-		return time.Time{}, fmt.Sprintf("key %q does not exist", src.Key)
+		return time.Time{}, check.ReasonNoData, fmt.Sprintf("key %q does not exist", src.Key)
 	}
 	if err != nil {
-		return time.Time{}, describe(ctx, "get", err, timeout)
+		return noTime(describe(ctx, "get", err, timeout))
 	}
 	t, err := parseTimestamp(val)
 	if err != nil {
-		return time.Time{}, fmt.Sprintf("key %q: %v", src.Key, err)
+		return time.Time{}, check.ReasonNoData, fmt.Sprintf("key %q: %v", src.Key, err)
 	}
-	return t, ""
+	return t, "", ""
 }
 
-func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, string) {
+func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	steps, err := parseJSONPath(src.JSONPath)
 	if err != nil {
-		return time.Time{}, err.Error()
+		return time.Time{}, check.ReasonError, err.Error()
 	}
 	client := http.DefaultClient
 	if env != nil && env.HTTP != nil {
@@ -193,33 +193,33 @@ func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout tim
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.HTTP, nil)
 	if err != nil {
-		return time.Time{}, describe(ctx, "http", err, timeout)
+		return noTime(describe(ctx, "http", err, timeout))
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return time.Time{}, describe(ctx, "http", err, timeout)
+		return noTime(describe(ctx, "http", err, timeout))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return time.Time{}, "http: status " + resp.Status
+		return time.Time{}, check.ReasonHTTPStatus, "http: status " + resp.Status
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return time.Time{}, describe(ctx, "http: read body", err, timeout)
+		return noTime(describe(ctx, "http: read body", err, timeout))
 	}
 	if len(body) > maxBody {
-		return time.Time{}, "http: response larger than 1 MiB"
+		return time.Time{}, check.ReasonError, "http: response larger than 1 MiB"
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return time.Time{}, "http: invalid JSON: " + err.Error()
+		return time.Time{}, check.ReasonNoData, "http: invalid JSON: " + err.Error()
 	}
 	vals, err := evalJSONPath(doc, steps)
 	if err != nil {
-		return time.Time{}, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
+		return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
 	}
 	var newest time.Time
 	for _, v := range vals {
@@ -228,16 +228,16 @@ func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout tim
 		}
 		t, err := timeFromValue(v)
 		if err != nil {
-			return time.Time{}, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
+			return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
 		}
 		if t.After(newest) {
 			newest = t
 		}
 	}
 	if newest.IsZero() {
-		return time.Time{}, fmt.Sprintf("json_path %s: value is null", src.JSONPath)
+		return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: value is null", src.JSONPath)
 	}
-	return newest, ""
+	return newest, "", ""
 }
 
 // timeFromValue reads a timestamp from what a driver or JSON decoder
@@ -414,4 +414,9 @@ func thresholdText(d time.Duration) string {
 		return shortDuration(d)
 	}
 	return humanDuration(d)
+}
+
+// noTime is a source read that gave no timestamp, for why.
+func noTime(reason check.Reason, why string) (time.Time, check.Reason, string) {
+	return time.Time{}, reason, why
 }

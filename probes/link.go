@@ -31,7 +31,7 @@ func (e *Env) linkClients() *LinkClients {
 func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	targets, err := LinkTargets(ctx, spec, env)
 	if err != nil {
-		return spec.UnknownResult("link source: " + env.redact(err.Error()))
+		return failed(spec.UnknownResult("link source: "+env.redact(err.Error())), check.ReasonQuery)
 	}
 	if len(targets) == 0 {
 		r := spec.PassResult("no links to check")
@@ -54,7 +54,7 @@ func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
 
 // SummarizeLinks folds link results into the check's result.
 func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
-	kinds := map[string]int{}
+	kinds := map[check.Reason]int{}
 	failing := 0
 	for _, r := range results {
 		if r.Status != check.Pass {
@@ -67,26 +67,28 @@ func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
 		noun = "link"
 	}
 	msg := fmt.Sprintf("%s of %s %s failing", thousands(failing), thousands(len(results)), noun)
+	var top check.Reason // the commonest reason links fail for
 	if failing > 0 {
-		names := make([]string, 0, len(kinds))
+		names := make([]check.Reason, 0, len(kinds))
 		for k := range kinds {
 			names = append(names, k)
 		}
-		slices.SortFunc(names, func(a, b string) int {
+		slices.SortFunc(names, func(a, b check.Reason) int {
 			if kinds[a] != kinds[b] {
 				return kinds[b] - kinds[a]
 			}
-			return strings.Compare(a, b)
+			return strings.Compare(string(a), string(b))
 		})
 		parts := make([]string, len(names))
 		for i, k := range names {
 			parts[i] = fmt.Sprintf("%s %s", thousands(kinds[k]), k)
 		}
 		msg += " (" + strings.Join(parts, ", ") + ")"
+		top = names[0]
 	}
 	var r check.Result
 	if float64(failing) > spec.FailRatio*float64(len(results)) {
-		r = spec.FailResult(msg)
+		r = failed(spec.FailResult(msg), top)
 	} else {
 		r = spec.PassResult(msg)
 	}

@@ -125,7 +125,7 @@ type linkWant struct {
 	code     int
 	method   string
 	finalURL string
-	err      string
+	err      check.Reason
 	msg      string // a substring of ErrorMessage
 	hops     []check.Hop
 	noHops   bool
@@ -735,7 +735,7 @@ func TestLinkErrorsHideCredentials(t *testing.T) {
 
 func TestSummarizeLinks(t *testing.T) {
 	t.Parallel()
-	results := func(pass int, failKinds ...string) []check.LinkResult {
+	results := func(pass int, failKinds ...check.Reason) []check.LinkResult {
 		var out []check.LinkResult
 		for range pass {
 			out = append(out, check.LinkResult{Status: check.Pass})

@@ -154,7 +154,7 @@ func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
 			lc.limitDial(t)
 		}
 		c = &http.Client{
-			Transport: t,
+			Transport: locationCheck{t},
 			// Redirects are followed by hand, to record each hop.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
@@ -301,7 +301,7 @@ type hopResult struct {
 	code     int
 	finalURL string
 	hops     []check.Hop
-	kind     string // error kind; "" on an answer
+	kind     check.Reason // "" on an answer
 	msg      string
 	protocol bool // the server broke the protocol (a reason to retry HEAD as GET)
 	liftable bool // blocked at dial time by the guard: name how to lift it
@@ -425,10 +425,6 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
 			var blocked *blockedError
 			res.liftable = errors.As(err, &blocked)
-			// net/http parses Location before CheckRedirect sees the hop.
-			if strings.Contains(err.Error(), "failed to parse Location header") {
-				res.kind, res.msg, res.protocol = check.LinkErrInvalidURL, "invalid redirect Location", false
-			}
 			return res
 		}
 		res.code = resp.StatusCode
@@ -474,7 +470,7 @@ func (c *LinkChecker) guardMsg(err error) string {
 	return err.Error()
 }
 
-func kindOfGuardErr(err error) string {
+func kindOfGuardErr(err error) check.Reason {
 	if errors.Is(err, errBlocked) {
 		return check.LinkErrBlocked
 	}
@@ -483,23 +479,20 @@ func kindOfGuardErr(err error) string {
 
 // classifyLinkErr names the kind of a failed exchange, with a short message
 // that never repeats the URL (it may hold credentials).
-func classifyLinkErr(ctx context.Context, err error) (kind, msg string, protocol bool) {
+func classifyLinkErr(ctx context.Context, err error) (kind check.Reason, msg string, protocol bool) {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
 	var dnsErr *net.DNSError
-	var certErr *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalidCert x509.CertificateInvalidError
-	var recordErr tls.RecordHeaderError
-	var alertErr tls.AlertError
 	var opErr *net.OpError
 	var netErr net.Error
 	var blocked *blockedError
 	var sysErr *os.SyscallError
+	var locErr *locationError
 	switch {
+	case errors.As(err, &locErr):
+		return check.LinkErrInvalidURL, "invalid redirect Location", false
 	case errors.As(err, &blocked):
 		return check.LinkErrBlocked, blocked.Error(), false
 	case errors.As(err, &dnsErr):
@@ -512,8 +505,7 @@ func classifyLinkErr(ctx context.Context, err error) (kind, msg string, protocol
 		return check.LinkErrDNS, "DNS lookup failed: " + dnsErr.Err, false
 	case ctx.Err() != nil:
 		return check.LinkErrTimeout, context.Cause(ctx).Error(), false
-	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
-		errors.As(err, &invalidCert), errors.As(err, &recordErr), errors.As(err, &alertErr):
+	case isTLSErr(err):
 		return check.LinkErrTLS, shortErr(err), false
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return check.LinkErrTimeout, shortErr(err), false
@@ -526,6 +518,18 @@ func classifyLinkErr(ctx context.Context, err error) (kind, msg string, protocol
 	return check.LinkErrConnect, shortErr(err), true
 }
 
+// isTLSErr reports whether err is a failed TLS handshake or certificate.
+func isTLSErr(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) ||
+		errors.As(err, &invalidCert) || errors.As(err, &recordErr) || errors.As(err, &alertErr)
+}
+
 func shortErr(err error) string {
 	s := err.Error()
 	if strings.Contains(s, "tls: ") || strings.Contains(s, "x509: ") {
@@ -535,5 +539,43 @@ func shortErr(err error) string {
 			s = s[i:]
 		}
 	}
-	return check.Truncate(check.RedactDSN(s))
+	return check.Truncate(check.RedactText(s))
+}
+
+// locationError is a redirect whose Location does not parse. net/http
+// parses Location before CheckRedirect sees the hop and says so only in
+// text; locationCheck finds it first and says so with this type.
+type locationError struct{ err error }
+
+func (e *locationError) Error() string { return "invalid redirect Location: " + e.err.Error() }
+func (e *locationError) Unwrap() error { return e.err }
+
+// locationCheck refuses, as a *locationError, a redirect answer whose
+// Location the client would fail to parse.
+type locationCheck struct{ http.RoundTripper }
+
+func (l locationCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.RoundTripper.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		if loc := resp.Header.Get("Location"); loc != "" {
+			if _, err := req.URL.Parse(loc); err != nil {
+				resp.Body.Close()
+				return nil, &locationError{err: err}
+			}
+		}
+	}
+	return resp, nil
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (l locationCheck) CloseIdleConnections() {
+	if c, ok := l.RoundTripper.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }

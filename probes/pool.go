@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -17,27 +14,27 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // The engines a named database can have.
 const (
-	EnginePostgres = "postgres"
-	EngineMySQL    = "mysql"
-	EngineSQLite   = "sqlite"
-	EngineRedis    = "redis"
+	EnginePostgres = string(dsn.Postgres)
+	EngineMySQL    = string(dsn.MySQL)
+	EngineSQLite   = string(dsn.SQLite)
+	EngineRedis    = string(dsn.Redis)
 )
 
 // Errors of the pool. Messages never carry a DSN.
 var (
 	ErrUnknownDatabase   = errors.New("database is not configured")
-	ErrUnsupportedScheme = errors.New("unsupported DSN scheme (want postgres://, postgresql://, mysql://, sqlite://, redis:// or rediss://)")
+	ErrUnsupportedScheme = dsn.ErrUnsupportedScheme
 	ErrInvalidDSN        = errors.New("invalid DSN")
 	ErrWrongEngine       = errors.New("database has the wrong engine for this use")
 	ErrPoolClosed        = errors.New("connection pool is closed")
@@ -87,8 +84,11 @@ func NewPool(dsns map[string]string, logger *slog.Logger) (*Pool, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pool{logger: logger, redactor: check.NewRedactor(), dbs: make(map[string]*handle, len(dsns))}
-	for _, dsn := range dsns {
-		p.redactor.Add(dsn)
+	for _, d := range dsns {
+		p.redactor.Add(d)
+		for _, s := range dsn.Secrets(d) {
+			p.redactor.Add(s)
+		}
 	}
 	setRedisLogger(logger, p.redactor)
 
@@ -201,29 +201,29 @@ func (p *Pool) redact(s string) string {
 	if p != nil {
 		s = p.redactor.Redact(s)
 	}
-	return check.RedactDSN(s)
+	return check.RedactText(s)
 }
 
-func (p *Pool) open(name, dsn string) (*handle, error) {
-	scheme, _, ok := strings.Cut(dsn, "://")
-	if !ok {
-		return nil, ErrUnsupportedScheme
+func (p *Pool) open(name, d string) (*handle, error) {
+	engine, err := dsn.EngineOf(d)
+	if err != nil {
+		return nil, err
 	}
-	switch strings.ToLower(scheme) {
-	case "postgres", "postgresql":
-		db, err := openPostgres(dsn)
+	switch engine {
+	case dsn.Postgres:
+		db, err := openPostgres(d)
 		if err != nil {
 			return nil, p.invalid(err)
 		}
 		return &handle{engine: EnginePostgres, sql: db}, nil
-	case "mysql":
-		db, err := openMySQL(dsn, p.logger.With("database", name), p.redact)
+	case dsn.MySQL:
+		db, err := openMySQL(d, p.logger.With("database", name), p.redact)
 		if err != nil {
 			return nil, p.invalid(err)
 		}
 		return &handle{engine: EngineMySQL, sql: db}, nil
-	case "sqlite":
-		db, mkdirErr, err := openSQLite(dsn)
+	case dsn.SQLite:
+		db, mkdirErr, err := openSQLite(d)
 		if err != nil {
 			return nil, p.invalid(err)
 		}
@@ -234,8 +234,8 @@ func (p *Pool) open(name, dsn string) (*handle, error) {
 			p.logger.Warn("cannot create sqlite directory", "database", name, "err", h.err)
 		}
 		return h, nil
-	case "redis", "rediss":
-		c, err := openRedis(dsn)
+	case dsn.Redis:
+		c, err := openRedis(d)
 		if err != nil {
 			return nil, p.invalid(err)
 		}
@@ -244,15 +244,21 @@ func (p *Pool) open(name, dsn string) (*handle, error) {
 	return nil, ErrUnsupportedScheme
 }
 
-// invalid wraps a driver's parse error in ErrInvalidDSN with its text
-// redacted (parse errors like to quote the whole DSN).
+// invalid wraps a DSN's parse error (already free of its password) in
+// ErrInvalidDSN, redacting any other DSN's password it might quote.
 func (p *Pool) invalid(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("%w: %s", ErrInvalidDSN, p.redact(err.Error()))
+	return &redactedError{msg: ErrInvalidDSN.Error() + ": " + p.redact(err.Error()), err: err}
 }
+
+// redactedError is an error whose message is redacted, keeping the chain
+// for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string   { return e.msg }
+func (e *redactedError) Unwrap() []error { return []error{ErrInvalidDSN, e.err} }
 
 func configurePool(db *sql.DB) {
 	db.SetMaxOpenConns(maxOpenConns)
@@ -263,68 +269,22 @@ func configurePool(db *sql.DB) {
 
 // openPostgres opens a pgx-backed *sql.DB; pgx accepts postgres:// and
 // postgresql:// URLs with libpq's parameters.
-func openPostgres(dsn string) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+func openPostgres(d string) (*sql.DB, error) {
+	cfg, err := dsn.ParsePostgres(d, "monitor")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = dialTimeout
-	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = "monitor"
 	}
 	db := stdlib.OpenDB(*cfg)
 	configurePool(db)
 	return db, nil
 }
 
-// mysqlConfig turns mysql://user:pass@host:port/db?params into the driver's
-// configuration. Query parameters keep the driver's meaning (timeout, tls,
-// charset, and any server variable); parseTime is always on, times are UTC
-// unless loc or time_zone say otherwise, and dial/read/write timeouts get
-// defaults when unset.
-func mysqlConfig(dsn string) (*mysql.Config, error) {
-	u, err := url.Parse(dsn)
+// mysqlConfig is the driver's configuration of a mysql:// DSN (dsn.ParseMySQL)
+// with the pool's read and write timeouts when unset.
+func mysqlConfig(d string) (*mysql.Config, error) {
+	cfg, err := dsn.ParseMySQL(d)
 	if err != nil {
 		return nil, err
-	}
-	if u.Opaque != "" || u.Host == "" {
-		return nil, errors.New("want mysql://user:password@host:port/database")
-	}
-	port := u.Port()
-	if port == "" {
-		port = "3306"
-	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	dbName := strings.TrimPrefix(u.Path, "/")
-	if strings.Contains(dbName, "/") {
-		return nil, fmt.Errorf("database name %q contains a slash", dbName)
-	}
-
-	// The driver parses the query part itself, with its own escaping rules
-	// (charset=a,b stays as written), so the raw query is passed on as is.
-	// Credentials go into the Config directly, so no character of a
-	// password can confuse the driver's DSN syntax.
-	query := u.RawQuery
-	q := u.Query()
-	if !q.Has("time_zone") && !q.Has("loc") {
-		if query != "" {
-			query += "&"
-		}
-		query += "time_zone=" + url.QueryEscape("'+00:00'")
-	}
-	cfg, err := mysql.ParseDSN("tcp(" + addr + ")/" + dbName + "?" + query)
-	if err != nil {
-		return nil, err
-	}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Passwd, _ = u.User.Password()
-	}
-	cfg.ParseTime = true
-	if cfg.Timeout == 0 {
-		cfg.Timeout = dialTimeout
 	}
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = ioTimeout
@@ -361,61 +321,38 @@ func (l mysqlLogger) Print(v ...any) {
 	l.logger.Debug("mysql driver message", "msg", l.redact(strings.TrimSpace(fmt.Sprint(v...))))
 }
 
-// sqliteDSN turns sqlite://relative/path.db, sqlite:///abs/path.db,
-// sqlite://:memory: and sqlite://file::memory:?cache=shared into the modernc
-// driver's DSN, adding busy_timeout unless the query already sets one. It returns the directory to create, if any, and whether
-// the database lives in memory.
-func sqliteDSN(dsn string) (driverDSN, dir string, memory bool, err error) {
-	rest := dsn[len("sqlite://"):]
-	path, rawQuery, _ := strings.Cut(rest, "?")
-	if path == "" {
-		return "", "", false, errors.New("want sqlite://path/to/file.db or sqlite://:memory: (path is empty)")
-	}
-	q, err := url.ParseQuery(rawQuery)
+// sqliteDSN turns a sqlite:// DSN into the modernc driver's DSN, adding
+// busy_timeout unless the query already sets one. It returns the directory
+// to create, if any, and whether the database lives in memory.
+//
+// Only a busy timeout: a connection that finds the file locked by a writer
+// waits for it. The journal mode is left as the file has it: switching a
+// file to WAL needs an exclusive lock, and a connection that already reads
+// cannot wait for one (SQLite answers SQLITE_BUSY at once, busy timeout or
+// not), so probes that did it on connect failed whenever a writer or
+// another new probe connection held the file. The target's journal mode is
+// its owner's choice; the demo pipeline sets WAL on its own database.
+func sqliteDSN(d string) (driverDSN, dir string, memory bool, err error) {
+	s, err := dsn.ParseSQLite(d)
 	if err != nil {
 		return "", "", false, err
 	}
-	filePath := strings.TrimPrefix(path, "file:")
-	memory = strings.HasPrefix(filePath, ":memory:") || q.Get("mode") == "memory"
-
-	hasPragma := func(name string) bool {
-		for _, v := range q["_pragma"] {
-			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), name) {
-				return true
-			}
-		}
-		return false
-	}
-	// Only a busy timeout: a connection that finds the file locked by a
-	// writer waits for it. The journal mode is left as the file has it:
-	// switching a file to WAL needs an exclusive lock, and a connection that
-	// already reads cannot wait for one (SQLite answers SQLITE_BUSY at once,
-	// busy timeout or not), so probes that did it on connect failed whenever
-	// a writer or another new probe connection held the file. The target's
-	// journal mode is its owner's choice; the demo pipeline sets WAL on its
-	// own database.
-	busySet := hasPragma("busy_timeout") || q.Has("_busy_timeout") || q.Has("_timeout")
-	var extra []string
+	busySet := s.HasPragma("busy_timeout") || s.Query.Has("_timeout")
+	query := ""
 	if !busySet {
-		extra = append(extra, fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyMs))
+		query = fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyMs)
 	}
-	query := strings.Join(extra, "&")
-	if rawQuery != "" {
+	if s.RawQuery != "" {
 		if query != "" {
 			query += "&"
 		}
-		query += rawQuery
+		query += s.RawQuery
 	}
-	driverDSN = path
+	driverDSN = s.Path
 	if query != "" {
 		driverDSN += "?" + query
 	}
-	if !memory {
-		if d := filepath.Dir(filePath); d != "." && d != "" {
-			dir = d
-		}
-	}
-	return driverDSN, dir, memory, nil
+	return driverDSN, s.Dir(), s.Memory, nil
 }
 
 // openSQLite opens the modernc driver. mkdirErr reports a parent directory
@@ -447,8 +384,8 @@ func openSQLite(dsn string) (db *sql.DB, mkdirErr, err error) {
 // openRedis builds a client from redis:// or rediss:// with probe-friendly
 // settings: no command retries, one dial attempt, context deadlines honoured,
 // a small pool, and no optional handshake extras.
-func openRedis(dsn string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(dsn)
+func openRedis(d string) (*redis.Client, error) {
+	opt, err := dsn.ParseRedis(d)
 	if err != nil {
 		return nil, err
 	}
@@ -485,7 +422,7 @@ type redisLogger struct {
 
 func (l *redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	if dst := redisLogDst.Load(); dst != nil {
-		msg := check.RedactDSN(dst.redactor.Redact(strings.TrimSpace(fmt.Sprintf(format, v...))))
+		msg := (dst.redactor.Redact(strings.TrimSpace(fmt.Sprintf(format, v...))))
 		dst.logger.DebugContext(ctx, "redis client message", "msg", msg)
 	}
 }

@@ -18,10 +18,10 @@ import (
 type ProbeFn func(ctx context.Context, spec check.Spec, env *Env) check.Result
 
 // Probers maps a check kind to its probe.
-var Probers = map[string]ProbeFn{
-	"db":        ProbeDB,
-	"freshness": ProbeFreshness,
-	"link":      ProbeLink,
+var Probers = map[check.Kind]ProbeFn{
+	check.KindDB:        ProbeDB,
+	check.KindFreshness: ProbeFreshness,
+	check.KindLink:      ProbeLink,
 }
 
 // Heartbeats answers when a heartbeat check was last pushed.

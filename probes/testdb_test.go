@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	dsnpkg "github.com/monitor-dev/monitor/internal/dsn"
 	"net"
 	"net/url"
 	"strings"
@@ -43,7 +44,7 @@ func testServer(t *testing.T, what, envVar, dsn string) string {
 		p := &Pool{redactor: check.NewRedactor(dsn)}
 		// The address shown with only its password hidden: "at ***" would
 		// not tell a newcomer which server to start.
-		testenv.Unavailable(t, fmt.Sprintf("%s test server unreachable at %s: %s", what, check.RedactDSN(dsn), p.redact(err.Error())),
+		testenv.Unavailable(t, fmt.Sprintf("%s test server unreachable at %s: %s", what, dsnpkg.Redact(dsn), p.redact(err.Error())),
 			"start it or set "+envVar)
 	}
 	return dsn

@@ -90,10 +90,12 @@ func run(ctx context.Context, spec check.Spec, env *probes.Env, inflight *atomic
 
 func timedOut(spec check.Spec, timeout time.Duration) check.Result {
 	msg := fmt.Sprintf("timed out after %s", timeout)
-	if spec.Kind == "freshness" {
-		return spec.UnknownResult(msg)
+	r := spec.FailResult(msg)
+	if spec.Kind == check.KindFreshness {
+		r = spec.UnknownResult(msg)
 	}
-	return spec.FailResult(msg)
+	r.Reason = check.ReasonTimeout
+	return r
 }
 
 func finish(r check.Result, spec check.Spec, started time.Time, d time.Duration) check.Result {

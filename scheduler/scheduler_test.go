@@ -45,7 +45,7 @@ func (c *collector) of(name string) []check.Result {
 const maxFirst = 2*time.Second + 10*time.Millisecond + startGrid
 
 // register adds a probe kind for the duration of a test.
-func register(t *testing.T, kind string, fn probes.ProbeFn) {
+func register(t *testing.T, kind check.Kind, fn probes.ProbeFn) {
 	t.Helper()
 	probes.Probers[kind] = fn
 	t.Cleanup(func() { delete(probes.Probers, kind) })

@@ -457,7 +457,7 @@ func TestLinksLatest(t *testing.T) {
 	if len(dest) != 2 {
 		t.Fatalf("dest_links failing: %+v", dest)
 	}
-	wantSlugs := map[string]string{"old": check.LinkErrHTTPStatus, "sneaky": check.LinkErrBlocked}
+	wantSlugs := map[string]check.Reason{"old": check.LinkErrHTTPStatus, "sneaky": check.LinkErrBlocked}
 	for _, r := range dest {
 		if r.Check != "dest_links" || r.Handle == "" || wantSlugs[r.Slug] != r.Error {
 			t.Errorf("%+v", r)

@@ -131,9 +131,9 @@ func ietfStatus(s check.Status, sev check.Severity) string {
 	}
 }
 
-func componentType(kind string) string {
+func componentType(kind check.Kind) string {
 	switch kind {
-	case "db":
+	case check.KindDB:
 		return "datastore"
 	default:
 		return "component"

@@ -16,7 +16,7 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time      { return c.t }
 func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 func newClock() *clock               { return &clock{t: time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)} }
-func spec(name, kind string) check.Spec {
+func spec(name string, kind check.Kind) check.Spec {
 	return check.Spec{Name: name, Kind: kind, Interval: 30 * time.Second, Timeout: 5 * time.Second,
 		Severity: check.Critical}
 }

@@ -40,7 +40,7 @@ func postgresServer(t testing.TB) string {
 	dsn, err := pgReachable()
 	if err != nil {
 		testenv.Unavailable(t, fmt.Sprintf("PostgreSQL test server unreachable at %s: %s",
-			check.RedactDSN(dsn), check.RedactDSN(err.Error())), "start it or set "+testenv.EnvPostgres)
+			check.RedactText(dsn), check.RedactText(err.Error())), "start it or set "+testenv.EnvPostgres)
 	}
 	return dsn
 }

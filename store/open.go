@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // Defaults of Options.
@@ -48,7 +48,7 @@ type Options struct {
 // date: sqlite://path/to.db (relative or absolute as sqlite:///abs.db; the
 // parent directory is created), sqlite://:memory:, or postgres:// and
 // postgresql:// URLs (search_path=... picks a schema).
-func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
+func Open(ctx context.Context, d string, opts Options) (Store, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
@@ -62,53 +62,52 @@ func Open(ctx context.Context, dsn string, opts Options) (Store, error) {
 		opts.Now = time.Now
 	}
 
-	scheme, _, ok := strings.Cut(dsn, "://")
-	if !ok {
+	engine, err := dsn.EngineOf(d)
+	if err != nil {
 		return nil, ErrUnsupportedScheme
 	}
 	var (
-		d      *dialect
+		dl     *dialect
 		wr, rd *sql.DB
 		file   string
-		err    error
 	)
-	switch strings.ToLower(scheme) {
-	case "sqlite":
-		d = sqliteDialect
-		wr, rd, file, err = openSQLite(dsn)
-	case "postgres", "postgresql":
-		d = postgresDialect
-		wr, err = openPostgres(dsn)
+	switch engine {
+	case dsn.SQLite:
+		dl = sqliteDialect
+		wr, rd, file, err = openSQLite(d)
+	case dsn.Postgres:
+		dl = postgresDialect
+		wr, err = openPostgres(d)
 		rd = wr
 	default:
 		return nil, ErrUnsupportedScheme
 	}
 	if err != nil {
-		return nil, redactErr(dsn, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
+		return nil, redactErr(d, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
 	}
-	s := newSQLStore(d, wr, rd, opts)
+	s := newSQLStore(dl, wr, rd, opts)
 	if opts.Owner != nil && file != "" {
 		if s.flock, err = lockFile(file+".lock", opts.Owner); err != nil {
 			_ = s.Close()
-			return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+			return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
 		}
 	}
-	if d == postgresDialect {
+	if dl == postgresDialect {
 		// A server that cannot be reached is said so, not reported as
 		// "migration 1 (initial schema): failed to connect".
 		if err := wr.PingContext(ctx); err != nil {
 			_ = s.Close()
-			return nil, redactErr(dsn, fmt.Errorf("store %s: connect: %w", d.name, err))
+			return nil, redactErr(d, fmt.Errorf("store %s: connect: %w", dl.name, err))
 		}
 	}
-	if err := migrate(ctx, wr, d); err != nil {
+	if err := migrate(ctx, wr, dl); err != nil {
 		_ = s.Close()
-		return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+		return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
 	}
-	if opts.Owner != nil && d == postgresDialect {
+	if opts.Owner != nil && dl == postgresDialect {
 		if s.lockConn, err = lockPostgres(ctx, wr, opts.Owner); err != nil {
 			_ = s.Close()
-			return nil, redactErr(dsn, fmt.Errorf("store %s: %w", d.name, err))
+			return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
 		}
 	}
 	return s, nil
@@ -124,7 +123,7 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-func redactErr(dsn string, err error) error {
-	msg := check.RedactDSN(check.NewRedactor(dsn).Redact(err.Error()))
+func redactErr(d string, err error) error {
+	msg := check.NewRedactor(append(dsn.Secrets(d), d)...).Redact(err.Error())
 	return &redactedError{msg: msg, err: err}
 }

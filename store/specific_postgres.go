@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // PostgreSQL quirks: $n placeholders, identity columns, and transaction
@@ -27,16 +28,10 @@ var postgresDialect = &dialect{
 
 // openPostgres opens a pgx-backed pool; the DSN's query parameters keep
 // libpq's meaning (search_path=... selects the schema).
-func openPostgres(dsn string) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+func openPostgres(d string) (*sql.DB, error) {
+	cfg, err := dsn.ParsePostgres(d, "monitor-store")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 10 * time.Second
-	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = "monitor-store"
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(8)

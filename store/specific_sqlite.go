@@ -5,13 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // SQLite quirks: ? placeholders, rowid aliases, WITHOUT ROWID tables, and
@@ -41,29 +40,21 @@ var sqlitePragmas = []struct{ name, value string }{
 // pool, and returns the database's file path ("" for :memory:). A :memory:
 // database is private to its connection, so it gets one connection for
 // both.
-func openSQLite(dsn string) (w, r *sql.DB, file string, err error) {
-	rest := dsn[strings.Index(dsn, "://")+3:]
-	path, rawQuery, _ := strings.Cut(rest, "?")
-	if path == "" {
-		return nil, nil, "", errors.New("want sqlite://path/to/file.db or sqlite://:memory: (path is empty)")
-	}
-	q, err := url.ParseQuery(rawQuery)
+func openSQLite(d string) (w, r *sql.DB, file string, err error) {
+	s, err := dsn.ParseSQLite(d)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	filePath := strings.TrimPrefix(path, "file:")
-	memory := strings.HasPrefix(filePath, ":memory:") || q.Get("mode") == "memory"
-	if !memory {
-		if d := filepath.Dir(filePath); d != "." && d != "" {
-			if err := os.MkdirAll(d, 0o750); err != nil {
-				return nil, nil, "", fmt.Errorf("create directory: %w", err)
-			}
+	path, q, memory, filePath := s.Path, s.Query, s.Memory, s.File
+	if dir := s.Dir(); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, nil, "", fmt.Errorf("create directory: %w", err)
 		}
 	}
 
 	setWAL := false
 	for _, p := range sqlitePragmas {
-		if memory && p.name == "journal_mode" || hasPragma(q, p.name) {
+		if memory && p.name == "journal_mode" || s.HasPragma(p.name) {
 			continue
 		}
 		if p.name == "journal_mode" {
@@ -105,15 +96,6 @@ func openSQLite(dsn string) (w, r *sql.DB, file string, err error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	return w, r, filePath, nil
-}
-
-func hasPragma(q url.Values, name string) bool {
-	for _, v := range q["_pragma"] {
-		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), name) {
-			return true
-		}
-	}
-	return q.Has("_" + name)
 }
 
 // walBusyWait bounds how long opening waits for another process to let go

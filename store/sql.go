@@ -468,7 +468,7 @@ func (s *sqlStore) insertResults(ctx context.Context, tx *sql.Tx, rows []row) er
 // restart needs, unlike the contract's JSON shape.
 type storedResult struct {
 	Name          string             `json:"name"`
-	Kind          string             `json:"kind,omitempty"`
+	Kind          check.Kind         `json:"kind,omitempty"`
 	Status        check.Status       `json:"status"`
 	Severity      check.Severity     `json:"severity"`
 	Message       string             `json:"message,omitempty"`

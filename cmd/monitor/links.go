@@ -108,7 +108,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if r.StatusCode > 0 {
 				code = fmt.Sprint(r.StatusCode)
 			}
-			errText := r.Error
+			errText := string(r.Error)
 			if r.ErrorMessage != "" {
 				errText += ": " + r.ErrorMessage
 			}

@@ -67,8 +67,8 @@ import (
 	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
-	"github.com/monitor-dev/monitor/snapshot"
 	"github.com/monitor-dev/monitor/sla"
+	"github.com/monitor-dev/monitor/snapshot"
 	"github.com/monitor-dev/monitor/store"
 )
 
