@@ -64,7 +64,7 @@ type slaEntry struct {
 	Objective       float64     `json:"objective"` // percent
 	Window          string      `json:"window"`
 	Availability    *float64    `json:"availability"`
-	Met             bool        `json:"met"`
+	Met             *bool       `json:"met"` // null when the window has no known outcome, as in `sla report`
 	BudgetRemaining float64     `json:"errorBudgetRemaining"`
 	BudgetUsed      float64     `json:"errorBudgetUsed"`
 	Windows         []slaWindow `json:"windows"`
@@ -100,7 +100,7 @@ func (s *Server) slaNow(w http.ResponseWriter, r *http.Request) {
 			e := slaEntry{Check: o.Check, SLI: string(o.SLI), Objective: o.Target * 100,
 				Window: sla.FormatWindow(o.Window), Availability: ratioPtr(st.Own.Ratio),
 				BudgetRemaining: finite(st.Own.BudgetRemaining), BudgetUsed: finite(1 - st.Own.BudgetRemaining),
-				Met: math.IsNaN(st.Own.Ratio) || st.Own.Ratio >= o.Target, EvaluatedAt: st.At.UTC().Format(time.RFC3339)}
+				Met: metPtr(st.Own.Ratio, o.Target), EvaluatedAt: st.At.UTC().Format(time.RFC3339)}
 			if e.SLI == "" {
 				e.SLI = string(sla.Availability)
 			}
@@ -225,4 +225,14 @@ func (s *Server) checkHistory(w http.ResponseWriter, r *http.Request) {
 		out.Points = append(out.Points, p)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// metPtr is whether the objective is met, nil when nothing is known yet (a
+// window without data is not "met").
+func metPtr(ratio, target float64) *bool {
+	if math.IsNaN(ratio) {
+		return nil
+	}
+	met := ratio >= target
+	return &met
 }

@@ -270,3 +270,35 @@ func TestCheckHistoryErrors(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// TestSLAEndpointNoDataIsNotMet: an SLO whose check has no run in its
+// window reads availability null and met null, as `sla report` says "no
+// data"; it said met true before.
+func TestSLAEndpointNoDataIsNotMet(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ev := sla.NewEvaluator(st, []sla.Objective{{Check: "conn", Target: 0.99, Window: 30 * 24 * time.Hour}},
+		func() time.Time { return at }, nil)
+	if err := ev.Evaluate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.s.SetHistory(st, ev)
+	resp, body := f.do(t, "GET", "/v2/sla", nil)
+	var got struct {
+		SLOs []map[string]any `json:"slos"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != 200 || len(got.SLOs) != 1 {
+		t.Fatalf("GET /v2/sla: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	if m, ok := got.SLOs[0]["met"]; !ok || m != nil {
+		t.Errorf("met = %v (present %v), want null for a window without data", m, ok)
+	}
+	if a, ok := got.SLOs[0]["availability"]; !ok || a != nil {
+		t.Errorf("availability = %v, want null", a)
+	}
+}
