@@ -91,11 +91,11 @@ func (s Spec) UnknownSev() Severity {
 // StaleAfter is how long a result stays current: 2×interval + timeout.
 func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() }
 
-// RunTimeout bounds one whole run. It is the timeout, except for link
-// checks: their timeout bounds each link, and a run of thousands of links
-// may take up to the interval.
+// RunTimeout bounds one whole run. It is the timeout, except for kinds
+// whose timeout bounds each item (link checks: a run of thousands of links
+// may take up to the interval).
 func (s Spec) RunTimeout() time.Duration {
-	if s.Kind == KindLink {
+	if s.Kind.Behaviour().TimeoutPerItem {
 		if s.Interval > 0 {
 			return s.Interval
 		}

@@ -12,20 +12,22 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 // checkKeys are the keys every check takes.
 var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
 	"unknown_severity", "component", "depends_on"}
 
-// kindKeys lists, per kind, the keys it takes besides checkKeys. A new kind
-// is one entry here and one case in (*decoder).check.
-var kindKeys = map[check.Kind][]string{
-	check.KindDB:        {"database", "query"},
-	check.KindFreshness: {"source", "max_age", "critical_age", "skew"},
-	check.KindLink: {"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
-		"allow_private", "per_link_metrics"},
-}
+// kindKeys lists, per kind, the keys it takes besides checkKeys: each kind
+// declares them (probes.Kind.Keys).
+var kindKeys = func() map[check.Kind][]string {
+	m := map[check.Kind][]string{}
+	for _, k := range probes.Kinds() {
+		m[k.Name] = k.Keys
+	}
+	return m
+}()
 
 // Defaults of checks, beyond the interval and timeout of `defaults:`.
 const (
@@ -33,7 +35,6 @@ const (
 	defaultLinkMethod      = "HEAD"
 	defaultLinkConcurrency = 32
 	defaultLinkPerHost     = 4
-	defaultLinkTimeout     = 4 * time.Second
 )
 
 // sourceGroups are the keys of a freshness source, in alternatives: exactly
@@ -88,9 +89,9 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 
 // check reads the keys every check has, then those of its kind.
 func (d *decoder) check(f fields, def Defaults) check.Spec {
-	if check.Kind(peek(f.node, "kind")) == check.KindLink {
-		// A link check's timeout bounds each link, not the whole run.
-		def.Timeout = defaultLinkTimeout
+	if k, ok := probes.Lookup(check.Kind(peek(f.node, "kind"))); ok && k.DefaultTimeout > 0 {
+		// E.g. a link check's timeout bounds each link, not the whole run.
+		def.Timeout = k.DefaultTimeout
 	}
 	spec := check.Spec{
 		Name:            d.str(f, "name"),

@@ -12,6 +12,15 @@ import (
 	"github.com/monitor-dev/monitor/check"
 )
 
+// dbKind is the kind db: connect, ping and an optional query. A timeout is
+// a FAIL (the database did not answer); it is a datastore in health+json.
+var dbKind = Kind{
+	Name:      check.KindDB,
+	Keys:      []string{"database", "query"},
+	Probe:     ProbeDB,
+	Behaviour: check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "datastore"},
+}
+
 // ProbeDB checks a named database (kind: db): it pings it (SQL ping or Redis
 // PING), then runs spec.Query when one is set, reading and discarding the
 // first row. For Redis the query is a command split on spaces ("INFO

@@ -28,6 +28,32 @@ const maxBody = 1 << 20
 // result is UNKNOWN, when the check does not say.
 const defaultSkew = time.Minute
 
+// freshnessKind is the kind freshness: the age of the newest record of a
+// source. A timeout is UNKNOWN (the check could not tell the age); a result
+// is within the SLA while the age is at most critical_age (max_age when
+// there is none), even when it FAILs at max_age.
+var freshnessKind = Kind{
+	Name:  check.KindFreshness,
+	Keys:  []string{"source", "max_age", "critical_age", "skew"},
+	Probe: ProbeFreshness,
+	Behaviour: check.Behaviour{
+		TimeoutStatus: check.Unknown,
+		ComponentType: "component",
+		Within:        freshnessWithin,
+	},
+}
+
+func freshnessWithin(r check.Result, sp check.Spec) bool {
+	if r.Status == check.Unknown || r.ObservedValue == nil {
+		return r.Status == check.Pass
+	}
+	limit := sp.CriticalAge
+	if limit <= 0 {
+		limit = sp.MaxAge
+	}
+	return time.Duration(*r.ObservedValue*float64(time.Second)) <= limit
+}
+
 // ProbeFreshness reads the time of the newest record from the check's source
 // and compares its age (by env's clock) with MaxAge and CriticalAge:
 //

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/monitor-dev/monitor/check"
 )
@@ -22,6 +23,17 @@ func (e *Env) linkClients() *LinkClients {
 		return e.Links
 	}
 	return defaultLinkClients()
+}
+
+// linkKind is the kind link: a set of links, each bounded by the timeout
+// (default 4s); a whole run is bounded by the interval.
+var linkKind = Kind{
+	Name: check.KindLink,
+	Keys: []string{"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
+		"allow_private", "per_link_metrics"},
+	DefaultTimeout: 4 * time.Second,
+	Probe:          ProbeLink,
+	Behaviour:      check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "component", TimeoutPerItem: true},
 }
 
 // ProbeLink checks a set of links (kind: link): the check's urls, or the
