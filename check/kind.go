@@ -74,3 +74,39 @@ func (s Spec) Within(r Result) bool {
 	}
 	return r.Status == Pass
 }
+
+// Fields is the YAML mapping of one check as the decoder of its kind sees
+// it (package config implements it). A decoder reports every problem with
+// Errorf, at the position of the key (file:line:col), and goes on, so that
+// every problem of a file is reported at once.
+type Fields interface {
+	// Has reports whether key is set (to something other than null).
+	Has(key string) bool
+	// Str, Duration, Int, Float and Bool read a scalar key; a missing key
+	// gives the zero value or def, a malformed one is reported.
+	Str(key string) string
+	Duration(key string, def time.Duration) time.Duration
+	Int(key string, def int) int
+	Float(key string, def float64) float64
+	Bool(key string) bool
+	// List reads a list of scalars.
+	List(key string) []string
+	// Raw is the value of a scalar key as written.
+	Raw(key string) string
+	// Errorf reports a problem at key (at the mapping when key is absent).
+	Errorf(key, format string, args ...any)
+	// ErrorfItem reports a problem at item i of the list at key.
+	ErrorfItem(key string, i int, format string, args ...any)
+	// In is the " in check \"x\"" suffix of messages about this mapping.
+	In() string
+	// Where names this mapping, for messages: check "x".
+	Where() string
+	// Map reads key as a mapping with these known keys, named where in
+	// messages; ok is false when it is not a mapping (reported).
+	Map(key, where string, known ...string) (sub Fields, ok bool)
+	// DatabaseRef reports a missing or undefined database name at key and
+	// returns the database's DSN.
+	DatabaseRef(key, name string) (dsn string, ok bool)
+	// Secret keeps s out of every message and log (a password in a URL).
+	Secret(s string)
+}

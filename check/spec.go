@@ -16,9 +16,10 @@ type Spec struct {
 	Component       string // status page component; empty = private
 	DependsOn       []string
 
-	// kind: db
-	Database string
-	Query    string
+	// Config is the configuration of the check's kind: the keys only that
+	// kind takes, decoded by the kind (probes: one file per kind), e.g.
+	// probes.DBConfig. Nil for a kind with none.
+	Config any
 
 	// kind: freshness
 	Source      Source

@@ -134,9 +134,11 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 	default:
 		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
 	}
+	if k, ok := probes.Lookup(spec.Kind); ok && k.Decode != nil {
+		spec.Config = k.Decode(newKindFields(d, f))
+		return spec
+	}
 	switch spec.Kind {
-	case check.KindDB:
-		d.dbCheck(f, &spec)
 	case check.KindFreshness:
 		d.freshnessCheck(f, &spec)
 	case check.KindLink:
@@ -156,13 +158,6 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 		return check.Warn
 	}
 	return sev
-}
-
-// dbCheck reads a check of kind db: connect, ping and an optional query.
-func (d *decoder) dbCheck(f fields, spec *check.Spec) {
-	spec.Database = d.str(f, "database")
-	spec.Query = d.str(f, "query")
-	d.databaseRef(f, "database", spec.Database)
 }
 
 // freshnessCheck reads a check of kind freshness: the age of the newest

@@ -14,6 +14,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 const (
@@ -73,8 +74,8 @@ func TestContractExample(t *testing.T) {
 				Interval: 30 * time.Second, Timeout: 5 * time.Second,
 				Severity: check.Critical, UnknownSeverity: check.Warn,
 				Component: "Usage metering",
-				Database:  "app", Query: "SELECT 1",
-				Skew: time.Minute,
+				Config:    probes.DBConfig{Database: "app", Query: "SELECT 1"},
+				Skew:      time.Minute,
 			},
 			{
 				Name: "redirect_analytics_freshness", Kind: "freshness",
@@ -166,7 +167,7 @@ func TestEnvExpansion(t *testing.T) {
 		{"unset with default", cfg.Databases["app"].DSN, "sqlite://data/app.db"},
 		{"empty with default", cfg.Databases["cache"].DSN, "redis://localhost:6379/0"},
 		{"set", strings.Join(cfg.Server.Tokens, ","), apiToken},
-		{"$$ escape, comment not expanded", cfg.Checks[1].Query, "SELECT '$5' -- costs $5, x"},
+		{"$$ escape, comment not expanded", cfg.Checks[1].Config.(probes.DBConfig).Query, "SELECT '$5' -- costs $5, x"},
 		{"lone $ kept", cfg.Checks[0].Source.JSONPath, "$.lastEventAt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,9 +153,6 @@ func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Dur
 
 func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	name := spec.Source.Database
-	if name == "" {
-		name = spec.Database
-	}
 	if strings.TrimSpace(spec.Source.Query) == "" {
 		return time.Time{}, check.ReasonError, "no query configured"
 	}

@@ -29,7 +29,10 @@ type Kind struct {
 	// DefaultTimeout replaces the timeout of `defaults:` for this kind when
 	// set.
 	DefaultTimeout time.Duration
-	Probe          ProbeFn
+	// Decode reads the kind's own keys into its configuration value
+	// (check.Spec.Config), reporting every problem at its position.
+	Decode func(f check.Fields) any
+	Probe  ProbeFn
 	// Behaviour is what the kind means outside its probe (timeout status,
 	// componentType, within-SLA rule); registered with check.RegisterKind.
 	Behaviour check.Behaviour

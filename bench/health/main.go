@@ -109,7 +109,7 @@ func newFixture(n int, critical bool, now time.Time) *fixture {
 		}
 		if i%3 == 0 {
 			sp.Name, sp.Kind = fmt.Sprintf("orders_db_%05d_connectivity", i), "db"
-			sp.Database, sp.Query = "app", "SELECT 1"
+			sp.Config = probes.DBConfig{Database: "app", Query: "SELECT 1"}
 		} else {
 			sp.Name, sp.Kind = fmt.Sprintf("pipeline_%05d_freshness", i), "freshness"
 			sp.Source = check.Source{Database: "app", Query: "SELECT max(received_at) FROM events"}
