@@ -21,16 +21,9 @@ type Spec struct {
 	// probes.DBConfig. Nil for a kind with none.
 	Config any
 
-	// kind: freshness
-	Source      Source
-	MaxAge      time.Duration
-	CriticalAge time.Duration
-	// Skew is how far in the future a timestamp may be before the result is
-	// UNKNOWN ("clock skew"). Default 1m.
-	Skew time.Duration
-
 	// kind: link. The links are URLs, or rows (handle, slug, destination_url)
 	// of Source.Query on Source.Database.
+	Source      Source
 	URLs        []string
 	Method      string  // HEAD (default; GET fallback) or GET
 	Concurrency int     // links checked at once by this check; default 32
@@ -41,6 +34,13 @@ type Spec struct {
 	ValidCodes     []int
 	AllowPrivate   bool // lets the links reach loopback and private addresses
 	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
+}
+
+// TakesHeartbeats tells whether the check is fed by POST
+// /v2/heartbeats/{check}: its kind's configuration says so.
+func (s Spec) TakesHeartbeats() bool {
+	h, ok := s.Config.(interface{ TakesHeartbeats() bool })
+	return ok && h.TakesHeartbeats()
 }
 
 // Source is where a freshness check reads the time of the newest record.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,21 +30,10 @@ var kindKeys = func() map[check.Kind][]string {
 
 // Defaults of checks, beyond the interval and timeout of `defaults:`.
 const (
-	defaultSkew            = time.Minute
 	defaultLinkMethod      = "HEAD"
 	defaultLinkConcurrency = 32
 	defaultLinkPerHost     = 4
 )
-
-// sourceGroups are the keys of a freshness source, in alternatives: exactly
-// one group may be used.
-var sourceGroups = [][]string{
-	{"database", "query"},
-	{"http", "json_path"},
-	{"redis", "key"},
-	{"file"},
-	{"heartbeat"},
-}
 
 func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	allKeys := slices.Clone(checkKeys)
@@ -102,7 +90,6 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		Severity:        d.severity(f, "severity"),
 		UnknownSeverity: d.severity(f, "unknown_severity"),
 		Component:       d.str(f, "component"),
-		Skew:            defaultSkew,
 	}
 	switch {
 	case spec.Name == "":
@@ -139,8 +126,6 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		return spec
 	}
 	switch spec.Kind {
-	case check.KindFreshness:
-		d.freshnessCheck(f, &spec)
 	case check.KindLink:
 		d.link(f, &spec)
 	}
@@ -158,94 +143,6 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 		return check.Warn
 	}
 	return sev
-}
-
-// freshnessCheck reads a check of kind freshness: the age of the newest
-// record of its source.
-func (d *decoder) freshnessCheck(f fields, spec *check.Spec) {
-	spec.MaxAge = d.duration(f, "max_age", 0)
-	spec.CriticalAge = d.duration(f, "critical_age", 0)
-	spec.Skew = d.duration(f, "skew", spec.Skew)
-
-	switch {
-	case !f.has("max_age"):
-		d.errorf(f.node, "missing max_age%s", f.in())
-	case spec.MaxAge <= 0:
-		d.errorf(f.at("max_age"), "max_age must be > 0%s", f.in())
-	case f.has("critical_age") && spec.CriticalAge < spec.MaxAge:
-		d.errorf(f.at("critical_age"), "critical_age %s < max_age %s%s",
-			formatDuration(spec.CriticalAge), formatDuration(spec.MaxAge), f.in())
-	}
-	if spec.Skew < 0 {
-		d.errorf(f.at("skew"), "skew must be ≥ 0%s", f.in())
-	}
-
-	if !f.has("source") {
-		d.errorf(f.node, "missing source%s", f.in())
-		return
-	}
-	var all []string
-	for _, g := range sourceGroups {
-		all = append(all, g...)
-	}
-	src := d.mapping(f.vals["source"], "source of "+f.where, all...)
-	if !src.ok {
-		return
-	}
-	s := check.Source{
-		Database:  d.str(src, "database"),
-		Query:     d.str(src, "query"),
-		HTTP:      d.str(src, "http"),
-		JSONPath:  d.str(src, "json_path"),
-		Redis:     d.str(src, "redis"),
-		Key:       d.str(src, "key"),
-		File:      d.str(src, "file"),
-		Heartbeat: d.boolean(src, "heartbeat"),
-	}
-	var used []string
-	for _, g := range sourceGroups {
-		if slices.ContainsFunc(g, src.has) && (g[0] != "heartbeat" || s.Heartbeat) {
-			used = append(used, g[0])
-		}
-	}
-	switch len(used) {
-	case 0:
-		d.errorf(f.at("source"), "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.in())
-		return
-	case 1:
-	default:
-		d.errorf(f.at("source"), "source%s mixes %s (want only one)", f.in(), andList(used))
-		return
-	}
-	spec.Source = s
-	switch used[0] {
-	case "database":
-		d.databaseRef(src, "database", s.Database)
-		if s.Query == "" {
-			d.errorf(src.at("query"), "missing query%s", src.in())
-		}
-	case "http":
-		if !validHTTPURL(s.HTTP) {
-			d.errorf(src.at("http"), "invalid http URL%s (want an absolute http(s) URL)", src.in())
-		}
-		if urlHasPassword(s.HTTP) {
-			d.secret(s.HTTP)
-		}
-		if src.has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
-			d.errorf(src.at("json_path"), "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.in())
-		}
-	case "redis":
-		if db, ok := d.databaseRef(src, "redis", s.Redis); ok && !isRedis(db.DSN) {
-			d.errorf(src.at("redis"), "database %q is not a redis:// database%s", s.Redis, src.in())
-		}
-		if s.Key == "" {
-			d.errorf(src.at("key"), "missing key%s", src.in())
-		}
-	case "file":
-		if s.File == "" {
-			d.errorf(src.at("file"), "missing file%s", src.in())
-		}
-	}
 }
 
 // link reads a check of kind link: a list of URLs, or a query that returns

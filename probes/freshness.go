@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +34,10 @@ const defaultSkew = time.Minute
 // is within the SLA while the age is at most critical_age (max_age when
 // there is none), even when it FAILs at max_age.
 var freshnessKind = Kind{
-	Name:  check.KindFreshness,
-	Keys:  []string{"source", "max_age", "critical_age", "skew"},
-	Probe: ProbeFreshness,
+	Name:   check.KindFreshness,
+	Keys:   []string{"source", "max_age", "critical_age", "skew"},
+	Decode: decodeFreshness,
+	Probe:  ProbeFreshness,
 	Behaviour: check.Behaviour{
 		TimeoutStatus: check.Unknown,
 		ComponentType: "component",
@@ -43,13 +45,134 @@ var freshnessKind = Kind{
 	},
 }
 
+// FreshnessConfig is the configuration of a freshness check
+// (check.Spec.Config).
+type FreshnessConfig struct {
+	Source      check.Source
+	MaxAge      time.Duration
+	CriticalAge time.Duration
+	// Skew is how far in the future a timestamp may be before the result is
+	// UNKNOWN ("clock skew"). Default 1m.
+	Skew time.Duration
+}
+
+// TakesHeartbeats tells whether the check is fed by POST
+// /v2/heartbeats/{check} (check.Spec.TakesHeartbeats).
+func (c FreshnessConfig) TakesHeartbeats() bool { return c.Source.Heartbeat }
+
+// freshnessConfig is spec's FreshnessConfig (zero when spec is not a
+// freshness check).
+func freshnessConfig(spec check.Spec) FreshnessConfig {
+	c, _ := spec.Config.(FreshnessConfig)
+	return c
+}
+
+// sourceGroups are the keys of a freshness source, in alternatives: exactly
+// one group may be used.
+var sourceGroups = [][]string{
+	{"database", "query"},
+	{"http", "json_path"},
+	{"redis", "key"},
+	{"file"},
+	{"heartbeat"},
+}
+
+func decodeFreshness(f check.Fields) any {
+	c := FreshnessConfig{
+		MaxAge:      f.Duration("max_age", 0),
+		CriticalAge: f.Duration("critical_age", 0),
+		Skew:        f.Duration("skew", defaultSkew),
+	}
+	switch {
+	case !f.Has("max_age"):
+		f.Errorf("", "missing max_age%s", f.In())
+	case c.MaxAge <= 0:
+		f.Errorf("max_age", "max_age must be > 0%s", f.In())
+	case f.Has("critical_age") && c.CriticalAge < c.MaxAge:
+		f.Errorf("critical_age", "critical_age %s < max_age %s%s",
+			formatDuration(c.CriticalAge), formatDuration(c.MaxAge), f.In())
+	}
+	if c.Skew < 0 {
+		f.Errorf("skew", "skew must be ≥ 0%s", f.In())
+	}
+
+	if !f.Has("source") {
+		f.Errorf("", "missing source%s", f.In())
+		return c
+	}
+	var all []string
+	for _, g := range sourceGroups {
+		all = append(all, g...)
+	}
+	src, ok := f.Map("source", "source of "+f.Where(), all...)
+	if !ok {
+		return c
+	}
+	s := check.Source{
+		Database:  src.Str("database"),
+		Query:     src.Str("query"),
+		HTTP:      src.Str("http"),
+		JSONPath:  src.Str("json_path"),
+		Redis:     src.Str("redis"),
+		Key:       src.Str("key"),
+		File:      src.Str("file"),
+		Heartbeat: src.Bool("heartbeat"),
+	}
+	var used []string
+	for _, g := range sourceGroups {
+		if slices.ContainsFunc(g, src.Has) && (g[0] != "heartbeat" || s.Heartbeat) {
+			used = append(used, g[0])
+		}
+	}
+	switch len(used) {
+	case 0:
+		f.Errorf("source", "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.In())
+		return c
+	case 1:
+	default:
+		f.Errorf("source", "source%s mixes %s (want only one)", f.In(), andList(used))
+		return c
+	}
+	c.Source = s
+	switch used[0] {
+	case "database":
+		src.DatabaseRef("database", s.Database)
+		if s.Query == "" {
+			src.Errorf("query", "missing query%s", src.In())
+		}
+	case "http":
+		if !validHTTPURL(s.HTTP) {
+			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
+		}
+		if urlHasPassword(s.HTTP) {
+			src.Secret(s.HTTP)
+		}
+		if src.Has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
+			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
+		}
+	case "redis":
+		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
+			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
+		}
+		if s.Key == "" {
+			src.Errorf("key", "missing key%s", src.In())
+		}
+	case "file":
+		if s.File == "" {
+			src.Errorf("file", "missing file%s", src.In())
+		}
+	}
+	return c
+}
+
 func freshnessWithin(r check.Result, sp check.Spec) bool {
 	if r.Status == check.Unknown || r.ObservedValue == nil {
 		return r.Status == check.Pass
 	}
-	limit := sp.CriticalAge
+	c := freshnessConfig(sp)
+	limit := c.CriticalAge
 	if limit <= 0 {
-		limit = sp.MaxAge
+		limit = c.MaxAge
 	}
 	return time.Duration(*r.ObservedValue*float64(time.Second)) <= limit
 }
@@ -67,19 +190,21 @@ func freshnessWithin(r check.Result, sp check.Spec) bool {
 func ProbeFreshness(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	ctx, cancel, timeout := withDeadline(ctx, spec)
 	defer cancel()
-	if spec.MaxAge <= 0 {
+	c := freshnessConfig(spec)
+	if c.MaxAge <= 0 {
 		return failed(spec.UnknownResult("max_age is not configured"), check.ReasonError)
 	}
 	newest, reason, why := readNewest(ctx, spec, env, timeout)
 	if why != "" {
 		return failed(spec.UnknownResult(env.redact(why)), reason)
 	}
-	return judgeAge(spec, subject(spec.Source), newest, env.now())
+	return judgeAge(spec, subject(c.Source), newest, env.now())
 }
 
 // judgeAge turns the newest timestamp into the result.
 func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result {
-	skew := spec.Skew
+	c := freshnessConfig(spec)
+	skew := c.Skew
 	if skew <= 0 {
 		skew = defaultSkew
 	}
@@ -92,13 +217,13 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 	}
 	var res check.Result
 	switch {
-	case spec.CriticalAge > 0 && age > spec.CriticalAge:
-		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(spec.CriticalAge)))
+	case c.CriticalAge > 0 && age > c.CriticalAge:
+		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(c.CriticalAge)))
 		res.Severity, res.Reason = check.Critical, check.ReasonStale
-	case age > spec.MaxAge:
-		res = failed(spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge))), check.ReasonStale)
+	case age > c.MaxAge:
+		res = failed(spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(c.MaxAge))), check.ReasonStale)
 	default:
-		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
+		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(c.MaxAge)))
 	}
 	res.ObservedValue = check.Value(math.Round(age.Seconds()*1000) / 1000)
 	res.ObservedUnit = "s"
@@ -121,7 +246,7 @@ func subject(src check.Source) string {
 
 // readNewest returns the newest timestamp of the source, or why it has none.
 func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	src := spec.Source
+	src := freshnessConfig(spec).Source
 	switch src.Kind() {
 	case "database":
 		return newestFromSQL(ctx, spec, env, timeout)
@@ -152,8 +277,9 @@ func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Dur
 }
 
 func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	name := spec.Source.Database
-	if strings.TrimSpace(spec.Source.Query) == "" {
+	src := freshnessConfig(spec).Source
+	name := src.Database
+	if strings.TrimSpace(src.Query) == "" {
 		return time.Time{}, check.ReasonError, "no query configured"
 	}
 	if env == nil || env.Pool == nil {
@@ -163,7 +289,7 @@ func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.
 	if err != nil {
 		return time.Time{}, check.ReasonError, err.Error()
 	}
-	vals, err := firstRow(ctx, db, spec.Source.Query)
+	vals, err := firstRow(ctx, db, src.Query)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, check.ReasonNoData, "query returned no rows"
 	}

@@ -19,9 +19,16 @@ import (
 
 // freshSpec is the check of the contract's example: max 15m, critical 60m.
 func freshSpec(src check.Source) check.Spec {
-	return check.Spec{Name: "events_freshness", Kind: "freshness", Source: src,
-		MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Severity: check.Warn,
-		Timeout: 5 * time.Second}
+	return check.Spec{Name: "events_freshness", Kind: "freshness",
+		Config:   FreshnessConfig{Source: src, MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute},
+		Severity: check.Warn, Timeout: 5 * time.Second}
+}
+
+// editFresh changes the freshness configuration of s.
+func editFresh(s *check.Spec, edit func(*FreshnessConfig)) {
+	c := freshnessConfig(*s)
+	edit(&c)
+	s.Config = c
 }
 
 // want is the expected outcome of one freshness run.
@@ -417,15 +424,20 @@ func TestFreshnessSeverities(t *testing.T) {
 	}{
 		{"fail severity", func(s *check.Spec) { s.Severity = check.Critical },
 			want{check.Fail, check.Critical, "last heartbeat is 20m old (max 15m)", 1200}},
-		{"no critical age", func(s *check.Spec) { s.CriticalAge = 0; s.MaxAge = time.Minute },
+		{"no critical age", func(s *check.Spec) {
+			editFresh(s, func(c *FreshnessConfig) { c.CriticalAge = 0; c.MaxAge = time.Minute })
+		},
 			want{check.Fail, check.Warn, "last heartbeat is 20m old (max 1m)", 1200}},
 		{"unknown severity", func(s *check.Spec) { s.Name = "never"; s.UnknownSeverity = check.Info },
 			want{check.Unknown, check.Info, "no heartbeat received yet", -1}},
 		{"default skew", func(s *check.Spec) { s.Name = "future" },
 			want{check.Unknown, check.Warn, "clock skew: last heartbeat is 1m30s in the future", -1}},
-		{"wider skew", func(s *check.Spec) { s.Name = "future"; s.Skew = 2 * time.Minute },
+		{"wider skew", func(s *check.Spec) {
+			s.Name = "future"
+			editFresh(s, func(c *FreshnessConfig) { c.Skew = 2 * time.Minute })
+		},
 			want{check.Pass, check.Info, "last heartbeat is 0s old (max 15m)", 0}},
-		{"no max age", func(s *check.Spec) { s.MaxAge = 0 },
+		{"no max age", func(s *check.Spec) { editFresh(s, func(c *FreshnessConfig) { c.MaxAge = 0 }) },
 			want{check.Unknown, check.Warn, "max_age is not configured", -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,7 +22,8 @@ func TestKindsRegistry(t *testing.T) {
 		t.Error("Probe(nope) found")
 	}
 	sp := func(kind check.Kind) check.Spec {
-		return check.Spec{Name: "c", Kind: kind, Interval: time.Minute, Timeout: time.Second, MaxAge: time.Minute}
+		return check.Spec{Name: "c", Kind: kind, Interval: time.Minute, Timeout: time.Second,
+			Config: FreshnessConfig{MaxAge: time.Minute}}
 	}
 	if r := sp(check.KindDB).TimeoutResult(time.Second); r.Status != check.Fail || r.Message != "timed out after 1s" {
 		t.Errorf("db timeout = %s %q, want FAIL", r.Status, r.Message)
@@ -44,7 +45,7 @@ func TestKindsRegistry(t *testing.T) {
 		t.Error("freshness 90s old with max_age 1m counted within the SLA")
 	}
 	crit := sp(check.KindFreshness)
-	crit.CriticalAge = 2 * time.Minute
+	crit.Config = FreshnessConfig{MaxAge: time.Minute, CriticalAge: 2 * time.Minute}
 	if !crit.Within(late) {
 		t.Error("freshness 90s old with critical_age 2m counted outside the SLA")
 	}
