@@ -20,20 +20,6 @@ type Spec struct {
 	// kind takes, decoded by the kind (probes: one file per kind), e.g.
 	// probes.DBConfig. Nil for a kind with none.
 	Config any
-
-	// kind: link. The links are URLs, or rows (handle, slug, destination_url)
-	// of Source.Query on Source.Database.
-	Source      Source
-	URLs        []string
-	Method      string  // HEAD (default; GET fallback) or GET
-	Concurrency int     // links checked at once by this check; default 32
-	PerHost     int     // links checked at once per host; default 4
-	FailRatio   float64 // FAIL when the failing share exceeds this
-	// ValidCodes are the final status codes that count as PASS; empty means
-	// any 2xx or 3xx.
-	ValidCodes     []int
-	AllowPrivate   bool // lets the links reach loopback and private addresses
-	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
 }
 
 // TakesHeartbeats tells whether the check is fed by POST
@@ -41,6 +27,13 @@ type Spec struct {
 func (s Spec) TakesHeartbeats() bool {
 	h, ok := s.Config.(interface{ TakesHeartbeats() bool })
 	return ok && h.TakesHeartbeats()
+}
+
+// PerItemMetrics tells whether the check exports one series per item (a
+// link check with per_link_metrics: true): its kind's configuration says so.
+func (s Spec) PerItemMetrics() bool {
+	p, ok := s.Config.(interface{ PerItemMetrics() bool })
+	return ok && p.PerItemMetrics()
 }
 
 // Source is where a freshness check reads the time of the newest record.

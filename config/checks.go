@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -126,8 +125,6 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		return spec
 	}
 	switch spec.Kind {
-	case check.KindLink:
-		d.link(f, &spec)
 	}
 	return spec
 }
@@ -143,64 +140,6 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 		return check.Warn
 	}
 	return sev
-}
-
-// link reads a check of kind link: a list of URLs, or a query that returns
-// them.
-func (d *decoder) link(f fields, spec *check.Spec) {
-	method := d.str(f, "method")
-	spec.Method = strings.ToUpper(method)
-	spec.Concurrency = d.integer(f, "concurrency", defaultLinkConcurrency)
-	spec.PerHost = d.integer(f, "per_host", defaultLinkPerHost)
-	spec.FailRatio = d.float(f, "fail_ratio", 0)
-	spec.AllowPrivate = d.boolean(f, "allow_private")
-	spec.PerLinkMetrics = d.boolean(f, "per_link_metrics")
-	for _, n := range d.list(f, "urls") {
-		if !validHTTPURL(n.Value) {
-			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(n.Value), f.in())
-		}
-		spec.URLs = append(spec.URLs, n.Value)
-	}
-	for _, n := range d.list(f, "valid_status_codes") {
-		code, err := strconv.Atoi(n.Value)
-		if err != nil || code < 100 || code > 599 {
-			d.errorf(n, "invalid status code %q%s (want 100 to 599)", n.Value, f.in())
-			continue
-		}
-		spec.ValidCodes = append(spec.ValidCodes, code)
-	}
-	switch {
-	case f.has("urls") && f.has("source"):
-		d.errorf(f.at("source"), "urls and source%s exclude each other (want one)", f.in())
-	case f.has("source"):
-		src := d.mapping(f.vals["source"], "source of "+f.where, "database", "query")
-		if !src.ok {
-			break
-		}
-		spec.Source = check.Source{Database: d.str(src, "database"), Query: d.str(src, "query")}
-		d.databaseRef(src, "database", spec.Source.Database)
-		if spec.Source.Query == "" {
-			d.errorf(src.at("query"), "missing query%s", src.in())
-		}
-	case len(spec.URLs) == 0:
-		d.errorf(f.at("urls"), "missing urls or source%s", f.in())
-	}
-	switch spec.Method {
-	case "":
-		spec.Method = defaultLinkMethod
-	case "HEAD", "GET":
-	default:
-		d.errorf(f.at("method"), "invalid method %q%s (want HEAD or GET)", method, f.in())
-	}
-	if spec.Concurrency < 1 {
-		d.errorf(f.at("concurrency"), "concurrency must be > 0%s", f.in())
-	}
-	if spec.PerHost < 1 {
-		d.errorf(f.at("per_host"), "per_host must be > 0%s", f.in())
-	}
-	if spec.FailRatio < 0 || spec.FailRatio > 1 {
-		d.errorf(f.at("fail_ratio"), "invalid fail_ratio %s%s (want a number from 0 to 1)", f.at("fail_ratio").Value, f.in())
-	}
 }
 
 func isRedis(dsn string) bool {

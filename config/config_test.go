@@ -90,8 +90,10 @@ func TestContractExample(t *testing.T) {
 				Name: "destination_links", Kind: "link",
 				Interval: 60 * time.Second, Timeout: 4 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
-				URLs:   []string{"https://example.com/a", "https://example.com/b"},
-				Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+				Config: probes.LinkConfig{
+					URLs:   []string{"https://example.com/a", "https://example.com/b"},
+					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+				},
 			},
 		},
 		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day, SLI: "availability"}},
@@ -145,7 +147,7 @@ func TestDefaults(t *testing.T) {
 		Alerting:  alerting.DefaultConfig,
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn,
-			URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}},
+			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse(one link check) =\n%+v\nwant\n%+v", cfg, want)
