@@ -3,9 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -26,13 +24,6 @@ var kindKeys = func() map[check.Kind][]string {
 	}
 	return m
 }()
-
-// Defaults of checks, beyond the interval and timeout of `defaults:`.
-const (
-	defaultLinkMethod      = "HEAD"
-	defaultLinkConcurrency = 32
-	defaultLinkPerHost     = 4
-)
 
 func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	allKeys := slices.Clone(checkKeys)
@@ -120,11 +111,9 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 	default:
 		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
 	}
+	// The kind reads its own keys (probes: one file per kind).
 	if k, ok := probes.Lookup(spec.Kind); ok && k.Decode != nil {
 		spec.Config = k.Decode(newKindFields(d, f))
-		return spec
-	}
-	switch spec.Kind {
 	}
 	return spec
 }
@@ -140,29 +129,6 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 		return check.Warn
 	}
 	return sev
-}
-
-func isRedis(dsn string) bool {
-	scheme, _, _ := strings.Cut(dsn, "://")
-	scheme = strings.ToLower(scheme)
-	return scheme == "redis" || scheme == "rediss"
-}
-
-func urlHasPassword(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok
-}
-
-// andList writes a, b and c.
-func andList(words []string) string {
-	if len(words) < 2 {
-		return strings.Join(words, "")
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // kindOf is the kind of a check read earlier; "" when unknown.

@@ -67,14 +67,119 @@ func freshnessConfig(spec check.Spec) FreshnessConfig {
 	return c
 }
 
-// sourceGroups are the keys of a freshness source, in alternatives: exactly
-// one group may be used.
-var sourceGroups = [][]string{
-	{"database", "query"},
-	{"http", "json_path"},
-	{"redis", "key"},
-	{"file"},
-	{"heartbeat"},
+// freshnessSource is one alternative of a freshness check's source: its
+// keys (the first names it), what its timestamp is called in messages, how
+// its keys are checked once it is the one used, and how it reads the newest
+// timestamp.
+type freshnessSource struct {
+	Keys    []string
+	Subject string
+	Check   func(src check.Fields, s check.Source)
+	Newest  func(ctx context.Context, spec check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string)
+}
+
+// freshnessSources is the registry of sources, one line each: exactly one
+// may be used by a check.
+var freshnessSources = []freshnessSource{
+	sqlSource,
+	httpSource,
+	redisSource,
+	fileSource,
+	heartbeatSource,
+}
+
+func sourceNamed(name string) (freshnessSource, bool) {
+	for _, fs := range freshnessSources {
+		if fs.Keys[0] == name {
+			return fs, true
+		}
+	}
+	return freshnessSource{}, false
+}
+
+var sqlSource = freshnessSource{
+	Keys:    []string{"database", "query"},
+	Subject: "newest row",
+	Check: func(src check.Fields, s check.Source) {
+		src.DatabaseRef("database", s.Database)
+		if s.Query == "" {
+			src.Errorf("query", "missing query%s", src.In())
+		}
+	},
+	Newest: func(ctx context.Context, spec check.Spec, _ check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromSQL(ctx, spec, env, timeout)
+	},
+}
+
+var httpSource = freshnessSource{
+	Keys:    []string{"http", "json_path"},
+	Subject: "newest record",
+	Check: func(src check.Fields, s check.Source) {
+		if !validHTTPURL(s.HTTP) {
+			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
+		}
+		if urlHasPassword(s.HTTP) {
+			src.Secret(s.HTTP)
+		}
+		if src.Has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
+			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
+		}
+	},
+	Newest: func(ctx context.Context, _ check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromHTTP(ctx, s, env, timeout)
+	},
+}
+
+var redisSource = freshnessSource{
+	Keys:    []string{"redis", "key"},
+	Subject: "newest record",
+	Check: func(src check.Fields, s check.Source) {
+		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
+			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
+		}
+		if s.Key == "" {
+			src.Errorf("key", "missing key%s", src.In())
+		}
+	},
+	Newest: func(ctx context.Context, _ check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromRedis(ctx, s, env, timeout)
+	},
+}
+
+var fileSource = freshnessSource{
+	Keys:    []string{"file"},
+	Subject: "file",
+	Check: func(src check.Fields, s check.Source) {
+		if s.File == "" {
+			src.Errorf("file", "missing file%s", src.In())
+		}
+	},
+	Newest: func(_ context.Context, _ check.Spec, s check.Source, _ *Env, _ time.Duration) (time.Time, check.Reason, string) {
+		fi, err := os.Stat(s.File)
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", s.File)
+		}
+		if err != nil {
+			return time.Time{}, check.ReasonError, "stat: " + err.Error()
+		}
+		return fi.ModTime(), "", ""
+	},
+}
+
+var heartbeatSource = freshnessSource{
+	Keys:    []string{"heartbeat"},
+	Subject: "last heartbeat",
+	Check:   func(check.Fields, check.Source) {},
+	Newest: func(_ context.Context, spec check.Spec, _ check.Source, env *Env, _ time.Duration) (time.Time, check.Reason, string) {
+		if env == nil || env.Heartbeats == nil {
+			return time.Time{}, check.ReasonError, "heartbeats are not available"
+		}
+		at, ok := env.Heartbeats.LastBeat(spec.Name)
+		if !ok {
+			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
+		}
+		return at, "", ""
+	},
 }
 
 func decodeFreshness(f check.Fields) any {
@@ -101,8 +206,8 @@ func decodeFreshness(f check.Fields) any {
 		return c
 	}
 	var all []string
-	for _, g := range sourceGroups {
-		all = append(all, g...)
+	for _, fs := range freshnessSources {
+		all = append(all, fs.Keys...)
 	}
 	src, ok := f.Map("source", "source of "+f.Where(), all...)
 	if !ok {
@@ -119,7 +224,8 @@ func decodeFreshness(f check.Fields) any {
 		Heartbeat: src.Bool("heartbeat"),
 	}
 	var used []string
-	for _, g := range sourceGroups {
+	for _, fs := range freshnessSources {
+		g := fs.Keys
 		if slices.ContainsFunc(g, src.Has) && (g[0] != "heartbeat" || s.Heartbeat) {
 			used = append(used, g[0])
 		}
@@ -134,33 +240,8 @@ func decodeFreshness(f check.Fields) any {
 		return c
 	}
 	c.Source = s
-	switch used[0] {
-	case "database":
-		src.DatabaseRef("database", s.Database)
-		if s.Query == "" {
-			src.Errorf("query", "missing query%s", src.In())
-		}
-	case "http":
-		if !validHTTPURL(s.HTTP) {
-			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
-		}
-		if urlHasPassword(s.HTTP) {
-			src.Secret(s.HTTP)
-		}
-		if src.Has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
-			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
-		}
-	case "redis":
-		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
-			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
-		}
-		if s.Key == "" {
-			src.Errorf("key", "missing key%s", src.In())
-		}
-	case "file":
-		if s.File == "" {
-			src.Errorf("file", "missing file%s", src.In())
-		}
+	if fs, ok := sourceNamed(used[0]); ok {
+		fs.Check(src, s)
 	}
 	return c
 }
@@ -233,13 +314,8 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 
 // subject names what the message talks about.
 func subject(src check.Source) string {
-	switch src.Kind() {
-	case "database":
-		return "newest row"
-	case "file":
-		return "file"
-	case "heartbeat":
-		return "last heartbeat"
+	if fs, ok := sourceNamed(src.Kind()); ok {
+		return fs.Subject
 	}
 	return "newest record"
 }
@@ -247,31 +323,8 @@ func subject(src check.Source) string {
 // readNewest returns the newest timestamp of the source, or why it has none.
 func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	src := freshnessConfig(spec).Source
-	switch src.Kind() {
-	case "database":
-		return newestFromSQL(ctx, spec, env, timeout)
-	case "redis":
-		return newestFromRedis(ctx, src, env, timeout)
-	case "http":
-		return newestFromHTTP(ctx, src, env, timeout)
-	case "file":
-		fi, err := os.Stat(src.File)
-		if errors.Is(err, fs.ErrNotExist) {
-			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", src.File)
-		}
-		if err != nil {
-			return time.Time{}, check.ReasonError, "stat: " + err.Error()
-		}
-		return fi.ModTime(), "", ""
-	case "heartbeat":
-		if env == nil || env.Heartbeats == nil {
-			return time.Time{}, check.ReasonError, "heartbeats are not available"
-		}
-		at, ok := env.Heartbeats.LastBeat(spec.Name)
-		if !ok {
-			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
-		}
-		return at, "", ""
+	if fs, ok := sourceNamed(src.Kind()); ok {
+		return fs.Newest(ctx, spec, src, env, timeout)
 	}
 	return time.Time{}, check.ReasonError, "no source configured"
 }
