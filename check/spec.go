@@ -36,36 +36,6 @@ func (s Spec) PerItemMetrics() bool {
 	return ok && p.PerItemMetrics()
 }
 
-// Source is where a freshness check reads the time of the newest record.
-// Exactly one of the alternatives is set.
-type Source struct {
-	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
-	Query     string
-	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
-	JSONPath  string
-	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
-	Key       string
-	File      string // a file whose mtime is the timestamp
-	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
-}
-
-// Kind names which alternative of the source is set.
-func (s Source) Kind() string {
-	switch {
-	case s.Heartbeat:
-		return "heartbeat"
-	case s.HTTP != "":
-		return "http"
-	case s.Redis != "":
-		return "redis"
-	case s.File != "":
-		return "file"
-	case s.Database != "" || s.Query != "":
-		return "database"
-	}
-	return ""
-}
-
 // FailSeverity is the severity of a FAIL of this check before escalation.
 func (s Spec) FailSeverity() Severity {
 	if s.Severity == "" {

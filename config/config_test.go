@@ -82,7 +82,7 @@ func TestContractExample(t *testing.T) {
 				Severity: check.Warn, UnknownSeverity: check.Warn,
 				DependsOn: []string{"usage_meters_connectivity"},
 				Config: probes.FreshnessConfig{
-					Source: check.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
+					Source: probes.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
 					MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Skew: time.Minute,
 				},
 			},

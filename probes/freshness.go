@@ -48,7 +48,7 @@ var freshnessKind = Kind{
 // FreshnessConfig is the configuration of a freshness check
 // (check.Spec.Config).
 type FreshnessConfig struct {
-	Source      check.Source
+	Source      Source
 	MaxAge      time.Duration
 	CriticalAge time.Duration
 	// Skew is how far in the future a timestamp may be before the result is
@@ -67,6 +67,38 @@ func freshnessConfig(spec check.Spec) FreshnessConfig {
 	return c
 }
 
+// Source is where a freshness check reads the time of the newest record
+// (exactly one of the alternatives is set), or where a link check reads its
+// links (Database and Query). A new alternative is a field here, a case in
+// Kind and an entry in freshnessSources.
+type Source struct {
+	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
+	Query     string
+	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
+	JSONPath  string
+	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
+	Key       string
+	File      string // a file whose mtime is the timestamp
+	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
+}
+
+// Kind names which alternative of the source is set.
+func (s Source) Kind() string {
+	switch {
+	case s.Heartbeat:
+		return "heartbeat"
+	case s.HTTP != "":
+		return "http"
+	case s.Redis != "":
+		return "redis"
+	case s.File != "":
+		return "file"
+	case s.Database != "" || s.Query != "":
+		return "database"
+	}
+	return ""
+}
+
 // freshnessSource is one alternative of a freshness check's source: its
 // keys (the first names it), what its timestamp is called in messages, how
 // its keys are checked once it is the one used, and how it reads the newest
@@ -74,8 +106,8 @@ func freshnessConfig(spec check.Spec) FreshnessConfig {
 type freshnessSource struct {
 	Keys    []string
 	Subject string
-	Check   func(src check.Fields, s check.Source)
-	Newest  func(ctx context.Context, spec check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string)
+	Check   func(src check.Fields, s Source)
+	Newest  func(ctx context.Context, spec check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string)
 }
 
 // freshnessSources is the registry of sources, one line each: exactly one
@@ -100,13 +132,13 @@ func sourceNamed(name string) (freshnessSource, bool) {
 var sqlSource = freshnessSource{
 	Keys:    []string{"database", "query"},
 	Subject: "newest row",
-	Check: func(src check.Fields, s check.Source) {
+	Check: func(src check.Fields, s Source) {
 		src.DatabaseRef("database", s.Database)
 		if s.Query == "" {
 			src.Errorf("query", "missing query%s", src.In())
 		}
 	},
-	Newest: func(ctx context.Context, spec check.Spec, _ check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+	Newest: func(ctx context.Context, spec check.Spec, _ Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 		return newestFromSQL(ctx, spec, env, timeout)
 	},
 }
@@ -114,7 +146,7 @@ var sqlSource = freshnessSource{
 var httpSource = freshnessSource{
 	Keys:    []string{"http", "json_path"},
 	Subject: "newest record",
-	Check: func(src check.Fields, s check.Source) {
+	Check: func(src check.Fields, s Source) {
 		if !validHTTPURL(s.HTTP) {
 			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
 		}
@@ -125,7 +157,7 @@ var httpSource = freshnessSource{
 			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
 		}
 	},
-	Newest: func(ctx context.Context, _ check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 		return newestFromHTTP(ctx, s, env, timeout)
 	},
 }
@@ -133,7 +165,7 @@ var httpSource = freshnessSource{
 var redisSource = freshnessSource{
 	Keys:    []string{"redis", "key"},
 	Subject: "newest record",
-	Check: func(src check.Fields, s check.Source) {
+	Check: func(src check.Fields, s Source) {
 		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
 			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
 		}
@@ -141,7 +173,7 @@ var redisSource = freshnessSource{
 			src.Errorf("key", "missing key%s", src.In())
 		}
 	},
-	Newest: func(ctx context.Context, _ check.Spec, s check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 		return newestFromRedis(ctx, s, env, timeout)
 	},
 }
@@ -149,12 +181,12 @@ var redisSource = freshnessSource{
 var fileSource = freshnessSource{
 	Keys:    []string{"file"},
 	Subject: "file",
-	Check: func(src check.Fields, s check.Source) {
+	Check: func(src check.Fields, s Source) {
 		if s.File == "" {
 			src.Errorf("file", "missing file%s", src.In())
 		}
 	},
-	Newest: func(_ context.Context, _ check.Spec, s check.Source, _ *Env, _ time.Duration) (time.Time, check.Reason, string) {
+	Newest: func(_ context.Context, _ check.Spec, s Source, _ *Env, _ time.Duration) (time.Time, check.Reason, string) {
 		fi, err := os.Stat(s.File)
 		if errors.Is(err, fs.ErrNotExist) {
 			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", s.File)
@@ -169,8 +201,8 @@ var fileSource = freshnessSource{
 var heartbeatSource = freshnessSource{
 	Keys:    []string{"heartbeat"},
 	Subject: "last heartbeat",
-	Check:   func(check.Fields, check.Source) {},
-	Newest: func(_ context.Context, spec check.Spec, _ check.Source, env *Env, _ time.Duration) (time.Time, check.Reason, string) {
+	Check:   func(check.Fields, Source) {},
+	Newest: func(_ context.Context, spec check.Spec, _ Source, env *Env, _ time.Duration) (time.Time, check.Reason, string) {
 		if env == nil || env.Heartbeats == nil {
 			return time.Time{}, check.ReasonError, "heartbeats are not available"
 		}
@@ -213,7 +245,7 @@ func decodeFreshness(f check.Fields) any {
 	if !ok {
 		return c
 	}
-	s := check.Source{
+	s := Source{
 		Database:  src.Str("database"),
 		Query:     src.Str("query"),
 		HTTP:      src.Str("http"),
@@ -313,7 +345,7 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 }
 
 // subject names what the message talks about.
-func subject(src check.Source) string {
+func subject(src Source) string {
 	if fs, ok := sourceNamed(src.Kind()); ok {
 		return fs.Subject
 	}
@@ -359,7 +391,7 @@ func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.
 	return t, "", ""
 }
 
-func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+func newestFromRedis(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	if env == nil || env.Pool == nil {
 		return time.Time{}, check.ReasonError, "no database pool configured"
 	}
@@ -384,7 +416,7 @@ func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout ti
 	return t, "", ""
 }
 
-func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+func newestFromHTTP(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	steps, err := parseJSONPath(src.JSONPath)
 	if err != nil {
 		return time.Time{}, check.ReasonError, err.Error()

@@ -42,7 +42,7 @@ var linkKind = Kind{
 // on Source.Database.
 type LinkConfig struct {
 	URLs        []string
-	Source      check.Source
+	Source      Source
 	Method      string  // HEAD (default; GET fallback) or GET
 	Concurrency int     // links checked at once by this check; default 32
 	PerHost     int     // links checked at once per host; default 4
@@ -97,7 +97,7 @@ func decodeLink(f check.Fields) any {
 		if !ok {
 			break
 		}
-		c.Source = check.Source{Database: src.Str("database"), Query: src.Str("query")}
+		c.Source = Source{Database: src.Str("database"), Query: src.Str("query")}
 		src.DatabaseRef("database", c.Source.Database)
 		if c.Source.Query == "" {
 			src.Errorf("query", "missing query%s", src.In())

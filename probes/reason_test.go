@@ -38,7 +38,7 @@ func TestFreshnessReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(check.Source{Heartbeat: true})
+			spec := freshSpec(Source{Heartbeat: true})
 			spec.Name = tc.name
 			res := ProbeFreshness(context.Background(), spec, tc.env)
 			if res.Status != tc.status || res.Reason != tc.reason {
