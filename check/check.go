@@ -41,8 +41,9 @@ func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
 // Kind is the kind of a check: which probe observes it.
 type Kind string
 
-// The kinds of check. A new kind is one constant here, one probe file and
-// one line in probes.Probers (plus its keys in config).
+// The kinds of check. A new kind is one constant here, one file in package
+// probes (its probes.Kind: keys, defaults, probe, behaviour) and one line
+// in the registry probes.kinds (plus, for now, its decoder in config).
 const (
 	KindDB        Kind = "db"
 	KindFreshness Kind = "freshness"

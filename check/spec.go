@@ -16,60 +16,24 @@ type Spec struct {
 	Component       string // status page component; empty = private
 	DependsOn       []string
 
-	// kind: db
-	Database string
-	Query    string
-
-	// kind: freshness
-	Source      Source
-	MaxAge      time.Duration
-	CriticalAge time.Duration
-	// Skew is how far in the future a timestamp may be before the result is
-	// UNKNOWN ("clock skew"). Default 1m.
-	Skew time.Duration
-
-	// kind: link. The links are URLs, or rows (handle, slug, destination_url)
-	// of Source.Query on Source.Database.
-	URLs        []string
-	Method      string  // HEAD (default; GET fallback) or GET
-	Concurrency int     // links checked at once by this check; default 32
-	PerHost     int     // links checked at once per host; default 4
-	FailRatio   float64 // FAIL when the failing share exceeds this
-	// ValidCodes are the final status codes that count as PASS; empty means
-	// any 2xx or 3xx.
-	ValidCodes     []int
-	AllowPrivate   bool // lets the links reach loopback and private addresses
-	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
+	// Config is the configuration of the check's kind: the keys only that
+	// kind takes, decoded by the kind (probes: one file per kind), e.g.
+	// probes.DBConfig. Nil for a kind with none.
+	Config any
 }
 
-// Source is where a freshness check reads the time of the newest record.
-// Exactly one of the alternatives is set.
-type Source struct {
-	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
-	Query     string
-	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
-	JSONPath  string
-	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
-	Key       string
-	File      string // a file whose mtime is the timestamp
-	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
+// TakesHeartbeats tells whether the check is fed by POST
+// /v2/heartbeats/{check}: its kind's configuration says so.
+func (s Spec) TakesHeartbeats() bool {
+	h, ok := s.Config.(interface{ TakesHeartbeats() bool })
+	return ok && h.TakesHeartbeats()
 }
 
-// Kind names which alternative of the source is set.
-func (s Source) Kind() string {
-	switch {
-	case s.Heartbeat:
-		return "heartbeat"
-	case s.HTTP != "":
-		return "http"
-	case s.Redis != "":
-		return "redis"
-	case s.File != "":
-		return "file"
-	case s.Database != "" || s.Query != "":
-		return "database"
-	}
-	return ""
+// PerItemMetrics tells whether the check exports one series per item (a
+// link check with per_link_metrics: true): its kind's configuration says so.
+func (s Spec) PerItemMetrics() bool {
+	p, ok := s.Config.(interface{ PerItemMetrics() bool })
+	return ok && p.PerItemMetrics()
 }
 
 // FailSeverity is the severity of a FAIL of this check before escalation.
@@ -91,11 +55,11 @@ func (s Spec) UnknownSev() Severity {
 // StaleAfter is how long a result stays current: 2×interval + timeout.
 func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() }
 
-// RunTimeout bounds one whole run. It is the timeout, except for link
-// checks: their timeout bounds each link, and a run of thousands of links
-// may take up to the interval.
+// RunTimeout bounds one whole run. It is the timeout, except for kinds
+// whose timeout bounds each item (link checks: a run of thousands of links
+// may take up to the interval).
 func (s Spec) RunTimeout() time.Duration {
-	if s.Kind == KindLink {
+	if s.Kind.Behaviour().TimeoutPerItem {
 		if s.Interval > 0 {
 			return s.Interval
 		}

@@ -3,48 +3,27 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 // checkKeys are the keys every check takes.
 var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
 	"unknown_severity", "component", "depends_on"}
 
-// kindKeys lists, per kind, the keys it takes besides checkKeys. A new kind
-// is one entry here and one case in (*decoder).check.
-var kindKeys = map[check.Kind][]string{
-	check.KindDB:        {"database", "query"},
-	check.KindFreshness: {"source", "max_age", "critical_age", "skew"},
-	check.KindLink: {"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
-		"allow_private", "per_link_metrics"},
-}
-
-// Defaults of checks, beyond the interval and timeout of `defaults:`.
-const (
-	defaultSkew            = time.Minute
-	defaultLinkMethod      = "HEAD"
-	defaultLinkConcurrency = 32
-	defaultLinkPerHost     = 4
-	defaultLinkTimeout     = 4 * time.Second
-)
-
-// sourceGroups are the keys of a freshness source, in alternatives: exactly
-// one group may be used.
-var sourceGroups = [][]string{
-	{"database", "query"},
-	{"http", "json_path"},
-	{"redis", "key"},
-	{"file"},
-	{"heartbeat"},
-}
+// kindKeys lists, per kind, the keys it takes besides checkKeys: each kind
+// declares them (probes.Kind.Keys).
+var kindKeys = func() map[check.Kind][]string {
+	m := map[check.Kind][]string{}
+	for _, k := range probes.Kinds() {
+		m[k.Name] = k.Keys
+	}
+	return m
+}()
 
 func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	allKeys := slices.Clone(checkKeys)
@@ -88,9 +67,9 @@ func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 
 // check reads the keys every check has, then those of its kind.
 func (d *decoder) check(f fields, def Defaults) check.Spec {
-	if check.Kind(peek(f.node, "kind")) == check.KindLink {
-		// A link check's timeout bounds each link, not the whole run.
-		def.Timeout = defaultLinkTimeout
+	if k, ok := probes.Lookup(check.Kind(peek(f.node, "kind"))); ok && k.DefaultTimeout > 0 {
+		// E.g. a link check's timeout bounds each link, not the whole run.
+		def.Timeout = k.DefaultTimeout
 	}
 	spec := check.Spec{
 		Name:            d.str(f, "name"),
@@ -101,7 +80,6 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		Severity:        d.severity(f, "severity"),
 		UnknownSeverity: d.severity(f, "unknown_severity"),
 		Component:       d.str(f, "component"),
-		Skew:            defaultSkew,
 	}
 	switch {
 	case spec.Name == "":
@@ -133,13 +111,9 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 	default:
 		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
 	}
-	switch spec.Kind {
-	case check.KindDB:
-		d.dbCheck(f, &spec)
-	case check.KindFreshness:
-		d.freshnessCheck(f, &spec)
-	case check.KindLink:
-		d.link(f, &spec)
+	// The kind reads its own keys (probes: one file per kind).
+	if k, ok := probes.Lookup(spec.Kind); ok && k.Decode != nil {
+		spec.Config = k.Decode(newKindFields(d, f))
 	}
 	return spec
 }
@@ -155,182 +129,6 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 		return check.Warn
 	}
 	return sev
-}
-
-// dbCheck reads a check of kind db: connect, ping and an optional query.
-func (d *decoder) dbCheck(f fields, spec *check.Spec) {
-	spec.Database = d.str(f, "database")
-	spec.Query = d.str(f, "query")
-	d.databaseRef(f, "database", spec.Database)
-}
-
-// freshnessCheck reads a check of kind freshness: the age of the newest
-// record of its source.
-func (d *decoder) freshnessCheck(f fields, spec *check.Spec) {
-	spec.MaxAge = d.duration(f, "max_age", 0)
-	spec.CriticalAge = d.duration(f, "critical_age", 0)
-	spec.Skew = d.duration(f, "skew", spec.Skew)
-
-	switch {
-	case !f.has("max_age"):
-		d.errorf(f.node, "missing max_age%s", f.in())
-	case spec.MaxAge <= 0:
-		d.errorf(f.at("max_age"), "max_age must be > 0%s", f.in())
-	case f.has("critical_age") && spec.CriticalAge < spec.MaxAge:
-		d.errorf(f.at("critical_age"), "critical_age %s < max_age %s%s",
-			formatDuration(spec.CriticalAge), formatDuration(spec.MaxAge), f.in())
-	}
-	if spec.Skew < 0 {
-		d.errorf(f.at("skew"), "skew must be ≥ 0%s", f.in())
-	}
-
-	if !f.has("source") {
-		d.errorf(f.node, "missing source%s", f.in())
-		return
-	}
-	var all []string
-	for _, g := range sourceGroups {
-		all = append(all, g...)
-	}
-	src := d.mapping(f.vals["source"], "source of "+f.where, all...)
-	if !src.ok {
-		return
-	}
-	s := check.Source{
-		Database:  d.str(src, "database"),
-		Query:     d.str(src, "query"),
-		HTTP:      d.str(src, "http"),
-		JSONPath:  d.str(src, "json_path"),
-		Redis:     d.str(src, "redis"),
-		Key:       d.str(src, "key"),
-		File:      d.str(src, "file"),
-		Heartbeat: d.boolean(src, "heartbeat"),
-	}
-	var used []string
-	for _, g := range sourceGroups {
-		if slices.ContainsFunc(g, src.has) && (g[0] != "heartbeat" || s.Heartbeat) {
-			used = append(used, g[0])
-		}
-	}
-	switch len(used) {
-	case 0:
-		d.errorf(f.at("source"), "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.in())
-		return
-	case 1:
-	default:
-		d.errorf(f.at("source"), "source%s mixes %s (want only one)", f.in(), andList(used))
-		return
-	}
-	spec.Source = s
-	switch used[0] {
-	case "database":
-		d.databaseRef(src, "database", s.Database)
-		if s.Query == "" {
-			d.errorf(src.at("query"), "missing query%s", src.in())
-		}
-	case "http":
-		if !validHTTPURL(s.HTTP) {
-			d.errorf(src.at("http"), "invalid http URL%s (want an absolute http(s) URL)", src.in())
-		}
-		if urlHasPassword(s.HTTP) {
-			d.secret(s.HTTP)
-		}
-		if src.has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
-			d.errorf(src.at("json_path"), "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.in())
-		}
-	case "redis":
-		if db, ok := d.databaseRef(src, "redis", s.Redis); ok && !isRedis(db.DSN) {
-			d.errorf(src.at("redis"), "database %q is not a redis:// database%s", s.Redis, src.in())
-		}
-		if s.Key == "" {
-			d.errorf(src.at("key"), "missing key%s", src.in())
-		}
-	case "file":
-		if s.File == "" {
-			d.errorf(src.at("file"), "missing file%s", src.in())
-		}
-	}
-}
-
-// link reads a check of kind link: a list of URLs, or a query that returns
-// them.
-func (d *decoder) link(f fields, spec *check.Spec) {
-	method := d.str(f, "method")
-	spec.Method = strings.ToUpper(method)
-	spec.Concurrency = d.integer(f, "concurrency", defaultLinkConcurrency)
-	spec.PerHost = d.integer(f, "per_host", defaultLinkPerHost)
-	spec.FailRatio = d.float(f, "fail_ratio", 0)
-	spec.AllowPrivate = d.boolean(f, "allow_private")
-	spec.PerLinkMetrics = d.boolean(f, "per_link_metrics")
-	for _, n := range d.list(f, "urls") {
-		if !validHTTPURL(n.Value) {
-			d.errorf(n, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(n.Value), f.in())
-		}
-		spec.URLs = append(spec.URLs, n.Value)
-	}
-	for _, n := range d.list(f, "valid_status_codes") {
-		code, err := strconv.Atoi(n.Value)
-		if err != nil || code < 100 || code > 599 {
-			d.errorf(n, "invalid status code %q%s (want 100 to 599)", n.Value, f.in())
-			continue
-		}
-		spec.ValidCodes = append(spec.ValidCodes, code)
-	}
-	switch {
-	case f.has("urls") && f.has("source"):
-		d.errorf(f.at("source"), "urls and source%s exclude each other (want one)", f.in())
-	case f.has("source"):
-		src := d.mapping(f.vals["source"], "source of "+f.where, "database", "query")
-		if !src.ok {
-			break
-		}
-		spec.Source = check.Source{Database: d.str(src, "database"), Query: d.str(src, "query")}
-		d.databaseRef(src, "database", spec.Source.Database)
-		if spec.Source.Query == "" {
-			d.errorf(src.at("query"), "missing query%s", src.in())
-		}
-	case len(spec.URLs) == 0:
-		d.errorf(f.at("urls"), "missing urls or source%s", f.in())
-	}
-	switch spec.Method {
-	case "":
-		spec.Method = defaultLinkMethod
-	case "HEAD", "GET":
-	default:
-		d.errorf(f.at("method"), "invalid method %q%s (want HEAD or GET)", method, f.in())
-	}
-	if spec.Concurrency < 1 {
-		d.errorf(f.at("concurrency"), "concurrency must be > 0%s", f.in())
-	}
-	if spec.PerHost < 1 {
-		d.errorf(f.at("per_host"), "per_host must be > 0%s", f.in())
-	}
-	if spec.FailRatio < 0 || spec.FailRatio > 1 {
-		d.errorf(f.at("fail_ratio"), "invalid fail_ratio %s%s (want a number from 0 to 1)", f.at("fail_ratio").Value, f.in())
-	}
-}
-
-func isRedis(dsn string) bool {
-	scheme, _, _ := strings.Cut(dsn, "://")
-	scheme = strings.ToLower(scheme)
-	return scheme == "redis" || scheme == "rediss"
-}
-
-func urlHasPassword(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok
-}
-
-// andList writes a, b and c.
-func andList(words []string) string {
-	if len(words) < 2 {
-		return strings.Join(words, "")
-	}
-	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // kindOf is the kind of a check read earlier; "" when unknown.

@@ -14,6 +14,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 const (
@@ -73,25 +74,26 @@ func TestContractExample(t *testing.T) {
 				Interval: 30 * time.Second, Timeout: 5 * time.Second,
 				Severity: check.Critical, UnknownSeverity: check.Warn,
 				Component: "Usage metering",
-				Database:  "app", Query: "SELECT 1",
-				Skew: time.Minute,
+				Config:    probes.DBConfig{Database: "app", Query: "SELECT 1"},
 			},
 			{
 				Name: "redirect_analytics_freshness", Kind: "freshness",
 				Interval: 60 * time.Second, Timeout: 10 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
 				DependsOn: []string{"usage_meters_connectivity"},
-				Source:    check.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
-				MaxAge:    15 * time.Minute, CriticalAge: 60 * time.Minute,
-				Skew: time.Minute,
+				Config: probes.FreshnessConfig{
+					Source: probes.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
+					MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Skew: time.Minute,
+				},
 			},
 			{
 				Name: "destination_links", Kind: "link",
 				Interval: 60 * time.Second, Timeout: 4 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
-				Skew:   time.Minute,
-				URLs:   []string{"https://example.com/a", "https://example.com/b"},
-				Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+				Config: probes.LinkConfig{
+					URLs:   []string{"https://example.com/a", "https://example.com/b"},
+					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+				},
 			},
 		},
 		SLOs: []config.SLO{{Check: "usage_meters_connectivity", Objective: 99.9, Window: 30 * day, SLI: "availability"}},
@@ -144,8 +146,8 @@ func TestDefaults(t *testing.T) {
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
 		Alerting:  alerting.DefaultConfig,
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
-			Severity: check.Warn, UnknownSeverity: check.Warn, Skew: time.Minute,
-			URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}},
+			Severity: check.Warn, UnknownSeverity: check.Warn,
+			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse(one link check) =\n%+v\nwant\n%+v", cfg, want)
@@ -166,8 +168,8 @@ func TestEnvExpansion(t *testing.T) {
 		{"unset with default", cfg.Databases["app"].DSN, "sqlite://data/app.db"},
 		{"empty with default", cfg.Databases["cache"].DSN, "redis://localhost:6379/0"},
 		{"set", strings.Join(cfg.Server.Tokens, ","), apiToken},
-		{"$$ escape, comment not expanded", cfg.Checks[1].Query, "SELECT '$5' -- costs $5, x"},
-		{"lone $ kept", cfg.Checks[0].Source.JSONPath, "$.lastEventAt"},
+		{"$$ escape, comment not expanded", cfg.Checks[1].Config.(probes.DBConfig).Query, "SELECT '$5' -- costs $5, x"},
+		{"lone $ kept", cfg.Checks[0].Config.(probes.FreshnessConfig).Source.JSONPath, "$.lastEventAt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -175,7 +177,7 @@ func TestEnvExpansion(t *testing.T) {
 			}
 		})
 	}
-	if got := cfg.Checks[0].MaxAge; got != 90*day {
+	if got := cfg.Checks[0].Config.(probes.FreshnessConfig).MaxAge; got != 90*day {
 		t.Errorf("max_age: 90d = %v, want %v", got, 90*day)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/snapshot"
 )
 
@@ -27,8 +28,8 @@ func TestLinkResults(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 	specs := []check.Spec{
 		{Name: "dest_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second},
-		{Name: "docs_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second, PerLinkMetrics: true},
-		{Name: "later_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second, PerLinkMetrics: true},
+		{Name: "docs_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second, Config: probes.LinkConfig{PerLinkMetrics: true}},
+		{Name: "later_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second, Config: probes.LinkConfig{PerLinkMetrics: true}},
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
@@ -130,7 +131,7 @@ monitor_link_results{check="docs_links",status="UNKNOWN"} 0
 // password redact to the same label value, which must still give one series.
 func TestLinkSeriesSameRedactedURL(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
-	specs := []check.Spec{{Name: "l", Kind: "link", Interval: time.Hour, PerLinkMetrics: true}}
+	specs := []check.Spec{{Name: "l", Kind: "link", Interval: time.Hour, Config: probes.LinkConfig{PerLinkMetrics: true}}}
 	snap := snapshot.New(specs, func() time.Time { return now })
 	reg := prometheus.NewPedanticRegistry()
 	New(reg, snap).SetChecks(specs)

@@ -152,7 +152,7 @@ func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Resu
 		ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(counts[st]), raw.Check, string(st))
 	}
 	sp, ok := c.snap.Spec(raw.Check)
-	if !ok || !sp.PerLinkMetrics {
+	if !ok || !sp.PerItemMetrics() {
 		return
 	}
 	seen := make(map[string]bool, len(raw.Links))

@@ -12,8 +12,36 @@ import (
 	"github.com/monitor-dev/monitor/check"
 )
 
+// dbKind is the kind db: connect, ping and an optional query. A timeout is
+// a FAIL (the database did not answer); it is a datastore in health+json.
+var dbKind = Kind{
+	Name:      check.KindDB,
+	Keys:      []string{"database", "query"},
+	Decode:    decodeDB,
+	Probe:     ProbeDB,
+	Behaviour: check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "datastore"},
+}
+
+// DBConfig is the configuration of a db check (check.Spec.Config).
+type DBConfig struct {
+	Database string // a name under databases:
+	Query    string // optional; for Redis a command ("INFO server")
+}
+
+func decodeDB(f check.Fields) any {
+	c := DBConfig{Database: f.Str("database"), Query: f.Str("query")}
+	f.DatabaseRef("database", c.Database)
+	return c
+}
+
+// dbConfig is spec's DBConfig (zero when spec is not a db check).
+func dbConfig(spec check.Spec) DBConfig {
+	c, _ := spec.Config.(DBConfig)
+	return c
+}
+
 // ProbeDB checks a named database (kind: db): it pings it (SQL ping or Redis
-// PING), then runs spec.Query when one is set, reading and discarding the
+// PING), then runs its query when one is set, reading and discarding the
 // first row. For Redis the query is a command split on spaces ("INFO
 // server"); a nil reply counts as success. The observed value is the round
 // trip in seconds. Every failure, wrong password, refused port or silent
@@ -24,7 +52,8 @@ func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	if env == nil || env.Pool == nil {
 		return failed(spec.FailResult("no database pool configured"), check.ReasonError)
 	}
-	engine, err := env.Pool.Engine(spec.Database)
+	cfg := dbConfig(spec)
+	engine, err := env.Pool.Engine(cfg.Database)
 	if err != nil {
 		return failed(spec.FailResult(env.redact(err.Error())), check.ReasonError)
 	}
@@ -35,9 +64,9 @@ func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
 		msg    string
 	)
 	if engine == EngineRedis {
-		reason, msg = pingRedis(ctx, env, spec.Database, spec.Query, timeout)
+		reason, msg = pingRedis(ctx, env, cfg.Database, cfg.Query, timeout)
 	} else {
-		reason, msg = pingSQL(ctx, env, spec.Database, spec.Query, timeout)
+		reason, msg = pingSQL(ctx, env, cfg.Database, cfg.Query, timeout)
 	}
 	elapsed := time.Since(start)
 	if msg != "" {

@@ -12,7 +12,7 @@ import (
 )
 
 func dbSpec(query string, timeout time.Duration) check.Spec {
-	return check.Spec{Name: "db_check", Kind: "db", Database: "app", Query: query,
+	return check.Spec{Name: "db_check", Kind: "db", Config: DBConfig{Database: "app", Query: query},
 		Timeout: timeout, Severity: check.Critical}
 }
 
@@ -250,7 +250,7 @@ func TestProbeDBMisconfigured(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := dbSpec("", time.Second)
-			spec.Database = tc.db
+			spec.Config = DBConfig{Database: tc.db}
 			res := ProbeDB(context.Background(), spec, tc.env)
 			if res.Status != check.Fail || res.Message != tc.want {
 				t.Fatalf("got %s %q, want FAIL %q", res.Status, res.Message, tc.want)

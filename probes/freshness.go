@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,267 @@ const maxBody = 1 << 20
 // result is UNKNOWN, when the check does not say.
 const defaultSkew = time.Minute
 
+// freshnessKind is the kind freshness: the age of the newest record of a
+// source. A timeout is UNKNOWN (the check could not tell the age); a result
+// is within the SLA while the age is at most critical_age (max_age when
+// there is none), even when it FAILs at max_age.
+var freshnessKind = Kind{
+	Name:   check.KindFreshness,
+	Keys:   []string{"source", "max_age", "critical_age", "skew"},
+	Decode: decodeFreshness,
+	Probe:  ProbeFreshness,
+	Behaviour: check.Behaviour{
+		TimeoutStatus: check.Unknown,
+		ComponentType: "component",
+		Within:        freshnessWithin,
+	},
+}
+
+// FreshnessConfig is the configuration of a freshness check
+// (check.Spec.Config).
+type FreshnessConfig struct {
+	Source      Source
+	MaxAge      time.Duration
+	CriticalAge time.Duration
+	// Skew is how far in the future a timestamp may be before the result is
+	// UNKNOWN ("clock skew"). Default 1m.
+	Skew time.Duration
+}
+
+// TakesHeartbeats tells whether the check is fed by POST
+// /v2/heartbeats/{check} (check.Spec.TakesHeartbeats).
+func (c FreshnessConfig) TakesHeartbeats() bool { return c.Source.Heartbeat }
+
+// freshnessConfig is spec's FreshnessConfig (zero when spec is not a
+// freshness check).
+func freshnessConfig(spec check.Spec) FreshnessConfig {
+	c, _ := spec.Config.(FreshnessConfig)
+	return c
+}
+
+// Source is where a freshness check reads the time of the newest record
+// (exactly one of the alternatives is set), or where a link check reads its
+// links (Database and Query). A new alternative is a field here, a case in
+// Kind and an entry in freshnessSources.
+type Source struct {
+	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
+	Query     string
+	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
+	JSONPath  string
+	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
+	Key       string
+	File      string // a file whose mtime is the timestamp
+	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
+}
+
+// Kind names which alternative of the source is set.
+func (s Source) Kind() string {
+	switch {
+	case s.Heartbeat:
+		return "heartbeat"
+	case s.HTTP != "":
+		return "http"
+	case s.Redis != "":
+		return "redis"
+	case s.File != "":
+		return "file"
+	case s.Database != "" || s.Query != "":
+		return "database"
+	}
+	return ""
+}
+
+// freshnessSource is one alternative of a freshness check's source: its
+// keys (the first names it), what its timestamp is called in messages, how
+// its keys are checked once it is the one used, and how it reads the newest
+// timestamp.
+type freshnessSource struct {
+	Keys    []string
+	Subject string
+	Check   func(src check.Fields, s Source)
+	Newest  func(ctx context.Context, spec check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string)
+}
+
+// freshnessSources is the registry of sources, one line each: exactly one
+// may be used by a check.
+var freshnessSources = []freshnessSource{
+	sqlSource,
+	httpSource,
+	redisSource,
+	fileSource,
+	heartbeatSource,
+}
+
+func sourceNamed(name string) (freshnessSource, bool) {
+	for _, fs := range freshnessSources {
+		if fs.Keys[0] == name {
+			return fs, true
+		}
+	}
+	return freshnessSource{}, false
+}
+
+var sqlSource = freshnessSource{
+	Keys:    []string{"database", "query"},
+	Subject: "newest row",
+	Check: func(src check.Fields, s Source) {
+		src.DatabaseRef("database", s.Database)
+		if s.Query == "" {
+			src.Errorf("query", "missing query%s", src.In())
+		}
+	},
+	Newest: func(ctx context.Context, spec check.Spec, _ Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromSQL(ctx, spec, env, timeout)
+	},
+}
+
+var httpSource = freshnessSource{
+	Keys:    []string{"http", "json_path"},
+	Subject: "newest record",
+	Check: func(src check.Fields, s Source) {
+		if !validHTTPURL(s.HTTP) {
+			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
+		}
+		if urlHasPassword(s.HTTP) {
+			src.Secret(s.HTTP)
+		}
+		if src.Has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
+			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
+		}
+	},
+	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromHTTP(ctx, s, env, timeout)
+	},
+}
+
+var redisSource = freshnessSource{
+	Keys:    []string{"redis", "key"},
+	Subject: "newest record",
+	Check: func(src check.Fields, s Source) {
+		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
+			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
+		}
+		if s.Key == "" {
+			src.Errorf("key", "missing key%s", src.In())
+		}
+	},
+	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+		return newestFromRedis(ctx, s, env, timeout)
+	},
+}
+
+var fileSource = freshnessSource{
+	Keys:    []string{"file"},
+	Subject: "file",
+	Check: func(src check.Fields, s Source) {
+		if s.File == "" {
+			src.Errorf("file", "missing file%s", src.In())
+		}
+	},
+	Newest: func(_ context.Context, _ check.Spec, s Source, _ *Env, _ time.Duration) (time.Time, check.Reason, string) {
+		fi, err := os.Stat(s.File)
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", s.File)
+		}
+		if err != nil {
+			return time.Time{}, check.ReasonError, "stat: " + err.Error()
+		}
+		return fi.ModTime(), "", ""
+	},
+}
+
+var heartbeatSource = freshnessSource{
+	Keys:    []string{"heartbeat"},
+	Subject: "last heartbeat",
+	Check:   func(check.Fields, Source) {},
+	Newest: func(_ context.Context, spec check.Spec, _ Source, env *Env, _ time.Duration) (time.Time, check.Reason, string) {
+		if env == nil || env.Heartbeats == nil {
+			return time.Time{}, check.ReasonError, "heartbeats are not available"
+		}
+		at, ok := env.Heartbeats.LastBeat(spec.Name)
+		if !ok {
+			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
+		}
+		return at, "", ""
+	},
+}
+
+func decodeFreshness(f check.Fields) any {
+	c := FreshnessConfig{
+		MaxAge:      f.Duration("max_age", 0),
+		CriticalAge: f.Duration("critical_age", 0),
+		Skew:        f.Duration("skew", defaultSkew),
+	}
+	switch {
+	case !f.Has("max_age"):
+		f.Errorf("", "missing max_age%s", f.In())
+	case c.MaxAge <= 0:
+		f.Errorf("max_age", "max_age must be > 0%s", f.In())
+	case f.Has("critical_age") && c.CriticalAge < c.MaxAge:
+		f.Errorf("critical_age", "critical_age %s < max_age %s%s",
+			formatDuration(c.CriticalAge), formatDuration(c.MaxAge), f.In())
+	}
+	if c.Skew < 0 {
+		f.Errorf("skew", "skew must be ≥ 0%s", f.In())
+	}
+
+	if !f.Has("source") {
+		f.Errorf("", "missing source%s", f.In())
+		return c
+	}
+	var all []string
+	for _, fs := range freshnessSources {
+		all = append(all, fs.Keys...)
+	}
+	src, ok := f.Map("source", "source of "+f.Where(), all...)
+	if !ok {
+		return c
+	}
+	s := Source{
+		Database:  src.Str("database"),
+		Query:     src.Str("query"),
+		HTTP:      src.Str("http"),
+		JSONPath:  src.Str("json_path"),
+		Redis:     src.Str("redis"),
+		Key:       src.Str("key"),
+		File:      src.Str("file"),
+		Heartbeat: src.Bool("heartbeat"),
+	}
+	var used []string
+	for _, fs := range freshnessSources {
+		g := fs.Keys
+		if slices.ContainsFunc(g, src.Has) && (g[0] != "heartbeat" || s.Heartbeat) {
+			used = append(used, g[0])
+		}
+	}
+	switch len(used) {
+	case 0:
+		f.Errorf("source", "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.In())
+		return c
+	case 1:
+	default:
+		f.Errorf("source", "source%s mixes %s (want only one)", f.In(), andList(used))
+		return c
+	}
+	c.Source = s
+	if fs, ok := sourceNamed(used[0]); ok {
+		fs.Check(src, s)
+	}
+	return c
+}
+
+func freshnessWithin(r check.Result, sp check.Spec) bool {
+	if r.Status == check.Unknown || r.ObservedValue == nil {
+		return r.Status == check.Pass
+	}
+	c := freshnessConfig(sp)
+	limit := c.CriticalAge
+	if limit <= 0 {
+		limit = c.MaxAge
+	}
+	return time.Duration(*r.ObservedValue*float64(time.Second)) <= limit
+}
+
 // ProbeFreshness reads the time of the newest record from the check's source
 // and compares its age (by env's clock) with MaxAge and CriticalAge:
 //
@@ -41,19 +303,21 @@ const defaultSkew = time.Minute
 func ProbeFreshness(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	ctx, cancel, timeout := withDeadline(ctx, spec)
 	defer cancel()
-	if spec.MaxAge <= 0 {
+	c := freshnessConfig(spec)
+	if c.MaxAge <= 0 {
 		return failed(spec.UnknownResult("max_age is not configured"), check.ReasonError)
 	}
 	newest, reason, why := readNewest(ctx, spec, env, timeout)
 	if why != "" {
 		return failed(spec.UnknownResult(env.redact(why)), reason)
 	}
-	return judgeAge(spec, subject(spec.Source), newest, env.now())
+	return judgeAge(spec, subject(c.Source), newest, env.now())
 }
 
 // judgeAge turns the newest timestamp into the result.
 func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result {
-	skew := spec.Skew
+	c := freshnessConfig(spec)
+	skew := c.Skew
 	if skew <= 0 {
 		skew = defaultSkew
 	}
@@ -66,13 +330,13 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 	}
 	var res check.Result
 	switch {
-	case spec.CriticalAge > 0 && age > spec.CriticalAge:
-		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(spec.CriticalAge)))
+	case c.CriticalAge > 0 && age > c.CriticalAge:
+		res = spec.FailResult(fmt.Sprintf("%s is %s old (critical %s)", what, humanDuration(age), thresholdText(c.CriticalAge)))
 		res.Severity, res.Reason = check.Critical, check.ReasonStale
-	case age > spec.MaxAge:
-		res = failed(spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge))), check.ReasonStale)
+	case age > c.MaxAge:
+		res = failed(spec.FailResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(c.MaxAge))), check.ReasonStale)
 	default:
-		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(spec.MaxAge)))
+		res = spec.PassResult(fmt.Sprintf("%s is %s old (max %s)", what, humanDuration(age), thresholdText(c.MaxAge)))
 	}
 	res.ObservedValue = check.Value(math.Round(age.Seconds()*1000) / 1000)
 	res.ObservedUnit = "s"
@@ -81,56 +345,26 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 }
 
 // subject names what the message talks about.
-func subject(src check.Source) string {
-	switch src.Kind() {
-	case "database":
-		return "newest row"
-	case "file":
-		return "file"
-	case "heartbeat":
-		return "last heartbeat"
+func subject(src Source) string {
+	if fs, ok := sourceNamed(src.Kind()); ok {
+		return fs.Subject
 	}
 	return "newest record"
 }
 
 // readNewest returns the newest timestamp of the source, or why it has none.
 func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	src := spec.Source
-	switch src.Kind() {
-	case "database":
-		return newestFromSQL(ctx, spec, env, timeout)
-	case "redis":
-		return newestFromRedis(ctx, src, env, timeout)
-	case "http":
-		return newestFromHTTP(ctx, src, env, timeout)
-	case "file":
-		fi, err := os.Stat(src.File)
-		if errors.Is(err, fs.ErrNotExist) {
-			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", src.File)
-		}
-		if err != nil {
-			return time.Time{}, check.ReasonError, "stat: " + err.Error()
-		}
-		return fi.ModTime(), "", ""
-	case "heartbeat":
-		if env == nil || env.Heartbeats == nil {
-			return time.Time{}, check.ReasonError, "heartbeats are not available"
-		}
-		at, ok := env.Heartbeats.LastBeat(spec.Name)
-		if !ok {
-			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
-		}
-		return at, "", ""
+	src := freshnessConfig(spec).Source
+	if fs, ok := sourceNamed(src.Kind()); ok {
+		return fs.Newest(ctx, spec, src, env, timeout)
 	}
 	return time.Time{}, check.ReasonError, "no source configured"
 }
 
 func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	name := spec.Source.Database
-	if name == "" {
-		name = spec.Database
-	}
-	if strings.TrimSpace(spec.Source.Query) == "" {
+	src := freshnessConfig(spec).Source
+	name := src.Database
+	if strings.TrimSpace(src.Query) == "" {
 		return time.Time{}, check.ReasonError, "no query configured"
 	}
 	if env == nil || env.Pool == nil {
@@ -140,7 +374,7 @@ func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.
 	if err != nil {
 		return time.Time{}, check.ReasonError, err.Error()
 	}
-	vals, err := firstRow(ctx, db, spec.Source.Query)
+	vals, err := firstRow(ctx, db, src.Query)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, check.ReasonNoData, "query returned no rows"
 	}
@@ -157,7 +391,7 @@ func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.
 	return t, "", ""
 }
 
-func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+func newestFromRedis(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	if env == nil || env.Pool == nil {
 		return time.Time{}, check.ReasonError, "no database pool configured"
 	}
@@ -182,7 +416,7 @@ func newestFromRedis(ctx context.Context, src check.Source, env *Env, timeout ti
 	return t, "", ""
 }
 
-func newestFromHTTP(ctx context.Context, src check.Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
+func newestFromHTTP(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	steps, err := parseJSONPath(src.JSONPath)
 	if err != nil {
 		return time.Time{}, check.ReasonError, err.Error()

@@ -18,10 +18,17 @@ import (
 )
 
 // freshSpec is the check of the contract's example: max 15m, critical 60m.
-func freshSpec(src check.Source) check.Spec {
-	return check.Spec{Name: "events_freshness", Kind: "freshness", Source: src,
-		MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Severity: check.Warn,
-		Timeout: 5 * time.Second}
+func freshSpec(src Source) check.Spec {
+	return check.Spec{Name: "events_freshness", Kind: "freshness",
+		Config:   FreshnessConfig{Source: src, MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute},
+		Severity: check.Warn, Timeout: 5 * time.Second}
+}
+
+// editFresh changes the freshness configuration of s.
+func editFresh(s *check.Spec, edit func(*FreshnessConfig)) {
+	c := freshnessConfig(*s)
+	edit(&c)
+	s.Config = c
 }
 
 // want is the expected outcome of one freshness run.
@@ -140,7 +147,7 @@ func TestFreshnessSQL(t *testing.T) {
 					if tc.drop {
 						mustExec(t, db, "DROP TABLE "+table)
 					}
-					spec := freshSpec(check.Source{Database: "app", Query: fmt.Sprintf(tc.query, table)})
+					spec := freshSpec(Source{Database: "app", Query: fmt.Sprintf(tc.query, table)})
 					tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 				})
 			}
@@ -195,7 +202,7 @@ func TestFreshnessSQLUnreachable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPool(t, map[string]string{"app": tc.dsn(t)})
-			spec := freshSpec(check.Source{Database: "app", Query: "SELECT max(received_at) FROM events"})
+			spec := freshSpec(Source{Database: "app", Query: "SELECT max(received_at) FROM events"})
 			spec.Timeout = time.Second
 			want{check.Unknown, check.Warn, tc.want, -1}.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 		})
@@ -234,14 +241,14 @@ func TestFreshnessRedis(t *testing.T) {
 				}
 				t.Cleanup(func() { c.Del(context.Background(), key) })
 			}
-			spec := freshSpec(check.Source{Redis: "cache", Key: key})
+			spec := freshSpec(Source{Redis: "cache", Key: key})
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 		})
 	}
 	t.Run("server down", func(t *testing.T) {
 		t.Parallel()
 		down := newPool(t, map[string]string{"cache": withAddr(t, redisDSN(t), closedAddr(t))})
-		spec := freshSpec(check.Source{Redis: "cache", Key: "k"})
+		spec := freshSpec(Source{Redis: "cache", Key: "k"})
 		want{check.Unknown, check.Warn, "connect: connection refused", -1}.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(down)))
 	})
 }
@@ -320,7 +327,7 @@ func TestFreshnessHTTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(check.Source{HTTP: tc.url, JSONPath: tc.path})
+			spec := freshSpec(Source{HTTP: tc.url, JSONPath: tc.path})
 			env := &Env{HTTP: srv.Client(), Now: func() time.Time { return fixedNow }}
 			res := ProbeFreshness(context.Background(), spec, env)
 			if tc.want.age == -2 { // some age, not worth spelling out
@@ -333,7 +340,7 @@ func TestFreshnessHTTP(t *testing.T) {
 
 	t.Run("slow server", func(t *testing.T) {
 		t.Parallel()
-		spec := freshSpec(check.Source{HTTP: srv.URL + "/slow", JSONPath: "$.ts"})
+		spec := freshSpec(Source{HTTP: srv.URL + "/slow", JSONPath: "$.ts"})
 		spec.Timeout = 500 * time.Millisecond
 		start := time.Now()
 		res := ProbeFreshness(context.Background(), spec, &Env{HTTP: srv.Client()})
@@ -369,7 +376,7 @@ func TestFreshnessFile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(check.Source{File: tc.path})
+			spec := freshSpec(Source{File: tc.path})
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(nil)))
 		})
 	}
@@ -397,7 +404,7 @@ func TestFreshnessHeartbeat(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(check.Source{Heartbeat: true})
+			spec := freshSpec(Source{Heartbeat: true})
 			spec.Name = tc.name
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, tc.env))
 		})
@@ -417,19 +424,24 @@ func TestFreshnessSeverities(t *testing.T) {
 	}{
 		{"fail severity", func(s *check.Spec) { s.Severity = check.Critical },
 			want{check.Fail, check.Critical, "last heartbeat is 20m old (max 15m)", 1200}},
-		{"no critical age", func(s *check.Spec) { s.CriticalAge = 0; s.MaxAge = time.Minute },
+		{"no critical age", func(s *check.Spec) {
+			editFresh(s, func(c *FreshnessConfig) { c.CriticalAge = 0; c.MaxAge = time.Minute })
+		},
 			want{check.Fail, check.Warn, "last heartbeat is 20m old (max 1m)", 1200}},
 		{"unknown severity", func(s *check.Spec) { s.Name = "never"; s.UnknownSeverity = check.Info },
 			want{check.Unknown, check.Info, "no heartbeat received yet", -1}},
 		{"default skew", func(s *check.Spec) { s.Name = "future" },
 			want{check.Unknown, check.Warn, "clock skew: last heartbeat is 1m30s in the future", -1}},
-		{"wider skew", func(s *check.Spec) { s.Name = "future"; s.Skew = 2 * time.Minute },
+		{"wider skew", func(s *check.Spec) {
+			s.Name = "future"
+			editFresh(s, func(c *FreshnessConfig) { c.Skew = 2 * time.Minute })
+		},
 			want{check.Pass, check.Info, "last heartbeat is 0s old (max 15m)", 0}},
-		{"no max age", func(s *check.Spec) { s.MaxAge = 0 },
+		{"no max age", func(s *check.Spec) { editFresh(s, func(c *FreshnessConfig) { c.MaxAge = 0 }) },
 			want{check.Unknown, check.Warn, "max_age is not configured", -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := freshSpec(check.Source{Heartbeat: true})
+			spec := freshSpec(Source{Heartbeat: true})
 			spec.Name = "x"
 			tc.edit(&spec)
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, env))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/monitor-dev/monitor/check"
 )
@@ -24,6 +25,105 @@ func (e *Env) linkClients() *LinkClients {
 	return defaultLinkClients()
 }
 
+// linkKind is the kind link: a set of links, each bounded by the timeout
+// (default 4s); a whole run is bounded by the interval.
+var linkKind = Kind{
+	Name: check.KindLink,
+	Keys: []string{"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
+		"allow_private", "per_link_metrics"},
+	DefaultTimeout: 4 * time.Second,
+	Decode:         decodeLink,
+	Probe:          ProbeLink,
+	Behaviour:      check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "component", TimeoutPerItem: true},
+}
+
+// LinkConfig is the configuration of a link check (check.Spec.Config). The
+// links are URLs, or rows (handle, slug, destination_url) of Source.Query
+// on Source.Database.
+type LinkConfig struct {
+	URLs        []string
+	Source      Source
+	Method      string  // HEAD (default; GET fallback) or GET
+	Concurrency int     // links checked at once by this check; default 32
+	PerHost     int     // links checked at once per host; default 4
+	FailRatio   float64 // FAIL when the failing share exceeds this
+	// ValidCodes are the final status codes that count as PASS; empty means
+	// any 2xx or 3xx.
+	ValidCodes     []int
+	AllowPrivate   bool // lets the links reach loopback and private addresses
+	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
+}
+
+// PerItemMetrics tells whether the check exports one series per link
+// (check.Spec.PerItemMetrics).
+func (c LinkConfig) PerItemMetrics() bool { return c.PerLinkMetrics }
+
+// LinkConfigOf is spec's LinkConfig; ok is false when spec is not a link
+// check.
+func LinkConfigOf(spec check.Spec) (LinkConfig, bool) {
+	c, ok := spec.Config.(LinkConfig)
+	return c, ok
+}
+
+func decodeLink(f check.Fields) any {
+	method := f.Str("method")
+	c := LinkConfig{
+		Method:         strings.ToUpper(method),
+		Concurrency:    f.Int("concurrency", DefaultLinkConcurrency),
+		PerHost:        f.Int("per_host", DefaultLinkPerHost),
+		FailRatio:      f.Float("fail_ratio", 0),
+		AllowPrivate:   f.Bool("allow_private"),
+		PerLinkMetrics: f.Bool("per_link_metrics"),
+	}
+	for i, u := range f.List("urls") {
+		if !validHTTPURL(u) {
+			f.ErrorfItem("urls", i, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(u), f.In())
+		}
+		c.URLs = append(c.URLs, u)
+	}
+	for i, v := range f.List("valid_status_codes") {
+		code, err := strconv.Atoi(v)
+		if err != nil || code < 100 || code > 599 {
+			f.ErrorfItem("valid_status_codes", i, "invalid status code %q%s (want 100 to 599)", v, f.In())
+			continue
+		}
+		c.ValidCodes = append(c.ValidCodes, code)
+	}
+	switch {
+	case f.Has("urls") && f.Has("source"):
+		f.Errorf("source", "urls and source%s exclude each other (want one)", f.In())
+	case f.Has("source"):
+		src, ok := f.Map("source", "source of "+f.Where(), "database", "query")
+		if !ok {
+			break
+		}
+		c.Source = Source{Database: src.Str("database"), Query: src.Str("query")}
+		src.DatabaseRef("database", c.Source.Database)
+		if c.Source.Query == "" {
+			src.Errorf("query", "missing query%s", src.In())
+		}
+	case len(c.URLs) == 0:
+		f.Errorf("urls", "missing urls or source%s", f.In())
+	}
+	switch c.Method {
+	case "":
+		c.Method = "HEAD"
+	case "HEAD", "GET":
+	default:
+		f.Errorf("method", "invalid method %q%s (want HEAD or GET)", method, f.In())
+	}
+	if c.Concurrency < 1 {
+		f.Errorf("concurrency", "concurrency must be > 0%s", f.In())
+	}
+	if c.PerHost < 1 {
+		f.Errorf("per_host", "per_host must be > 0%s", f.In())
+	}
+	if c.FailRatio < 0 || c.FailRatio > 1 {
+		f.Errorf("fail_ratio", "invalid fail_ratio %s%s (want a number from 0 to 1)", f.Raw("fail_ratio"), f.In())
+	}
+	return c
+}
+
 // ProbeLink checks a set of links (kind: link): the check's urls, or the
 // rows of its SQL source. It is PASS while the failing share is at most
 // fail_ratio; the observed value is the number of failing links, and every
@@ -38,9 +138,10 @@ func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
 		r.ObservedValue, r.ObservedUnit = check.Value(0), "links"
 		return r
 	}
-	checker := env.linkClients().Checker(spec.AllowPrivate, LinkOptions{
-		Timeout: spec.Timeout, Concurrency: spec.Concurrency, PerHost: spec.PerHost,
-		Method: spec.Method, ValidCodes: spec.ValidCodes,
+	c, _ := LinkConfigOf(spec)
+	checker := env.linkClients().Checker(c.AllowPrivate, LinkOptions{
+		Timeout: spec.Timeout, Concurrency: c.Concurrency, PerHost: c.PerHost,
+		Method: c.Method, ValidCodes: c.ValidCodes,
 		AllowHint: "set allow_private: true on check " + spec.Name + " to allow it",
 	})
 	now := env.now()
@@ -87,7 +188,8 @@ func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
 		top = names[0]
 	}
 	var r check.Result
-	if float64(failing) > spec.FailRatio*float64(len(results)) {
+	c, _ := LinkConfigOf(spec)
+	if float64(failing) > c.FailRatio*float64(len(results)) {
 		r = failed(spec.FailResult(msg), top)
 	} else {
 		r = spec.PassResult(msg)
@@ -100,24 +202,25 @@ func SummarizeLinks(spec check.Spec, results []check.LinkResult) check.Result {
 // LinkTargets lists a link check's links: its urls, or the rows of its SQL
 // source, as (handle, slug, destination_url) or a single URL column.
 func LinkTargets(ctx context.Context, spec check.Spec, env *Env) ([]LinkTarget, error) {
-	if len(spec.URLs) > 0 {
-		out := make([]LinkTarget, len(spec.URLs))
-		for i, u := range spec.URLs {
+	c, _ := LinkConfigOf(spec)
+	if len(c.URLs) > 0 {
+		out := make([]LinkTarget, len(c.URLs))
+		for i, u := range c.URLs {
 			out[i] = LinkTarget{URL: u}
 		}
 		return out, nil
 	}
-	if spec.Source.Query == "" {
+	if c.Source.Query == "" {
 		return nil, nil
 	}
 	if env == nil || env.Pool == nil {
 		return nil, fmt.Errorf("no database pool configured")
 	}
-	db, _, err := env.Pool.SQL(spec.Source.Database)
+	db, _, err := env.Pool.SQL(c.Source.Database)
 	if err != nil {
 		return nil, err
 	}
-	return queryLinks(ctx, db, spec.Source.Query)
+	return queryLinks(ctx, db, c.Source.Query)
 }
 
 func queryLinks(ctx context.Context, db *sql.DB, query string) ([]LinkTarget, error) {

@@ -767,7 +767,7 @@ func TestSummarizeLinks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := check.Spec{Name: "links", Kind: "link", FailRatio: tc.ratio, Severity: check.Critical}
+			spec := check.Spec{Name: "links", Kind: "link", Config: LinkConfig{FailRatio: tc.ratio}, Severity: check.Critical}
 			r := SummarizeLinks(spec, tc.links)
 			if r.Status != tc.status || r.Message != tc.msg {
 				t.Fatalf("got %s %q, want %s %q", r.Status, r.Message, tc.status, tc.msg)
@@ -815,8 +815,8 @@ func TestProbeLinkURLs(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 	env := &Env{Links: NewLinkClients(Guard{}), Now: func() time.Time { return now }}
 
-	spec := check.Spec{Name: "destination_links", Kind: "link", URLs: urls, AllowPrivate: true,
-		Severity: check.Warn, Concurrency: 32}
+	spec := check.Spec{Name: "destination_links", Kind: "link",
+		Config: LinkConfig{URLs: urls, AllowPrivate: true, Concurrency: 32}, Severity: check.Warn}
 	r := ProbeLink(context.Background(), spec, env)
 	const msg = "3 of 1,204 links failing (2 http_status, 1 connect)"
 	if r.Status != check.Fail || r.Severity != check.Warn || r.Message != msg {
@@ -834,7 +834,7 @@ func TestProbeLinkURLs(t *testing.T) {
 		}
 	}
 	// 3 of 1,204 is under 1%.
-	spec.FailRatio = 0.01
+	spec.Config = LinkConfig{URLs: urls, AllowPrivate: true, Concurrency: 32, FailRatio: 0.01}
 	if r := SummarizeLinks(spec, r.Links); r.Status != check.Pass || r.Message != msg {
 		t.Fatalf("fail_ratio 0.01: %s %q", r.Status, r.Message)
 	}
@@ -847,11 +847,11 @@ func TestProbeLinkGuard(t *testing.T) {
 	srv := linkServer(t, func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) { hits.Add(1) })
 	port, _ := strconv.Atoi(srv.URL[strings.LastIndex(srv.URL, ":")+1:])
 	env := &Env{Links: NewLinkClients(Guard{Ports: []uint16{uint16(port)}})}
-	spec := check.Spec{Name: "l", Kind: "link", URLs: []string{srv.URL + "/"}}
+	spec := check.Spec{Name: "l", Kind: "link", Config: LinkConfig{URLs: []string{srv.URL + "/"}}}
 	if r := ProbeLink(context.Background(), spec, env); r.Status != check.Fail || r.Links[0].Error != check.LinkErrBlocked {
 		t.Fatalf("guarded: %s %q %+v", r.Status, r.Message, r.Links)
 	}
-	spec.AllowPrivate = true
+	spec.Config = LinkConfig{URLs: []string{srv.URL + "/"}, AllowPrivate: true}
 	if r := ProbeLink(context.Background(), spec, env); r.Status != check.Pass {
 		t.Fatalf("allow_private: %s %q", r.Status, r.Message)
 	}
@@ -882,8 +882,8 @@ func TestProbeLinkSQLite(t *testing.T) {
 	}
 	env := &Env{Pool: p, Links: NewLinkClients(Guard{})}
 	spec := func(query string) check.Spec {
-		return check.Spec{Name: "dest", Kind: "link", AllowPrivate: true, Severity: check.Warn,
-			Source: check.Source{Database: "app", Query: query}}
+		return check.Spec{Name: "dest", Kind: "link", Severity: check.Warn,
+			Config: LinkConfig{AllowPrivate: true, Source: Source{Database: "app", Query: query}}}
 	}
 
 	t.Run("handle, slug, destination_url", func(t *testing.T) {
@@ -931,7 +931,7 @@ func TestProbeLinkSQLite(t *testing.T) {
 	}
 	t.Run("unknown database", func(t *testing.T) {
 		sp := spec(`SELECT 1`)
-		sp.Source.Database = "nope"
+		sp.Config = LinkConfig{AllowPrivate: true, Source: Source{Database: "nope", Query: `SELECT 1`}}
 		if r := ProbeLink(context.Background(), sp, env); r.Status != check.Unknown {
 			t.Fatalf("%s %q", r.Status, r.Message)
 		}
@@ -951,8 +951,8 @@ func TestProbeLinkPostgres(t *testing.T) {
 	t.Cleanup(func() { _, _ = db.Exec(`DROP TABLE ` + table) })
 	mustExec(t, db, `INSERT INTO `+table+` VALUES ($1, $2, $3), ($4, $5, $6)`,
 		"acme", "a", srv.URL+"/a", "acme", "b", srv.URL+"/b")
-	spec := check.Spec{Name: "pg_links", Kind: "link", AllowPrivate: true,
-		Source: check.Source{Database: "app", Query: `SELECT handle, slug, destination_url FROM ` + table + ` ORDER BY slug`}}
+	spec := check.Spec{Name: "pg_links", Kind: "link", Config: LinkConfig{AllowPrivate: true,
+		Source: Source{Database: "app", Query: `SELECT handle, slug, destination_url FROM ` + table + ` ORDER BY slug`}}}
 	r := ProbeLink(context.Background(), spec, &Env{Pool: p, Links: NewLinkClients(Guard{})})
 	if r.Status != check.Pass || r.Message != "0 of 2 links failing" || len(r.Links) != 2 || r.Links[1].Slug != "b" {
 		t.Fatalf("%s %q %+v", r.Status, r.Message, r.Links)

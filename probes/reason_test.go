@@ -38,7 +38,7 @@ func TestFreshnessReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(check.Source{Heartbeat: true})
+			spec := freshSpec(Source{Heartbeat: true})
 			spec.Name = tc.name
 			res := ProbeFreshness(context.Background(), spec, tc.env)
 			if res.Status != tc.status || res.Reason != tc.reason {
@@ -59,8 +59,8 @@ func TestLinkCheckReason(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	spec := check.Spec{Name: "links", Kind: check.KindLink, Timeout: 2 * time.Second, AllowPrivate: true,
-		URLs: []string{srv.URL + "/ok", srv.URL + "/a", srv.URL + "/b", "http://127.0.0.1:1/refused"}}
+	spec := check.Spec{Name: "links", Kind: check.KindLink, Timeout: 2 * time.Second, Config: LinkConfig{AllowPrivate: true,
+		URLs: []string{srv.URL + "/ok", srv.URL + "/a", srv.URL + "/b", "http://127.0.0.1:1/refused"}}}
 	res := ProbeLink(context.Background(), spec, &Env{Links: NewLinkClients(Guard{})})
 	if res.Status != check.Fail || res.Reason != check.ReasonHTTPStatus {
 		t.Fatalf("got %s/%q (%s), want FAIL/http_status", res.Status, res.Reason, res.Message)

@@ -41,7 +41,7 @@ func run(ctx context.Context, spec check.Spec, env *probes.Env, inflight *atomic
 	}
 	started := now()
 	t0 := time.Now()
-	fn, found := probes.Probers[spec.Kind]
+	fn, found := probes.Probe(spec.Kind)
 	if !found {
 		r = spec.UnknownResult(fmt.Sprintf("no probe for kind %q", spec.Kind))
 		return finish(r, spec, started, time.Since(t0)), true
@@ -88,14 +88,10 @@ func run(ctx context.Context, spec check.Spec, env *probes.Env, inflight *atomic
 	return finish(r, spec, started, time.Since(t0)), true
 }
 
+// timedOut is what a timeout means for the check's kind (FAIL for db,
+// UNKNOWN for freshness: check.Behaviour).
 func timedOut(spec check.Spec, timeout time.Duration) check.Result {
-	msg := fmt.Sprintf("timed out after %s", timeout)
-	r := spec.FailResult(msg)
-	if spec.Kind == check.KindFreshness {
-		r = spec.UnknownResult(msg)
-	}
-	r.Reason = check.ReasonTimeout
-	return r
+	return spec.TimeoutResult(timeout)
 }
 
 func finish(r check.Result, spec check.Spec, started time.Time, d time.Duration) check.Result {

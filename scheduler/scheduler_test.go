@@ -47,8 +47,7 @@ const maxFirst = 2*time.Second + 10*time.Millisecond + startGrid
 // register adds a probe kind for the duration of a test.
 func register(t *testing.T, kind check.Kind, fn probes.ProbeFn) {
 	t.Helper()
-	probes.Probers[kind] = fn
-	t.Cleanup(func() { delete(probes.Probers, kind) })
+	t.Cleanup(probes.Register(probes.Kind{Name: kind, Probe: fn}))
 }
 
 func newSched(t *testing.T, c *collector) *Scheduler {

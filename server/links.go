@@ -202,7 +202,7 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]bool{}
 	var srcErr error
 	for _, sp := range s.opts.Snapshot.Specs() {
-		if sp.Kind != "link" || sp.Source.Query == "" {
+		if c, ok := probes.LinkConfigOf(sp); !ok || c.Source.Query == "" {
 			continue
 		}
 		all, err := probes.LinkTargets(r.Context(), sp, rt.env)

@@ -123,9 +123,9 @@ func newLinkFixture(t *testing.T, allowPrivate bool, tokens ...string) *linkFixt
 	specs := []check.Spec{
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 		{Name: "dest_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second,
-			Source: check.Source{Database: "app", Query: sourceQuery}},
+			Config: probes.LinkConfig{Source: probes.Source{Database: "app", Query: sourceQuery}}},
 		{Name: "site_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second,
-			URLs: []string{pub + "/", pub + "/missing"}},
+			Config: probes.LinkConfig{URLs: []string{pub + "/", pub + "/missing"}}},
 	}
 	now := func() time.Time { return at }
 	f := &fixture{snap: snapshot.New(specs, now), beats: probes.NewBeatStore()}

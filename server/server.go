@@ -326,7 +326,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		writeError(w, r, CodeNotFound, "No check named "+clip(name), nil)
 		return
-	case sp.Kind != "freshness" || !sp.Source.Heartbeat:
+	case !sp.TakesHeartbeats():
 		// It exists, but nothing is pushed to it: say why, not just "no".
 		writeError(w, r, CodeNotFound, "Check "+clip(name)+" takes no heartbeats: only a freshness check with source { heartbeat: true } does", nil)
 		return

@@ -13,19 +13,11 @@ import (
 // report, the SLO figures, monitor_slo_events_total and, next, incidents
 // and the status page read the same decisions.
 
-// Within is the within-SLA rule: for a freshness check with an observed
-// age, whether the age is at most critical_age (max_age when there is
-// none); for every other result, whether it passed.
-func Within(r check.Result, sp check.Spec) bool {
-	if sp.Kind == "freshness" && r.Status != check.Unknown && r.ObservedValue != nil {
-		limit := sp.CriticalAge
-		if limit <= 0 {
-			limit = sp.MaxAge
-		}
-		return time.Duration(*r.ObservedValue*float64(time.Second)) <= limit
-	}
-	return r.Status == check.Pass
-}
+// Within is the within-SLA rule. The kind decides (check.Behaviour.Within:
+// for a freshness check with an observed age, whether the age is at most
+// critical_age, max_age when there is none); for every other result,
+// whether it passed.
+func Within(r check.Result, sp check.Spec) bool { return sp.Within(r) }
 
 // Down tells whether a result puts its check in an outage: a FAIL outside
 // maintenance. PASS, UNKNOWN and any result in a maintenance window end an

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/store"
 )
 
 // TestWithin: the within-SLA rule, one table for every kind.
 func TestWithin(t *testing.T) {
-	fresh := check.Spec{Kind: "freshness", MaxAge: 10 * time.Minute, CriticalAge: 30 * time.Minute}
-	onlyMax := check.Spec{Kind: "freshness", MaxAge: 10 * time.Minute}
+	fresh := check.Spec{Kind: "freshness", Config: probes.FreshnessConfig{MaxAge: 10 * time.Minute, CriticalAge: 30 * time.Minute}}
+	onlyMax := check.Spec{Kind: "freshness", Config: probes.FreshnessConfig{MaxAge: 10 * time.Minute}}
 	age := func(st check.Status, seconds float64) check.Result {
 		return check.Result{Status: st, ObservedValue: check.Value(seconds)}
 	}

@@ -131,15 +131,6 @@ func ietfStatus(s check.Status, sev check.Severity) string {
 	}
 }
 
-func componentType(kind check.Kind) string {
-	switch kind {
-	case check.KindDB:
-		return "datastore"
-	default:
-		return "component"
-	}
-}
-
 type ietfCheck struct {
 	ComponentType string   `json:"componentType"`
 	ObservedValue *float64 `json:"observedValue,omitempty"`
@@ -163,7 +154,7 @@ func overallIETF(v View) string {
 func renderIETF(v View) []byte {
 	checks := make(map[string][]ietfCheck, len(v.Checks))
 	for _, r := range v.Checks {
-		c := ietfCheck{ComponentType: componentType(r.Kind), ObservedValue: r.ObservedValue,
+		c := ietfCheck{ComponentType: r.Kind.ComponentType(), ObservedValue: r.ObservedValue,
 			ObservedUnit: r.ObservedUnit, Status: ietfStatus(r.Status, r.Severity)}
 		if !r.CheckedAt.IsZero() {
 			c.Time = r.CheckedAt.UTC().Format(time.RFC3339)

@@ -105,15 +105,16 @@ func newFixture(n int, critical bool, now time.Time) *fixture {
 			Timeout:         10 * time.Second,
 			Severity:        check.Warn,
 			UnknownSeverity: check.Warn,
-			Skew:            time.Minute,
 		}
 		if i%3 == 0 {
 			sp.Name, sp.Kind = fmt.Sprintf("orders_db_%05d_connectivity", i), "db"
-			sp.Database, sp.Query = "app", "SELECT 1"
+			sp.Config = probes.DBConfig{Database: "app", Query: "SELECT 1"}
 		} else {
 			sp.Name, sp.Kind = fmt.Sprintf("pipeline_%05d_freshness", i), "freshness"
-			sp.Source = check.Source{Database: "app", Query: "SELECT max(received_at) FROM events"}
-			sp.MaxAge, sp.CriticalAge = 15*time.Minute, time.Hour
+			sp.Config = probes.FreshnessConfig{
+				Source: probes.Source{Database: "app", Query: "SELECT max(received_at) FROM events"},
+				MaxAge: 15 * time.Minute, CriticalAge: time.Hour, Skew: time.Minute,
+			}
 		}
 		if i%10 == 5 && len(f.specs) > 0 {
 			sp.DependsOn = []string{f.specs[0].Name}

@@ -163,7 +163,7 @@ func (d *daemon) runBeats(ctx context.Context) {
 // publishes its result. It reads only the heartbeats in memory.
 func (d *daemon) evaluateNow(ctx context.Context, name string) {
 	sp, ok := d.snap.Spec(name)
-	if !ok || !sp.Source.Heartbeat {
+	if !ok || !sp.TakesHeartbeats() {
 		return
 	}
 	if r, ok := scheduler.Run(ctx, sp, &probes.Env{Heartbeats: d.beats, Logger: d.logger}); ok {

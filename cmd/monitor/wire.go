@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/demo"
 	"github.com/monitor-dev/monitor/probes"
@@ -87,7 +86,7 @@ func demoBeat(cfg *config.Config, env *probes.Env) func(time.Time) {
 		return nil
 	}
 	for _, sp := range cfg.Checks {
-		if sp.Name == demo.HeartbeatCheck && sp.Kind == check.KindFreshness && sp.Source.Heartbeat {
+		if sp.Name == demo.HeartbeatCheck && sp.TakesHeartbeats() {
 			return func(at time.Time) { b.Beat(demo.HeartbeatCheck, at) }
 		}
 	}
