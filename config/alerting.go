@@ -76,7 +76,7 @@ func (d *decoder) alerting(top fields) Alerting {
 				continue
 			}
 			if v < time.Second || v > alerting.MaxRetryWait {
-				d.errorf(n, "retry %s must be between 1s and %s%s", formatDuration(v), formatDuration(alerting.MaxRetryWait), f.in())
+				d.errorf(n, "retry %s must be between 1s and %s%s", check.FormatDuration(v), check.FormatDuration(alerting.MaxRetryWait), f.in())
 			}
 			a.Retry = append(a.Retry, v)
 		}
@@ -93,7 +93,7 @@ func (d *decoder) alerting(top fields) Alerting {
 // between reports a duration at key outside [lo, hi].
 func (d *decoder) between(f fields, key string, v, lo, hi time.Duration) {
 	if v < lo || v > hi {
-		d.errorf(f.at(key), "%s must be between %s and %s%s", key, formatDuration(lo), formatDuration(hi), f.in())
+		d.errorf(f.at(key), "%s must be between %s and %s%s", key, check.FormatDuration(lo), check.FormatDuration(hi), f.in())
 	}
 }
 

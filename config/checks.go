@@ -95,7 +95,7 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		if !f.has("timeout") {
 			at = f.at("interval")
 		}
-		d.errorf(at, "timeout %s ≥ interval %s%s", formatDuration(spec.Timeout), formatDuration(spec.Interval), f.in())
+		d.errorf(at, "timeout %s ≥ interval %s%s", check.FormatDuration(spec.Timeout), check.FormatDuration(spec.Interval), f.in())
 	}
 	if f.has("cron") {
 		d.cron(f, spec.Cron)

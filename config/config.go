@@ -385,7 +385,7 @@ func (d *decoder) defaults(top fields) Defaults {
 	if d.positive(f, "interval", def.Interval) && d.positive(f, "timeout", def.Timeout) &&
 		def.Timeout >= def.Interval {
 		d.errorf(f.at("timeout"), "timeout %s ≥ interval %s in defaults",
-			formatDuration(def.Timeout), formatDuration(def.Interval))
+			check.FormatDuration(def.Timeout), check.FormatDuration(def.Interval))
 	}
 	return def
 }

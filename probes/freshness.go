@@ -227,7 +227,7 @@ func decodeFreshness(f check.Fields) any {
 		f.Errorf("max_age", "max_age must be > 0%s", f.In())
 	case f.Has("critical_age") && c.CriticalAge < c.MaxAge:
 		f.Errorf("critical_age", "critical_age %s < max_age %s%s",
-			formatDuration(c.CriticalAge), formatDuration(c.MaxAge), f.In())
+			check.FormatDuration(c.CriticalAge), check.FormatDuration(c.MaxAge), f.In())
 	}
 	if c.Skew < 0 {
 		f.Errorf("skew", "skew must be ≥ 0%s", f.In())

@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,28 +14,9 @@ import (
 	"github.com/monitor-dev/monitor/store"
 )
 
-var update = flag.Bool("update", false, "update the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites the file with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it; review the diff):\ngot:\n%s\nwant:\n%s",
-			path, got, want)
-	}
+	testenv.Golden(t, name, got)
 }
 
 // indent re-indents a JSON body for a readable golden file.

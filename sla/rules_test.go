@@ -2,9 +2,7 @@ package sla
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"regexp"
 	"testing"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/store"
 )
-
-var update = flag.Bool("update", false, "update golden files")
 
 const day = 24 * time.Hour
 
@@ -31,19 +27,7 @@ func TestRules30dGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "rules-30d.yaml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("rules differ from %s:\n%s", golden, got)
-	}
+	testenv.Golden(t, "rules-30d.yaml", got)
 }
 
 // TestBurnAlertsFor: the workbook's windows scale with the SLO's window

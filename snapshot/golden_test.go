@@ -3,37 +3,16 @@ package snapshot
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
 )
 
-var update = flag.Bool("update", false, "update the golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites the file with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it; review the diff):\ngot:\n%s\nwant:\n%s",
-			path, got, want)
-	}
+	testenv.Golden(t, name, got)
 }
 
 // goldenSnapshot holds one check in every state a reader can see, at a
