@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/monitor-dev/monitor/probes"
 	"io"
 	"os"
 	"path/filepath"
@@ -281,7 +282,7 @@ func (d *decoder) server(top fields) Server {
 	}
 	if f.has("public_url") {
 		s.PublicURL = trimSlash(d.str(f, "public_url"))
-		if !validHTTPURL(s.PublicURL) {
+		if !probes.ValidHTTPURL(s.PublicURL) {
 			d.errorf(f.at("public_url"), "invalid public_url %q in server (want an absolute http(s) URL)", s.PublicURL)
 		}
 	}

@@ -3,12 +3,16 @@ package probes
 import (
 	"net/url"
 	"strings"
+
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // Helpers of the kinds' decoders, written as package config writes them
 // (its messages must read the same).
 
-func validHTTPURL(s string) bool {
+// ValidHTTPURL reports an absolute http(s) URL with a host; config checks
+// server.public_url with it too, so both say the same.
+func ValidHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
@@ -22,10 +26,9 @@ func urlHasPassword(s string) bool {
 	return ok
 }
 
-func isRedis(dsn string) bool {
-	scheme, _, _ := strings.Cut(dsn, "://")
-	scheme = strings.ToLower(scheme)
-	return scheme == "redis" || scheme == "rediss"
+func isRedis(d string) bool {
+	e, err := dsn.EngineOf(d)
+	return err == nil && e == dsn.Redis
 }
 
 // andList writes a, b and c.

@@ -147,7 +147,7 @@ var httpSource = freshnessSource{
 	Keys:    []string{"http", "json_path"},
 	Subject: "newest record",
 	Check: func(src check.Fields, s Source) {
-		if !validHTTPURL(s.HTTP) {
+		if !ValidHTTPURL(s.HTTP) {
 			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
 		}
 		if urlHasPassword(s.HTTP) {

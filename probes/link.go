@@ -76,7 +76,7 @@ func decodeLink(f check.Fields) any {
 		PerLinkMetrics: f.Bool("per_link_metrics"),
 	}
 	for i, u := range f.List("urls") {
-		if !validHTTPURL(u) {
+		if !ValidHTTPURL(u) {
 			f.ErrorfItem("urls", i, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(u), f.In())
 		}
 		c.URLs = append(c.URLs, u)

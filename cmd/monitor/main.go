@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prometheus/exporter-toolkit/web"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -188,11 +189,18 @@ func printProblems(w io.Writer, path string, err error) {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	var c commonFlags
 	fs := newFlagSet("validate", stderr, &c)
+	webConfig := fs.String("web.config.file", "", "also check this exporter-toolkit web config, as monitor run would")
 	if code, ok := c.parse(fs, "validate", args, stdout, stderr); !ok {
 		return code
 	}
 	path, explicit := configPath(c.config)
 	cfg, ok := loadConfig("validate", path, explicit, stderr)
+	// The web config is checked with the same call as run's, even when the
+	// config has problems, so that every problem is reported at once.
+	if err := web.Validate(*webConfig); err != nil {
+		fmt.Fprintf(stderr, "monitor validate: --web.config.file %s: %v\n", *webConfig, err)
+		ok = false
+	}
 	if !ok {
 		return exitConfig
 	}

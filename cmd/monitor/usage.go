@@ -33,7 +33,7 @@ var helps = map[string]help{
 	},
 	"validate": {
 		usage:   "monitor validate [flags] [CONFIG]",
-		what:    "Check the config and print file:line:col: message for every problem at once.",
+		what:    "Check the config and print file:line:col: message for every problem at once; with --web.config.file, also the web config monitor run would load.",
 		example: "monitor validate --config config.yaml",
 		exits:   "0 valid, 2 invalid (or usage error)",
 	},

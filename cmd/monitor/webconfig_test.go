@@ -171,6 +171,13 @@ func TestWebConfigInvalid(t *testing.T) {
 	if code != exitConfig {
 		t.Fatalf("missing file: exit %d, stderr %q", code, stderr)
 	}
+	// validate refuses what run refuses: the same web config check.
+	for _, w := range []string{bad, filepath.Join(dir, "missing.yml")} {
+		code, _, stderr = runMain(t, "validate", "--config", checkConfig(t, checkAppDB), "--web.config.file", w)
+		if code != exitConfig || !strings.Contains(stderr, "--web.config.file") {
+			t.Errorf("validate --web.config.file %s: exit %d, stderr %q; want 2 naming it", w, code, stderr)
+		}
+	}
 }
 
 // `monitor run --web.config.file` end to end: the daemon answers https with
