@@ -38,17 +38,11 @@ func (s Status) Rank() int {
 // Valid reports whether s is one of the three statuses.
 func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
 
-// Kind is the kind of a check: which probe observes it.
+// Kind is the kind of a check: which probe observes it. The kinds are
+// declared by package probes, one file each (probes.KindDB, …), with what
+// each means outside its probe (Behaviour).
 type Kind string
 
-// The kinds of check. A new kind is one constant here, one file in package
-// probes (its probes.Kind: keys, defaults, probe, behaviour) and one line
-// in the registry probes.kinds (plus, for now, its decoder in config).
-const (
-	KindDB        Kind = "db"
-	KindFreshness Kind = "freshness"
-	KindLink      Kind = "link"
-)
 
 // Severity is how loud a result is.
 type Severity string

@@ -17,9 +17,11 @@ type Behaviour struct {
 	// ComponentType is the check's componentType in application/health+json;
 	// empty means "component".
 	ComponentType string
-	// TimeoutPerItem means the timeout bounds each item of a run (a link),
-	// not the run: a run is bounded by the interval instead.
-	TimeoutPerItem bool
+	// Items means a run checks many items (the links of a link check) and
+	// its result carries one result per item (Result.Links): the timeout
+	// bounds each item, not the run (a run is bounded by the interval
+	// instead), and the item series of /metrics and the links API show them.
+	Items bool
 	// Within is the within-SLA rule for a result of sp; nil means "it
 	// passed".
 	Within func(r Result, sp Spec) bool

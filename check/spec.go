@@ -59,7 +59,7 @@ func (s Spec) StaleAfter() time.Duration { return 2*s.Interval + s.RunTimeout() 
 // whose timeout bounds each item (link checks: a run of thousands of links
 // may take up to the interval).
 func (s Spec) RunTimeout() time.Duration {
-	if s.Kind.Behaviour().TimeoutPerItem {
+	if s.Kind.Behaviour().Items {
 		if s.Interval > 0 {
 			return s.Interval
 		}

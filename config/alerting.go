@@ -24,6 +24,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting/slack"
 	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 // receiverTypes are the receiver types, in the order messages list them. A
@@ -411,7 +412,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]{0,63}$`)
 
 // knownKind reports an alert kind: a check kind or escalation.
 func knownKind(kind string) bool {
-	_, ok := kindKeys[check.Kind(kind)]
+	_, ok := probes.Lookup(check.Kind(kind))
 	return ok || kind == alerting.KindEscalation
 }
 

@@ -15,20 +15,21 @@ import (
 var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
 	"unknown_severity", "component", "depends_on"}
 
-// kindKeys lists, per kind, the keys it takes besides checkKeys: each kind
-// declares them (probes.Kind.Keys).
-var kindKeys = func() map[check.Kind][]string {
+// kindKeys lists, per registered kind, the keys it takes besides
+// checkKeys: each kind declares them (probes.Kind.Keys).
+func kindKeys() map[check.Kind][]string {
 	m := map[check.Kind][]string{}
 	for _, k := range probes.Kinds() {
 		m[k.Name] = k.Keys
 	}
 	return m
-}()
+}
 
 func (d *decoder) checks(top fields, cfg *Config) []check.Spec {
 	allKeys := slices.Clone(checkKeys)
-	for _, kind := range slices.Sorted(maps.Keys(kindKeys)) {
-		for _, k := range kindKeys[kind] {
+	kinds := kindKeys()
+	for _, kind := range slices.Sorted(maps.Keys(kinds)) {
+		for _, k := range kinds[kind] {
 			if !slices.Contains(allKeys, k) {
 				allKeys = append(allKeys, k)
 			}
@@ -101,13 +102,14 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		d.cron(f, spec.Cron)
 	}
 
-	keys, known := kindKeys[spec.Kind]
+	kinds := kindKeys()
+	keys, known := kinds[spec.Kind]
 	switch {
 	case spec.Kind == "":
 		d.errorf(f.at("kind"), "missing kind%s", f.in())
 	case !known:
 		d.errorf(f.at("kind"), "unknown kind %q%s (want %s)", spec.Kind, f.in(),
-			orList(slices.Sorted(maps.Keys(kindKeys))))
+			orList(slices.Sorted(maps.Keys(kinds))))
 	default:
 		d.only(f, fmt.Sprintf("kind %q", spec.Kind), append(slices.Clone(checkKeys), keys...))
 	}

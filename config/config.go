@@ -423,8 +423,9 @@ func (d *decoder) slos(top fields) []SLO {
 			slo.SLI = "availability"
 		case "availability":
 		case "within_sla":
-			if kind := d.kindOf(slo.Check); kind != "" && kind != check.KindFreshness {
-				d.errorf(f.at("sli"), "sli within_sla in %s needs a freshness check, and %q is of kind %s", where, slo.Check, kind)
+			if kind := d.kindOf(slo.Check); kind != "" && kind.Behaviour().Within == nil {
+				d.errorf(f.at("sli"), "sli within_sla in %s needs a %s check, and %q is of kind %s",
+					where, withinKinds(), slo.Check, kind)
 			}
 		default:
 			d.errorf(f.at("sli"), "invalid sli %q in %s (want availability or within_sla)", slo.SLI, where)
@@ -474,4 +475,16 @@ func (d *decoder) demo(top fields) Demo {
 		d.databaseRef(f, "database", demo.Database)
 	}
 	return demo
+}
+
+// withinKinds names the kinds with a within-SLA rule of their own (an SLI
+// within_sla needs one): "freshness".
+func withinKinds() string {
+	var names []string
+	for _, k := range probes.Kinds() {
+		if k.Behaviour.Within != nil {
+			names = append(names, string(k.Name))
+		}
+	}
+	return strings.Join(names, " or ")
 }

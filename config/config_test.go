@@ -82,7 +82,7 @@ func TestContractExample(t *testing.T) {
 				Severity: check.Warn, UnknownSeverity: check.Warn,
 				DependsOn: []string{"usage_meters_connectivity"},
 				Config: probes.FreshnessConfig{
-					Source: probes.Source{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
+					Source: probes.SQLSource{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
 					MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Skew: time.Minute,
 				},
 			},
@@ -169,7 +169,7 @@ func TestEnvExpansion(t *testing.T) {
 		{"empty with default", cfg.Databases["cache"].DSN, "redis://localhost:6379/0"},
 		{"set", strings.Join(cfg.Server.Tokens, ","), apiToken},
 		{"$$ escape, comment not expanded", cfg.Checks[1].Config.(probes.DBConfig).Query, "SELECT '$5' -- costs $5, x"},
-		{"lone $ kept", cfg.Checks[0].Config.(probes.FreshnessConfig).Source.JSONPath, "$.lastEventAt"},
+		{"lone $ kept", cfg.Checks[0].Config.(probes.FreshnessConfig).Source.(probes.HTTPSource).JSONPath, "$.lastEventAt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {

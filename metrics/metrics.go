@@ -129,7 +129,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(descLastRun, prometheus.GaugeValue, unix(raw.CheckedAt), r.Check)
-		if raw.Kind == check.KindFreshness && !raw.NewestAt.IsZero() {
+		if !raw.NewestAt.IsZero() { // a kind that reads a newest record (freshness)
 			age := v.GeneratedAt.Sub(raw.NewestAt).Seconds()
 			if age < 0 {
 				age = 0
@@ -137,7 +137,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, age, r.Check)
 			ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, unix(raw.NewestAt), r.Check)
 		}
-		if raw.Kind == check.KindLink {
+		if raw.Kind.Behaviour().Items {
 			c.collectLinks(ch, raw)
 		}
 	}

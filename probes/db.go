@@ -12,10 +12,13 @@ import (
 	"github.com/monitor-dev/monitor/check"
 )
 
+// KindDB is the kind db: database connectivity.
+const KindDB check.Kind = "db"
+
 // dbKind is the kind db: connect, ping and an optional query. A timeout is
 // a FAIL (the database did not answer); it is a datastore in health+json.
 var dbKind = Kind{
-	Name:      check.KindDB,
+	Name:      KindDB,
 	Keys:      []string{"database", "query"},
 	Decode:    decodeDB,
 	Probe:     ProbeDB,

@@ -1,23 +1,14 @@
 package probes
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math"
-	"net/http"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/monitor-dev/monitor/check"
 )
@@ -29,12 +20,15 @@ const maxBody = 1 << 20
 // result is UNKNOWN, when the check does not say.
 const defaultSkew = time.Minute
 
+// KindFreshness is the kind freshness: the age of the newest record of a source.
+const KindFreshness check.Kind = "freshness"
+
 // freshnessKind is the kind freshness: the age of the newest record of a
 // source. A timeout is UNKNOWN (the check could not tell the age); a result
 // is within the SLA while the age is at most critical_age (max_age when
 // there is none), even when it FAILs at max_age.
 var freshnessKind = Kind{
-	Name:   check.KindFreshness,
+	Name:   KindFreshness,
 	Keys:   []string{"source", "max_age", "critical_age", "skew"},
 	Decode: decodeFreshness,
 	Probe:  ProbeFreshness,
@@ -58,160 +52,16 @@ type FreshnessConfig struct {
 
 // TakesHeartbeats tells whether the check is fed by POST
 // /v2/heartbeats/{check} (check.Spec.TakesHeartbeats).
-func (c FreshnessConfig) TakesHeartbeats() bool { return c.Source.Heartbeat }
+func (c FreshnessConfig) TakesHeartbeats() bool {
+	_, ok := c.Source.(HeartbeatSource)
+	return ok
+}
 
 // freshnessConfig is spec's FreshnessConfig (zero when spec is not a
 // freshness check).
 func freshnessConfig(spec check.Spec) FreshnessConfig {
 	c, _ := spec.Config.(FreshnessConfig)
 	return c
-}
-
-// Source is where a freshness check reads the time of the newest record
-// (exactly one of the alternatives is set), or where a link check reads its
-// links (Database and Query). A new alternative is a field here, a case in
-// Kind and an entry in freshnessSources.
-type Source struct {
-	Database  string // with Query: a SQL query returning one timestamp or epoch seconds
-	Query     string
-	HTTP      string // a URL answering JSON; JSONPath picks the timestamp
-	JSONPath  string
-	Redis     string // a named redis database; Key holds a timestamp or epoch seconds
-	Key       string
-	File      string // a file whose mtime is the timestamp
-	Heartbeat bool   // pushed with POST /v2/heartbeats/{check}
-}
-
-// Kind names which alternative of the source is set.
-func (s Source) Kind() string {
-	switch {
-	case s.Heartbeat:
-		return "heartbeat"
-	case s.HTTP != "":
-		return "http"
-	case s.Redis != "":
-		return "redis"
-	case s.File != "":
-		return "file"
-	case s.Database != "" || s.Query != "":
-		return "database"
-	}
-	return ""
-}
-
-// freshnessSource is one alternative of a freshness check's source: its
-// keys (the first names it), what its timestamp is called in messages, how
-// its keys are checked once it is the one used, and how it reads the newest
-// timestamp.
-type freshnessSource struct {
-	Keys    []string
-	Subject string
-	Check   func(src check.Fields, s Source)
-	Newest  func(ctx context.Context, spec check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string)
-}
-
-// freshnessSources is the registry of sources, one line each: exactly one
-// may be used by a check.
-var freshnessSources = []freshnessSource{
-	sqlSource,
-	httpSource,
-	redisSource,
-	fileSource,
-	heartbeatSource,
-}
-
-func sourceNamed(name string) (freshnessSource, bool) {
-	for _, fs := range freshnessSources {
-		if fs.Keys[0] == name {
-			return fs, true
-		}
-	}
-	return freshnessSource{}, false
-}
-
-var sqlSource = freshnessSource{
-	Keys:    []string{"database", "query"},
-	Subject: "newest row",
-	Check: func(src check.Fields, s Source) {
-		src.DatabaseRef("database", s.Database)
-		if s.Query == "" {
-			src.Errorf("query", "missing query%s", src.In())
-		}
-	},
-	Newest: func(ctx context.Context, spec check.Spec, _ Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-		return newestFromSQL(ctx, spec, env, timeout)
-	},
-}
-
-var httpSource = freshnessSource{
-	Keys:    []string{"http", "json_path"},
-	Subject: "newest record",
-	Check: func(src check.Fields, s Source) {
-		if !ValidHTTPURL(s.HTTP) {
-			src.Errorf("http", "invalid http URL%s (want an absolute http(s) URL)", src.In())
-		}
-		if urlHasPassword(s.HTTP) {
-			src.Secret(s.HTTP)
-		}
-		if src.Has("json_path") && !strings.HasPrefix(s.JSONPath, "$") {
-			src.Errorf("json_path", "invalid json_path %q%s (want a JSONPath like $.lastEventAt)", s.JSONPath, src.In())
-		}
-	},
-	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-		return newestFromHTTP(ctx, s, env, timeout)
-	},
-}
-
-var redisSource = freshnessSource{
-	Keys:    []string{"redis", "key"},
-	Subject: "newest record",
-	Check: func(src check.Fields, s Source) {
-		if dsn, ok := src.DatabaseRef("redis", s.Redis); ok && !isRedis(dsn) {
-			src.Errorf("redis", "database %q is not a redis:// database%s", s.Redis, src.In())
-		}
-		if s.Key == "" {
-			src.Errorf("key", "missing key%s", src.In())
-		}
-	},
-	Newest: func(ctx context.Context, _ check.Spec, s Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-		return newestFromRedis(ctx, s, env, timeout)
-	},
-}
-
-var fileSource = freshnessSource{
-	Keys:    []string{"file"},
-	Subject: "file",
-	Check: func(src check.Fields, s Source) {
-		if s.File == "" {
-			src.Errorf("file", "missing file%s", src.In())
-		}
-	},
-	Newest: func(_ context.Context, _ check.Spec, s Source, _ *Env, _ time.Duration) (time.Time, check.Reason, string) {
-		fi, err := os.Stat(s.File)
-		if errors.Is(err, fs.ErrNotExist) {
-			return time.Time{}, check.ReasonNoData, fmt.Sprintf("file %s does not exist", s.File)
-		}
-		if err != nil {
-			return time.Time{}, check.ReasonError, "stat: " + err.Error()
-		}
-		return fi.ModTime(), "", ""
-	},
-}
-
-var heartbeatSource = freshnessSource{
-	Keys:    []string{"heartbeat"},
-	Subject: "last heartbeat",
-	Check:   func(check.Fields, Source) {},
-	Newest: func(_ context.Context, spec check.Spec, _ Source, env *Env, _ time.Duration) (time.Time, check.Reason, string) {
-		if env == nil || env.Heartbeats == nil {
-			return time.Time{}, check.ReasonError, "heartbeats are not available"
-		}
-		at, ok := env.Heartbeats.LastBeat(spec.Name)
-		if !ok {
-			return time.Time{}, check.ReasonNoData, "no heartbeat received yet"
-		}
-		return at, "", ""
-	},
 }
 
 func decodeFreshness(f check.Fields) any {
@@ -238,42 +88,29 @@ func decodeFreshness(f check.Fields) any {
 		return c
 	}
 	var all []string
-	for _, fs := range freshnessSources {
-		all = append(all, fs.Keys...)
+	for _, st := range freshnessSources {
+		all = append(all, st.Keys...)
 	}
 	src, ok := f.Map("source", "source of "+f.Where(), all...)
 	if !ok {
 		return c
 	}
-	s := Source{
-		Database:  src.Str("database"),
-		Query:     src.Str("query"),
-		HTTP:      src.Str("http"),
-		JSONPath:  src.Str("json_path"),
-		Redis:     src.Str("redis"),
-		Key:       src.Str("key"),
-		File:      src.Str("file"),
-		Heartbeat: src.Bool("heartbeat"),
-	}
-	var used []string
-	for _, fs := range freshnessSources {
-		g := fs.Keys
-		if slices.ContainsFunc(g, src.Has) && (g[0] != "heartbeat" || s.Heartbeat) {
-			used = append(used, g[0])
+	var used []sourceType
+	var names, wants []string
+	for _, st := range freshnessSources {
+		wants = append(wants, st.Want)
+		if st.used(src) {
+			used = append(used, st)
+			names = append(names, st.Keys[0])
 		}
 	}
 	switch len(used) {
 	case 0:
-		f.Errorf("source", "empty source%s (want database and query, http, redis and key, file, or heartbeat: true)", f.In())
-		return c
+		f.Errorf("source", "empty source%s (want %s)", f.In(), orList(wants))
 	case 1:
+		c.Source = used[0].Decode(src)
 	default:
-		f.Errorf("source", "source%s mixes %s (want only one)", f.In(), andList(used))
-		return c
-	}
-	c.Source = s
-	if fs, ok := sourceNamed(used[0]); ok {
-		fs.Check(src, s)
+		f.Errorf("source", "source%s mixes %s (want only one)", f.In(), andList(names))
 	}
 	return c
 }
@@ -311,7 +148,7 @@ func ProbeFreshness(ctx context.Context, spec check.Spec, env *Env) check.Result
 	if why != "" {
 		return failed(spec.UnknownResult(env.redact(why)), reason)
 	}
-	return judgeAge(spec, subject(c.Source), newest, env.now())
+	return judgeAge(spec, c.Source.Subject(), newest, env.now())
 }
 
 // judgeAge turns the newest timestamp into the result.
@@ -344,134 +181,14 @@ func judgeAge(spec check.Spec, what string, newest, now time.Time) check.Result 
 	return res
 }
 
-// subject names what the message talks about.
-func subject(src Source) string {
-	if fs, ok := sourceNamed(src.Kind()); ok {
-		return fs.Subject
-	}
-	return "newest record"
-}
-
-// readNewest returns the newest timestamp of the source, or why it has none.
+// readNewest returns the newest timestamp of the check's source, or why it
+// has none.
 func readNewest(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
 	src := freshnessConfig(spec).Source
-	if fs, ok := sourceNamed(src.Kind()); ok {
-		return fs.Newest(ctx, spec, src, env, timeout)
+	if src == nil {
+		return time.Time{}, check.ReasonError, "no source configured"
 	}
-	return time.Time{}, check.ReasonError, "no source configured"
-}
-
-func newestFromSQL(ctx context.Context, spec check.Spec, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	src := freshnessConfig(spec).Source
-	name := src.Database
-	if strings.TrimSpace(src.Query) == "" {
-		return time.Time{}, check.ReasonError, "no query configured"
-	}
-	if env == nil || env.Pool == nil {
-		return time.Time{}, check.ReasonError, "no database pool configured"
-	}
-	db, _, err := env.Pool.SQL(name)
-	if err != nil {
-		return time.Time{}, check.ReasonError, err.Error()
-	}
-	vals, err := firstRow(ctx, db, src.Query)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, check.ReasonNoData, "query returned no rows"
-	}
-	if err != nil {
-		return noTime(describe(ctx, "query", err, timeout))
-	}
-	if len(vals) == 0 || vals[0] == nil {
-		return time.Time{}, check.ReasonNoData, "query returned NULL"
-	}
-	t, err := timeFromValue(vals[0])
-	if err != nil {
-		return time.Time{}, check.ReasonNoData, "query result: " + err.Error()
-	}
-	return t, "", ""
-}
-
-func newestFromRedis(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	if env == nil || env.Pool == nil {
-		return time.Time{}, check.ReasonError, "no database pool configured"
-	}
-	c, err := env.Pool.Redis(src.Redis)
-	if err != nil {
-		return time.Time{}, check.ReasonError, err.Error()
-	}
-	if src.Key == "" {
-		return time.Time{}, check.ReasonError, "no key configured"
-	}
-	val, err := c.Get(ctx, src.Key).Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, check.ReasonNoData, fmt.Sprintf("key %q does not exist", src.Key)
-	}
-	if err != nil {
-		return noTime(describe(ctx, "get", err, timeout))
-	}
-	t, err := parseTimestamp(val)
-	if err != nil {
-		return time.Time{}, check.ReasonNoData, fmt.Sprintf("key %q: %v", src.Key, err)
-	}
-	return t, "", ""
-}
-
-func newestFromHTTP(ctx context.Context, src Source, env *Env, timeout time.Duration) (time.Time, check.Reason, string) {
-	steps, err := parseJSONPath(src.JSONPath)
-	if err != nil {
-		return time.Time{}, check.ReasonError, err.Error()
-	}
-	client := http.DefaultClient
-	if env != nil && env.HTTP != nil {
-		client = env.HTTP
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.HTTP, nil)
-	if err != nil {
-		return noTime(describe(ctx, "http", err, timeout))
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return noTime(describe(ctx, "http", err, timeout))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return time.Time{}, check.ReasonHTTPStatus, "http: status " + resp.Status
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return noTime(describe(ctx, "http: read body", err, timeout))
-	}
-	if len(body) > maxBody {
-		return time.Time{}, check.ReasonError, "http: response larger than 1 MiB"
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return time.Time{}, check.ReasonNoData, "http: invalid JSON: " + err.Error()
-	}
-	vals, err := evalJSONPath(doc, steps)
-	if err != nil {
-		return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
-	}
-	var newest time.Time
-	for _, v := range vals {
-		if v == nil {
-			continue // a null among several matches; all null is reported below
-		}
-		t, err := timeFromValue(v)
-		if err != nil {
-			return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: %v", src.JSONPath, err)
-		}
-		if t.After(newest) {
-			newest = t
-		}
-	}
-	if newest.IsZero() {
-		return time.Time{}, check.ReasonNoData, fmt.Sprintf("json_path %s: value is null", src.JSONPath)
-	}
-	return newest, "", ""
+	return src.Newest(ctx, spec, env, timeout)
 }
 
 // timeFromValue reads a timestamp from what a driver or JSON decoder

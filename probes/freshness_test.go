@@ -147,7 +147,7 @@ func TestFreshnessSQL(t *testing.T) {
 					if tc.drop {
 						mustExec(t, db, "DROP TABLE "+table)
 					}
-					spec := freshSpec(Source{Database: "app", Query: fmt.Sprintf(tc.query, table)})
+					spec := freshSpec(SQLSource{Database: "app", Query: fmt.Sprintf(tc.query, table)})
 					tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 				})
 			}
@@ -202,7 +202,7 @@ func TestFreshnessSQLUnreachable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPool(t, map[string]string{"app": tc.dsn(t)})
-			spec := freshSpec(Source{Database: "app", Query: "SELECT max(received_at) FROM events"})
+			spec := freshSpec(SQLSource{Database: "app", Query: "SELECT max(received_at) FROM events"})
 			spec.Timeout = time.Second
 			want{check.Unknown, check.Warn, tc.want, -1}.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 		})
@@ -241,14 +241,14 @@ func TestFreshnessRedis(t *testing.T) {
 				}
 				t.Cleanup(func() { c.Del(context.Background(), key) })
 			}
-			spec := freshSpec(Source{Redis: "cache", Key: key})
+			spec := freshSpec(RedisSource{Database: "cache", Key: key})
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(p)))
 		})
 	}
 	t.Run("server down", func(t *testing.T) {
 		t.Parallel()
 		down := newPool(t, map[string]string{"cache": withAddr(t, redisDSN(t), closedAddr(t))})
-		spec := freshSpec(Source{Redis: "cache", Key: "k"})
+		spec := freshSpec(RedisSource{Database: "cache", Key: "k"})
 		want{check.Unknown, check.Warn, "connect: connection refused", -1}.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(down)))
 	})
 }
@@ -327,7 +327,7 @@ func TestFreshnessHTTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(Source{HTTP: tc.url, JSONPath: tc.path})
+			spec := freshSpec(HTTPSource{URL: tc.url, JSONPath: tc.path})
 			env := &Env{HTTP: srv.Client(), Now: func() time.Time { return fixedNow }}
 			res := ProbeFreshness(context.Background(), spec, env)
 			if tc.want.age == -2 { // some age, not worth spelling out
@@ -340,7 +340,7 @@ func TestFreshnessHTTP(t *testing.T) {
 
 	t.Run("slow server", func(t *testing.T) {
 		t.Parallel()
-		spec := freshSpec(Source{HTTP: srv.URL + "/slow", JSONPath: "$.ts"})
+		spec := freshSpec(HTTPSource{URL: srv.URL + "/slow", JSONPath: "$.ts"})
 		spec.Timeout = 500 * time.Millisecond
 		start := time.Now()
 		res := ProbeFreshness(context.Background(), spec, &Env{HTTP: srv.Client()})
@@ -376,7 +376,7 @@ func TestFreshnessFile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(Source{File: tc.path})
+			spec := freshSpec(FileSource{Path: tc.path})
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, fixedEnv(nil)))
 		})
 	}
@@ -404,7 +404,7 @@ func TestFreshnessHeartbeat(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(Source{Heartbeat: true})
+			spec := freshSpec(HeartbeatSource{})
 			spec.Name = tc.name
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, tc.env))
 		})
@@ -441,7 +441,7 @@ func TestFreshnessSeverities(t *testing.T) {
 			want{check.Unknown, check.Warn, "max_age is not configured", -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := freshSpec(Source{Heartbeat: true})
+			spec := freshSpec(HeartbeatSource{})
 			spec.Name = "x"
 			tc.edit(&spec)
 			tc.want.check(t, ProbeFreshness(context.Background(), spec, env))

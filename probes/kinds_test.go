@@ -25,31 +25,31 @@ func TestKindsRegistry(t *testing.T) {
 		return check.Spec{Name: "c", Kind: kind, Interval: time.Minute, Timeout: time.Second,
 			Config: FreshnessConfig{MaxAge: time.Minute}}
 	}
-	if r := sp(check.KindDB).TimeoutResult(time.Second); r.Status != check.Fail || r.Message != "timed out after 1s" {
+	if r := sp(KindDB).TimeoutResult(time.Second); r.Status != check.Fail || r.Message != "timed out after 1s" {
 		t.Errorf("db timeout = %s %q, want FAIL", r.Status, r.Message)
 	}
-	if r := sp(check.KindFreshness).TimeoutResult(time.Second); r.Status != check.Unknown {
+	if r := sp(KindFreshness).TimeoutResult(time.Second); r.Status != check.Unknown {
 		t.Errorf("freshness timeout = %s, want UNKNOWN", r.Status)
 	}
-	if got := check.KindDB.ComponentType(); got != "datastore" {
+	if got := KindDB.ComponentType(); got != "datastore" {
 		t.Errorf("db componentType = %q", got)
 	}
-	if got := check.KindLink.ComponentType(); got != "component" {
+	if got := KindLink.ComponentType(); got != "component" {
 		t.Errorf("link componentType = %q", got)
 	}
-	if got := sp(check.KindLink).RunTimeout(); got != time.Minute {
+	if got := sp(KindLink).RunTimeout(); got != time.Minute {
 		t.Errorf("link run timeout = %s, want the interval", got)
 	}
 	late := check.Result{Status: check.Fail, ObservedValue: check.Value(90)}
-	if sp(check.KindFreshness).Within(late) {
+	if sp(KindFreshness).Within(late) {
 		t.Error("freshness 90s old with max_age 1m counted within the SLA")
 	}
-	crit := sp(check.KindFreshness)
+	crit := sp(KindFreshness)
 	crit.Config = FreshnessConfig{MaxAge: time.Minute, CriticalAge: 2 * time.Minute}
 	if !crit.Within(late) {
 		t.Error("freshness 90s old with critical_age 2m counted outside the SLA")
 	}
-	if sp(check.KindDB).Within(late) {
+	if sp(KindDB).Within(late) {
 		t.Error("a db FAIL counted within the SLA")
 	}
 }

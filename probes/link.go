@@ -25,16 +25,19 @@ func (e *Env) linkClients() *LinkClients {
 	return defaultLinkClients()
 }
 
+// KindLink is the kind link: links answering HTTP.
+const KindLink check.Kind = "link"
+
 // linkKind is the kind link: a set of links, each bounded by the timeout
 // (default 4s); a whole run is bounded by the interval.
 var linkKind = Kind{
-	Name: check.KindLink,
+	Name: KindLink,
 	Keys: []string{"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
 		"allow_private", "per_link_metrics"},
 	DefaultTimeout: 4 * time.Second,
 	Decode:         decodeLink,
 	Probe:          ProbeLink,
-	Behaviour:      check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "component", TimeoutPerItem: true},
+	Behaviour:      check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "component", Items: true},
 }
 
 // LinkConfig is the configuration of a link check (check.Spec.Config). The
@@ -42,7 +45,7 @@ var linkKind = Kind{
 // on Source.Database.
 type LinkConfig struct {
 	URLs        []string
-	Source      Source
+	Source      SQLSource
 	Method      string  // HEAD (default; GET fallback) or GET
 	Concurrency int     // links checked at once by this check; default 32
 	PerHost     int     // links checked at once per host; default 4
@@ -97,11 +100,7 @@ func decodeLink(f check.Fields) any {
 		if !ok {
 			break
 		}
-		c.Source = Source{Database: src.Str("database"), Query: src.Str("query")}
-		src.DatabaseRef("database", c.Source.Database)
-		if c.Source.Query == "" {
-			src.Errorf("query", "missing query%s", src.In())
-		}
+		c.Source = decodeSQLSource(src)
 	case len(c.URLs) == 0:
 		f.Errorf("urls", "missing urls or source%s", f.In())
 	}

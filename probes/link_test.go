@@ -883,7 +883,7 @@ func TestProbeLinkSQLite(t *testing.T) {
 	env := &Env{Pool: p, Links: NewLinkClients(Guard{})}
 	spec := func(query string) check.Spec {
 		return check.Spec{Name: "dest", Kind: "link", Severity: check.Warn,
-			Config: LinkConfig{AllowPrivate: true, Source: Source{Database: "app", Query: query}}}
+			Config: LinkConfig{AllowPrivate: true, Source: SQLSource{Database: "app", Query: query}}}
 	}
 
 	t.Run("handle, slug, destination_url", func(t *testing.T) {
@@ -931,7 +931,7 @@ func TestProbeLinkSQLite(t *testing.T) {
 	}
 	t.Run("unknown database", func(t *testing.T) {
 		sp := spec(`SELECT 1`)
-		sp.Config = LinkConfig{AllowPrivate: true, Source: Source{Database: "nope", Query: `SELECT 1`}}
+		sp.Config = LinkConfig{AllowPrivate: true, Source: SQLSource{Database: "nope", Query: `SELECT 1`}}
 		if r := ProbeLink(context.Background(), sp, env); r.Status != check.Unknown {
 			t.Fatalf("%s %q", r.Status, r.Message)
 		}
@@ -952,7 +952,7 @@ func TestProbeLinkPostgres(t *testing.T) {
 	mustExec(t, db, `INSERT INTO `+table+` VALUES ($1, $2, $3), ($4, $5, $6)`,
 		"acme", "a", srv.URL+"/a", "acme", "b", srv.URL+"/b")
 	spec := check.Spec{Name: "pg_links", Kind: "link", Config: LinkConfig{AllowPrivate: true,
-		Source: Source{Database: "app", Query: `SELECT handle, slug, destination_url FROM ` + table + ` ORDER BY slug`}}}
+		Source: SQLSource{Database: "app", Query: `SELECT handle, slug, destination_url FROM ` + table + ` ORDER BY slug`}}}
 	r := ProbeLink(context.Background(), spec, &Env{Pool: p, Links: NewLinkClients(Guard{})})
 	if r.Status != check.Pass || r.Message != "0 of 2 links failing" || len(r.Links) != 2 || r.Links[1].Slug != "b" {
 		t.Fatalf("%s %q %+v", r.Status, r.Message, r.Links)

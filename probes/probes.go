@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ var kinds = []Kind{
 var (
 	kindsMu sync.RWMutex
 	byName  = map[check.Kind]Kind{}
+	order   []check.Kind // registration order
 )
 
 func init() {
@@ -59,6 +61,9 @@ func init() {
 func add(k Kind) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
+	if _, dup := byName[k.Name]; !dup {
+		order = append(order, k.Name)
+	}
 	byName[k.Name] = k
 	check.RegisterKind(k.Name, k.Behaviour)
 }
@@ -71,12 +76,22 @@ func Register(k Kind) (unregister func()) {
 		kindsMu.Lock()
 		defer kindsMu.Unlock()
 		delete(byName, k.Name)
+		order = slices.DeleteFunc(order, func(n check.Kind) bool { return n == k.Name })
 		check.RegisterKind(k.Name, check.Behaviour{})
 	}
 }
 
-// Kinds lists the kinds of the registry, in registry order.
-func Kinds() []Kind { return kinds }
+// Kinds lists the registered kinds, in registry order (then those added
+// with Register).
+func Kinds() []Kind {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	out := make([]Kind, 0, len(order))
+	for _, n := range order {
+		out = append(out, byName[n])
+	}
+	return out
+}
 
 // Lookup returns the registered kind named k.
 func Lookup(k check.Kind) (Kind, bool) {

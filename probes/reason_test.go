@@ -38,7 +38,7 @@ func TestFreshnessReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			spec := freshSpec(Source{Heartbeat: true})
+			spec := freshSpec(HeartbeatSource{})
 			spec.Name = tc.name
 			res := ProbeFreshness(context.Background(), spec, tc.env)
 			if res.Status != tc.status || res.Reason != tc.reason {
@@ -59,7 +59,7 @@ func TestLinkCheckReason(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	spec := check.Spec{Name: "links", Kind: check.KindLink, Timeout: 2 * time.Second, Config: LinkConfig{AllowPrivate: true,
+	spec := check.Spec{Name: "links", Kind: KindLink, Timeout: 2 * time.Second, Config: LinkConfig{AllowPrivate: true,
 		URLs: []string{srv.URL + "/ok", srv.URL + "/a", srv.URL + "/b", "http://127.0.0.1:1/refused"}}}
 	res := ProbeLink(context.Background(), spec, &Env{Links: NewLinkClients(Guard{})})
 	if res.Status != check.Fail || res.Reason != check.ReasonHTTPStatus {
@@ -90,7 +90,7 @@ func TestClassifyLinkErrTyped(t *testing.T) {
 }
 
 func TestNotRunReason(t *testing.T) {
-	if r := (check.Spec{Name: "x", Kind: check.KindDB}).NotRun(); r.Reason != check.ReasonNotRun {
+	if r := (check.Spec{Name: "x", Kind: KindDB}).NotRun(); r.Reason != check.ReasonNotRun {
 		t.Errorf("NotRun reason %q", r.Reason)
 	}
 }

@@ -247,7 +247,7 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 	}
 	name := q.Get("check")
 	if name != "" {
-		if sp, ok := s.opts.Snapshot.Spec(name); !ok || sp.Kind != "link" {
+		if sp, ok := s.opts.Snapshot.Spec(name); !ok || !sp.Kind.Behaviour().Items {
 			writeError(w, r, CodeNotFound, "No link check named "+clip(name), nil)
 			return
 		}
@@ -255,7 +255,7 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 	v := s.opts.Snapshot.View()
 	out := linksAnswer{Results: []check.LinkResult{}}
 	for _, c := range v.Checks { // sorted by name
-		if c.Kind != "link" || (name != "" && c.Check != name) {
+		if !c.Kind.Behaviour().Items || (name != "" && c.Check != name) {
 			continue
 		}
 		for _, l := range v.Raw[c.Check].Links {

@@ -123,7 +123,7 @@ func newLinkFixture(t *testing.T, allowPrivate bool, tokens ...string) *linkFixt
 	specs := []check.Spec{
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 		{Name: "dest_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second,
-			Config: probes.LinkConfig{Source: probes.Source{Database: "app", Query: sourceQuery}}},
+			Config: probes.LinkConfig{Source: probes.SQLSource{Database: "app", Query: sourceQuery}}},
 		{Name: "site_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second,
 			Config: probes.LinkConfig{URLs: []string{pub + "/", pub + "/missing"}}},
 	}

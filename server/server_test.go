@@ -34,7 +34,7 @@ func newFixture(t *testing.T, tokens ...string) *fixture {
 	specs := []check.Spec{
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second, Severity: check.Critical},
 		{Name: "beat", Kind: "freshness", Interval: time.Minute, Timeout: 5 * time.Second,
-			Config: probes.FreshnessConfig{Source: probes.Source{Heartbeat: true}, MaxAge: 15 * time.Minute}},
+			Config: probes.FreshnessConfig{Source: probes.HeartbeatSource{}, MaxAge: 15 * time.Minute}},
 	}
 	f := &fixture{now: at, beats: probes.NewBeatStore()}
 	now := func() time.Time {

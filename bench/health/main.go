@@ -112,7 +112,7 @@ func newFixture(n int, critical bool, now time.Time) *fixture {
 		} else {
 			sp.Name, sp.Kind = fmt.Sprintf("pipeline_%05d_freshness", i), "freshness"
 			sp.Config = probes.FreshnessConfig{
-				Source: probes.Source{Database: "app", Query: "SELECT max(received_at) FROM events"},
+				Source: probes.SQLSource{Database: "app", Query: "SELECT max(received_at) FROM events"},
 				MaxAge: 15 * time.Minute, CriticalAge: time.Hour, Skew: time.Minute,
 			}
 		}
