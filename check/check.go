@@ -43,7 +43,6 @@ func (s Status) Valid() bool { return s == Pass || s == Fail || s == Unknown }
 // each means outside its probe (Behaviour).
 type Kind string
 
-
 // Severity is how loud a result is.
 type Severity string
 
