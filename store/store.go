@@ -87,4 +87,6 @@ type Store interface {
 	// the retention and rollups older than 400 days, in small batches.
 	Compact(ctx context.Context, now time.Time) error
 	Close() error
+
+	AlertStore
 }

@@ -32,6 +32,9 @@ type Type struct {
 	// New returns a pointer to a fresh copy of the type's DefaultConfig,
 	// which the loader decodes the receiver's keys into.
 	New func() Config
+	// Sender builds the sender of a receiver of this type (nil: the type
+	// cannot send yet).
+	Sender NewSender
 }
 
 // FieldError is a problem with one key of a receiver's configuration.
