@@ -89,7 +89,18 @@ type Route struct {
 	GroupWait     time.Duration // group_wait: wait for more alerts of a new group; default 30s
 	GroupInterval time.Duration // group_interval: wait between notifications of a group; default 5m
 	Continue      bool          // continue: try the next routes too
+	// unknown: what an UNKNOWN result means to the alerts of this route:
+	// UnknownKeep (default: neither fires nor resolves), UnknownFire
+	// (counts as a failure) or UnknownResolve (counts as a success).
+	Unknown string
 }
+
+// Values of Route.Unknown.
+const (
+	UnknownKeep    = "keep"
+	UnknownFire    = "fire"
+	UnknownResolve = "resolve"
+)
 
 // Match is a route's `match:`. Every set field must fit; an empty Match
 // fits every alert.

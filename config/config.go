@@ -34,6 +34,7 @@ type Config struct {
 	SLOs        []SLO
 	Alerting    Alerting
 	Maintenance []Maintenance
+	Audit       Audit
 	Demo        Demo
 
 	// Secrets holds every secret value seen after expansion: DSNs with a
@@ -47,6 +48,9 @@ type Server struct {
 	Listen            string   // listen; default 127.0.0.1:8080
 	PublicURL         string   // public_url, without a trailing slash
 	Tokens            []string // tokens: bearer tokens for the private endpoints; empty ones are left out
+	// TokenNames names the tokens for the audit trail, index by index
+	// (entries {name, token}; a plain string is named token-1, token-2, ...).
+	TokenNames []string
 	LinksAllowPrivate bool     // links_allow_private: let user-supplied URLs reach private addresses
 	RateLimits        RateLimits
 }
@@ -120,9 +124,19 @@ type Route = alerting.Route
 // Maintenance is one entry of `maintenance:`: no alerts for Checks between
 // Start and End.
 type Maintenance struct {
-	Checks     []string
+	Checks     []string // checks: names or globs (targeting_*)
+	Components []string // components: every check of these components
+	// A one-off window is Start to End; a recurring one starts on Cron (a
+	// cron expression, UTC) and lasts Duration.
 	Start, End time.Time
+	Cron       string
+	Duration   time.Duration
 	Reason     string
+}
+
+// Audit is the `audit:` section.
+type Audit struct {
+	Retention time.Duration // retention: keep audit events this long; default 90d
 }
 
 // Demo is the `demo:` section.
