@@ -45,13 +45,13 @@ type Config struct {
 
 // Server is the `server:` section.
 type Server struct {
-	Listen            string   // listen; default 127.0.0.1:8080
-	PublicURL         string   // public_url, without a trailing slash
-	Tokens            []string // tokens: bearer tokens for the private endpoints; empty ones are left out
+	Listen    string   // listen; default 127.0.0.1:8080
+	PublicURL string   // public_url, without a trailing slash
+	Tokens    []string // tokens: bearer tokens for the private endpoints; empty ones are left out
 	// TokenNames names the tokens for the audit trail, index by index
 	// (entries {name, token}; a plain string is named token-1, token-2, ...).
-	TokenNames []string
-	LinksAllowPrivate bool     // links_allow_private: let user-supplied URLs reach private addresses
+	TokenNames        []string
+	LinksAllowPrivate bool // links_allow_private: let user-supplied URLs reach private addresses
 	RateLimits        RateLimits
 }
 
