@@ -1,7 +1,9 @@
 package alerting
 
 // This file is the engine's outside API (what cmd/monitor and server use).
-// The bodies are placeholders until the engine lands (engine.go).
+// The engine is in engine.go (state, Run, Restore), machine.go (one
+// alert's state machine), route.go and group.go (routes and groups), ops.go
+// (silences and escalations) and metrics.go.
 
 import (
 	"context"
@@ -55,7 +57,7 @@ type View struct {
 // "system" (the daemon itself) or "config" (a reload).
 type Actor = string
 
-// Placeholder signatures of the engine's API, implemented in engine.go:
+// The engine's API, implemented in engine.go, ops.go and metrics.go:
 //
 //	func New(cfg Config, opts Options) *Engine
 //	func (e *Engine) Restore(ctx context.Context) error       // alerts, silences and open escalations from the store

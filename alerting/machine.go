@@ -46,9 +46,11 @@ type alert struct {
 	// Peak is the highest severity since the alert started firing; routes
 	// match on it, so that an alert that paged a CRITICAL route keeps
 	// going there (its de-escalation and resolution included).
-	Peak   check.Severity `json:"peak,omitempty"`
-	Fails  int            `json:"fails,omitempty"`  // consecutive failures counted
-	Passes int            `json:"passes,omitempty"` // consecutive successes counted
+	Peak check.Severity `json:"peak,omitempty"`
+	// PendingSince is the first of the consecutive failures counted.
+	PendingSince time.Time `json:"pendingSince,omitzero"`
+	Fails        int       `json:"fails,omitempty"`  // consecutive failures counted
+	Passes       int       `json:"passes,omitempty"` // consecutive successes counted
 	// Last is the last counted outcome (fail or pass), for flap counting.
 	Last     string      `json:"last,omitempty"`
 	Changes  []time.Time `json:"changes,omitempty"` // outcome changes within the flapping window
@@ -71,6 +73,13 @@ type alert struct {
 	// Gone: the alert's check, SLO or escalation no longer exists; it is
 	// resolved and forgotten after the retention of resolved alerts.
 	Gone bool `json:"gone,omitempty"`
+
+	// Where it goes, recomputed by the engine (not persisted): the keys of
+	// its groups, the receivers of its routes, and whether the store holds
+	// a row of it.
+	groups    []string
+	receivers []string
+	stored    bool
 }
 
 // queued is a notice waiting for its groups to be flushed.
@@ -130,6 +139,9 @@ func (a *alert) observe(out string, sev check.Severity, cfg Config, now time.Tim
 	a.noteChange(out, cfg.Flapping, now)
 	switch out {
 	case outFail:
+		if a.Fails == 0 && !a.Firing {
+			a.PendingSince = now
+		}
 		a.Fails++
 		a.Passes = 0
 		a.Severity = sev
