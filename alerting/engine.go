@@ -85,10 +85,16 @@ type Engine struct {
 	deliveries  []store.Delivery // due, not yet committed
 	audit       []store.AuditEvent
 	failing     bool // the last commit failed (logged once)
+	// restored: Restore succeeded. Before, results and SLO signals are
+	// ignored and nothing is written, so that a daemon started while its
+	// store is unreachable can neither page again for an alert it already
+	// told nor overwrite the stored state; Run retries Restore.
+	restored bool
 }
 
 // New returns an engine for cfg. Call Restore before Run and before the
-// first result is observed.
+// first result is observed; until Restore succeeds (Run retries it every
+// second), the engine ignores results and SLO signals.
 func New(cfg Config, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -142,6 +148,9 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.restored {
+		return
+	}
 	sp := ch.Spec
 	if sp.Name == "" {
 		sp = e.specs[r.Check]
@@ -368,6 +377,9 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	now := e.now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.restored {
+		return
+	}
 	seen := map[string]bool{}
 	for _, s := range sigs {
 		if !s.Firing {
@@ -499,6 +511,18 @@ func (e *Engine) Run(ctx context.Context) {
 // step re-evaluates every alert at now, flushes the groups that are due,
 // forgets what expired, and writes the changes in one commit.
 func (e *Engine) step(ctx context.Context) {
+	e.mu.Lock()
+	restored := e.restored
+	e.mu.Unlock()
+	if !restored {
+		if err := e.Restore(ctx); err != nil {
+			if !e.failing {
+				e.log.Warn("Alerting waits for the store to restore its state", "err", err)
+			}
+			e.failing = true
+			return
+		}
+	}
 	now := e.now()
 	e.mu.Lock()
 	for id, s := range e.silences {
@@ -531,7 +555,12 @@ func (e *Engine) step(ctx context.Context) {
 	}
 	_, err := e.st.CommitAlerts(ctx, c)
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer func() {
+		e.mu.Unlock()
+		if err == nil && len(c.Deliveries) > 0 && e.opts.Wake != nil {
+			e.opts.Wake()
+		}
+	}()
 	if err != nil {
 		e.giveBack(c, ids)
 		if !e.failing {
@@ -558,9 +587,6 @@ func (e *Engine) step(ctx context.Context) {
 		if a := e.alerts[id]; a != nil {
 			a.stored = false
 		}
-	}
-	if len(c.Deliveries) > 0 && e.opts.Wake != nil {
-		e.opts.Wake()
 	}
 }
 
@@ -653,8 +679,16 @@ func (e *Engine) giveBack(c store.AlertCommit, ids []string) {
 // Restore loads the alerts, the active silences and the open escalations
 // from the store, so that an alert firing before a restart is still firing
 // (told: no second firing page) and its resolution is still told. A
-// notification that was due but not yet written is made due again.
+// notification that was due but not yet written is made due again. An
+// error (the store unreachable) leaves the engine waiting: Run retries.
+// Once it succeeded, Restore does nothing.
 func (e *Engine) Restore(ctx context.Context) error {
+	e.mu.Lock()
+	done := e.restored
+	e.mu.Unlock()
+	if done {
+		return nil
+	}
 	now := e.now()
 	rows, err := e.st.LoadAlerts(ctx)
 	if err != nil {
@@ -670,7 +704,14 @@ func (e *Engine) Restore(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.restored {
+		return nil
+	}
+	e.restored = true
 	for _, row := range rows {
+		if _, ok := e.alerts[row.ID]; ok {
+			continue // an escalation opened while the store was coming back
+		}
 		a := &alert{}
 		if err := json.Unmarshal(row.Data, a); err != nil || a.ID != row.ID {
 			e.log.Warn("Stored alert state unreadable; forgotten", "alert", row.ID, "err", err)
