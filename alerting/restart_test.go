@@ -74,7 +74,6 @@ func TestRestartMemStore(t *testing.T) {
 	})
 }
 
-
 // TestRestoreWaitsForStore: a daemon started while its store is down
 // ignores results until Run restored the state, so a firing alert told
 // before the restart is not paged again.
