@@ -531,6 +531,9 @@ func (e *Engine) step(ctx context.Context) {
 		}
 	}
 	for _, a := range e.alerts {
+		if !a.active() {
+			continue // nothing to tell, nothing to show: no work per tick
+		}
 		before := fp(a)
 		if e.opts.InMaintenance != nil && a.Check != "" {
 			a.Maintenance = e.inMaintenance(a.Check, now)
@@ -588,6 +591,11 @@ func (e *Engine) step(ctx context.Context) {
 			a.stored = false
 		}
 	}
+}
+
+// active reports whether a tick can change what a tells or shows.
+func (a *alert) active() bool {
+	return a.Firing || a.Told || a.Outbox != nil || a.Flapping || a.Fails > 0
 }
 
 // keep reports whether a's state is worth a row in the store.

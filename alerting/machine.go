@@ -99,9 +99,10 @@ const (
 )
 
 // outcome maps a result's status to what it counts as under the route's
-// unknown mode. An UNKNOWN because a parent fails never counts: the parent
-// is the problem and pages for it (CONTRACT §3: "parent FAIL → this is
-// UNKNOWN, not paged").
+// unknown mode. Some UNKNOWNs never count: because a parent fails (the
+// parent is the problem and pages for it; CONTRACT §3: "parent FAIL → this
+// is UNKNOWN, not paged"), "not yet run", and a run given up at shutdown
+// or reload.
 func outcome(r check.Result, unknown string) string {
 	switch r.Status {
 	case check.Fail:
@@ -109,7 +110,8 @@ func outcome(r check.Result, unknown string) string {
 	case check.Pass:
 		return outPass
 	}
-	if r.Reason == check.ReasonParentFailing {
+	switch r.Reason {
+	case check.ReasonParentFailing, check.ReasonNotRun, check.ReasonCanceled:
 		return outKeep
 	}
 	switch unknown {

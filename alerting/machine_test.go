@@ -130,6 +130,8 @@ func TestUnknownModes(t *testing.T) {
 		{UnknownResolve, unknown, outPass},
 		{UnknownFire, parent, outKeep},
 		{UnknownResolve, parent, outKeep},
+		{UnknownFire, check.Result{Status: check.Unknown, Reason: check.ReasonNotRun}, outKeep},
+		{UnknownFire, check.Result{Status: check.Unknown, Reason: check.ReasonCanceled}, outKeep},
 		{UnknownKeep, check.Result{Status: check.Fail}, outFail},
 		{UnknownFire, check.Result{Status: check.Pass}, outPass},
 	} {
