@@ -756,3 +756,17 @@ func (e *Engine) Restore(ctx context.Context) error {
 	e.rebuildGroups(now)
 	return nil
 }
+
+// ViewOfRow reads one stored alert (store.AlertRow.Data) as GET
+// /v2/alerts shows it at now, for readers of the store without an engine
+// (`monitor alerts` when no daemon answers). Mutes are not stored: Silenced,
+// Maintenance and InhibitedBy read false and empty. ok is false for an
+// alert the engine would not show (resolved past the retention).
+func ViewOfRow(row store.AlertRow, now time.Time) (v View, ok bool, err error) {
+	a := &alert{}
+	if err := json.Unmarshal(row.Data, a); err != nil {
+		return View{}, false, fmt.Errorf("alert %s: %w", row.ID, err)
+	}
+	v, ok = a.view(now)
+	return v, ok, nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -272,6 +273,45 @@ func TestMaintenanceEnd(t *testing.T) {
 	})
 }
 
+// TestMaintenanceFromHub: without Options.InMaintenance the engine takes
+// the window from the hub's Change.Maintenance; a result after the window
+// fires a still-failing check at once.
+func TestMaintenanceFromHub(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("db", check.Warn, "")}, Options{})
+		sp := r.specs["db"]
+		res := check.Result{Check: "db", Kind: "db", Status: check.Fail, Severity: check.Warn, Message: "down"}
+		for range 3 {
+			r.e.Observe(res, hub.Change{Spec: sp, Maintenance: true})
+		}
+		r.wait(time.Hour)
+		r.expect()
+		if v := r.view("check:db"); !v.Maintenance || v.Status != "firing" {
+			t.Fatalf("in maintenance: %+v", v)
+		}
+		r.e.Observe(res, hub.Change{Spec: sp})
+		r.wait(time.Second)
+		r.expect("oncall firing check:db=firing")
+	})
+}
+
+// TestInhibitedWhileWaiting: a child whose firing waits in its group when
+// the parent fires is not told after all.
+func TestInhibitedWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := cfgWith(Route{Receivers: []string{"oncall"}, GroupWait: 30 * time.Second})
+		r := newRig(t, cfg, []check.Spec{spec("db", check.Critical, ""), spec("fresh", check.Warn, "", "db")}, Options{})
+		r.fail("fresh", "fresh")
+		r.wait(5 * time.Second)
+		r.fail("db", "db")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing")
+		r.pass("db")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing", "oncall resolved check:db=resolved", "oncall firing check:fresh=firing")
+	})
+}
+
 func TestSilence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("targeting_a", check.Warn, ""),
@@ -503,6 +543,22 @@ monitor_escalations_open{severity="MEDIUM"} 1
 `
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestViewOfRow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("db", check.Critical, "Core")}, Options{})
+		r.fail("db", "db")
+		r.wait(time.Second)
+		rows, err := r.st.LoadAlerts(context.Background())
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("rows %v %v", rows, err)
+		}
+		v, ok, err := ViewOfRow(rows[0], time.Now())
+		if err != nil || !ok || v.ID != "check:db" || v.Status != "firing" || v.Severity != "CRITICAL" || v.Labels["component"] != "Core" {
+			t.Fatalf("view %+v %v %v", v, ok, err)
 		}
 	})
 }

@@ -114,7 +114,7 @@ func (e *Engine) flush(g *group, now time.Time) {
 		}
 		q := a.Outbox
 		if q != nil && !slices.Contains(q.Flushed, g.key) {
-			if q.Status == receiver.StatusFiring && q.Notice != receiver.NoticeFlapping && a.muted() {
+			if q.Status == receiver.StatusFiring && q.Notice == receiver.NoticeNone && len(q.Flushed) == 0 && a.muted() {
 				// Muted while it waited (inhibited by a parent that
 				// fired meanwhile, silenced): not told after all.
 				before := fp(a)
