@@ -73,6 +73,12 @@ type Actor = string
 //	func (e *Engine) Escalate(ctx context.Context, esc store.Escalation, by Actor) (store.Escalation, error)
 //	func (e *Engine) ResolveEscalation(ctx context.Context, id string, by Actor) (store.Escalation, error)
 //	func (e *Engine) Collector() prometheus.Collector         // monitor_alerts_firing, monitor_escalations_open
+//	func (e *Engine) OpenEscalations() []store.Escalation     // newest first
+//	func ViewOfRow(row store.AlertRow, now time.Time) (View, bool, error) // a stored alert, without an engine
+//
+// Errors: *InvalidError (errors.Is ErrInvalid; Field and Code for the
+// API's details and invalid_severity), ErrLimit (too many open
+// escalations or silences), store.ErrNotFound, store.ErrUnavailable.
 //
 // and the dispatcher (package alerting/outbox):
 //

@@ -370,9 +370,13 @@ func (e *Engine) rebuildGroups(now time.Time) {
 	}
 }
 
-// SLOSignals takes the evaluator's burn-rate conditions, each evaluation:
-// every condition that fires is an alert of kind slo_burn (page: CRITICAL,
-// ticket: WARN), firing at once; one that is absent or not firing resolves.
+// SLOSignals takes the evaluator's burn-rate conditions after each
+// successful evaluation (all of them, or only the firing ones as
+// sla.Evaluator.Signals gives them): every condition that fires is an
+// alert of kind slo_burn (page: CRITICAL, ticket: WARN), firing at once,
+// with labels check, kind, severity, component, long_window and
+// short_window; one that is absent or not firing resolves. Do not call it
+// after a failed evaluation: an empty list resolves every burn alert.
 func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	now := e.now()
 	e.mu.Lock()
