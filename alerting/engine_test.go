@@ -562,3 +562,23 @@ func TestViewOfRow(t *testing.T) {
 		}
 	})
 }
+
+func TestRepeatThroughGroups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := cfgWith(Route{Receivers: []string{"oncall"}, GroupBy: []string{LabelKind}, GroupWait: 30 * time.Second,
+			GroupInterval: 5 * time.Minute})
+		cfg.RepeatInterval = time.Hour
+		r := newRig(t, cfg, []check.Spec{spec("a", check.Warn, ""), spec("b", check.Warn, "")}, Options{})
+		r.fail("a", "a", "b", "b")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:a=firing check:b=firing")
+		r.wait(59 * time.Minute)
+		r.expect("oncall firing check:a=firing check:b=firing",
+			"oncall firing/repeat check:a=firing check:b=firing")
+		r.pass("a")
+		r.wait(5 * time.Minute) // group_interval after the repeat
+		r.expect("oncall firing check:a=firing check:b=firing",
+			"oncall firing/repeat check:a=firing check:b=firing",
+			"oncall firing check:a=resolved check:b=firing")
+	})
+}
