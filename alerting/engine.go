@@ -154,6 +154,8 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	sp := ch.Spec
 	if sp.Name == "" {
 		sp = e.specs[r.Check]
+	} else {
+		e.specs[sp.Name] = sp // depends_on for inhibition, even before SetSpecs
 	}
 	id := prefixCheck + r.Check
 	a := e.alerts[id]
