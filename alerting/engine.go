@@ -90,6 +90,15 @@ type Engine struct {
 	// store is unreachable can neither page again for an alert it already
 	// told nor overwrite the stored state; Run retries Restore.
 	restored bool
+	capped   bool // "too many alerts" was logged
+}
+
+// tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
+func (e *Engine) tooMany(id string) {
+	if !e.capped {
+		e.capped = true
+		e.log.Error("Alerts not tracked: too many alerts", "alert", id, "max", MaxAlerts)
+	}
 }
 
 // New returns an engine for cfg. Call Restore before Run and before the
@@ -161,7 +170,7 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	a := e.alerts[id]
 	if a == nil {
 		if len(e.alerts) >= MaxAlerts {
-			e.log.Warn("Alert not tracked: too many alerts", "check", r.Check, "max", MaxAlerts)
+			e.tooMany(prefixCheck + r.Check)
 			return
 		}
 		sev := sp.FailSeverity()
@@ -396,7 +405,7 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		a := e.alerts[id]
 		if a == nil {
 			if len(e.alerts) >= MaxAlerts {
-				e.log.Warn("Alert not tracked: too many alerts", "alert", id, "max", MaxAlerts)
+				e.tooMany(id)
 				continue
 			}
 			a = &alert{ID: id, Check: s.Check, Kind: KindSLOBurn}
