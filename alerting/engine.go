@@ -42,6 +42,8 @@ const (
 	// tick is how often Run re-evaluates timers (group waits, repeats,
 	// silences and maintenance windows ending) and writes to the store.
 	tick = time.Second
+	// minGap spaces the steps that wakes ask for.
+	minGap = 100 * time.Millisecond
 )
 
 // Audit actions the engine writes.
@@ -91,6 +93,10 @@ type Engine struct {
 	// told nor overwrite the stored state; Run retries Restore.
 	restored bool
 	capped   bool // "too many alerts" was logged
+	// silVersion changes whenever a silence is added, expired, starts or
+	// ends (silActive: the active ones at the last tick).
+	silVersion int
+	silActive  map[string]bool
 }
 
 // tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
@@ -118,6 +124,7 @@ func New(cfg Config, opts Options) *Engine {
 		specs:  map[string]check.Spec{},
 		alerts: map[string]*alert{}, groups: map[string]*group{},
 		silences: map[string]store.Silence{}, escalations: map[string]store.Escalation{},
+		silVersion: 1, silActive: map[string]bool{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{},
 	}
 }
@@ -182,7 +189,7 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	if a.Kind == "" {
 		a.Kind = string(sp.Kind)
 	}
-	a.Labels = checkLabels(a, sp)
+	a.Labels, a.silSeen = checkLabels(a, sp), 0
 	out := outcome(r, e.unknownMode(a))
 	if out != outKeep || a.Result == nil {
 		res := r
@@ -190,7 +197,9 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 		a.Result, a.Summary = &res, r.Message
 	}
 	tr := a.observe(out, r.Severity, e.cfg, now)
-	a.Labels[LabelSeverity] = string(a.Severity)
+	if a.Labels[LabelSeverity] != string(a.Severity) {
+		a.Labels[LabelSeverity], a.silSeen = string(a.Severity), 0
+	}
 	a.Maintenance = ch.Maintenance || e.inMaintenance(a.Check, now)
 	e.noteTransition(a, tr, now)
 	e.update(a, now, before)
@@ -274,11 +283,15 @@ func (e *Engine) update(a *alert, now time.Time, before fingerprint) {
 // mute recomputes what silences and inhibits a (maintenance is set by the
 // callers, from the result or the clock).
 func (e *Engine) mute(a *alert, now time.Time) {
-	a.Silenced = false
-	for _, s := range e.silences {
-		if !now.Before(s.StartsAt) && now.Before(s.EndsAt) && silenceMatches(s.Matchers, a.Labels) {
-			a.Silenced = true
-			break
+	if a.silSeen != e.silVersion {
+		// Only when the silences or the alert's labels changed: a tick
+		// does not match every alert against every silence.
+		a.Silenced, a.silSeen = false, e.silVersion
+		for _, s := range e.silences {
+			if !now.Before(s.StartsAt) && now.Before(s.EndsAt) && silenceMatches(s.Matchers, a.Labels) {
+				a.Silenced = true
+				break
+			}
 		}
 	}
 	a.InhibitedBy = a.InhibitedBy[:0]
@@ -417,6 +430,7 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		a.Summary = fmt.Sprintf("error budget burn rate %.1fx over %s and %.1fx over %s (threshold %gx, %s)",
 			s.LongBurn, sla.FormatWindow(s.Alert.Long), s.ShortBurn, sla.FormatWindow(s.Alert.Short),
 			s.Alert.Factor, s.Alert.Severity)
+		a.silSeen = 0
 		a.Labels = map[string]string{LabelCheck: s.Check, LabelKind: KindSLOBurn, LabelSeverity: string(sev),
 			"long_window": sla.FormatWindow(s.Alert.Long), "short_window": sla.FormatWindow(s.Alert.Short)}
 		if c := e.specs[s.Check].Component; c != "" {
@@ -509,8 +523,10 @@ func (e *Engine) wake() {
 func (e *Engine) Run(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var last time.Time
 	for {
 		e.step(ctx)
+		last = time.Now()
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -519,6 +535,16 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-e.kick:
+			// A storm of wakes (each result of a route without
+			// group_wait) makes steps at most every minGap.
+			if d := minGap - time.Since(last); d > 0 {
+				w := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+				case <-w.C:
+				}
+				w.Stop()
+			}
 		}
 	}
 }
@@ -541,8 +567,14 @@ func (e *Engine) step(ctx context.Context) {
 	now := e.now()
 	e.mu.Lock()
 	for id, s := range e.silences {
+		active := !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+		if active != e.silActive[id] {
+			e.silVersion++
+			e.silActive[id] = active
+		}
 		if !now.Before(s.EndsAt) {
 			delete(e.silences, id)
+			delete(e.silActive, id)
 		}
 	}
 	for _, a := range e.alerts {
@@ -749,6 +781,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 			e.silences[s.ID] = s
 		}
 	}
+	e.silVersion++
 	open := map[string]bool{}
 	for _, esc := range escs {
 		open[esc.ID] = true

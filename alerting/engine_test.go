@@ -582,3 +582,39 @@ func TestRepeatThroughGroups(t *testing.T) {
 			"oncall firing check:a=resolved check:b=firing")
 	})
 }
+
+func TestBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), nil, Options{})
+		ctx := context.Background()
+		for i := range MaxOpenEscalations {
+			if _, err := r.e.Escalate(ctx, store.Escalation{Handle: "h", Severity: "LOW", Summary: fmt.Sprint(i)}, "ops"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.e.Escalate(ctx, store.Escalation{Handle: "h", Severity: "LOW", Summary: "one more"}, "ops"); !errors.Is(err, ErrLimit) {
+			t.Fatalf("escalation past the bound: %v", err)
+		}
+		end := time.Now().Add(time.Hour)
+		for i := range MaxSilences {
+			if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: map[string]string{"check": fmt.Sprint(i)}, EndsAt: end}, "ops"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: map[string]string{"check": "x"}, EndsAt: end}, "ops"); !errors.Is(err, ErrLimit) {
+			t.Fatalf("silence past the bound: %v", err)
+		}
+		many := map[string]string{}
+		for i := range MaxMatchers + 1 {
+			many[fmt.Sprint("l", i)] = "*"
+		}
+		if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: many, EndsAt: end}, "ops"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("too many matchers: %v", err)
+		}
+		r.wait(time.Second)
+		ns := r.st.sent(t)
+		if len(ns) != MaxOpenEscalations {
+			t.Fatalf("%d notifications for %d escalations", len(ns), MaxOpenEscalations)
+		}
+	})
+}

@@ -80,6 +80,9 @@ type alert struct {
 	groups    []string
 	receivers []string
 	stored    bool
+	// silSeen is the engine's silence version Silenced was computed at; 0
+	// (labels changed) means compute again.
+	silSeen int
 }
 
 // queued is a notice waiting for its groups to be flushed.
