@@ -515,3 +515,13 @@ func mappingKeys(n *yaml.Node) []string {
 	}
 	return keys
 }
+
+// ReceiverType returns the registered receiver type named name.
+func ReceiverType(name string) (receiver.Type, bool) {
+	for _, t := range receiverTypes {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return receiver.Type{}, false
+}
