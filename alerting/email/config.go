@@ -1,12 +1,17 @@
-// Package email is the email receiver (SMTP). For now it holds the
-// configuration only; the sender comes with the alerting engine.
+// Package email is the email receiver: one mail per notification through
+// an SMTP server (STARTTLS, implicit TLS or none; AUTH when a username is
+// set), with a plain-text and an HTML part listing every alert.
 package email
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
@@ -31,6 +36,9 @@ type SMTP struct {
 	// tls: starttls (default: upgrade, refuse a server without it), tls
 	// (implicit TLS, usually port 465) or none (plain text; no password then).
 	TLS string `yaml:"tls"`
+	// ca_file: an absolute path to PEM certificates trusted besides the
+	// system's, for a server whose certificate a private CA signed; optional.
+	CAFile string `yaml:"ca_file"`
 }
 
 // TLS modes.
@@ -47,7 +55,7 @@ const MaxRecipients = 100
 var DefaultConfig = Config{SMTP: SMTP{Port: 587, TLS: StartTLS}}
 
 // Type registers the email receiver with the configuration loader.
-var Type = receiver.Type{Name: "email", New: func() receiver.Config { c := DefaultConfig; return &c }}
+var Type = receiver.Type{Name: "email", New: func() receiver.Config { c := DefaultConfig; return &c }, Sender: newSender}
 
 var _ receiver.Config = (*Config)(nil)
 
@@ -63,7 +71,11 @@ var (
 	ErrFromNotSet         = errors.New("missing from")
 	ErrUsernameNotSet     = errors.New("missing username")
 	ErrPasswordWithoutTLS = errors.New("password with tls: none")
+	ErrInvalidCAFile      = errors.New("invalid ca_file")
 )
+
+// MaxCAFile bounds the size of ca_file.
+const MaxCAFile = 1 << 20
 
 // Validate checks the recipients and the SMTP settings.
 func (c *Config) Validate() error {
@@ -101,6 +113,13 @@ func (c *Config) Validate() error {
 	if s.Password != "" && s.Username == "" {
 		errs = append(errs, receiver.Field("smtp.username", ErrUsernameNotSet, "a password needs a username"))
 	}
+	if s.CAFile != "" {
+		if s.TLS == NoTLS {
+			errs = append(errs, receiver.Field("smtp.ca_file", ErrInvalidCAFile, "tls: none uses no certificates: use starttls or tls"))
+		} else if _, err := s.certPool(); err != nil {
+			errs = append(errs, receiver.Field("smtp.ca_file", err, "want an absolute path to a PEM file of CA certificates"))
+		}
+	}
 	if s.From != "" && !validAddress(s.From) {
 		errs = append(errs, receiver.Field("smtp.from", fmt.Errorf("%w %q", ErrInvalidAddress, s.From), "want name@example.com"))
 	}
@@ -127,4 +146,35 @@ func (c *Config) Sender() string {
 func validAddress(s string) bool {
 	_, err := mail.ParseAddress(s)
 	return s != "" && err == nil
+}
+
+// certPool returns the system's certificate pool plus the certificates of
+// ca_file; nil (the system's) when ca_file is unset.
+func (s *SMTP) certPool() (*x509.CertPool, error) {
+	if s.CAFile == "" {
+		return nil, nil
+	}
+	if !filepath.IsAbs(s.CAFile) {
+		return nil, fmt.Errorf("%w: %q is not an absolute path", ErrInvalidCAFile, s.CAFile)
+	}
+	f, err := os.Open(s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCAFile, err)
+	}
+	defer f.Close()
+	pem, err := io.ReadAll(io.LimitReader(f, MaxCAFile+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCAFile, err)
+	case len(pem) > MaxCAFile:
+		return nil, fmt.Errorf("%w: %q is larger than %d bytes", ErrInvalidCAFile, s.CAFile, MaxCAFile)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: no PEM certificate in %q", ErrInvalidCAFile, s.CAFile)
+	}
+	return pool, nil
 }
