@@ -27,7 +27,7 @@ type Config struct {
 // SMTP is the `smtp:` mapping of an email receiver.
 type SMTP struct {
 	Host     string       `yaml:"host"`     // host: the server's name or address
-	Port     int          `yaml:"port"`     // port; default 587
+	Port     int          `yaml:"port"`     // port; default 587, or 465 with tls: tls
 	Username string       `yaml:"username"` // username: to log in; optional
 	Password check.Secret `yaml:"password"` // password (or password_file); needs username
 	// from: the sender's address; default the username when it is an
@@ -52,7 +52,7 @@ const (
 const MaxRecipients = 100
 
 // DefaultConfig is an email receiver's configuration before its keys are read.
-var DefaultConfig = Config{SMTP: SMTP{Port: 587, TLS: StartTLS}}
+var DefaultConfig = Config{SMTP: SMTP{TLS: StartTLS}}
 
 // Type registers the email receiver with the configuration loader.
 var Type = receiver.Type{Name: "email", New: func() receiver.Config { c := DefaultConfig; return &c }, Sender: newSender}
@@ -98,7 +98,7 @@ func (c *Config) Validate() error {
 	case !receiver.ValidHost(s.Host):
 		errs = append(errs, receiver.Field("smtp.host", fmt.Errorf("%w %q", ErrInvalidHost, s.Host), "want a host name or IP address, without a port"))
 	}
-	if s.Port < 1 || s.Port > 65535 {
+	if s.Port < 0 || s.Port > 65535 {
 		errs = append(errs, receiver.Field("smtp.port", fmt.Errorf("%w %d", ErrInvalidPort, s.Port), "want 1 to 65535"))
 	}
 	switch s.TLS {
@@ -177,4 +177,16 @@ func (s *SMTP) certPool() (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%w: no PEM certificate in %q", ErrInvalidCAFile, s.CAFile)
 	}
 	return pool, nil
+}
+
+// PortOrDefault is the port to connect to: the configured one, else 465
+// for implicit TLS (tls: tls) and 587 (submission) otherwise.
+func (s SMTP) PortOrDefault() int {
+	switch {
+	case s.Port != 0:
+		return s.Port
+	case s.TLS == TLS:
+		return 465
+	}
+	return 587
 }

@@ -143,7 +143,7 @@ func (n *Notifier) Send(ctx context.Context, notif receiver.Notification) error 
 }
 
 func (n *Notifier) addr() string {
-	return net.JoinHostPort(n.conf.SMTP.Host, strconv.Itoa(n.conf.SMTP.Port))
+	return net.JoinHostPort(n.conf.SMTP.Host, strconv.Itoa(n.conf.SMTP.PortOrDefault()))
 }
 
 // options are the go-mail client's: port, TLS mode, AUTH when a username
@@ -152,7 +152,7 @@ func (n *Notifier) addr() string {
 func (n *Notifier) options(timeout time.Duration) []gomail.Option {
 	s := n.conf.SMTP
 	opts := []gomail.Option{
-		gomail.WithPort(s.Port),
+		gomail.WithPort(s.PortOrDefault()),
 		gomail.WithTimeout(timeout),
 		gomail.WithTLSConfig(n.tls),
 	}
