@@ -65,7 +65,14 @@ func PostJSON(ctx context.Context, d Deps, p Post) error {
 	}
 	// The URL's path may be the token (Slack): an answer quoting it is
 	// redacted too.
-	red := check.NewRedactor(append([]string{p.URL, req.URL.RequestURI(), req.URL.EscapedPath()}, p.Secrets...)...)
+	hidden := append([]string{p.URL, req.URL.RequestURI(), req.URL.EscapedPath()}, p.Secrets...)
+	for _, vs := range req.URL.Query() { // ?token=...: the value alone may be echoed
+		hidden = append(hidden, vs...)
+	}
+	if pw, ok := req.URL.User.Password(); ok {
+		hidden = append(hidden, pw)
+	}
+	red := check.NewRedactor(hidden...)
 	for k, vs := range p.Header {
 		req.Header[k] = vs
 	}
