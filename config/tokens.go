@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -69,11 +70,13 @@ func (d *decoder) tokens(server fields) (tokens, names []string) {
 		if tok == "" {
 			continue
 		}
-		if first, dup := valueOf[tok]; dup {
+		// The server trims what it compares: so does this.
+		key := strings.TrimSpace(tok)
+		if first, dup := valueOf[key]; dup {
 			d.errorf(at, "the token of %s is the same as that of %s (each token names one actor)", where, first)
 			continue
 		}
-		valueOf[tok] = where
+		valueOf[key] = where
 		tokens = append(tokens, tok)
 		names = append(names, name)
 	}
