@@ -636,6 +636,7 @@ server:
     - { name: ops, token: "${OPS_TOKEN}" }
     - { name: ci.deploy-1, token_file: testdata/secrets/routing-key }
     - { name: off, token: "${OFF:-}" }
+    - "   "
 checks:
   - { name: x, kind: link, urls: ["https://example.com/"] }
 `), env(map[string]string{"API_TOKEN": apiToken, "OPS_TOKEN": "ops-token-9876543210"}))

@@ -67,7 +67,7 @@ func (d *decoder) tokens(server fields) (tokens, names []string) {
 				nameAt[name] = nameNode.Line
 			}
 		}
-		if tok == "" {
+		if strings.TrimSpace(tok) == "" {
 			continue
 		}
 		// The server trims what it compares: so does this.
