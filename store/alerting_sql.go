@@ -44,6 +44,8 @@ const (
 	// maxDetails bounds an audit event's encoded details; larger ones are
 	// replaced by {"truncated": true}.
 	maxDetails = 16 << 10
+	// maxError bounds an attempt's error; longer ones are cut.
+	maxError = 1024
 	// alertChunk rows go into one multi-row statement.
 	alertChunk = 100
 	// sentRetention keeps sent deliveries and the attempt log this long.
@@ -546,7 +548,7 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 			a.NextAt = time.Time{}
 		}
 		a.Duration = max(a.Duration, 0)
-		e := clip(a.Error, maxDetails)
+		e := clip(a.Error, maxError)
 		if a.Outcome == OutcomeSent {
 			e = ""
 		}
