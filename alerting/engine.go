@@ -33,6 +33,9 @@ const (
 	MaxSilences = 1000
 	// MaxMatchers bounds the matchers of one silence.
 	MaxMatchers = 20
+	// SLOAbsentGrace is how long a firing burn-rate alert whose condition
+	// is no longer given to SLOSignals stays firing.
+	SLOAbsentGrace = 15 * time.Minute
 	// ResolvedRetention is how long a resolved alert stays in GET
 	// /v2/alerts (and in the store).
 	ResolvedRetention = time.Hour
@@ -395,12 +398,15 @@ func (e *Engine) rebuildGroups(now time.Time) {
 }
 
 // SLOSignals takes the evaluator's burn-rate conditions after each
-// successful evaluation (all of them, or only the firing ones as
-// sla.Evaluator.Signals gives them): every condition that fires is an
-// alert of kind slo_burn (page: CRITICAL, ticket: WARN), firing at once,
-// with labels check, kind, severity, component, long_window and
-// short_window; one that is absent or not firing resolves. Do not call it
-// after a failed evaluation: an empty list resolves every burn alert.
+// evaluation: all of them, firing or not (the Signals of every
+// sla.Evaluator.Statuses()). Every condition that fires is an alert of
+// kind slo_burn (page: CRITICAL, ticket: WARN), firing at once, with
+// labels check, kind, severity, component, long_window and short_window;
+// one given as not firing resolves at once. One that is absent (its SLO
+// removed, or its evaluation failing: the store down) resolves only after
+// SLOAbsentGrace, so that an outage of the history store does not resolve
+// and re-page every burn alert. (Given only the firing conditions, as
+// sla.Evaluator.Signals returns them, resolutions come that much later.)
 func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	now := e.now()
 	e.mu.Lock()
@@ -410,11 +416,13 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	}
 	seen := map[string]bool{}
 	for _, s := range sigs {
+		id := SLOAlertID(s)
+		if _, dup := seen[id]; !dup || s.Firing {
+			seen[id] = s.Firing
+		}
 		if !s.Firing {
 			continue
 		}
-		id := SLOAlertID(s)
-		seen[id] = true
 		a := e.alerts[id]
 		if a == nil {
 			if len(e.alerts) >= MaxAlerts {
@@ -426,7 +434,7 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		}
 		before := fp(a)
 		sev := sloSeverity(s.Alert.Severity)
-		a.Severity, a.Gone = sev, false
+		a.Severity, a.Gone, a.SeenAt = sev, false, now
 		a.Summary = fmt.Sprintf("error budget burn rate %.1fx over %s and %.1fx over %s (threshold %gx, %s)",
 			s.LongBurn, sla.FormatWindow(s.Alert.Long), s.ShortBurn, sla.FormatWindow(s.Alert.Short),
 			s.Alert.Factor, s.Alert.Severity)
@@ -445,6 +453,9 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	}
 	for id, a := range e.alerts {
 		if a.Kind != KindSLOBurn || !a.Firing || seen[id] {
+			continue
+		}
+		if _, given := seen[id]; !given && now.Sub(a.SeenAt) < SLOAbsentGrace {
 			continue
 		}
 		before := fp(a)

@@ -430,10 +430,26 @@ func TestSLOBurn(t *testing.T) {
 		}
 		r.e.SLOSignals([]sla.Signal{page, ticket}) // still firing: nothing new
 		r.wait(time.Second)
-		r.e.SLOSignals([]sla.Signal{ticket}) // the page condition stops
+		stopped := page
+		stopped.Firing = false
+		r.e.SLOSignals([]sla.Signal{stopped, ticket, quiet}) // the page condition stops
 		r.wait(time.Second)
 		r.expect("pager firing slo:api:1h/5m=firing", "tickets firing slo:api:1d/2h=firing",
 			"pager resolved slo:api:1h/5m=resolved")
+		// The evaluation fails (no signal of the SLO): the ticket keeps
+		// firing through a short store outage, and resolves after the grace.
+		r.e.SLOSignals(nil)
+		r.wait(10 * time.Minute)
+		r.e.SLOSignals(nil)
+		r.wait(time.Second)
+		if v := r.view("slo:api:1d/2h"); v.Status != "firing" {
+			t.Fatalf("ticket after 10m without signals: %+v", v)
+		}
+		r.wait(5 * time.Minute)
+		r.e.SLOSignals(nil)
+		r.wait(time.Second)
+		r.expect("pager firing slo:api:1h/5m=firing", "tickets firing slo:api:1d/2h=firing",
+			"pager resolved slo:api:1h/5m=resolved", "tickets resolved slo:api:1d/2h=resolved")
 	})
 }
 

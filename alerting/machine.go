@@ -70,6 +70,9 @@ type alert struct {
 	Maintenance bool     `json:"-"`
 	InhibitedBy []string `json:"-"`
 
+	// SeenAt is when SLOSignals last gave the burn-rate condition firing.
+	SeenAt time.Time `json:"seenAt,omitzero"`
+
 	// Gone: the alert's check, SLO or escalation no longer exists; it is
 	// resolved and forgotten after the retention of resolved alerts.
 	Gone bool `json:"gone,omitempty"`
