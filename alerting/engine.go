@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -192,7 +193,9 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	if a.Kind == "" {
 		a.Kind = string(sp.Kind)
 	}
-	a.Labels, a.silSeen = checkLabels(a, sp), 0
+	if l := checkLabels(a, sp); !maps.Equal(l, a.Labels) {
+		a.Labels, a.silSeen = l, 0
+	}
 	out := outcome(r, e.unknownMode(a))
 	if out != outKeep || a.Result == nil {
 		res := r
