@@ -635,3 +635,25 @@ func TestBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestReload: a reload of the alerting section keeps told alerts told (no
+// second page) and the thresholds and routes apply from then on.
+func TestReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("db", check.Critical, ""), spec("web", check.Warn, "")}, Options{})
+		r.fail("db", "db")
+		r.wait(time.Second)
+		r.expect("oncall firing check:db=firing")
+		cfg := cfgWith(Route{Receivers: []string{"oncall"}, GroupBy: []string{LabelKind}, GroupWait: 10 * time.Second})
+		cfg.FailureThreshold = 3
+		r.e.SetConfig(cfg)
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing")
+		r.fail("web", "web")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing")
+		r.fail("web")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing", "oncall firing check:db=firing check:web=firing")
+	})
+}
