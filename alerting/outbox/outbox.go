@@ -607,3 +607,14 @@ func (d *Dispatcher) Replay(ctx context.Context, id int64, by string) (store.Del
 	d.Wake()
 	return dl, nil
 }
+
+// Attempts lists the newest delivery attempts (of one receiver, or all
+// when receiver is ""), newest first, at most limit.
+func (d *Dispatcher) Attempts(ctx context.Context, receiver string, limit int) ([]store.Attempt, error) {
+	return d.st.Attempts(ctx, receiver, limit)
+}
+
+// DeadLetters lists the dead letters, newest first, at most limit.
+func (d *Dispatcher) DeadLetters(ctx context.Context, limit int) ([]store.Delivery, error) {
+	return d.st.DeadLetters(ctx, limit)
+}
