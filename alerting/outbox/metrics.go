@@ -59,6 +59,16 @@ func (m *metrics) setPending(counts map[string]int) {
 	}
 }
 
+func (m *metrics) pendingCounts() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.pending))
+	for k, v := range m.pending {
+		out[k] = v
+	}
+	return out
+}
+
 func (m *metrics) pendingOf(receiver string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

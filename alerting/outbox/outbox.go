@@ -225,7 +225,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	d.mu.Unlock()
 
-	d.load(ctx)
+	d.load(ctx, true)
 	poll := time.NewTicker(d.opts.PollInterval)
 	defer poll.Stop()
 	for {
@@ -245,12 +245,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				}
 			}
 			if d.finish(ctx, batch) && !d.stuck {
-				d.Wake()
+				// A queue drained and the store holds more for it:
+				// refill from the counts at hand (new deliveries come
+				// with a Wake, which counts again).
+				d.load(ctx, false)
 			}
 		case <-d.wake:
-			d.load(ctx)
+			d.load(ctx, true)
 		case <-poll.C:
-			d.load(ctx)
+			d.load(ctx, true)
 		}
 	}
 }
@@ -466,29 +469,34 @@ func target(id int64) string { return "delivery:" + strconv.FormatInt(id, 10) }
 
 // maxLoadWindow bounds the rows one load reads when the store has no
 // per-receiver query.
-const maxLoadWindow = 4096
+const maxLoadWindow = 1000
 
 // ReceiverPending is the per-receiver query a store may add to
 // store.AlertStore: up to limit pending deliveries of one receiver, by
 // DueAt then ID. With it a receiver's backlog, however long, never hides
 // another's deliveries; without it the dispatcher reads the oldest
-// pending deliveries of all receivers, at most 4096 per load.
+// pending deliveries of all receivers, at most 1000 per load.
 type ReceiverPending interface {
 	PendingDeliveriesOf(ctx context.Context, receiver string, limit int) ([]store.Delivery, error)
 }
 
 // load reads pending deliveries into the queues that have room, and
-// dead-letters those of receivers that are not configured.
-func (d *Dispatcher) load(ctx context.Context) {
+// dead-letters those of receivers that are not configured. With count it
+// first counts the pending deliveries per receiver in the store; without,
+// it goes by the last counts less the deliveries finished since.
+func (d *Dispatcher) load(ctx context.Context, count bool) {
 	took := 0
-	counts, err := d.st.PendingCounts(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Warn("reading the outbox failed", "err", err)
+	if count {
+		counts, err := d.st.PendingCounts(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("reading the outbox failed", "err", err)
+			}
+			return
 		}
-		return
+		d.m.setPending(counts)
 	}
-	d.m.setPending(counts)
+	counts := d.m.pendingCounts()
 	d.mu.Lock()
 	for name, n := range counts {
 		if n > 0 && d.queues[name] == nil {
@@ -503,7 +511,7 @@ func (d *Dispatcher) load(ctx context.Context) {
 
 	var dead []result
 	want := map[string]int{} // receiver → rows to read
-	total := 0
+	window := 0              // rows to read without a per-receiver query
 	for _, q := range qs {
 		q.mu.Lock()
 		if q.sender == nil {
@@ -520,8 +528,10 @@ func (d *Dispatcher) load(ctx context.Context) {
 		q.mu.Unlock()
 		if counts[q.name] > inMem && free > 0 {
 			want[q.name] = inMem + free
+			window += min(counts[q.name], inMem+free)
+		} else {
+			window += counts[q.name] // rows that may come first
 		}
-		total += counts[q.name]
 	}
 
 	take := func(rows []store.Delivery) {
@@ -562,7 +572,7 @@ func (d *Dispatcher) load(ctx context.Context) {
 				take(rows)
 			}
 		} else {
-			rows, err := d.st.PendingDeliveries(ctx, min(total, maxLoadWindow))
+			rows, err := d.st.PendingDeliveries(ctx, min(window, maxLoadWindow))
 			if err != nil {
 				d.log.Warn("reading the outbox failed", "err", err)
 			} else {
