@@ -235,15 +235,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			return
 		case r := <-d.results:
 			batch := []result{r}
+			// Gather what finishes within a moment: one transaction for
+			// many attempts is what makes the outbox fast on SQLite.
+			linger := time.NewTimer(batchLinger)
 		drain:
 			for len(batch) < d.opts.BatchSize {
 				select {
 				case r := <-d.results:
 					batch = append(batch, r)
-				default:
+				case <-linger.C:
 					break drain
 				}
 			}
+			linger.Stop()
 			if d.finish(ctx, batch) && !d.stuck {
 				// A queue drained and the store holds more for it:
 				// refill from the counts at hand (new deliveries come
@@ -328,6 +332,10 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 }
 
 var errAttemptTimeout = errors.New("attempt timeout")
+
+// batchLinger is how long the dispatcher waits for more finished attempts
+// before it records a batch.
+const batchLinger = 2 * time.Millisecond
 
 // maxErrorLen bounds an attempt's error text as stored and shown.
 const maxErrorLen = 1000

@@ -20,6 +20,13 @@ import (
 	"github.com/monitor-dev/monitor/store"
 )
 
+// settle lets the dispatcher finish what it can do now: it records
+// finished attempts after batchLinger (virtual time in a bubble).
+func settle() {
+	time.Sleep(10 * batchLinger)
+	synctest.Wait()
+}
+
 func secs(s ...float64) []time.Duration {
 	var out []time.Duration
 	for _, f := range s {
@@ -174,7 +181,7 @@ func TestOutageDeadLetterReplay(t *testing.T) {
 		stop := run(d)
 		defer stop()
 		time.Sleep(time.Hour)
-		synctest.Wait()
+		settle()
 
 		if got, want := h.offsets(t0), secs(0, 5, 15, 35, 75, 155); !slices.Equal(got, want) {
 			t.Errorf("attempts at %v, want %v", got, want)
@@ -202,7 +209,7 @@ func TestOutageDeadLetterReplay(t *testing.T) {
 		if _, err := d.Replay(context.Background(), ids[0], "ops"); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		if h.count() != 7 || h.ids[6] != h.ids[0] {
 			t.Fatalf("after replay: %d attempts, ids %v; want a 7th with the first id", h.count(), h.ids)
 		}
@@ -285,13 +292,13 @@ func TestDeadReceiverIsolated(t *testing.T) {
 				}, Options{QueueSize: 16, Workers: 2})
 				stop := run(d)
 				defer stop()
-				synctest.Wait()
+				settle()
 				if n := okHits.count(); n != 40 {
 					t.Errorf("healthy receiver got %d of 40 notifications at once", n)
 				}
 				for range 10 {
 					time.Sleep(7 * time.Second)
-					synctest.Wait()
+					settle()
 					d.mu.Lock()
 					q := d.queues["dead"]
 					d.mu.Unlock()
@@ -335,7 +342,7 @@ func TestUnconfiguredReceiver(t *testing.T) {
 		d := New(st, map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}, Options{})
 		stop := run(d)
 		defer stop()
-		synctest.Wait()
+		settle()
 		for _, id := range gone {
 			dl := delivery(t, st, id)
 			if dl.State != store.DeliveryDead || dl.LastError != `receiver "gone" is not configured` {
@@ -344,7 +351,7 @@ func TestUnconfiguredReceiver(t *testing.T) {
 		}
 		// A reload drops "hook" while its delivery waits for a retry.
 		d.SetSenders(map[string]receiver.Sender{}, nil)
-		synctest.Wait()
+		settle()
 		if dl := delivery(t, st, kept[0]); dl.State != store.DeliveryDead || dl.LastError != `receiver "hook" is not configured` {
 			t.Errorf("delivery of a removed receiver: %s, %q", dl.State, dl.LastError)
 		}
@@ -374,7 +381,7 @@ func TestRestartResumes(t *testing.T) {
 		d := New(st, senders, Options{Workers: 1})
 		stop := run(d)
 		time.Sleep(time.Second) // one attempt in flight
-		synctest.Wait()
+		settle()
 		stop()
 		if h.count() != 1 {
 			t.Fatalf("%d attempts before the restart, want 1 in flight", h.count())
@@ -387,7 +394,7 @@ func TestRestartResumes(t *testing.T) {
 		hang.Store(false)
 		d = New(st, senders, Options{})
 		stop = run(d)
-		synctest.Wait()
+		settle()
 		stop()
 		seen := map[string]int{}
 		for _, id := range h.ids[1:] {
@@ -427,7 +434,7 @@ func TestStoreDown(t *testing.T) {
 		st.fail = nil
 		st.mu.Unlock()
 		time.Sleep(DefaultPollInterval)
-		synctest.Wait()
+		settle()
 		for _, id := range ids {
 			if dl := delivery(t, st, id); dl.State != store.DeliverySent {
 				t.Errorf("delivery %d is %s once the store is back", id, dl.State)
