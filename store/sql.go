@@ -40,8 +40,11 @@ const (
 
 // dialect holds what differs between the engines; see specific_*.go.
 type dialect struct {
-	name         string
-	idColumn     string // DDL of checks.id
+	name     string
+	idColumn string // DDL of checks.id
+	// serialColumn is the DDL of a 64-bit id that is never reused, even
+	// after the newest row is deleted (deliveries, attempts, audit events).
+	serialColumn string
 	withoutRowID string // table suffix
 	placeholder  func(n int) string
 	// lock takes a transaction-scoped lock (PostgreSQL); SQLite needs none
@@ -418,11 +421,15 @@ func (s *sqlStore) loadStates(ctx context.Context, tx *sql.Tx) (map[int64]*check
 var multiRow sync.Map
 
 func (s *sqlStore) multiRowStmt(head string, cols, n int, tail string) string {
-	key := fmt.Sprint(s.d.name, "\x00", head, "\x00", n)
+	return s.multiRowTuples(head, "("+strings.TrimSuffix(strings.Repeat("?,", cols), ",")+")", n, tail)
+}
+
+// multiRowTuples is multiRowStmt with the tuple given, e.g. with casts.
+func (s *sqlStore) multiRowTuples(head, tuple string, n int, tail string) string {
+	key := fmt.Sprint(s.d.name, "\x00", head, "\x00", tuple, "\x00", n, "\x00", tail)
 	if v, ok := multiRow.Load(key); ok {
 		return v.(string)
 	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 	var b strings.Builder
 	b.WriteString(head)
 	for i := range n {
