@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -192,14 +193,57 @@ func (h *hits) count() int {
 	return len(h.at)
 }
 
-// delivery returns the stored delivery id.
-func delivery(t *testing.T, st *memStore, id int64) store.Delivery {
+// delivery returns the stored delivery id, found among the pending
+// deliveries and the dead letters, or else (sent) with the attempts the
+// log holds for it.
+func delivery(t *testing.T, st store.AlertStore, id int64) store.Delivery {
 	t.Helper()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	d := st.dels[id]
-	if d == nil {
-		t.Fatalf("no delivery %d", id)
+	ctx := context.Background()
+	pending, err := st.PendingDeliveries(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return *d
+	dead, err := st.DeadLetters(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(pending, dead...) {
+		if d.ID == id {
+			return d
+		}
+	}
+	as, err := st.Attempts(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := store.Delivery{ID: id}
+	for _, a := range as {
+		if a.DeliveryID == id {
+			d.Attempts = max(d.Attempts, a.Attempt)
+			d.NotificationID = a.NotificationID
+			if a.Outcome == store.OutcomeSent {
+				d.State = store.DeliverySent
+			}
+		}
+	}
+	if d.State == "" {
+		t.Fatalf("delivery %d is neither pending, dead nor sent", id)
+	}
+	return d
 }
+
+// newStore opens a fresh SQLite store, closed at the end of the test (in
+// a synctest bubble: inside it).
+func newStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.Options{})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// globalOnly hides the store's per-receiver query, so that the dispatcher
+// loads with PendingDeliveries alone.
+type globalOnly struct{ store.AlertStore }

@@ -90,7 +90,7 @@ func TestScheduleHTTP(t *testing.T) {
 				w.WriteHeader(200)
 			}
 		})
-		st := newMemStore()
+		st := newStore(t)
 		t0 := time.Now()
 		ids := enqueue(t, st, "hook", 1, t0)
 		d := New(st, map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}, Options{Jitter: -1})
@@ -174,7 +174,7 @@ func TestOutageDeadLetterReplay(t *testing.T) {
 				w.WriteHeader(503)
 			}
 		})
-		st := newMemStore()
+		st := newStore(t)
 		t0 := time.Now()
 		ids := enqueue(t, st, "hook", 1, t0)
 		d := New(st, map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}, Options{Jitter: -1})
@@ -242,7 +242,7 @@ func TestRetryAfter(t *testing.T) {
 				w.WriteHeader(503)
 			}
 		})
-		st := newMemStore()
+		st := newStore(t)
 		t0 := time.Now()
 		enqueue(t, st, "hook", 1, t0)
 		d := New(st, map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}},
@@ -273,10 +273,9 @@ func TestDeadReceiverIsolated(t *testing.T) {
 					_, _ = io.Copy(io.Discard, r.Body)
 					<-r.Context().Done()
 				})
-				mem := newMemStore()
-				var st store.AlertStore = mem
-				if perReceiver {
-					st = memPerReceiver{mem}
+				var st store.AlertStore = newStore(t)
+				if !perReceiver {
+					st = globalOnly{st}
 				}
 				t0 := time.Now()
 				backlog := 300
@@ -317,16 +316,6 @@ func TestDeadReceiverIsolated(t *testing.T) {
 	}
 }
 
-// memPerReceiver adds the per-receiver query to memStore.
-type memPerReceiver struct{ *memStore }
-
-func (m memPerReceiver) PendingDeliveriesOf(_ context.Context, rcv string, limit int) ([]store.Delivery, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.sorted(func(d *store.Delivery) bool { return d.State == store.DeliveryPending && d.Receiver == rcv })
-	return out[:min(limit, len(out))], nil
-}
-
 // TestUnconfiguredReceiver: deliveries of a receiver that is not (or no
 // longer) configured are dead-lettered with a clear error, not retried.
 func TestUnconfiguredReceiver(t *testing.T) {
@@ -336,7 +325,7 @@ func TestUnconfiguredReceiver(t *testing.T) {
 			h.add(r)
 			w.WriteHeader(500)
 		})
-		st := newMemStore()
+		st := newStore(t)
 		gone := enqueue(t, st, "gone", 2, time.Now())
 		kept := enqueue(t, st, "hook", 1, time.Now())
 		d := New(st, map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}, Options{})
@@ -375,7 +364,7 @@ func TestRestartResumes(t *testing.T) {
 				<-r.Context().Done()
 			}
 		})
-		st := newMemStore()
+		st := newStore(t)
 		ids := enqueue(t, st, "hook", 3, time.Now())
 		senders := map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}
 		d := New(st, senders, Options{Workers: 1})
