@@ -4,6 +4,13 @@
 // jittered by ±10 % and never sooner than the receiver's Retry-After), dead
 // letters, replays, and the monitor_notifications_* metrics.
 //
+// A retry's wait counts from the end of the failed attempt (a timed-out
+// attempt ends at its timeout, Options.AttemptTimeout). A permanent error
+// (receiver.SendError.Permanent), an exhausted schedule or a receiver that
+// is not configured any more dead-letters the delivery: it is counted, logged
+// and audited (delivery.given_up, actor "system"), and stays in the store
+// until Replay makes it pending again with the same notification id.
+//
 // The store is the queue: a delivery is pending in it until an attempt
 // that succeeded or gave up is recorded, so a restart resumes it with the
 // same notification id (at-least-once). In memory the dispatcher keeps at

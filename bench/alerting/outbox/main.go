@@ -9,6 +9,13 @@
 // slow "fast" down and that memory does not grow with its backlog), starts
 // the dispatcher and waits until every "fast" delivery is recorded as sent.
 // It prints the elapsed time, deliveries/s, and the heap before and after.
+//
+// On 2026-11-29, this machine (a shared 2-vCPU VM, load average 5–12), the
+// defaults (4 workers, queue 256), 20,000 deliveries:
+//
+//	SQLite                          2,978 – 4,808 deliveries/s (5 runs)
+//	SQLite, 20,000 to a dead one    4,881 deliveries/s; heap 1.4 MiB before, peak 5.7 MiB
+//	PostgreSQL (local)              2,842 deliveries/s
 package main
 
 import (
