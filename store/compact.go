@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -70,7 +71,64 @@ func (s *sqlStore) Compact(ctx context.Context, now time.Time) error {
 	outages, _ := res.RowsAffected()
 	s.logger.DebugContext(ctx, "store compacted", "checks", len(ids),
 		"deleted_results", raw, "deleted_rollups", rollups, "deleted_outages", outages)
+	if err := s.compactAlerting(ctx, nowMs); err != nil {
+		return fmt.Errorf("store compact: %w", err)
+	}
 	return nil
+}
+
+// compactAlerting deletes, in batches of deleteBatch rows: sent deliveries
+// and delivery attempts older than sentRetention, dead letters, ended
+// silences and resolved escalations older than Retention, and audit events
+// older than AuditRetention. Pending deliveries and open escalations are
+// never deleted.
+func (s *sqlStore) compactAlerting(ctx context.Context, now int64) error {
+	sent := now - sentRetention.Milliseconds()
+	horizon := now - s.opts.Retention.Milliseconds()
+	audit := now - s.opts.AuditRetention.Milliseconds()
+	for _, d := range []struct {
+		what, table, key, where string
+		args                    []any
+	}{
+		{"sent deliveries", "deliveries", "id", "state = ? AND done_at < ?", []any{DeliverySent, sent}},
+		{"delivery attempts", "delivery_attempts", "id", "at < ?", []any{sent}},
+		{"dead letters", "deliveries", "id", "state = ? AND done_at < ?", []any{DeliveryDead, horizon}},
+		{"silences", "silences", "id", "ends_at < ?", []any{horizon}},
+		{"escalations", "escalations", "id", "status = ? AND resolved_at < ?", []any{EscalationResolved, horizon}},
+		{"audit events", "audit_events", "id", "at < ?", []any{audit}},
+	} {
+		n, err := s.deleteBatched(ctx, d.table, d.key, d.where, d.args...)
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", d.what, err)
+		}
+		if n > 0 {
+			s.logger.DebugContext(ctx, "store compacted", "deleted_"+strings.ReplaceAll(d.what, " ", "_"), n)
+		}
+	}
+	return nil
+}
+
+// deleteBatched deletes the rows of table matching where, at most
+// deleteBatch per statement (each its own transaction), and returns how
+// many it deleted.
+func (s *sqlStore) deleteBatched(ctx context.Context, table, key, where string, args ...any) (int64, error) {
+	q := s.d.rebind(fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[2]s FROM %[1]s WHERE %[3]s LIMIT %[4]d)",
+		table, key, where, deleteBatch))
+	var total int64
+	for {
+		res, err := s.wdb.ExecContext(ctx, q, args...)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < deleteBatch {
+			return total, nil
+		}
+	}
 }
 
 func (s *sqlStore) checkIDs(ctx context.Context) ([]int64, error) {

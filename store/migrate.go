@@ -17,12 +17,13 @@ const (
 	lockMigrate int32 = 0x6d6f6e31 // "mon1"
 	lockWrite   int32 = 0x6d6f6e32 // "mon2"
 	lockOwner   int32 = 0x6d6f6e33 // "mon3": session lock of the daemon holding the store
+	lockAlerts  int32 = 0x6d6f6e34 // "mon4": writers of the alerting tables
 )
 
 // A migration is applied once, in one transaction, and recorded in
 // schema_migrations. Statements are shared by both engines: SQLite reads
-// BIGINT, SMALLINT and DOUBLE PRECISION as its INTEGER and REAL; {{id}}
-// and {{without_rowid}} are the only dialect words.
+// BIGINT, SMALLINT and DOUBLE PRECISION as its INTEGER and REAL; {{id}},
+// {{serial}} and {{without_rowid}} are the only dialect words.
 type migration struct {
 	version int
 	name    string
@@ -102,6 +103,89 @@ var migrations = []migration{
 			since BIGINT NOT NULL
 		)`,
 	}},
+	{3, "alerting", []string{
+		// The alerting engine's state per alert (Data is its JSON).
+		`CREATE TABLE alerts (
+			id TEXT PRIMARY KEY,
+			firing SMALLINT NOT NULL,
+			data TEXT NOT NULL,
+			updated_at BIGINT NOT NULL
+		)`,
+		// The outbox: one row per notification to one receiver, written
+		// in the transaction that made it due. alert_ids is a JSON array,
+		// body the notification's JSON; done_at is NULL while pending.
+		`CREATE TABLE deliveries (
+			id {{serial}},
+			notification_id TEXT NOT NULL,
+			receiver TEXT NOT NULL,
+			alert_ids TEXT NOT NULL,
+			body TEXT NOT NULL,
+			state TEXT NOT NULL,
+			attempts INTEGER NOT NULL,
+			created_at BIGINT NOT NULL,
+			due_at BIGINT NOT NULL,
+			last_error TEXT NOT NULL,
+			last_status INTEGER NOT NULL,
+			done_at BIGINT
+		)`,
+		`CREATE UNIQUE INDEX deliveries_notification ON deliveries (notification_id, receiver)`,
+		`CREATE INDEX deliveries_due ON deliveries (state, due_at)`,
+		`CREATE INDEX deliveries_done ON deliveries (state, done_at)`,
+		// The log of delivery attempts (GET /v2/alerts/deliveries).
+		`CREATE TABLE delivery_attempts (
+			id {{serial}},
+			delivery_id BIGINT NOT NULL,
+			receiver TEXT NOT NULL,
+			notification_id TEXT NOT NULL,
+			alert_ids TEXT NOT NULL,
+			attempt INTEGER NOT NULL,
+			at BIGINT NOT NULL,
+			duration_us BIGINT NOT NULL,
+			status_code INTEGER NOT NULL,
+			error TEXT NOT NULL,
+			outcome TEXT NOT NULL,
+			next_at BIGINT
+		)`,
+		`CREATE INDEX delivery_attempts_at ON delivery_attempts (at)`,
+		`CREATE INDEX delivery_attempts_receiver ON delivery_attempts (receiver, at)`,
+		// Silences; matchers is a JSON object.
+		`CREATE TABLE silences (
+			id TEXT PRIMARY KEY,
+			matchers TEXT NOT NULL,
+			starts_at BIGINT NOT NULL,
+			ends_at BIGINT NOT NULL,
+			comment TEXT NOT NULL,
+			created_by TEXT NOT NULL,
+			created_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX silences_ends ON silences (ends_at)`,
+		// Operator escalations; resolved_at is NULL while open.
+		`CREATE TABLE escalations (
+			id TEXT PRIMARY KEY,
+			handle TEXT NOT NULL,
+			severity TEXT NOT NULL,
+			summary TEXT NOT NULL,
+			details TEXT NOT NULL,
+			status TEXT NOT NULL,
+			public SMALLINT NOT NULL,
+			created_at BIGINT NOT NULL,
+			created_by TEXT NOT NULL,
+			resolved_at BIGINT,
+			resolved_by TEXT NOT NULL
+		)`,
+		`CREATE INDEX escalations_status ON escalations (status, created_at)`,
+		// The audit trail; details is a JSON object or NULL.
+		`CREATE TABLE audit_events (
+			id {{serial}},
+			at BIGINT NOT NULL,
+			actor TEXT NOT NULL,
+			action TEXT NOT NULL,
+			target TEXT NOT NULL,
+			details TEXT
+		)`,
+		`CREATE INDEX audit_events_at ON audit_events (at)`,
+		`CREATE INDEX audit_events_action ON audit_events (action, at)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -149,7 +233,8 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) er
 		return tx.Commit()
 	}
 	for _, stmt := range m.stmts {
-		stmt = strings.NewReplacer("{{id}}", d.idColumn, "{{without_rowid}}", d.withoutRowID).Replace(stmt)
+		stmt = strings.NewReplacer("{{id}}", d.idColumn, "{{serial}}", d.serialColumn,
+			"{{without_rowid}}", d.withoutRowID).Replace(stmt)
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultRetention       = 90 * 24 * time.Hour
 	DefaultRollupRetention = 400 * 24 * time.Hour
+	DefaultAuditRetention  = 90 * 24 * time.Hour
 )
 
 // Errors of Open. Messages never carry a DSN password.
@@ -31,7 +32,11 @@ type Options struct {
 	// RollupRetention keeps hourly rollups and finished outages this long
 	// (default 400 days).
 	RollupRetention time.Duration
-	Logger          *slog.Logger
+	// AuditRetention keeps audit events this long (default 90 days; the
+	// config's audit.retention). Dead letters, ended silences and resolved
+	// escalations are kept for Retention.
+	AuditRetention time.Duration
+	Logger         *slog.Logger
 	// Owner, when set, makes this process the store's only daemon: Open
 	// takes an exclusive lock (SQLite: a lock file beside the database,
 	// path + ".lock"; PostgreSQL: a session advisory lock per schema) held
@@ -54,6 +59,9 @@ func Open(ctx context.Context, d string, opts Options) (Store, error) {
 	}
 	if opts.RollupRetention <= 0 {
 		opts.RollupRetention = DefaultRollupRetention
+	}
+	if opts.AuditRetention <= 0 {
+		opts.AuditRetention = DefaultAuditRetention
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -21,6 +21,7 @@ import (
 var sqliteDialect = &dialect{
 	name:         "sqlite",
 	idColumn:     "INTEGER PRIMARY KEY",
+	serialColumn: "INTEGER PRIMARY KEY AUTOINCREMENT",
 	withoutRowID: " WITHOUT ROWID",
 	placeholder:  func(int) string { return "?" },
 	lock:         func(context.Context, *sql.Tx, int32) error { return nil },

@@ -40,8 +40,11 @@ const (
 
 // dialect holds what differs between the engines; see specific_*.go.
 type dialect struct {
-	name         string
-	idColumn     string // DDL of checks.id
+	name     string
+	idColumn string // DDL of checks.id
+	// serialColumn is the DDL of a 64-bit id that is never reused, even
+	// after the newest row is deleted (deliveries, attempts, audit events).
+	serialColumn string
 	withoutRowID string // table suffix
 	placeholder  func(n int) string
 	// lock takes a transaction-scoped lock (PostgreSQL); SQLite needs none
