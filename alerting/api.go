@@ -1,7 +1,9 @@
 package alerting
 
 // This file is the engine's outside API (what cmd/monitor and server use).
-// The bodies are placeholders until the engine lands (engine.go).
+// The engine is in engine.go (state, Run, Restore), machine.go (one
+// alert's state machine), route.go and group.go (routes and groups), ops.go
+// (silences and escalations) and metrics.go.
 
 import (
 	"context"
@@ -55,7 +57,7 @@ type View struct {
 // "system" (the daemon itself) or "config" (a reload).
 type Actor = string
 
-// Placeholder signatures of the engine's API, implemented in engine.go:
+// The engine's API, implemented in engine.go, ops.go and metrics.go:
 //
 //	func New(cfg Config, opts Options) *Engine
 //	func (e *Engine) Restore(ctx context.Context) error       // alerts, silences and open escalations from the store
@@ -71,6 +73,12 @@ type Actor = string
 //	func (e *Engine) Escalate(ctx context.Context, esc store.Escalation, by Actor) (store.Escalation, error)
 //	func (e *Engine) ResolveEscalation(ctx context.Context, id string, by Actor) (store.Escalation, error)
 //	func (e *Engine) Collector() prometheus.Collector         // monitor_alerts_firing, monitor_escalations_open
+//	func (e *Engine) OpenEscalations() []store.Escalation     // newest first
+//	func ViewOfRow(row store.AlertRow, now time.Time) (View, bool, error) // a stored alert, without an engine
+//
+// Errors: *InvalidError (errors.Is ErrInvalid; Field and Code for the
+// API's details and invalid_severity), ErrLimit (too many open
+// escalations or silences), store.ErrNotFound, store.ErrUnavailable.
 //
 // and the dispatcher (package alerting/outbox):
 //

@@ -63,6 +63,10 @@ type Notification struct {
 	GroupKey string  `json:"groupKey"`
 	Receiver string  `json:"receiver"`
 	Alerts   []Alert `json:"alerts"`
+	// TruncatedAlerts counts the alerts of the group left out of Alerts
+	// (the engine lists at most alerting.MaxNotificationAlerts), as
+	// Alertmanager's webhook says it.
+	TruncatedAlerts int `json:"truncatedAlerts,omitempty"`
 	// URL is the monitor's public_url (its alerts page), "" when unset.
 	URL string `json:"url,omitempty"`
 	// CreatedAt is when the notification became due.
