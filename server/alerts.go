@@ -41,11 +41,12 @@ type AlertingAPI interface {
 
 // Limits of the alerting API.
 const (
-	// maxSilences bounds the active and pending silences: each is matched
-	// against every alert, so a script creating them in a loop must meet
-	// a clear refusal, not slow every alert down.
-	maxSilences       = 1000
-	maxMatchers       = 20
+	// maxSilences bounds the active and pending silences (the engine's
+	// bound, enforced here exactly): each is matched against every alert,
+	// so a script creating them in a loop must meet a clear refusal, not
+	// slow every alert down.
+	maxSilences       = alerting.MaxSilences
+	maxMatchers       = alerting.MaxMatchers
 	maxMatcherValue   = 256
 	maxSilenceAhead   = 90 * 24 * time.Hour
 	maxSilenceComment = 1000
@@ -56,8 +57,8 @@ const (
 
 type alertingAPI struct {
 	rt atomic.Pointer[alertingRuntime]
-	// addMu makes counting the silences and adding one a single step, so
-	// that concurrent requests cannot pass maxSilences together.
+	// addMu serializes adding silences, so that concurrent requests
+	// cannot pass the engine's bound together.
 	addMu sync.Mutex
 }
 
@@ -100,16 +101,36 @@ func (s *Server) alertingRT(w http.ResponseWriter, r *http.Request) (*alertingRu
 	return rt, true
 }
 
-// storeFailed answers a store or engine error: 503 while the store is
+// alertingFailed answers an error of the engine or the store: the
+// engine's refusals as 400 naming the field (invalid_severity for a
+// severity), its bounds as 400 saying what to do, 503 while the store is
 // down, else 500 (logged; the answer says nothing of the cause).
-func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
-	if errors.Is(err, store.ErrUnavailable) {
+func (s *Server) alertingFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
+	var inv *alerting.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		code := inv.Code
+		if _, ok := codeStatus[code]; !ok || codeStatus[code] != http.StatusBadRequest {
+			code = CodeInvalidRequest
+		}
+		details := map[string]any{"field": inv.Field}
+		if code == CodeInvalidSeverity {
+			details["allowed"] = escalationSeverities
+		}
+		writeError(w, r, code, inv.Field+" "+inv.Msg, details)
+	case errors.Is(err, alerting.ErrLimit):
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, alerting.ErrLimit.Error()+": "); ok {
+			msg = after
+		}
+		writeError(w, r, CodeInvalidRequest, "Refused, a bound is reached: "+msg, nil)
+	case errors.Is(err, store.ErrUnavailable):
 		w.Header().Set("Retry-After", "5")
 		writeError(w, r, CodeUnavailable, "The store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)", nil)
-		return
+	default:
+		s.opts.Logger.Error("alerting request failed", "what", what, "request_id", requestID(r), "err", err)
+		writeError(w, r, CodeInternal, "Internal error: "+what+" failed", nil)
 	}
-	s.opts.Logger.Error("alerting request failed", "what", what, "request_id", requestID(r), "err", err)
-	writeError(w, r, CodeInternal, "Internal error: "+what+" failed", nil)
 }
 
 // Alert statuses (alerting.View.Status).
@@ -331,17 +352,13 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 	}
 	actor := actorOf(r)
 	sl.CreatedBy, sl.CreatedAt = actor, now.UTC()
+	// One at a time, so that the engine's bound (MaxSilences) is exact
+	// under a flood of concurrent requests.
 	s.alerting.addMu.Lock()
-	if n := len(rt.engine.Silences()); n >= maxSilences {
-		s.alerting.addMu.Unlock()
-		writeError(w, r, CodeInvalidRequest, fmt.Sprintf("There are already %d active or pending silences, the most allowed: expire some first (DELETE /v2/silences/{id}) or widen one's matchers", n),
-			map[string]any{"silences": n, "max": maxSilences})
-		return
-	}
 	saved, err := rt.engine.AddSilence(r.Context(), sl, actor)
 	s.alerting.addMu.Unlock()
 	if err != nil {
-		s.storeFailed(w, r, "adding the silence", err)
+		s.alertingFailed(w, r, "adding the silence", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, toSilenceJSON(saved, now))
@@ -368,7 +385,7 @@ func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
 	if expired {
 		past, err := rt.store.Silences(r.Context(), now.Add(-expiredSilencesShown))
 		if err != nil {
-			s.storeFailed(w, r, "reading the silences", err)
+			s.alertingFailed(w, r, "reading the silences", err)
 			return
 		}
 		seen := map[string]bool{}
@@ -412,7 +429,7 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, CodeNotFound, "No active or pending silence "+clip(id), map[string]any{"id": clip(id)})
 			return
 		}
-		s.storeFailed(w, r, "expiring the silence", err)
+		s.alertingFailed(w, r, "expiring the silence", err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

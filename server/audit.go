@@ -56,7 +56,7 @@ func (s *Server) listAuditEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	events, err := rt.store.AuditEvents(r.Context(), aq)
 	if err != nil {
-		s.storeFailed(w, r, "reading the audit trail", err)
+		s.alertingFailed(w, r, "reading the audit trail", err)
 		return
 	}
 	out := struct {

@@ -112,7 +112,7 @@ func (s *Server) createEscalation(w http.ResponseWriter, r *http.Request) {
 		Summary: strings.TrimSpace(b.Summary), Details: b.Details, Public: b.Public, Status: "open",
 		CreatedAt: s.opts.Now().UTC(), CreatedBy: actor}, actor)
 	if err != nil {
-		s.storeFailed(w, r, "opening the escalation", err)
+		s.alertingFailed(w, r, "opening the escalation", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, toEscalationJSON(e))
@@ -131,7 +131,7 @@ func (s *Server) resolveEscalation(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
 			return
 		}
-		s.storeFailed(w, r, "resolving the escalation", err)
+		s.alertingFailed(w, r, "resolving the escalation", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toEscalationJSON(e))
@@ -150,7 +150,7 @@ func (s *Server) getEscalation(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
 			return
 		}
-		s.storeFailed(w, r, "reading the escalation", err)
+		s.alertingFailed(w, r, "reading the escalation", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toEscalationJSON(e))
@@ -175,7 +175,7 @@ func (s *Server) listEscalations(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := rt.store.Escalations(r.Context(), status, limit)
 	if err != nil {
-		s.storeFailed(w, r, "reading the escalations", err)
+		s.alertingFailed(w, r, "reading the escalations", err)
 		return
 	}
 	out := struct {
