@@ -420,7 +420,7 @@ func (d *decoder) routes(al fields, receivers []Receiver) []Route {
 	var out []Route
 	for i, item := range d.items(al, "routes") {
 		where := fmt.Sprintf("route #%d", i+1)
-		f := d.mapping(item, where, "match", "receivers", "group_by", "group_wait", "group_interval", "continue")
+		f := d.mapping(item, where, "match", "receivers", "group_by", "group_wait", "group_interval", "continue", "unknown")
 		if !f.ok {
 			continue
 		}
@@ -450,6 +450,14 @@ func (d *decoder) routes(al fields, receivers []Receiver) []Route {
 		route.GroupInterval = d.duration(f, "group_interval", route.GroupInterval)
 		d.between(f, "group_interval", route.GroupInterval, time.Second, alerting.MaxGroupInterval)
 		route.Continue = d.boolean(f, "continue")
+		switch route.Unknown = d.str(f, "unknown"); route.Unknown {
+		case "":
+			route.Unknown = alerting.UnknownKeep
+		case alerting.UnknownKeep, alerting.UnknownFire, alerting.UnknownResolve:
+		default:
+			d.errorf(f.at("unknown"), "invalid unknown %q in %s (want %s, %s or %s)", route.Unknown, where,
+				alerting.UnknownKeep, alerting.UnknownFire, alerting.UnknownResolve)
+		}
 		out = append(out, route)
 	}
 	return out

@@ -48,8 +48,9 @@ type Server struct {
 	Listen    string   // listen; default 127.0.0.1:8080
 	PublicURL string   // public_url, without a trailing slash
 	Tokens    []string // tokens: bearer tokens for the private endpoints; empty ones are left out
-	// TokenNames names the tokens for the audit trail, index by index
-	// (entries {name, token}; a plain string is named token-1, token-2, ...).
+	// TokenNames names the tokens for the audit trail, index by index: an
+	// entry {name: ops, token: ...} is "ops"; a plain string is named by its
+	// position in the list, token-1, token-2, ... (never by its value).
 	TokenNames        []string
 	LinksAllowPrivate bool // links_allow_private: let user-supplied URLs reach private addresses
 	RateLimits        RateLimits
@@ -121,18 +122,28 @@ type Receiver = alerting.Receiver
 // Route is one entry of `alerting: routes:`.
 type Route = alerting.Route
 
-// Maintenance is one entry of `maintenance:`: no alerts for Checks between
-// Start and End.
+// Maintenance is one entry of `maintenance:`: the results of the checks
+// it covers do not count against SLOs and their alerts stay quiet while it
+// is on (sla.InMaintenance decides). It covers the checks named by Checks
+// and every check of Components.
 type Maintenance struct {
 	Checks     []string // checks: names or globs (targeting_*)
 	Components []string // components: every check of these components
-	// A one-off window is Start to End; a recurring one starts on Cron (a
-	// cron expression, UTC) and lasts Duration.
+	// A one-off window is Start to End (end excluded); a recurring one
+	// starts on every activation of Cron (a cron expression, UTC unless it
+	// starts with CRON_TZ=Zone) and lasts Duration.
 	Start, End time.Time
 	Cron       string
 	Duration   time.Duration
-	Reason     string
+	Reason     string // reason, for people
 }
+
+// Bounds of maintenance windows.
+const (
+	MaxMaintenance         = 1000               // entries of maintenance:
+	MaxMaintenanceDuration = 7 * 24 * time.Hour // duration of a recurring window
+	maxReason              = 1000               // characters of a reason
+)
 
 // Audit is the `audit:` section.
 type Audit struct {
@@ -154,6 +165,13 @@ var (
 	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
 	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
 	defaultSLO      = SLO{Window: 30 * 24 * time.Hour}
+	defaultAudit    = Audit{Retention: 90 * 24 * time.Hour}
+)
+
+// Bounds of audit.retention.
+const (
+	MinAuditRetention = time.Hour
+	MaxAuditRetention = 3650 * 24 * time.Hour
 )
 
 // Load reads the configuration file at path, expanding ${VAR} references
@@ -268,7 +286,7 @@ func dedupe(errs []*Error) []*Error {
 // file order: checks refer to databases, SLOs and routes to checks.
 func (d *decoder) config(doc *yaml.Node) *Config {
 	top := d.mapping(doc, "", "server", "storage", "databases", "defaults",
-		"checks", "slos", "alerting", "maintenance", "demo")
+		"checks", "slos", "alerting", "maintenance", "audit", "demo")
 	cfg := &Config{File: d.file}
 	cfg.Server = d.server(top)
 	cfg.Storage = d.storage(top)
@@ -280,7 +298,8 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	}
 	cfg.SLOs = d.slos(top)
 	cfg.Alerting = d.alerting(top)
-	cfg.Maintenance = d.maintenance(top)
+	cfg.Maintenance = d.maintenance(top, cfg.Checks)
+	cfg.Audit = d.audit(top)
 	cfg.Demo = d.demo(top)
 	return cfg
 }
@@ -300,14 +319,7 @@ func (d *decoder) server(top fields) Server {
 			d.errorf(f.at("public_url"), "invalid public_url %q in server (want an absolute http(s) URL)", s.PublicURL)
 		}
 	}
-	// An empty token is left out, so that tokens: ["${TOKEN:-}"] means "no
-	// token" when TOKEN is unset.
-	for _, n := range d.list(f, "tokens") {
-		if n.Value != "" {
-			d.secret(n.Value)
-			s.Tokens = append(s.Tokens, n.Value)
-		}
-	}
+	s.Tokens, s.TokenNames = d.tokens(f)
 	s.LinksAllowPrivate = d.boolean(f, "links_allow_private")
 	s.RateLimits = d.rateLimits(f)
 	return s
@@ -447,39 +459,6 @@ func (d *decoder) slos(top fields) []SLO {
 		slos = append(slos, slo)
 	}
 	return slos
-}
-
-func (d *decoder) maintenance(top fields) []Maintenance {
-	var out []Maintenance
-	for i, item := range d.items(top, "maintenance") {
-		where := fmt.Sprintf("maintenance #%d", i+1)
-		f := d.mapping(item, where, "checks", "start", "end", "reason")
-		if !f.ok {
-			continue
-		}
-		var m Maintenance
-		for _, n := range d.list(f, "checks") {
-			if _, ok := d.checkAt[n.Value]; !ok {
-				d.errorf(n, "undefined check %q in %s", n.Value, where)
-			}
-			m.Checks = append(m.Checks, n.Value)
-		}
-		if len(m.Checks) == 0 {
-			d.errorf(f.at("checks"), "missing checks in %s", where)
-		}
-		m.Start, m.End = d.timestamp(f, "start"), d.timestamp(f, "end")
-		switch {
-		case !f.has("start"):
-			d.errorf(f.node, "missing start in %s", where)
-		case !f.has("end"):
-			d.errorf(f.node, "missing end in %s", where)
-		case !m.Start.IsZero() && !m.End.IsZero() && !m.End.After(m.Start):
-			d.errorf(f.at("end"), "end is not after start in %s", where)
-		}
-		m.Reason = d.str(f, "reason")
-		out = append(out, m)
-	}
-	return out
 }
 
 func (d *decoder) demo(top fields) Demo {

@@ -62,6 +62,7 @@ func TestContractExample(t *testing.T) {
 			Listen:     "127.0.0.1:8080",
 			PublicURL:  "https://status.example.com",
 			Tokens:     []string{apiToken},
+			TokenNames: []string{"token-1"},
 			RateLimits: config.DefaultRateLimits,
 		},
 		// relative sqlite:// paths are the config file's neighbours
@@ -110,12 +111,12 @@ func TestContractExample(t *testing.T) {
 			Routes: []config.Route{{
 				Match:     alerting.Match{Kind: alerting.KindEscalation, Handle: "acme"},
 				Receivers: []string{"acme_owner", "oncall"},
-				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute,
+				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, Unknown: alerting.UnknownKeep,
 			}, {
 				Match:     alerting.Match{Severity: check.Critical},
 				Receivers: []string{"oncall"},
 				GroupBy:   []string{"component"},
-				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute,
+				GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, Unknown: alerting.UnknownKeep,
 			}},
 			FailureThreshold: 2, SuccessThreshold: 1, RepeatInterval: 4 * time.Hour,
 			Flapping: alerting.Flapping{Changes: 6, Window: 30 * time.Minute},
@@ -125,7 +126,10 @@ func TestContractExample(t *testing.T) {
 			Checks: []string{"destination_links"},
 			Start:  time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC),
 			End:    time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC),
+		}, {
+			Checks: []string{"redirect_*"}, Cron: "0 3 * * SUN", Duration: 30 * time.Minute,
 		}},
+		Audit:   config.Audit{Retention: 90 * day},
 		Secrets: []string{smtpPassword, apiToken, "https://hooks.example.com/monitor", webhookSecret},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -145,6 +149,7 @@ func TestDefaults(t *testing.T) {
 		Databases: map[string]config.Database{},
 		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
 		Alerting:  alerting.DefaultConfig,
+		Audit:     config.Audit{Retention: 90 * day},
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn,
 			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
@@ -329,6 +334,52 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-tokens.yml",
+			want: []string{
+				`invalid-tokens.yml:5:15: invalid name "Ops!" in server.tokens #3 (want 1 to 64 lowercase letters, digits, _ . or -, like ops)`,
+				`invalid-tokens.yml:6:7: missing name in server.tokens #4`,
+				`invalid-tokens.yml:7:15: duplicate token name "ops" in server.tokens #5 (first at line 4)`,
+				`invalid-tokens.yml:8:7: missing token in server.tokens #6 (or token_file)`,
+				`invalid-tokens.yml:9:15: duplicate token name "token-1" in server.tokens #7 (first at line 3)`,
+				`invalid-tokens.yml:9:31: the token of server.tokens #7 is the same as that of server.tokens #1 (each token names one actor)`,
+				`invalid-tokens.yml:10:44: token and token_file are both set in server.tokens #8 (want one of them)`,
+				`invalid-tokens.yml:11:33: token_file "secrets/missing" in server.tokens #9 does not exist`,
+				`invalid-tokens.yml:12:7: tokens in server must be a list of tokens: strings, or mappings {name, token}`,
+				`invalid-tokens.yml:13:7: tokens in server must be a list of tokens: strings, or mappings {name, token}`,
+				`invalid-tokens.yml:14:26: the token of server.tokens #12 is the same as that of server.tokens #2 (each token names one actor)`,
+				`invalid-tokens.yml:14:44: unknown key "tokn" in server.tokens #12 (did you mean "token"?)`,
+			},
+		},
+		{
+			file: "invalid-maintenance.yml",
+			want: []string{
+				`invalid-maintenance.yml:5:14: undefined check "nope" in maintenance #1`,
+				`invalid-maintenance.yml:5:20: pattern "targetting_*" in maintenance #1 matches no check`,
+				`invalid-maintenance.yml:5:36: invalid pattern "targeting_[" in maintenance #1 (want a check name or a glob like targeting_*)`,
+				`invalid-maintenance.yml:8:18: unknown component "Targetting" in maintenance #2 (no check has it)`,
+				`invalid-maintenance.yml:10:15: duration must be between 1s and 7d in maintenance #2`,
+				`invalid-maintenance.yml:13:5: start and cron are both set in maintenance #3 (want start and end for one window, or cron and duration for a recurring one)`,
+				`invalid-maintenance.yml:15:11: cron "@every 1h" in maintenance #4 has no fixed start time (want a cron expression like "0 3 * * SUN")`,
+				`invalid-maintenance.yml:16:15: duration must be between 1s and 7d in maintenance #4`,
+				`invalid-maintenance.yml:18:11: cron "0 0 30 2 *" in maintenance #5 never fires (no matching time in the next 5 years)`,
+				`invalid-maintenance.yml:19:15: invalid duration "soon" in maintenance #5 (want a duration like 30s, 15m or 1d)`,
+				`invalid-maintenance.yml:20:5: missing cron in maintenance #6`,
+				`invalid-maintenance.yml:22:5: missing duration in maintenance #7`,
+				`invalid-maintenance.yml:24:5: missing checks or components in maintenance #8`,
+				`invalid-maintenance.yml:24:5: missing start and end, or cron and duration, in maintenance #8`,
+				`invalid-maintenance.yml:25:5: missing start in maintenance #9`,
+				`invalid-maintenance.yml:28:11: invalid cron "61 3 * * *" in maintenance #10: end of range (61) above maximum (59): 61`,
+				`invalid-maintenance.yml:30:5: unknown key "until" in maintenance #10`,
+			},
+		},
+		{
+			file: "invalid-audit.yml",
+			want: []string{
+				`invalid-audit.yml:4:14: retention must be between 1h and 3650d in audit`,
+				`invalid-audit.yml:5:3: unknown key "keep" in audit`,
+			},
+		},
+		{
 			file: "invalid-two-documents.yml",
 			want: []string{
 				`invalid-two-documents.yml:5:1: a second YAML document is not read (want one document: remove this --- and merge what follows into the first)`,
@@ -382,7 +433,8 @@ func TestBadConfigs(t *testing.T) {
 			if err.Error() != strings.Join(tc.want, "\n") {
 				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
 			}
-			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9"} {
+			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9",
+				"another-secret-value", "x-secret-value"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error text holds the secret %q:\n%s", secret, err)
 				}
@@ -568,5 +620,73 @@ func TestTabIndentNamed(t *testing.T) {
 	want := "tab.yml:2: invalid YAML: found character that cannot start any token (a tab: YAML indents with spaces only)"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// TestTokens: tokens may be plain strings, named by their position in the
+// list, or {name, token} / {name, token_file}; an empty one is left out
+// without renumbering the others, so names stay put when a variable is
+// unset.
+func TestTokens(t *testing.T) {
+	cfg, err := config.Parse("t.yml", []byte(`
+server:
+  tokens:
+    - "${EMPTY:-}"
+    - "${API_TOKEN}"
+    - { name: ops, token: "${OPS_TOKEN}" }
+    - { name: ci.deploy-1, token_file: testdata/secrets/routing-key }
+    - { name: off, token: "${OFF:-}" }
+    - "   "
+checks:
+  - { name: x, kind: link, urls: ["https://example.com/"] }
+`), env(map[string]string{"API_TOKEN": apiToken, "OPS_TOKEN": "ops-token-9876543210"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := os.ReadFile("testdata/secrets/routing-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTokens := []string{apiToken, "ops-token-9876543210", strings.TrimSpace(string(fromFile))}
+	if !reflect.DeepEqual(cfg.Server.Tokens, wantTokens) {
+		t.Errorf("Tokens = %q, want %q", cfg.Server.Tokens, wantTokens)
+	}
+	if want := []string{"token-2", "ops", "ci.deploy-1"}; !reflect.DeepEqual(cfg.Server.TokenNames, want) {
+		t.Errorf("TokenNames = %q, want %q", cfg.Server.TokenNames, want)
+	}
+	r := check.NewRedactor(cfg.Secrets...)
+	for _, tok := range wantTokens {
+		if got := r.Redact("x " + tok + " y"); strings.Contains(got, tok) {
+			t.Errorf("Secrets does not cover the token %q", tok)
+		}
+	}
+}
+
+// TestMaintenanceDecoded: checks (names and globs), components, one-off
+// and recurring windows and reasons come through as written.
+func TestMaintenanceDecoded(t *testing.T) {
+	cfg, err := config.Parse("m.yml", []byte(`
+checks:
+  - { name: targeting_profile, kind: link, urls: ["https://example.com/"], component: Targeting }
+  - { name: api, kind: link, urls: ["https://example.com/"] }
+maintenance:
+  - { checks: [api, "targeting_*"], start: 2026-12-01T02:00:00Z, end: 2026-12-01T03:00:00Z, reason: DB upgrade }
+  - { components: [Targeting], cron: "CRON_TZ=Europe/Paris 0 3 * * SUN", duration: 30m }
+  - { checks: [api], components: [Targeting], cron: "@daily", duration: 7d }
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.Maintenance{
+		{Checks: []string{"api", "targeting_*"}, Start: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC),
+			End: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC), Reason: "DB upgrade"},
+		{Components: []string{"Targeting"}, Cron: "CRON_TZ=Europe/Paris 0 3 * * SUN", Duration: 30 * time.Minute},
+		{Checks: []string{"api"}, Components: []string{"Targeting"}, Cron: "@daily", Duration: 7 * day},
+	}
+	if !reflect.DeepEqual(cfg.Maintenance, want) {
+		t.Errorf("maintenance =\n%+v\nwant\n%+v", cfg.Maintenance, want)
+	}
+	if cfg.Audit.Retention != 90*day {
+		t.Errorf("audit retention default = %v, want 90d", cfg.Audit.Retention)
 	}
 }

@@ -52,10 +52,11 @@ func TestReceivers(t *testing.T) {
 	wantRoutes := []config.Route{{
 		Receivers: []string{"hook", "chat", "pd", "mail", "am"},
 		GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, Continue: true,
+		Unknown: alerting.UnknownKeep, // the default
 	}, {
 		Match:     alerting.Match{Check: "x*", Labels: map[string]string{"team": "core"}},
 		Receivers: []string{"hook"}, GroupBy: []string{"check", "team"},
-		GroupWait: 0, GroupInterval: 5 * time.Minute,
+		GroupWait: 0, GroupInterval: 5 * time.Minute, Unknown: alerting.UnknownFire,
 	}}
 	if !reflect.DeepEqual(cfg.Alerting.Routes, wantRoutes) {
 		t.Errorf("routes:\n%+v\nwant:\n%+v", cfg.Alerting.Routes, wantRoutes)
@@ -234,7 +235,7 @@ func TestLoadBadAlerting(t *testing.T) {
 		`testdata/invalid-alerting.yml:12:17: invalid continue "maybe" in route #1 (want true or false)`,
 		`testdata/invalid-alerting.yml:13:23: undefined check "nope" in match of route #2`,
 		`testdata/invalid-alerting.yml:14:18: missing receivers in route #2`,
-		`testdata/invalid-alerting.yml:15:78: unknown key "unknown" in route #3`,
+		`testdata/invalid-alerting.yml:15:87: invalid unknown "1" in route #3 (want keep, fire or resolve)`,
 		`testdata/invalid-alerting.yml:16:22: failure_threshold must be between 1 and 1000 in alerting`,
 		`testdata/invalid-alerting.yml:17:22: success_threshold must be between 1 and 1000 in alerting`,
 		`testdata/invalid-alerting.yml:18:20: repeat_interval must be between 1m and 30d in alerting`,

@@ -130,7 +130,7 @@ func newLinkFixture(t *testing.T, allowPrivate bool, tokens ...string) *linkFixt
 	now := func() time.Time { return at }
 	f := &fixture{snap: snapshot.New(specs, now), beats: probes.NewBeatStore()}
 	f.s = New(Options{Snapshot: f.snap, Gatherer: prometheus.NewRegistry(), Beats: f.beats, Now: now})
-	f.s.SetTokens(tokens)
+	f.s.SetTokens(tokens, nil)
 	f.s.SetLinks(lf.env, lf.clients, allowPrivate)
 	f.srv = httptest.NewServer(f.s)
 	t.Cleanup(f.srv.Close)

@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path"
@@ -43,7 +44,7 @@ type Options struct {
 type Server struct {
 	opts   Options
 	mux    *http.ServeMux
-	tokens atomic.Pointer[[]string]
+	tokens atomic.Pointer[[]bearer]
 	ready  atomic.Bool
 	// degraded says what works only in part, for /readyz ("" when all is well)
 	degraded atomic.Pointer[func() string]
@@ -72,7 +73,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
-	s.SetTokens(nil)
+	s.SetTokens(nil, nil)
 	s.SetRateLimits(config.DefaultRateLimits)
 
 	s.mux.HandleFunc("GET /healthz", s.healthz)
@@ -97,13 +98,27 @@ func (s *Server) Handle(pattern string, h http.Handler, private bool) {
 	s.mux.Handle(pattern, h)
 }
 
+// bearer is a token and the name the audit trail knows its holder by.
+type bearer struct {
+	value []byte
+	name  string
+}
+
 // SetTokens replaces the bearer tokens (empty: private endpoints are open).
-func (s *Server) SetTokens(tokens []string) {
-	var keep []string
-	for _, t := range tokens {
-		if t = strings.TrimSpace(t); t != "" {
-			keep = append(keep, t)
+// names[i] names tokens[i] as the actor of the requests that use it
+// (config.Server.TokenNames); a token without a name is token-<i+1>, by its
+// position, never by its value.
+func (s *Server) SetTokens(tokens, names []string) {
+	var keep []bearer
+	for i, t := range tokens {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
 		}
+		name := fmt.Sprintf("token-%d", i+1)
+		if i < len(names) && names[i] != "" {
+			name = names[i]
+		}
+		keep = append(keep, bearer{value: []byte(t), name: name})
 	}
 	s.tokens.Store(&keep)
 }
@@ -218,24 +233,28 @@ func requestID(r *http.Request) string {
 // private requires a valid bearer token when tokens are configured, and
 // applies server.rate_limits: per client (its token, else its IP address),
 // and harder per IP address for missing or wrong tokens. An address past
-// its failed attempts gets 429 before its token is even compared.
+// its failed attempts gets 429 before its token is even compared. The
+// request goes on with its actor (actorOf) in its context.
 func (s *Server) private(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIP(r)
 		tokens := *s.tokens.Load()
+		user, hasUser := s.listenerUserOf(r)
 		if len(tokens) == 0 {
+			actor := actorAnonymous
+			if hasUser {
+				actor = "user:" + user
+			}
 			if s.allowClient(w, r, "ip:"+ip) {
-				h.ServeHTTP(w, r)
+				h.ServeHTTP(w, withActor(r, actor))
 			}
 			return
 		}
-		if isUser := s.listenerUser.Load(); isUser != nil {
-			if user, _, ok := r.BasicAuth(); ok && (*isUser)(user) {
-				if s.allowClient(w, r, "user:"+user) {
-					h.ServeHTTP(w, r)
-				}
-				return
+		if hasUser {
+			if s.allowClient(w, r, "user:"+user) {
+				h.ServeHTTP(w, withActor(r, "user:"+user))
 			}
+			return
 		}
 		if s.authBlocked(w, r, ip) {
 			return
@@ -249,18 +268,20 @@ func (s *Server) private(h http.Handler) http.Handler {
 			return
 		}
 		tok = strings.TrimSpace(tok)
-		ok := 0
-		for _, t := range tokens {
-			ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
+		// Every token is compared, so that the time taken does not tell
+		// which one (or whether one) matched.
+		match := -1
+		for i, t := range tokens {
+			match = subtle.ConstantTimeSelect(subtle.ConstantTimeCompare([]byte(tok), t.value), i, match)
 		}
-		if ok != 1 {
+		if match < 0 {
 			s.authFailed(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="monitor", error="invalid_token"`)
 			writeError(w, r, CodeInvalidToken, "The bearer token is not valid", nil)
 			return
 		}
 		if s.allowClient(w, r, tokenKey(tok)) {
-			h.ServeHTTP(w, r)
+			h.ServeHTTP(w, withActor(r, tokens[match].name))
 		}
 	})
 }

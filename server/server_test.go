@@ -44,7 +44,7 @@ func newFixture(t *testing.T, tokens ...string) *fixture {
 	}
 	f.snap = snapshot.New(specs, now)
 	f.s = New(Options{Snapshot: f.snap, Gatherer: prometheus.NewRegistry(), Beats: f.beats, Now: now})
-	f.s.SetTokens(tokens)
+	f.s.SetTokens(tokens, nil)
 	f.srv = httptest.NewServer(f.s)
 	t.Cleanup(f.srv.Close)
 	return f

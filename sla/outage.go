@@ -28,7 +28,7 @@ func Down(r store.Record) bool { return r.Status == check.Fail && !r.Maintenance
 // package made once: whether it fell in a maintenance window, whether it
 // was within the SLA, whether the check was down.
 func Stored(r check.Result, sp check.Spec, maint []Maintenance) store.Record {
-	rec := store.Record{Result: r, Maintenance: InMaintenance(maint, r.Check, r.CheckedAt), WithinSLA: Within(r, sp)}
+	rec := store.Record{Result: r, Maintenance: InMaintenance(maint, r.Check, sp.Component, r.CheckedAt), WithinSLA: Within(r, sp)}
 	rec.Down = Down(rec)
 	return rec
 }

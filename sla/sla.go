@@ -190,27 +190,6 @@ func FormatWindow(d time.Duration) string {
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
-// Maintenance is a window [Start, End) in which the named checks' results
-// do not count (every check when Checks is empty).
-type Maintenance struct {
-	Checks     []string
-	Start, End time.Time
-}
-
-// InMaintenance reports whether a result of check taken at t falls in one
-// of the windows.
-func InMaintenance(windows []Maintenance, check string, t time.Time) bool {
-	for _, w := range windows {
-		if t.Before(w.Start) || !t.Before(w.End) {
-			continue
-		}
-		if len(w.Checks) == 0 || slices.Contains(w.Checks, check) {
-			return true
-		}
-	}
-	return false
-}
-
 // Tally sums records of one check taken in [from, to) into a bucket: the
 // reference the stores' Totals must agree with.
 func Tally(recs []store.Record, from, to time.Time) store.Bucket {

@@ -77,7 +77,7 @@ func main() {
 	}
 	srv := server.New(server.Options{Snapshot: snap, Gatherer: prometheus.NewRegistry()})
 	const token = "bench-token-0123456789"
-	srv.SetTokens([]string{token})
+	srv.SetTokens([]string{token}, nil)
 	rl := config.DefaultRateLimits
 	rl.RequestsPerSecond, rl.Burst, rl.LinkChecks, rl.LinkConnections = *rps, *burst, *linkChecks, *linkConns
 	srv.SetRateLimits(rl)

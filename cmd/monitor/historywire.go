@@ -7,17 +7,34 @@ import (
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
+	"github.com/monitor-dev/monitor/scheduler/cronspec"
 	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
-// maintenance turns the config's maintenance windows into the hub's rule.
+// maintenance turns the config's maintenance windows into the one rule
+// (sla.InMaintenance) that the hub, the history store and alerting use: a
+// check is in maintenance when a window covers its name, a glob matching it
+// or its component, and is open at that time.
 func maintenance(cfg *config.Config) hub.InMaintenance {
 	windows := make([]sla.Maintenance, 0, len(cfg.Maintenance))
 	for _, m := range cfg.Maintenance {
-		windows = append(windows, sla.Maintenance{Checks: m.Checks, Start: m.Start, End: m.End})
+		w := sla.Maintenance{Checks: m.Checks, Components: m.Components, Start: m.Start, End: m.End, Duration: m.Duration}
+		if m.Cron != "" {
+			// config validated it with the same parser: it cannot fail.
+			sched, err := cronspec.Parse(m.Cron, time.UTC, time.Now())
+			if err != nil {
+				continue
+			}
+			w.Cron = sched
+		}
+		windows = append(windows, w)
 	}
-	return func(name string, at time.Time) bool { return sla.InMaintenance(windows, name, at) }
+	component := make(map[string]string, len(cfg.Checks))
+	for _, sp := range cfg.Checks {
+		component[sp.Name] = sp.Component
+	}
+	return func(name string, at time.Time) bool { return sla.InMaintenance(windows, name, component[name], at) }
 }
 
 // history is the hub's subscriber for the SLO events and the history store.

@@ -125,7 +125,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.metrics.SetChecks(cfg.Checks)
 	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
 		Logger: logger.With("component", "http")})
-	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(env, d.links, cfg.Server.LinksAllowPrivate)
 
@@ -326,7 +326,7 @@ func (d *daemon) reload() {
 	d.hub.SetSpecs(cfg.Checks)
 	d.hub.SetMaintenance(maintenance(cfg))
 	d.eval.SetObjectives(objectives(cfg))
-	d.srv.SetTokens(cfg.Server.Tokens)
+	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
 	d.srv.SetLinks(d.env, d.links, cfg.Server.LinksAllowPrivate)
 	if cfg.Demo != d.cfg.Demo || swapEnv != nil {

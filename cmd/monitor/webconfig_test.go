@@ -84,7 +84,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 
 	snap := snapshot.New([]check.Spec{{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: time.Second}}, time.Now)
 	srv := server.New(server.Options{Snapshot: snap, Gatherer: prometheus.NewRegistry()})
-	srv.SetTokens([]string{"api-token-1234"})
+	srv.SetTokens([]string{"api-token-1234"}, nil)
 	srv.TrustListenerAuth(webConfigUser(webCfg))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
