@@ -183,7 +183,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 			af.ok(t, 201, "POST", "/v2/operator/escalations", opsToken,
 				`{"handle": "acme", "severity": "HIGH", "summary": "Redirects of acme fail", "details": "since 10:20"}`, &esc)
 			if esc.ID == "" || esc.Handle != "acme" || esc.Severity != "HIGH" || esc.Status != "open" ||
-				esc.CreatedBy != actorName("ops") || esc.CreatedAt != at.Format(time.RFC3339) || esc.Details != "since 10:20" {
+				esc.CreatedBy != "ops" || esc.CreatedAt != at.Format(time.RFC3339) || esc.Details != "since 10:20" {
 				t.Fatalf("escalation = %+v", esc)
 			}
 			var alerts struct {
@@ -218,7 +218,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 			var sil silenceJSON
 			af.ok(t, 201, "POST", "/v2/silences", devToken,
 				`{"matchers": {"handle": "acme", "check": "*"}, "endsAt": "2026-11-21T11:30:00Z", "comment": "we know"}`, &sil)
-			if sil.ID == "" || sil.Status != "active" || sil.CreatedBy != actorName("dev") || sil.Comment != "we know" ||
+			if sil.ID == "" || sil.Status != "active" || sil.CreatedBy != "dev" || sil.Comment != "we know" ||
 				sil.StartsAt != "2026-11-21T10:30:00Z" || sil.EndsAt != "2026-11-21T11:30:00Z" || sil.Matchers["handle"] != "acme" {
 				t.Fatalf("silence = %+v", sil)
 			}
@@ -263,7 +263,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 			af.advance(time.Minute)
 			var res escalationJSON
 			af.ok(t, 200, "POST", "/v2/operator/escalations/"+esc.ID+"/resolve", devToken, "", &res)
-			if res.Status != "resolved" || res.ResolvedBy != actorName("dev") || res.CreatedBy != actorName("ops") {
+			if res.Status != "resolved" || res.ResolvedBy != "dev" || res.CreatedBy != "ops" {
 				t.Errorf("resolved escalation = %+v", res)
 			}
 			af.ok(t, 200, "GET", "/v2/operator/escalations?status=open", devToken, "", &open)
@@ -289,11 +289,11 @@ func TestAlertingEndToEnd(t *testing.T) {
 				}
 			}
 			want := []string{
-				"escalation.resolved " + actorName("dev") + " " + esc.ID,
-				"silence.expired " + actorName("ops") + " " + sil.ID,
-				"silence.created " + actorName("dev") + " " + later.ID,
-				"silence.created " + actorName("dev") + " " + sil.ID,
-				"escalation.created " + actorName("ops") + " " + esc.ID,
+				"escalation.resolved dev " + esc.ID,
+				"silence.expired ops " + sil.ID,
+				"silence.created dev " + later.ID,
+				"silence.created dev " + sil.ID,
+				"escalation.created ops " + esc.ID,
 			}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -319,7 +319,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 				t.Errorf("after a restart, GET /v2/silences = %+v, want the pending one", sils)
 			}
 			af.ok(t, 200, "GET", "/v2/audit-events?action=escalation.created", opsToken, "", &trail)
-			if len(trail.Events) != 1 || trail.Events[0].Actor != actorName("ops") {
+			if len(trail.Events) != 1 || trail.Events[0].Actor != "ops" {
 				t.Errorf("after a restart, escalation.created events = %+v", trail.Events)
 			}
 		})
@@ -412,12 +412,135 @@ func TestSilenceFlood(t *testing.T) {
 // setNamedTokens gives the server bearer tokens and the names the audit
 // trail knows them by.
 func setNamedTokens(s *Server, named map[string]string) {
-	var tokens []string
-	for tok := range named {
-		tokens = append(tokens, tok)
+	var tokens, names []string
+	for tok, name := range named {
+		tokens, names = append(tokens, tok), append(names, name)
 	}
-	s.SetTokens(tokens)
+	s.SetTokens(tokens, names)
 }
 
-// actorName is the audit actor of a token's requests.
-func actorName(named string) string { return "api" }
+// TestEscalationSeverities: LOW, MEDIUM and HIGH fire alerts of severity
+// INFO, WARN and CRITICAL, each with the label handle.
+func TestEscalationSeverities(t *testing.T) {
+	af := newAlertingFixture(t, storeEngines[0].dsn(t))
+	want := map[string]string{}
+	for sev, alertSev := range map[string]string{"LOW": "INFO", "MEDIUM": "WARN", "HIGH": "CRITICAL"} {
+		var esc escalationJSON
+		af.ok(t, 201, "POST", "/v2/operator/escalations", opsToken,
+			`{"handle": "acme-eu", "severity": "`+sev+`", "summary": "`+sev+` trouble", "public": true}`, &esc)
+		if !esc.Public || esc.AlertID != "escalation:"+esc.ID {
+			t.Errorf("escalation = %+v, want public with alertId escalation:%s", esc, esc.ID)
+		}
+		want[esc.AlertID] = alertSev
+	}
+	var alerts struct {
+		Alerts []struct {
+			ID       string            `json:"id"`
+			Severity string            `json:"severity"`
+			Labels   map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	af.ok(t, 200, "GET", "/v2/alerts?status=firing", devToken, "", &alerts)
+	if len(alerts.Alerts) != 3 {
+		t.Fatalf("firing alerts = %+v, want the 3 escalations", alerts)
+	}
+	for _, a := range alerts.Alerts {
+		if a.Severity != want[a.ID] || a.Labels["handle"] != "acme-eu" {
+			t.Errorf("alert %s: severity %s, labels %v; want %s and handle acme-eu", a.ID, a.Severity, a.Labels, want[a.ID])
+		}
+	}
+	var list struct {
+		Escalations []escalationJSON `json:"escalations"`
+	}
+	af.ok(t, 200, "GET", "/v2/operator/escalations?limit=2", devToken, "", &list)
+	if len(list.Escalations) != 2 {
+		t.Errorf("?limit=2 gave %d escalations", len(list.Escalations))
+	}
+	var one escalationJSON
+	af.ok(t, 200, "GET", "/v2/operator/escalations/"+list.Escalations[0].ID, devToken, "", &one)
+	if one.ID != list.Escalations[0].ID || one.CreatedBy != "ops" {
+		t.Errorf("GET one escalation = %+v", one)
+	}
+	resp, body := af.call(t, "GET", "/v2/operator/escalations/nope", devToken, "")
+	assertEnvelope(t, resp, body, 404, CodeNotFound)
+}
+
+// TestEngineRefusals: what passes the API's checks but not the engine's
+// (control characters) is still a 400 naming the field.
+func TestEngineRefusals(t *testing.T) {
+	af := newAlertingFixture(t, storeEngines[0].dsn(t))
+	resp, body := af.call(t, "POST", "/v2/silences", opsToken,
+		`{"matchers": {"check": "x"}, "endsAt": "2026-11-21T12:00:00Z", "comment": "bell \u0007"}`)
+	assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+	if d := details(t, body); d["field"] != "comment" {
+		t.Errorf("details = %v, want field comment", d)
+	}
+	resp, body = af.call(t, "POST", "/v2/operator/escalations", opsToken,
+		`{"handle": "acme", "severity": "LOW", "summary": "s", "details": "nul \u0000"}`)
+	assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+	if d := details(t, body); d["field"] != "details" {
+		t.Errorf("details = %v, want field details", d)
+	}
+}
+
+// TestAlertingStoreDown: while the store is down, writes and reads of the
+// trail are 503 unavailable with Retry-After, and the answer does not show
+// the store's address.
+func TestAlertingStoreDown(t *testing.T) {
+	f := newFixture(t, "tok")
+	st := store.NewLazy("postgres://monitor:hunter2@127.0.0.1:1/db", store.Options{}, nil)
+	f.s.SetAlerting(alerting.New(alerting.Config{}, alerting.Options{Store: st, Now: func() time.Time { return at }}), st)
+	for _, rt := range []struct{ method, path, body string }{
+		{"POST", "/v2/silences", `{"matchers": {"check": "x"}, "endsAt": "2026-11-21T12:00:00Z"}`},
+		{"POST", "/v2/operator/escalations", `{"handle": "acme", "severity": "LOW", "summary": "s"}`},
+		{"GET", "/v2/operator/escalations", ""},
+		{"GET", "/v2/audit-events", ""},
+		{"GET", "/v2/silences?expired=true", ""},
+	} {
+		resp, body := f.call(t, rt.method, rt.path, "tok", rt.body)
+		assertEnvelope(t, resp, body, 503, CodeUnavailable)
+		if resp.Header.Get("Retry-After") == "" || strings.Contains(string(body), "hunter2") || strings.Contains(string(body), "127.0.0.1") {
+			t.Errorf("%s %s: %s (Retry-After %q)", rt.method, rt.path, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	// What the engine holds in memory is still served.
+	resp, body := f.call(t, "GET", "/v2/alerts", "tok", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"alerts":[]`) {
+		t.Errorf("GET /v2/alerts with the store down: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestAuditEventsLimits: the trail is read newest first, 50 by default, at
+// most 100.
+func TestAuditEventsLimits(t *testing.T) {
+	for _, eng := range storeEngines {
+		t.Run(eng.name, func(t *testing.T) {
+			af := newAlertingFixture(t, eng.dsn(t))
+			var evs []store.AuditEvent
+			for i := range 120 {
+				evs = append(evs, store.AuditEvent{At: at.Add(time.Duration(i) * time.Second), Actor: "system",
+					Action: "alert.firing", Target: fmt.Sprintf("check:c%d", i)})
+			}
+			if err := af.st.Audit(context.Background(), evs); err != nil {
+				t.Fatal(err)
+			}
+			var trail auditList
+			af.ok(t, 200, "GET", "/v2/audit-events", opsToken, "", &trail)
+			if len(trail.Events) != 50 || trail.Events[0].Target != "check:c119" || trail.Events[49].Target != "check:c70" {
+				t.Errorf("default: %d events from %v; want 50, newest first", len(trail.Events), trail.Events[0])
+			}
+			af.ok(t, 200, "GET", "/v2/audit-events?limit=100", opsToken, "", &trail)
+			if len(trail.Events) != 100 {
+				t.Errorf("limit=100: %d events", len(trail.Events))
+			}
+			af.ok(t, 200, "GET", "/v2/audit-events?since=2026-11-21T10:31:50Z&action=alert.firing", opsToken, "", &trail)
+			if len(trail.Events) != 10 || trail.Events[9].Target != "check:c110" || trail.Events[0].At != "2026-11-21T10:31:59Z" {
+				t.Errorf("since 10:31:50: %+v, want the 10 last", trail.Events)
+			}
+			af.ok(t, 200, "GET", "/v2/audit-events?action=silence.created", opsToken, "", &trail)
+			if len(trail.Events) != 0 || trail.Events == nil {
+				t.Errorf("action=silence.created: %+v, want []", trail.Events)
+			}
+		})
+	}
+}
