@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -33,6 +34,9 @@ const (
 	MaxSilences = 1000
 	// MaxMatchers bounds the matchers of one silence.
 	MaxMatchers = 20
+	// SLOAbsentGrace is how long a firing burn-rate alert whose condition
+	// is no longer given to SLOSignals stays firing.
+	SLOAbsentGrace = 15 * time.Minute
 	// ResolvedRetention is how long a resolved alert stays in GET
 	// /v2/alerts (and in the store).
 	ResolvedRetention = time.Hour
@@ -42,6 +46,8 @@ const (
 	// tick is how often Run re-evaluates timers (group waits, repeats,
 	// silences and maintenance windows ending) and writes to the store.
 	tick = time.Second
+	// minGap spaces the steps that wakes ask for.
+	minGap = 100 * time.Millisecond
 )
 
 // Audit actions the engine writes.
@@ -90,6 +96,19 @@ type Engine struct {
 	// store is unreachable can neither page again for an alert it already
 	// told nor overwrite the stored state; Run retries Restore.
 	restored bool
+	capped   bool // "too many alerts" was logged
+	// silVersion changes whenever a silence is added, expired, starts or
+	// ends (silActive: the active ones at the last tick).
+	silVersion int
+	silActive  map[string]bool
+}
+
+// tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
+func (e *Engine) tooMany(id string) {
+	if !e.capped {
+		e.capped = true
+		e.log.Error("Alerts not tracked: too many alerts", "alert", id, "max", MaxAlerts)
+	}
 }
 
 // New returns an engine for cfg. Call Restore before Run and before the
@@ -109,6 +128,7 @@ func New(cfg Config, opts Options) *Engine {
 		specs:  map[string]check.Spec{},
 		alerts: map[string]*alert{}, groups: map[string]*group{},
 		silences: map[string]store.Silence{}, escalations: map[string]store.Escalation{},
+		silVersion: 1, silActive: map[string]bool{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{},
 	}
 }
@@ -154,12 +174,14 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	sp := ch.Spec
 	if sp.Name == "" {
 		sp = e.specs[r.Check]
+	} else {
+		e.specs[sp.Name] = sp // depends_on for inhibition, even before SetSpecs
 	}
 	id := prefixCheck + r.Check
 	a := e.alerts[id]
 	if a == nil {
 		if len(e.alerts) >= MaxAlerts {
-			e.log.Warn("Alert not tracked: too many alerts", "check", r.Check, "max", MaxAlerts)
+			e.tooMany(prefixCheck + r.Check)
 			return
 		}
 		sev := sp.FailSeverity()
@@ -171,7 +193,9 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	if a.Kind == "" {
 		a.Kind = string(sp.Kind)
 	}
-	a.Labels = checkLabels(a, sp)
+	if l := checkLabels(a, sp); !maps.Equal(l, a.Labels) {
+		a.Labels, a.silSeen = l, 0
+	}
 	out := outcome(r, e.unknownMode(a))
 	if out != outKeep || a.Result == nil {
 		res := r
@@ -179,7 +203,9 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 		a.Result, a.Summary = &res, r.Message
 	}
 	tr := a.observe(out, r.Severity, e.cfg, now)
-	a.Labels[LabelSeverity] = string(a.Severity)
+	if a.Labels[LabelSeverity] != string(a.Severity) {
+		a.Labels[LabelSeverity], a.silSeen = string(a.Severity), 0
+	}
 	a.Maintenance = ch.Maintenance || e.inMaintenance(a.Check, now)
 	e.noteTransition(a, tr, now)
 	e.update(a, now, before)
@@ -263,11 +289,15 @@ func (e *Engine) update(a *alert, now time.Time, before fingerprint) {
 // mute recomputes what silences and inhibits a (maintenance is set by the
 // callers, from the result or the clock).
 func (e *Engine) mute(a *alert, now time.Time) {
-	a.Silenced = false
-	for _, s := range e.silences {
-		if !now.Before(s.StartsAt) && now.Before(s.EndsAt) && silenceMatches(s.Matchers, a.Labels) {
-			a.Silenced = true
-			break
+	if a.silSeen != e.silVersion {
+		// Only when the silences or the alert's labels changed: a tick
+		// does not match every alert against every silence.
+		a.Silenced, a.silSeen = false, e.silVersion
+		for _, s := range e.silences {
+			if !now.Before(s.StartsAt) && now.Before(s.EndsAt) && silenceMatches(s.Matchers, a.Labels) {
+				a.Silenced = true
+				break
+			}
 		}
 	}
 	a.InhibitedBy = a.InhibitedBy[:0]
@@ -371,12 +401,15 @@ func (e *Engine) rebuildGroups(now time.Time) {
 }
 
 // SLOSignals takes the evaluator's burn-rate conditions after each
-// successful evaluation (all of them, or only the firing ones as
-// sla.Evaluator.Signals gives them): every condition that fires is an
-// alert of kind slo_burn (page: CRITICAL, ticket: WARN), firing at once,
-// with labels check, kind, severity, component, long_window and
-// short_window; one that is absent or not firing resolves. Do not call it
-// after a failed evaluation: an empty list resolves every burn alert.
+// evaluation: all of them, firing or not (the Signals of every
+// sla.Evaluator.Statuses()). Every condition that fires is an alert of
+// kind slo_burn (page: CRITICAL, ticket: WARN), firing at once, with
+// labels check, kind, severity, component, long_window and short_window;
+// one given as not firing resolves at once. One that is absent (its SLO
+// removed, or its evaluation failing: the store down) resolves only after
+// SLOAbsentGrace, so that an outage of the history store does not resolve
+// and re-page every burn alert. (Given only the firing conditions, as
+// sla.Evaluator.Signals returns them, resolutions come that much later.)
 func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	now := e.now()
 	e.mu.Lock()
@@ -386,15 +419,17 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	}
 	seen := map[string]bool{}
 	for _, s := range sigs {
+		id := SLOAlertID(s)
+		if _, dup := seen[id]; !dup || s.Firing {
+			seen[id] = s.Firing
+		}
 		if !s.Firing {
 			continue
 		}
-		id := SLOAlertID(s)
-		seen[id] = true
 		a := e.alerts[id]
 		if a == nil {
 			if len(e.alerts) >= MaxAlerts {
-				e.log.Warn("Alert not tracked: too many alerts", "alert", id, "max", MaxAlerts)
+				e.tooMany(id)
 				continue
 			}
 			a = &alert{ID: id, Check: s.Check, Kind: KindSLOBurn}
@@ -402,10 +437,11 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		}
 		before := fp(a)
 		sev := sloSeverity(s.Alert.Severity)
-		a.Severity, a.Gone = sev, false
+		a.Severity, a.Gone, a.SeenAt = sev, false, now
 		a.Summary = fmt.Sprintf("error budget burn rate %.1fx over %s and %.1fx over %s (threshold %gx, %s)",
 			s.LongBurn, sla.FormatWindow(s.Alert.Long), s.ShortBurn, sla.FormatWindow(s.Alert.Short),
 			s.Alert.Factor, s.Alert.Severity)
+		a.silSeen = 0
 		a.Labels = map[string]string{LabelCheck: s.Check, LabelKind: KindSLOBurn, LabelSeverity: string(sev),
 			"long_window": sla.FormatWindow(s.Alert.Long), "short_window": sla.FormatWindow(s.Alert.Short)}
 		if c := e.specs[s.Check].Component; c != "" {
@@ -420,6 +456,9 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 	}
 	for id, a := range e.alerts {
 		if a.Kind != KindSLOBurn || !a.Firing || seen[id] {
+			continue
+		}
+		if _, given := seen[id]; !given && now.Sub(a.SeenAt) < SLOAbsentGrace {
 			continue
 		}
 		before := fp(a)
@@ -498,8 +537,10 @@ func (e *Engine) wake() {
 func (e *Engine) Run(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	var last time.Time
 	for {
 		e.step(ctx)
+		last = time.Now()
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -508,6 +549,16 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-e.kick:
+			// A storm of wakes (each result of a route without
+			// group_wait) makes steps at most every minGap.
+			if d := minGap - time.Since(last); d > 0 {
+				w := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+				case <-w.C:
+				}
+				w.Stop()
+			}
 		}
 	}
 }
@@ -530,8 +581,14 @@ func (e *Engine) step(ctx context.Context) {
 	now := e.now()
 	e.mu.Lock()
 	for id, s := range e.silences {
+		active := !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+		if active != e.silActive[id] {
+			e.silVersion++
+			e.silActive[id] = active
+		}
 		if !now.Before(s.EndsAt) {
 			delete(e.silences, id)
+			delete(e.silActive, id)
 		}
 	}
 	for _, a := range e.alerts {
@@ -738,6 +795,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 			e.silences[s.ID] = s
 		}
 	}
+	e.silVersion++
 	open := map[string]bool{}
 	for _, esc := range escs {
 		open[esc.ID] = true

@@ -430,10 +430,26 @@ func TestSLOBurn(t *testing.T) {
 		}
 		r.e.SLOSignals([]sla.Signal{page, ticket}) // still firing: nothing new
 		r.wait(time.Second)
-		r.e.SLOSignals([]sla.Signal{ticket}) // the page condition stops
+		stopped := page
+		stopped.Firing = false
+		r.e.SLOSignals([]sla.Signal{stopped, ticket, quiet}) // the page condition stops
 		r.wait(time.Second)
 		r.expect("pager firing slo:api:1h/5m=firing", "tickets firing slo:api:1d/2h=firing",
 			"pager resolved slo:api:1h/5m=resolved")
+		// The evaluation fails (no signal of the SLO): the ticket keeps
+		// firing through a short store outage, and resolves after the grace.
+		r.e.SLOSignals(nil)
+		r.wait(10 * time.Minute)
+		r.e.SLOSignals(nil)
+		r.wait(time.Second)
+		if v := r.view("slo:api:1d/2h"); v.Status != "firing" {
+			t.Fatalf("ticket after 10m without signals: %+v", v)
+		}
+		r.wait(5 * time.Minute)
+		r.e.SLOSignals(nil)
+		r.wait(time.Second)
+		r.expect("pager firing slo:api:1h/5m=firing", "tickets firing slo:api:1d/2h=firing",
+			"pager resolved slo:api:1h/5m=resolved", "tickets resolved slo:api:1d/2h=resolved")
 	})
 }
 
@@ -580,5 +596,64 @@ func TestRepeatThroughGroups(t *testing.T) {
 		r.expect("oncall firing check:a=firing check:b=firing",
 			"oncall firing/repeat check:a=firing check:b=firing",
 			"oncall firing check:a=resolved check:b=firing")
+	})
+}
+
+func TestBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), nil, Options{})
+		ctx := context.Background()
+		end := time.Now().Add(time.Hour)
+		// Filled by hand up to one below the bounds: the bound, not the
+		// time to open 10,000 escalations, is under test.
+		r.e.mu.Lock()
+		for i := range MaxOpenEscalations - 1 {
+			r.e.escalations[fmt.Sprint(i)] = store.Escalation{ID: fmt.Sprint(i), Severity: "LOW"}
+		}
+		for i := range MaxSilences - 1 {
+			r.e.silences[fmt.Sprint(i)] = store.Silence{ID: fmt.Sprint(i), Matchers: map[string]string{"check": "none"}, EndsAt: end}
+		}
+		r.e.mu.Unlock()
+		if _, err := r.e.Escalate(ctx, store.Escalation{Handle: "h", Severity: "LOW", Summary: "last"}, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.e.Escalate(ctx, store.Escalation{Handle: "h", Severity: "LOW", Summary: "one more"}, "ops"); !errors.Is(err, ErrLimit) {
+			t.Fatalf("escalation past the bound: %v", err)
+		}
+		if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: map[string]string{"check": "x"}, EndsAt: end}, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: map[string]string{"check": "y"}, EndsAt: end}, "ops"); !errors.Is(err, ErrLimit) {
+			t.Fatalf("silence past the bound: %v", err)
+		}
+		many := map[string]string{}
+		for i := range MaxMatchers + 1 {
+			many[fmt.Sprint("l", i)] = "*"
+		}
+		if _, err := r.e.AddSilence(ctx, store.Silence{Matchers: many, EndsAt: end}, "ops"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("too many matchers: %v", err)
+		}
+	})
+}
+
+// TestReload: a reload of the alerting section keeps told alerts told (no
+// second page) and the thresholds and routes apply from then on.
+func TestReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("db", check.Critical, ""), spec("web", check.Warn, "")}, Options{})
+		r.fail("db", "db")
+		r.wait(time.Second)
+		r.expect("oncall firing check:db=firing")
+		cfg := cfgWith(Route{Receivers: []string{"oncall"}, GroupBy: []string{LabelKind}, GroupWait: 10 * time.Second})
+		cfg.FailureThreshold = 3
+		r.e.SetConfig(cfg)
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing")
+		r.fail("web", "web")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing")
+		r.fail("web")
+		r.wait(time.Minute)
+		r.expect("oncall firing check:db=firing", "oncall firing check:db=firing check:web=firing")
 	})
 }

@@ -307,3 +307,9 @@ func spec(name string, sev check.Severity, component string, deps ...string) che
 }
 
 func hubChange(sp check.Spec) hub.Change { return hub.Change{Spec: sp} }
+
+// clock is an injected clock for tests that step the engine by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }

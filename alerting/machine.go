@@ -70,6 +70,9 @@ type alert struct {
 	Maintenance bool     `json:"-"`
 	InhibitedBy []string `json:"-"`
 
+	// SeenAt is when SLOSignals last gave the burn-rate condition firing.
+	SeenAt time.Time `json:"seenAt,omitzero"`
+
 	// Gone: the alert's check, SLO or escalation no longer exists; it is
 	// resolved and forgotten after the retention of resolved alerts.
 	Gone bool `json:"gone,omitempty"`
@@ -80,6 +83,9 @@ type alert struct {
 	groups    []string
 	receivers []string
 	stored    bool
+	// silSeen is the engine's silence version Silenced was computed at; 0
+	// (labels changed) means compute again.
+	silSeen int
 }
 
 // queued is a notice waiting for its groups to be flushed.

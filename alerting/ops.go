@@ -163,7 +163,7 @@ func (e *Engine) fireEscalation(esc store.Escalation, now time.Time) {
 	}
 	before := fp(a)
 	a.Kind, a.Severity, a.Summary, a.Details, a.Gone = KindEscalation, sev, esc.Summary, esc.Details, false
-	a.Labels = map[string]string{LabelKind: KindEscalation, LabelSeverity: string(sev), LabelHandle: esc.Handle}
+	a.Labels, a.silSeen = map[string]string{LabelKind: KindEscalation, LabelSeverity: string(sev), LabelHandle: esc.Handle}, 0
 	if !a.Firing {
 		a.fire(sev, esc.CreatedAt)
 		e.noteTransition(a, fired, now)
@@ -280,6 +280,7 @@ func (e *Engine) AddSilence(ctx context.Context, s store.Silence, by Actor) (sto
 		Details: map[string]any{"matchers": s.Matchers, "endsAt": s.EndsAt.UTC().Format(time.RFC3339), "comment": s.Comment}})
 	e.mu.Lock()
 	e.silences[s.ID] = s
+	e.silVersion++
 	e.mu.Unlock()
 	e.wake()
 	return s, nil
@@ -327,6 +328,8 @@ func (e *Engine) ExpireSilence(ctx context.Context, id string, by Actor) error {
 	e.writeAudit(ctx, store.AuditEvent{At: now, Actor: by, Action: ActionSilenceExpired, Target: id})
 	e.mu.Lock()
 	delete(e.silences, id)
+	delete(e.silActive, id)
+	e.silVersion++
 	e.mu.Unlock()
 	e.wake()
 	return nil

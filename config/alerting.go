@@ -197,7 +197,8 @@ func yamlKey(sf reflect.StructField) string {
 
 // decodeStruct reads the keys of f into the fields of v (a struct) by
 // their yaml tags; what v holds already are its defaults. The field types
-// a receiver can use are those the cases below list: another type is a
+// a receiver can use are those the cases below list (a map has string
+// keys and string or check.Secret values): another type is a
 // programming error, which TestReceivers (every type in testdata/receivers.yml) catches.
 func (d *decoder) decodeStruct(f fields, v reflect.Value, path string, rd *structDecode) {
 	rd.structs[path] = f
@@ -244,6 +245,23 @@ func (d *decoder) decodeStruct(f fields, v reflect.Value, path string, rd *struc
 			if f.has(key) {
 				fv.Set(list)
 			}
+		case sf.Type.Kind() == reflect.Map && sf.Type.Key().Kind() == reflect.String && sf.Type.Elem().Kind() == reflect.String:
+			// A mapping with free keys (webhook headers); check.Secret
+			// values are secrets.
+			sub := d.mapping(f.vals[key], key+" of "+f.where, mappingKeys(f.vals[key])...)
+			rd.structs[full] = sub
+			if !sub.ok || !f.has(key) {
+				break
+			}
+			m := reflect.MakeMapWithSize(sf.Type, len(sub.keys))
+			for k := range sub.keys {
+				s := d.str(sub, k)
+				if sf.Type.Elem() == secretType {
+					d.secret(s)
+				}
+				m.SetMapIndex(reflect.ValueOf(k).Convert(sf.Type.Key()), reflect.ValueOf(s).Convert(sf.Type.Elem()))
+			}
+			fv.Set(m)
 		case sf.Type.Kind() == reflect.Struct:
 			sub := d.mapping(f.vals[key], key+" of "+f.where, yamlKeys(sf.Type)...)
 			switch {
@@ -522,4 +540,14 @@ func mappingKeys(n *yaml.Node) []string {
 		keys = append(keys, n.Content[i].Value)
 	}
 	return keys
+}
+
+// ReceiverType returns the registered receiver type named name.
+func ReceiverType(name string) (receiver.Type, bool) {
+	for _, t := range receiverTypes {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return receiver.Type{}, false
 }

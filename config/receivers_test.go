@@ -38,7 +38,7 @@ func TestReceivers(t *testing.T) {
 			RoutingKey: "R0UTING-FROM-FILE", URL: pagerduty.DefaultURL}},
 		{Name: "mail", Type: "email", Config: &email.Config{
 			To: []string{"owner@acme.example", "Ops <ops@acme.example>"},
-			SMTP: email.SMTP{Host: "smtp.example.com", Port: 587, Username: "monitor",
+			SMTP: email.SMTP{Host: "smtp.example.com", Username: "monitor",
 				Password: "s3cret-smtp-password", From: "monitor@example.com", TLS: email.StartTLS}}},
 		{Name: "am", Type: "alertmanager", Config: &alertmanager.Config{
 			URLs: []check.Secret{"http://am-0:9093", "http://am-1:9093"}}},

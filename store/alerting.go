@@ -122,17 +122,23 @@ type AuditQuery struct {
 // AlertStore is the alerting engine's and the outbox's part of the store.
 type AlertStore interface {
 	// CommitAlerts writes c in one transaction and returns the IDs given
-	// to c.Deliveries, in order.
+	// to c.Deliveries, in order. Deleted applies after Alerts. A delivery
+	// whose (NotificationID, Receiver) is already in the outbox is not
+	// enqueued again (its ID is returned), so a commit retried after an
+	// unclear failure does not notify twice.
 	CommitAlerts(ctx context.Context, c AlertCommit) ([]int64, error)
 	// LoadAlerts returns every stored alert.
 	LoadAlerts(ctx context.Context) ([]AlertRow, error)
 
 	// PendingDeliveries returns up to limit pending deliveries, by DueAt
-	// then ID.
+	// then ID. The limits of every list are clamped to 1..1000.
 	PendingDeliveries(ctx context.Context, limit int) ([]Delivery, error)
 	// RecordAttempts stores attempts in one transaction: each updates its
 	// delivery (Attempts, State from Outcome, DueAt = NextAt, LastError,
-	// LastStatus, DoneAt) and is kept in the attempt log.
+	// LastStatus, DoneAt) and is kept in the attempt log. An attempt
+	// counts only for a pending delivery whose Attempts is below its
+	// Attempt (a batch recorded twice changes nothing the second time);
+	// Receiver, NotificationID and AlertIDs are taken from the delivery.
 	RecordAttempts(ctx context.Context, as []Attempt) error
 	// Attempts lists the newest attempts (of one receiver, or all when
 	// receiver is ""), newest first, at most limit.

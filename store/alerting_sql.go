@@ -44,6 +44,8 @@ const (
 	// maxDetails bounds an audit event's encoded details; larger ones are
 	// replaced by {"truncated": true}.
 	maxDetails = 16 << 10
+	// maxError bounds an attempt's error; longer ones are cut.
+	maxError = 1024
 	// alertChunk rows go into one multi-row statement.
 	alertChunk = 100
 	// sentRetention keeps sent deliveries and the attempt log this long.
@@ -335,7 +337,7 @@ func (s *sqlStore) upsertAlerts(ctx context.Context, tx *sql.Tx, alerts map[stri
 func (s *sqlStore) deleteAlerts(ctx context.Context, tx *sql.Tx, ids []string) error {
 	for start := 0; start < len(ids); start += alertChunk {
 		part := ids[start:min(start+alertChunk, len(ids))]
-		q := s.d.rebind("DELETE FROM alerts WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(part)), ",") + ")")
+		q := s.multiRowTuples("DELETE FROM alerts WHERE id IN (", "?", len(part), ")")
 		args := make([]any, len(part))
 		for i, id := range part {
 			args[i] = id
@@ -499,12 +501,31 @@ type attemptRow struct {
 	err                      string
 }
 
+// deliveryState is what RecordAttempts reads of a delivery and writes
+// back.
+type deliveryState struct {
+	id                       int64
+	state                    string
+	attempts                 int
+	dueAt                    int64
+	lastError                string
+	lastStatus               int
+	doneAt                   *int64
+	receiver, notificationID string
+	alertIDs                 string
+	changed                  bool
+}
+
 // RecordAttempts stores attempts in one transaction; see AlertStore. An
 // attempt applies only to a pending delivery whose stored Attempts is
 // below its Attempt, so a batch recorded twice (a retry after an unclear
 // failure) changes nothing the second time, and a stale attempt never
 // brings back a sent or dead delivery; such attempts are left out of the
 // log too. A retried attempt without NextAt is due again at once.
+//
+// The deliveries are read, their new state computed, then written back
+// with one statement per 100 deliveries, and the attempts logged likewise:
+// a dispatcher's batch costs a few statements, not a few per attempt.
 func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 	if len(as) == 0 {
 		return nil
@@ -517,7 +538,7 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 		case a.Attempt < 1:
 			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("attempt number %d", a.Attempt))
 		case a.Outcome != OutcomeSent && a.Outcome != OutcomeRetry && a.Outcome != OutcomeDead:
-			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("outcome %q", a.Outcome))
+			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("outcome %.32q", a.Outcome))
 		}
 		a.At = s.nowOr(a.At)
 		if a.Outcome == OutcomeRetry && a.NextAt.IsZero() {
@@ -527,7 +548,7 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 			a.NextAt = time.Time{}
 		}
 		a.Duration = max(a.Duration, 0)
-		e := clip(a.Error, maxDetails)
+		e := clip(a.Error, maxError)
 		if a.Outcome == OutcomeSent {
 			e = ""
 		}
@@ -536,33 +557,43 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 	slices.SortStableFunc(rows, func(x, y attemptRow) int {
 		return cmp.Or(cmp.Compare(x.a.DeliveryID, y.a.DeliveryID), cmp.Compare(x.a.Attempt, y.a.Attempt))
 	})
+	var ids []int64
+	for i, r := range rows {
+		if i == 0 || r.a.DeliveryID != rows[i-1].a.DeliveryID {
+			ids = append(ids, r.a.DeliveryID)
+		}
+	}
 	skipped := 0
 	err := s.alertTx(ctx, func(tx *sql.Tx) error {
-		update := s.d.rebind(`UPDATE deliveries SET attempts = ?, state = ?, due_at = COALESCE(?, due_at),
-			last_error = ?, last_status = ?, done_at = ?
-			WHERE id = ? AND state = ? AND attempts < ?
-			RETURNING receiver, notification_id, alert_ids`)
+		states, err := s.readDeliveryStates(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
 		logged := rows[:0]
 		for _, r := range rows {
-			a := r.a
-			state := DeliveryPending
-			var done any
-			switch a.Outcome {
-			case OutcomeSent:
-				state, done = DeliverySent, toMs(a.At)
-			case OutcomeDead:
-				state, done = DeliveryDead, toMs(a.At)
-			}
-			err := tx.QueryRowContext(ctx, update, a.Attempt, state, nullMs(a.NextAt), r.err, a.StatusCode, done,
-				a.DeliveryID, DeliveryPending, a.Attempt).Scan(&r.receiver, &r.notificationID, &r.alertIDs)
-			if errors.Is(err, sql.ErrNoRows) {
+			d := states[r.a.DeliveryID]
+			if d == nil || d.state != DeliveryPending || d.attempts >= r.a.Attempt {
 				skipped++
 				continue
 			}
-			if err != nil {
-				return fmt.Errorf("update delivery %d: %w", a.DeliveryID, err)
+			a := r.a
+			d.attempts, d.lastError, d.lastStatus, d.changed = a.Attempt, r.err, a.StatusCode, true
+			switch a.Outcome {
+			case OutcomeSent, OutcomeDead:
+				d.state = DeliverySent
+				if a.Outcome == OutcomeDead {
+					d.state = DeliveryDead
+				}
+				done := toMs(a.At)
+				d.doneAt = &done
+			case OutcomeRetry:
+				d.dueAt = toMs(a.NextAt)
 			}
+			r.receiver, r.notificationID, r.alertIDs = d.receiver, d.notificationID, d.alertIDs
 			logged = append(logged, r)
+		}
+		if err := s.writeDeliveryStates(ctx, tx, ids, states); err != nil {
+			return err
 		}
 		return s.insertAttempts(ctx, tx, logged)
 	})
@@ -571,6 +602,71 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 	}
 	if skipped > 0 {
 		s.logger.DebugContext(ctx, "delivery attempts left out: not pending or already recorded", "count", skipped)
+	}
+	return nil
+}
+
+func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*deliveryState, error) {
+	out := make(map[int64]*deliveryState, len(ids))
+	for start := 0; start < len(ids); start += alertChunk {
+		part := ids[start:min(start+alertChunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		q := s.multiRowTuples(`SELECT id, state, attempts, due_at, last_error, last_status, done_at, receiver,
+			notification_id, alert_ids FROM deliveries WHERE id IN (`, "?", len(part), ")")
+		rs, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		for rs.Next() {
+			var d deliveryState
+			var done sql.NullInt64
+			if err := rs.Scan(&d.id, &d.state, &d.attempts, &d.dueAt, &d.lastError, &d.lastStatus, &done,
+				&d.receiver, &d.notificationID, &d.alertIDs); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("read deliveries: %w", err)
+			}
+			if done.Valid {
+				d.doneAt = &done.Int64
+			}
+			out[d.id] = &d
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// writeDeliveryStates writes back the changed deliveries, up to alertChunk
+// per UPDATE ... FROM (VALUES ...) (both engines name the columns of a
+// VALUES list column1, column2, ...; the casts type PostgreSQL's
+// parameters).
+func (s *sqlStore) writeDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int64, states map[int64]*deliveryState) error {
+	var changed []*deliveryState
+	for _, id := range ids {
+		if d := states[id]; d != nil && d.changed {
+			changed = append(changed, d)
+		}
+	}
+	const head = "UPDATE deliveries SET attempts = v.column2, state = v.column3, due_at = v.column4, " +
+		"last_error = v.column5, last_status = v.column6, done_at = v.column7 FROM (VALUES "
+	const tuple = "(CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), " +
+		"CAST(? AS INTEGER), CAST(? AS BIGINT))"
+	const tail = ") AS v WHERE deliveries.id = v.column1"
+	for start := 0; start < len(changed); start += alertChunk {
+		part := changed[start:min(start+alertChunk, len(changed))]
+		args := make([]any, 0, 7*len(part))
+		for _, d := range part {
+			args = append(args, d.id, d.attempts, d.state, d.dueAt, d.lastError, d.lastStatus, d.doneAt)
+		}
+		if _, err := tx.ExecContext(ctx, s.multiRowTuples(head, tuple, len(part), tail), args...); err != nil {
+			return fmt.Errorf("update deliveries: %w", err)
+		}
 	}
 	return nil
 }

@@ -730,7 +730,7 @@ func testAlertingValidation(t *testing.T, e engine) {
 	}
 	ids := commit(t, st, AlertCommit{Deliveries: []Delivery{dlv("n", "r", at(0))}})
 	record(t, st, Attempt{DeliveryID: ids[0], Attempt: 1, Outcome: OutcomeRetry, Error: strings.Repeat("e", 100_000) + "\x00"})
-	if d := deliveryByID(t, st, ids[0]); len(d.LastError) > maxDetails || strings.Contains(d.LastError, "\x00") {
+	if d := deliveryByID(t, st, ids[0]); len(d.LastError) > maxError || strings.Contains(d.LastError, "\x00") {
 		t.Errorf("last error kept %d bytes", len(d.LastError))
 	}
 }

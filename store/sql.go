@@ -421,11 +421,15 @@ func (s *sqlStore) loadStates(ctx context.Context, tx *sql.Tx) (map[int64]*check
 var multiRow sync.Map
 
 func (s *sqlStore) multiRowStmt(head string, cols, n int, tail string) string {
-	key := fmt.Sprint(s.d.name, "\x00", head, "\x00", n)
+	return s.multiRowTuples(head, "("+strings.TrimSuffix(strings.Repeat("?,", cols), ",")+")", n, tail)
+}
+
+// multiRowTuples is multiRowStmt with the tuple given, e.g. with casts.
+func (s *sqlStore) multiRowTuples(head, tuple string, n int, tail string) string {
+	key := fmt.Sprint(s.d.name, "\x00", head, "\x00", tuple, "\x00", n, "\x00", tail)
 	if v, ok := multiRow.Load(key); ok {
 		return v.(string)
 	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 	var b strings.Builder
 	b.WriteString(head)
 	for i := range n {

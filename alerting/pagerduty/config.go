@@ -1,5 +1,5 @@
-// Package pagerduty is the PagerDuty receiver (Events API v2). For now it
-// holds the configuration only; the sender comes with the alerting engine.
+// Package pagerduty is the PagerDuty receiver: Events API v2, one event
+// per alert (trigger or resolve, dedup_key from the alert's id).
 package pagerduty
 
 import (
@@ -24,7 +24,8 @@ const DefaultURL = "https://events.pagerduty.com/v2/enqueue"
 var DefaultConfig = Config{URL: DefaultURL}
 
 // Type registers the PagerDuty receiver with the configuration loader.
-var Type = receiver.Type{Name: "pagerduty", New: func() receiver.Config { c := DefaultConfig; return &c }}
+var Type = receiver.Type{Name: "pagerduty", New: func() receiver.Config { c := DefaultConfig; return &c },
+	Sender: newSender}
 
 var _ receiver.Config = (*Config)(nil)
 

@@ -7,7 +7,8 @@
 // A receiver package imports this one (and check); never config. The config
 // package lists the types (config/alerting.go, receiverTypes) and decodes
 // each receiver's YAML into the type's Config through its yaml tags:
-// string, int, bool, time.Duration, []string, check.Secret, []check.Secret
+// string, int, bool, time.Duration, []string, check.Secret, []check.Secret,
+// maps with free string keys (map[string]string, map[string]check.Secret)
 // and nested structs (YAML mappings). Every check.Secret field also accepts
 // a KEY_file sibling naming a file to read the value from.
 package receiver

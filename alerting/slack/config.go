@@ -1,5 +1,5 @@
-// Package slack is the Slack receiver (an incoming webhook). For now it
-// holds the configuration only; the sender comes with the alerting engine.
+// Package slack is the Slack receiver: a message with Block Kit blocks,
+// coloured by severity, posted to an incoming webhook.
 package slack
 
 import (
@@ -22,7 +22,8 @@ type Config struct {
 var DefaultConfig = Config{}
 
 // Type registers the Slack receiver with the configuration loader.
-var Type = receiver.Type{Name: "slack", New: func() receiver.Config { c := DefaultConfig; return &c }}
+var Type = receiver.Type{Name: "slack", New: func() receiver.Config { c := DefaultConfig; return &c },
+	Sender: newSender}
 
 var _ receiver.Config = (*Config)(nil)
 

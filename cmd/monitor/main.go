@@ -32,6 +32,8 @@ Commands:
   links      check links ad hoc: URL... or - for one per line on stdin
   sla report availability, error budget and outages per SLO (--window 30d or --month 2026-10)
   rules      print Prometheus recording and alerting rules for the configured SLOs
+  alert test send a sample notification to one receiver (--receiver NAME)
+  alerts     list the firing alerts of a running daemon
   version    print the version
 
 Every command takes --log-level (debug, info, warn, error) and --log-format
@@ -74,6 +76,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdLinks(ctx, rest, stdin, stdout, stderr)
 	case "rules":
 		return cmdRules(rest, stdout, stderr)
+	case "alert":
+		return cmdAlert(ctx, rest, stdout, stderr)
+	case "alerts":
+		return cmdAlerts(ctx, rest, stdout, stderr)
 	case "sla":
 		return cmdSLA(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":

@@ -53,7 +53,7 @@ func historyDSN(cfg *config.Config) string {
 }
 
 func storeOptions(cfg *config.Config, logger *slog.Logger) store.Options {
-	return store.Options{Retention: cfg.Storage.Retention, Logger: logger}
+	return store.Options{Retention: cfg.Storage.Retention, AuditRetention: cfg.Audit.Retention, Logger: logger}
 }
 
 // openStore opens the history store of cfg for reading (sla report): it

@@ -55,6 +55,18 @@ var helps = map[string]help{
 		example: "monitor rules --config config.yaml | promtool check rules /dev/stdin",
 		exits:   "0 ok, 2 no SLOs, usage or config error",
 	},
+	"alert test": {
+		usage:   "monitor alert test --receiver NAME [flags] [CONFIG]",
+		what:    "Send a sample notification (one firing alert of a made-up check, marked as a test) to one receiver of the config, once, and print its answer.",
+		example: "monitor alert test --config config.yaml --receiver oncall",
+		exits:   "0 sent, 1 the receiver refused or could not be reached, 2 usage or config error",
+	},
+	"alerts": {
+		usage:   "monitor alerts [flags] [CONFIG]",
+		what:    "List the firing alerts of a running daemon (GET /v2/alerts), with what silences, maintenance or a failing parent hold back; --all adds pending and resolved ones.",
+		example: "MONITOR_API_TOKEN=... monitor alerts --config config.yaml\nmonitor alerts --url http://127.0.0.1:8080 --format json",
+		exits:   "0 ok, 1 the daemon could not be asked, 2 usage or config error",
+	},
 	"version": {
 		usage:   "monitor version [flags]",
 		what:    "Print the version, the VCS revision and commit time the binary was built from, and the Go version.",
