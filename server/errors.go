@@ -10,7 +10,10 @@ import (
 
 // Error codes of the contract's error envelope.
 const (
-	CodeInvalidRequest   = "invalid_request"
+	CodeInvalidRequest = "invalid_request"
+	// CodeInvalidSeverity is a 400 for a severity outside the allowed
+	// values (details: field, allowed).
+	CodeInvalidSeverity  = "invalid_severity"
 	CodeMissingToken     = "missing_bearer_token"
 	CodeInvalidToken     = "invalid_token"
 	CodeNotFound         = "not_found"
@@ -19,6 +22,9 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal_error"
+	// CodeUnavailable is a 503 (with Retry-After) for a part that is not
+	// running yet or is down, such as alerting before its store is open.
+	CodeUnavailable = "unavailable"
 )
 
 var codeStatus = map[string]int{
@@ -31,6 +37,8 @@ var codeStatus = map[string]int{
 	CodeUnsupportedMedia: http.StatusUnsupportedMediaType,
 	CodeRateLimited:      http.StatusTooManyRequests,
 	CodeInternal:         http.StatusInternalServerError,
+	CodeInvalidSeverity:  http.StatusBadRequest,
+	CodeUnavailable:      http.StatusServiceUnavailable,
 }
 
 // envelope is the body of every non-2xx JSON answer.

@@ -51,6 +51,7 @@ type Server struct {
 	links    linkAPI
 	history  historyAPI
 	outbox   outboxAPI
+	alerting alertingAPI
 	// listenerUser, when set, says whether a basic-auth user was verified by
 	// the listener (--web.config.file): such a request needs no token.
 	listenerUser atomic.Pointer[func(user string) bool]
@@ -86,6 +87,7 @@ func New(opts Options) *Server {
 	s.routeLinks()
 	s.routeHistory()
 	s.routeDeliveries()
+	s.routeAlerting()
 	return s
 }
 
