@@ -95,7 +95,7 @@ type daemon struct {
 	alerts *alerting.Engine
 	outbox *outbox.Dispatcher
 	// maint is the maintenance rule of the config running (reloads swap it).
-	maint atomic.Pointer[hub.InMaintenance]
+	maint  atomic.Pointer[hub.InMaintenance]
 	bg     context.CancelFunc // stops the writer, evaluator and compaction
 	bgDone sync.WaitGroup
 
