@@ -224,9 +224,9 @@ func TestAlertingEndToEnd(t *testing.T) {
 			}
 			var later silenceJSON
 			af.ok(t, 201, "POST", "/v2/silences", devToken,
-				`{"matchers": {"check": "targeting_*"}, "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T04:00:00Z"}`, &later)
-			if later.Status != "pending" {
-				t.Errorf("a silence starting tomorrow is %s, want pending", later.Status)
+				`{"matchers": {"check": "targeting_*"}, "startsAt": "2026-11-22T03:00:00Z", "duration": "1h"}`, &later)
+			if later.Status != "pending" || later.EndsAt != "2026-11-22T04:00:00Z" {
+				t.Errorf("a silence of 1h starting tomorrow is %s until %s, want pending until 04:00", later.Status, later.EndsAt)
 			}
 			var sils struct {
 				Silences []silenceJSON `json:"silences"`

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/monitor-dev/monitor/alerting"
+	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -208,6 +209,7 @@ type silenceBody struct {
 	Matchers map[string]string `json:"matchers"`
 	StartsAt string            `json:"startsAt"`
 	EndsAt   string            `json:"endsAt"`
+	Duration string            `json:"duration"` // instead of endsAt: how long from startsAt, like 2h
 	Comment  string            `json:"comment"`
 }
 
@@ -309,8 +311,23 @@ func parseSilence(w http.ResponseWriter, r *http.Request, b silenceBody, now tim
 			start = t // a start in the past means now, as in Alertmanager
 		}
 	}
+	if b.Duration != "" {
+		d, err := config.ParseDuration(b.Duration)
+		switch {
+		case b.EndsAt != "":
+			badField(w, r, "duration", "give endsAt or duration, not both", nil)
+			return store.Silence{}, false
+		case err != nil || d <= 0:
+			badField(w, r, "duration", "duration must be a positive duration like 2h or 7d", map[string]any{"got": clip(b.Duration)})
+			return store.Silence{}, false
+		case d > maxSilenceAhead:
+			badField(w, r, "duration", "duration must be at most 90d", map[string]any{"got": clip(b.Duration)})
+			return store.Silence{}, false
+		}
+		b.EndsAt = start.Add(d).UTC().Format(time.RFC3339)
+	}
 	if b.EndsAt == "" {
-		badField(w, r, "endsAt", "endsAt is required: every silence expires (an RFC 3339 time, at most 90 days ahead)", nil)
+		badField(w, r, "endsAt", "endsAt (or duration) is required: every silence expires (an RFC 3339 time, at most 90 days ahead)", nil)
 		return store.Silence{}, false
 	}
 	end, err := time.Parse(time.RFC3339, b.EndsAt)
