@@ -238,8 +238,21 @@ func TestAlertingEndToEnd(t *testing.T) {
 			af.ok(t, 204, "DELETE", "/v2/silences/"+sil.ID, opsToken, "", nil)
 			resp, body := af.call(t, "DELETE", "/v2/silences/"+sil.ID, opsToken, "")
 			assertEnvelope(t, resp, body, 404, CodeNotFound)
-			resp, body = af.call(t, "DELETE", "/v2/silences/no-such-silence", opsToken, "")
-			assertEnvelope(t, resp, body, 404, CodeNotFound)
+			for _, id := range []string{"no-such-silence", "%ff%fe", "%00", strings.Repeat("x", 5000)} {
+				resp, body = af.call(t, "DELETE", "/v2/silences/"+id, opsToken, "")
+				assertEnvelope(t, resp, body, 404, CodeNotFound)
+				if len(body) > 1024 {
+					t.Errorf("a %d-byte answer to an unknown id", len(body))
+				}
+				for _, p := range []string{"/v2/operator/escalations/" + id, "/v2/operator/escalations/" + id + "/resolve"} {
+					method := "GET"
+					if strings.HasSuffix(p, "/resolve") {
+						method = "POST"
+					}
+					resp, body = af.call(t, method, p, opsToken, "")
+					assertEnvelope(t, resp, body, 404, CodeNotFound)
+				}
+			}
 			af.ok(t, 200, "GET", "/v2/silences", opsToken, "", &sils)
 			if len(sils.Silences) != 1 || sils.Silences[0].ID != later.ID {
 				t.Errorf("after DELETE, GET /v2/silences = %+v, want only the pending one", sils)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/monitor-dev/monitor/alerting"
@@ -131,6 +132,16 @@ func (s *Server) alertingFailed(w http.ResponseWriter, r *http.Request, what str
 		s.opts.Logger.Error("alerting request failed", "what", what, "request_id", requestID(r), "err", err)
 		writeError(w, r, CodeInternal, "Internal error: "+what+" failed", nil)
 	}
+}
+
+// maxID bounds the silence and escalation ids the API looks up (they are
+// UUIDs): a longer one, or one that is not text, is unknown without asking
+// the store.
+const maxID = 128
+
+// plausibleID reports whether id could name a silence or escalation.
+func plausibleID(id string) bool {
+	return id != "" && len(id) <= maxID && utf8.ValidString(id) && strings.IndexFunc(id, unicode.IsControl) < 0
 }
 
 // Alert statuses (alerting.View.Status).
@@ -422,6 +433,10 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
+		return
+	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No active or pending silence "+clip(id), map[string]any{"id": clip(id)})
 		return
 	}
 	if err := rt.engine.ExpireSilence(r.Context(), id, actorOf(r)); err != nil {

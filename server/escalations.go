@@ -125,6 +125,10 @@ func (s *Server) resolveEscalation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
+		return
+	}
 	e, err := rt.engine.ResolveEscalation(r.Context(), id, actorOf(r))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -142,6 +146,10 @@ func (s *Server) getEscalation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
+		return
+	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
 		return
 	}
 	e, err := rt.store.Escalation(r.Context(), id)
