@@ -58,8 +58,8 @@ const (
 
 type alertingAPI struct {
 	rt atomic.Pointer[alertingRuntime]
-	// addMu serializes adding silences, so that concurrent requests
-	// cannot pass the engine's bound together.
+	// addMu serializes adding silences and escalations, so that
+	// concurrent requests cannot pass the engine's bounds together.
 	addMu sync.Mutex
 }
 
