@@ -43,15 +43,17 @@ type AlertingAPI interface {
 // Limits of the alerting API.
 const (
 	// maxSilences bounds the active and pending silences (the engine's
-	// bound, enforced here exactly): each is matched against every alert,
-	// so a script creating them in a loop must meet a clear refusal, not
-	// slow every alert down.
+	// bound, kept exact by alertingAPI.addMu): each is matched against
+	// every alert, so a script creating them in a loop meets a clear
+	// refusal instead of slowing every alert down.
 	maxSilences       = alerting.MaxSilences
 	maxMatchers       = alerting.MaxMatchers
 	maxMatcherValue   = 256
 	maxSilenceAhead   = 90 * 24 * time.Hour
 	maxSilenceComment = 1000
-	// expiredSilencesShown is how far back ?expired=true reaches.
+	// expiredSilencesShown is how far back ?expired=true reaches, and
+	// maxSilencesListed how many silences it lists at most: the active and
+	// pending ones, then the most recently ended.
 	expiredSilencesShown = 7 * 24 * time.Hour
 	maxSilencesListed    = 2 * maxSilences
 )
@@ -403,11 +405,14 @@ func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
 		for _, sl := range list {
 			seen[sl.ID] = true
 		}
+		var ended []store.Silence
 		for _, sl := range past {
 			if !seen[sl.ID] && !now.Before(sl.EndsAt) {
-				list = append(list, sl)
+				ended = append(ended, sl)
 			}
 		}
+		slices.SortStableFunc(ended, func(a, b store.Silence) int { return b.EndsAt.Compare(a.EndsAt) })
+		list = append(list, ended[:min(len(ended), max(maxSilencesListed-len(list), 0))]...)
 	}
 	slices.SortStableFunc(list, func(a, b store.Silence) int {
 		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
