@@ -59,6 +59,7 @@ const (
 	ActionSilenceCreated           = "silence.created"
 	ActionSilenceExpired           = "silence.expired"
 	ActorSystem              Actor = "system"
+	ActorConfig              Actor = "config" // a reload
 )
 
 // Engine turns check results, SLO burn-rate conditions and operator
@@ -251,6 +252,18 @@ func (e *Engine) noteTransition(a *alert, tr transition, now time.Time) {
 		e.addAudit(store.AuditEvent{At: now, Actor: ActorSystem, Action: ActionAlertResolved, Target: a.ID,
 			Details: map[string]any{"severity": string(a.Severity), "duration": a.EndsAt.Sub(a.StartsAt).String()}})
 	}
+}
+
+// Audit queues an event of the audit trail (a config reload) for the next
+// write to the store, with the engine's own: kept while the store is down.
+func (e *Engine) Audit(ev store.AuditEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ev.At.IsZero() {
+		ev.At = e.now()
+	}
+	e.addAudit(ev)
+	e.wake()
 }
 
 func (e *Engine) addAudit(ev store.AuditEvent) {

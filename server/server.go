@@ -50,6 +50,7 @@ type Server struct {
 	degraded atomic.Pointer[func() string]
 	links    linkAPI
 	history  historyAPI
+	outbox   outboxAPI
 	alerting alertingAPI
 	// listenerUser, when set, says whether a basic-auth user was verified by
 	// the listener (--web.config.file): such a request needs no token.
@@ -85,6 +86,7 @@ func New(opts Options) *Server {
 	s.mux.Handle("POST /v2/heartbeats/{check}", s.private(http.HandlerFunc(s.heartbeat)))
 	s.routeLinks()
 	s.routeHistory()
+	s.routeDeliveries()
 	s.routeAlerting()
 	return s
 }

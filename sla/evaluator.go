@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,16 @@ type Evaluator struct {
 	// monitor_slo_events_total, which `monitor rules` builds on.
 	emu    sync.Mutex
 	events map[sliKey]*[2]float64 // [good, bad]
+
+	// onEvaluate gets every burn-rate signal, firing or not, after each
+	// evaluation (the alerting engine's SLOSignals).
+	onEvaluate atomic.Pointer[func([]Signal)]
 }
+
+// OnEvaluate makes f get every burn-rate signal of the objectives
+// evaluated, firing or not, after each evaluation; an objective whose
+// figures could not be read is left out.
+func (e *Evaluator) OnEvaluate(f func([]Signal)) { e.onEvaluate.Store(&f) }
 
 // sliKey names one SLI of one check: the series of monitor_slo_events_total.
 type sliKey struct {
@@ -175,6 +185,13 @@ func (e *Evaluator) Evaluate(ctx context.Context) error {
 	e.mu.Lock()
 	e.statuses = out
 	e.mu.Unlock()
+	if f := e.onEvaluate.Load(); f != nil {
+		var sigs []Signal
+		for _, s := range out {
+			sigs = append(sigs, s.Signals...)
+		}
+		(*f)(sigs)
+	}
 	if unavailable {
 		if errs == nil {
 			return store.ErrUnavailable

@@ -186,6 +186,9 @@ var migrations = []migration{
 		`CREATE INDEX audit_events_at ON audit_events (at)`,
 		`CREATE INDEX audit_events_action ON audit_events (action, at)`,
 	}},
+	{4, "outbox by receiver", []string{
+		`CREATE INDEX deliveries_receiver_due ON deliveries (receiver, state, due_at, id)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

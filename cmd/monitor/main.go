@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/monitor-dev/monitor/check"
@@ -253,12 +254,26 @@ func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Lo
 	return nil, fmt.Errorf("bad --log-format %q (want text or json)", format)
 }
 
-// alertingNotice says, when cfg has an alerting section, that it is
-// validated but sends nothing yet: a setting that parses must not look as
-// if it acted.
+// alertingNotice names the receivers no route sends to: they get nothing
+// but `monitor alert test`, which a setting that parses must not hide.
 func alertingNotice(cfg *config.Config) string {
-	if len(cfg.Alerting.Receivers) == 0 && len(cfg.Alerting.Routes) == 0 {
-		return ""
+	used := map[string]bool{}
+	for _, r := range cfg.Alerting.Routes {
+		for _, n := range r.Receivers {
+			used[n] = true
+		}
 	}
-	return "the alerting section is validated, but this release sends no notifications yet"
+	var idle []string
+	for _, r := range cfg.Alerting.Receivers {
+		if !used[r.Name] {
+			idle = append(idle, strconv.Quote(r.Name))
+		}
+	}
+	switch len(idle) {
+	case 0:
+		return ""
+	case 1:
+		return "receiver " + idle[0] + " is in no route: only monitor alert test reaches it"
+	}
+	return "receivers " + strings.Join(idle, ", ") + " are in no route: only monitor alert test reaches them"
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/monitor-dev/monitor/alerting"
+	"github.com/monitor-dev/monitor/alerting/outbox"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
@@ -50,7 +53,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	path, cfg, logger := l.path, l.cfg, l.logger
 	if note := alertingNotice(cfg); note != "" {
-		logger.Warn(note)
+		logger.Info(note)
 	}
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
@@ -89,6 +92,10 @@ type daemon struct {
 	writer *store.Writer
 	eval   *sla.Evaluator
 	hub    *hub.Hub
+	alerts *alerting.Engine
+	outbox *outbox.Dispatcher
+	// maint is the maintenance rule of the config running (reloads swap it).
+	maint  atomic.Pointer[hub.InMaintenance]
 	bg     context.CancelFunc // stops the writer, evaluator and compaction
 	bgDone sync.WaitGroup
 
@@ -143,13 +150,19 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.writer = store.NewWriter(d.store, store.WriterOptions{Logger: logger.With("component", "store"), Registerer: d.reg})
 	d.eval = sla.NewEvaluator(d.store, objectives(cfg), time.Now, logger.With("component", "sla"))
 	d.reg.MustRegister(d.eval)
+	if err := d.newAlerting(octx, cfg); err != nil {
+		_ = d.store.Close()
+		_ = env.Pool.Close()
+		return nil, err
+	}
 	// The hub: every result, once, to everything that cares.
 	d.hub = hub.New(d.snap,
 		metricsSub{d.metrics},
 		history{eval: d.eval, writer: d.writer},
+		d.alerts,
 		hub.StatusLog(logger),
 	)
-	d.hub.SetMaintenance(maintenance(cfg))
+	d.setMaintenance(cfg)
 	d.sched, err = scheduler.New(scheduler.Options{
 		Env: env, Publish: d.hub.Publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
 	})
@@ -280,7 +293,12 @@ func (d *daemon) reload() {
 		return
 	}
 
-	// Build: new pools when the databases changed (not yet used).
+	// Build: the receivers' senders, and new pools when the databases
+	// changed (not yet used).
+	applyAlerting, ok := d.reloadAlerting(cfg)
+	if !ok {
+		return
+	}
 	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
@@ -324,7 +342,8 @@ func (d *daemon) reload() {
 		time.AfterFunc(2*oldTimeout, func() { _ = old.Pool.Close() })
 	}
 	d.hub.SetSpecs(cfg.Checks)
-	d.hub.SetMaintenance(maintenance(cfg))
+	d.setMaintenance(cfg)
+	applyAlerting()
 	d.eval.SetObjectives(objectives(cfg))
 	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
@@ -349,6 +368,8 @@ func (d *daemon) startBackground() {
 	d.bgDone.Go(func() { d.runBeats(ctx) })
 	d.bgDone.Go(func() { d.writer.Run(ctx) })
 	d.bgDone.Go(func() { d.eval.Run(ctx, 30*time.Second) })
+	d.bgDone.Go(func() { d.alerts.Run(ctx) })
+	d.bgDone.Go(func() { d.outbox.Run(ctx) })
 	d.bgDone.Go(func() {
 		t := time.NewTicker(compactEvery)
 		defer t.Stop()

@@ -164,11 +164,12 @@ func TestAlertingNotice(t *testing.T) {
 	writeFile(t, path, base+`alerting:
   receivers:
     - { name: oncall, type: webhook, url: "https://hooks.example.com/x" }
+    - { name: spare, type: webhook, url: "https://hooks.example.com/y" }
   routes:
     - { match: { severity: CRITICAL }, receivers: [oncall] }
 `)
 	code, _, stderr := runMain(t, "validate", path)
-	if code != 0 || !strings.Contains(stderr, "note: the alerting section is validated, but this release sends no notifications yet") {
+	if code != 0 || !strings.Contains(stderr, `note: receiver "spare" is in no route: only monitor alert test reaches it`) {
 		t.Errorf("validate = %d, stderr %q; want exit 0 and the note", code, stderr)
 	}
 	writeFile(t, path, base)
