@@ -20,6 +20,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -238,8 +239,21 @@ func TestAlertingEndToEnd(t *testing.T) {
 			af.ok(t, 204, "DELETE", "/v2/silences/"+sil.ID, opsToken, "", nil)
 			resp, body := af.call(t, "DELETE", "/v2/silences/"+sil.ID, opsToken, "")
 			assertEnvelope(t, resp, body, 404, CodeNotFound)
-			resp, body = af.call(t, "DELETE", "/v2/silences/no-such-silence", opsToken, "")
-			assertEnvelope(t, resp, body, 404, CodeNotFound)
+			for _, id := range []string{"no-such-silence", "%ff%fe", "%00", strings.Repeat("x", 5000)} {
+				resp, body = af.call(t, "DELETE", "/v2/silences/"+id, opsToken, "")
+				assertEnvelope(t, resp, body, 404, CodeNotFound)
+				if len(body) > 1024 {
+					t.Errorf("a %d-byte answer to an unknown id", len(body))
+				}
+				for _, p := range []string{"/v2/operator/escalations/" + id, "/v2/operator/escalations/" + id + "/resolve"} {
+					method := "GET"
+					if strings.HasSuffix(p, "/resolve") {
+						method = "POST"
+					}
+					resp, body = af.call(t, method, p, opsToken, "")
+					assertEnvelope(t, resp, body, 404, CodeNotFound)
+				}
+			}
 			af.ok(t, 200, "GET", "/v2/silences", opsToken, "", &sils)
 			if len(sils.Silences) != 1 || sils.Silences[0].ID != later.ID {
 				t.Errorf("after DELETE, GET /v2/silences = %+v, want only the pending one", sils)
@@ -542,5 +556,61 @@ func TestAuditEventsLimits(t *testing.T) {
 				t.Errorf("action=silence.created: %+v, want []", trail.Events)
 			}
 		})
+	}
+}
+
+// TestAlertsFilteredSilencedInhibited: check alerts as GET /v2/alerts
+// shows them: a silence made through the API mutes the checks it matches,
+// a child of a firing parent is inhibited, and the filters select.
+func TestAlertsFilteredSilencedInhibited(t *testing.T) {
+	af := newAlertingFixture(t, storeEngines[0].dsn(t))
+	af.ok(t, 201, "POST", "/v2/silences", opsToken,
+		`{"matchers": {"check": "targeting_*", "severity": "WARN"}, "endsAt": "2026-11-21T12:00:00Z", "comment": "rebuild"}`, nil)
+	specs := []check.Spec{
+		{Name: "conn", Kind: "db", Severity: check.Critical, Interval: time.Minute},
+		{Name: "child", Kind: "db", Severity: check.Critical, Interval: time.Minute, DependsOn: []string{"conn"}},
+		{Name: "targeting_a", Kind: "db", Severity: check.Warn, Interval: time.Minute},
+		{Name: "targeting_b", Kind: "db", Severity: check.Warn, Interval: time.Minute},
+	}
+	af.eng.SetSpecs(specs)
+	for _, sp := range specs {
+		af.eng.Observe(check.Result{Check: sp.Name, Kind: sp.Kind, Status: check.Fail, Severity: sp.Severity,
+			Message: "down", CheckedAt: at}, hub.Change{Spec: sp, First: true})
+	}
+	type view struct {
+		ID          string   `json:"id"`
+		Check       string   `json:"check"`
+		Status      string   `json:"status"`
+		Silenced    bool     `json:"silenced"`
+		InhibitedBy []string `json:"inhibitedBy"`
+		Receivers   []string `json:"receivers"`
+	}
+	var out struct {
+		Alerts []view `json:"alerts"`
+	}
+	af.ok(t, 200, "GET", "/v2/alerts?status=firing", devToken, "", &out)
+	got := map[string]view{}
+	for _, v := range out.Alerts {
+		got[v.Check] = v
+	}
+	if len(got) != 4 {
+		t.Fatalf("firing alerts = %+v, want the 4 checks", out.Alerts)
+	}
+	if !got["targeting_a"].Silenced || !got["targeting_b"].Silenced || got["conn"].Silenced {
+		t.Errorf("silenced: %+v, want targeting_a and targeting_b only", out.Alerts)
+	}
+	if fmt.Sprint(got["child"].InhibitedBy) != "[check:conn]" || len(got["conn"].InhibitedBy) != 0 {
+		t.Errorf("child inhibited by %v, conn by %v; want child by check:conn", got["child"].InhibitedBy, got["conn"].InhibitedBy)
+	}
+	if fmt.Sprint(got["conn"].Receivers) != "[oncall]" {
+		t.Errorf("conn receivers %v, want [oncall]", got["conn"].Receivers)
+	}
+	af.ok(t, 200, "GET", "/v2/alerts?check=targeting_*", devToken, "", &out)
+	if len(out.Alerts) != 2 || out.Alerts[0].Check != "targeting_a" || out.Alerts[1].Check != "targeting_b" {
+		t.Errorf("?check=targeting_* = %+v", out.Alerts)
+	}
+	af.ok(t, 200, "GET", "/v2/alerts?check=nothing_*", devToken, "", &out)
+	if out.Alerts == nil || len(out.Alerts) != 0 {
+		t.Errorf("?check=nothing_* = %+v, want []", out.Alerts)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/monitor-dev/monitor/alerting"
@@ -43,23 +44,25 @@ type AlertingAPI interface {
 // Limits of the alerting API.
 const (
 	// maxSilences bounds the active and pending silences (the engine's
-	// bound, enforced here exactly): each is matched against every alert,
-	// so a script creating them in a loop must meet a clear refusal, not
-	// slow every alert down.
+	// bound, kept exact by alertingAPI.addMu): each is matched against
+	// every alert, so a script creating them in a loop meets a clear
+	// refusal instead of slowing every alert down.
 	maxSilences       = alerting.MaxSilences
 	maxMatchers       = alerting.MaxMatchers
 	maxMatcherValue   = 256
 	maxSilenceAhead   = 90 * 24 * time.Hour
 	maxSilenceComment = 1000
-	// expiredSilencesShown is how far back ?expired=true reaches.
+	// expiredSilencesShown is how far back ?expired=true reaches, and
+	// maxSilencesListed how many silences it lists at most: the active and
+	// pending ones, then the most recently ended.
 	expiredSilencesShown = 7 * 24 * time.Hour
 	maxSilencesListed    = 2 * maxSilences
 )
 
 type alertingAPI struct {
 	rt atomic.Pointer[alertingRuntime]
-	// addMu serializes adding silences, so that concurrent requests
-	// cannot pass the engine's bound together.
+	// addMu serializes adding silences and escalations, so that
+	// concurrent requests cannot pass the engine's bounds together.
 	addMu sync.Mutex
 }
 
@@ -132,6 +135,16 @@ func (s *Server) alertingFailed(w http.ResponseWriter, r *http.Request, what str
 		s.opts.Logger.Error("alerting request failed", "what", what, "request_id", requestID(r), "err", err)
 		writeError(w, r, CodeInternal, "Internal error: "+what+" failed", nil)
 	}
+}
+
+// maxID bounds the silence and escalation ids the API looks up (they are
+// UUIDs): a longer one, or one that is not text, is unknown without asking
+// the store.
+const maxID = 128
+
+// plausibleID reports whether id could name a silence or escalation.
+func plausibleID(id string) bool {
+	return id != "" && len(id) <= maxID && utf8.ValidString(id) && strings.IndexFunc(id, unicode.IsControl) < 0
 }
 
 // Alert statuses (alerting.View.Status).
@@ -409,11 +422,14 @@ func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
 		for _, sl := range list {
 			seen[sl.ID] = true
 		}
+		var ended []store.Silence
 		for _, sl := range past {
 			if !seen[sl.ID] && !now.Before(sl.EndsAt) {
-				list = append(list, sl)
+				ended = append(ended, sl)
 			}
 		}
+		slices.SortStableFunc(ended, func(a, b store.Silence) int { return b.EndsAt.Compare(a.EndsAt) })
+		list = append(list, ended[:min(len(ended), max(maxSilencesListed-len(list), 0))]...)
 	}
 	slices.SortStableFunc(list, func(a, b store.Silence) int {
 		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
@@ -439,6 +455,10 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
+		return
+	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No active or pending silence "+clip(id), map[string]any{"id": clip(id)})
 		return
 	}
 	if err := rt.engine.ExpireSilence(r.Context(), id, actorOf(r)); err != nil {

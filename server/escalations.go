@@ -108,9 +108,11 @@ func (s *Server) createEscalation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor := actorOf(r)
+	s.alerting.addMu.Lock() // the engine's bound of open escalations stays exact
 	e, err := rt.engine.Escalate(r.Context(), store.Escalation{Handle: b.Handle, Severity: b.Severity,
 		Summary: strings.TrimSpace(b.Summary), Details: b.Details, Public: b.Public, Status: "open",
 		CreatedAt: s.opts.Now().UTC(), CreatedBy: actor}, actor)
+	s.alerting.addMu.Unlock()
 	if err != nil {
 		s.alertingFailed(w, r, "opening the escalation", err)
 		return
@@ -123,6 +125,10 @@ func (s *Server) resolveEscalation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
+		return
+	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
 		return
 	}
 	e, err := rt.engine.ResolveEscalation(r.Context(), id, actorOf(r))
@@ -142,6 +148,10 @@ func (s *Server) getEscalation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
+		return
+	}
+	if !plausibleID(id) {
+		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
 		return
 	}
 	e, err := rt.store.Escalation(r.Context(), id)
