@@ -54,6 +54,18 @@ func (d *decoder) alerting(top fields) Alerting {
 	count("success_threshold", &a.SuccessThreshold, 1, alerting.MaxThreshold)
 	a.RepeatInterval = d.duration(f, "repeat_interval", a.RepeatInterval)
 	d.between(f, "repeat_interval", a.RepeatInterval, time.Minute, alerting.MaxRepeatInterval)
+	// Alertmanager ends an alert at its endsAt (now + resolve_timeout) unless
+	// it is posted again first: a repeat must come before that.
+	for _, r := range a.Receivers {
+		if c, ok := r.Config.(*alertmanager.Config); ok && c.ResolveTimeout > 0 && c.ResolveTimeout <= a.RepeatInterval {
+			at := f.at("repeat_interval")
+			if at == nil || !f.has("repeat_interval") {
+				at = f.at("receivers")
+			}
+			d.errorf(at, "receiver %q: resolve_timeout %s is not above repeat_interval %s: Alertmanager would end the alert between two repeats",
+				r.Name, check.FormatDuration(c.ResolveTimeout), check.FormatDuration(a.RepeatInterval))
+		}
+	}
 
 	fl := d.mapping(f.vals["flapping"], "alerting.flapping", "changes", "window")
 	a.Flapping.Changes = d.integer(fl, "changes", a.Flapping.Changes)

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -247,5 +248,26 @@ func TestLoadBadAlerting(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// An Alertmanager receiver whose endsAt margin is not above the repeat
+// would see its alerts end between two repeats: refused, at the receiver.
+func TestResolveTimeoutAboveRepeat(t *testing.T) {
+	yml := `checks:
+  - { name: a, kind: freshness, source: { heartbeat: true }, max_age: 1m }
+alerting:
+  receivers:
+    - { name: am, type: alertmanager, url: "http://127.0.0.1:9093", resolve_timeout: 1h }
+  routes:
+    - { match: {}, receivers: [am] }
+`
+	_, err := config.Parse("rt.yml", []byte(yml), func(string) (string, bool) { return "", false })
+	want := `rt.yml:5:5: receiver "am": resolve_timeout 1h is not above repeat_interval 4h: Alertmanager would end the alert between two repeats`
+	if got := fmt.Sprint(err); !strings.Contains(got, want) {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	if _, err := config.Parse("rt.yml", []byte(strings.Replace(yml, "1h }", "5h }", 1)), func(string) (string, bool) { return "", false }); err != nil {
+		t.Errorf("resolve_timeout 5h over repeat 4h: %v", err)
 	}
 }
