@@ -41,8 +41,38 @@ alerting:
 
 // hookLog records the webhook notifications a test receiver got.
 type hookLog struct {
-	mu  sync.Mutex
-	got []hookNote
+	mu      sync.Mutex
+	got     []hookNote // accepted
+	refused []hookNote // answered 503 while down
+	down    bool
+}
+
+func (h *hookLog) setDown(down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.down = down
+}
+
+func (h *hookLog) refusedCount() (n int, ids map[string]bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids = map[string]bool{}
+	for _, x := range h.refused {
+		ids[x.webhookID] = true
+	}
+	return len(h.refused), ids
+}
+
+func (h *hookLog) acceptedIDs(st string) map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := map[string]bool{}
+	for _, x := range h.got {
+		if x.Status == st {
+			ids[x.webhookID] = true
+		}
+	}
+	return ids
 }
 
 type hookNote struct {
@@ -61,8 +91,13 @@ func (h *hookLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &n)
 	n.webhookID = r.Header.Get("webhook-id")
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down {
+		h.refused = append(h.refused, n)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	h.got = append(h.got, n)
-	h.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -94,9 +129,12 @@ func (h *hookLog) waitFor(t *testing.T, st string, want int, within time.Duratio
 	t.Fatalf("%d %s notifications after %s, want %d", n, st, within, want)
 }
 
-// TestE2EAlertSurvivesKill9: a check fails, the on-call webhook gets one
-// "firing"; the daemon is killed with SIGKILL and restarted while the check
-// still fails: no second "firing"; the check recovers: one "resolved".
+// TestE2EAlertSurvivesKill9: a check fails while the on-call webhook is
+// down; the daemon is killed with SIGKILL with that delivery pending. The
+// webhook comes back and the daemon is restarted while the check still
+// fails: the pending "firing" is delivered once, with the webhook-id of the
+// refused attempts, and no second "firing" is made; the check recovers:
+// one "resolved".
 func TestE2EAlertSurvivesKill9(t *testing.T) {
 	t.Parallel()
 	hooks := &hookLog{}
@@ -115,18 +153,31 @@ func TestE2EAlertSurvivesKill9(t *testing.T) {
 	configFor := func(listen string) (string, string) {
 		return cfgPath, fmt.Sprintf(alertConfig, listen, marker, rcv.URL)
 	}
+	hooks.setDown(true)
 	p := startMonitor(t, dir, configFor, []string{"--config", cfgPath})
-	hooks.waitFor(t, "firing", 1, 20*time.Second)
-	// Let the alert's state reach the store, then kill mid-run.
-	time.Sleep(1500 * time.Millisecond)
-	p.kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for n, _ := hooks.refusedCount(); n == 0; n, _ = hooks.refusedCount() {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempt in 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.kill() // the firing notification is pending: retried 5s later
+	_, refusedIDs := hooks.refusedCount()
+	hooks.setDown(false)
 
 	p2 := startMonitor(t, dir, configFor, []string{"--config", cfgPath})
 	defer p2.kill()
+	hooks.waitFor(t, "firing", 1, 20*time.Second)
 	// Several failing runs after the restart: still one firing.
 	time.Sleep(4 * time.Second)
 	if n, _ := hooks.count("firing"); n != 1 {
 		t.Fatalf("%d firing notifications after the restart, want 1 (no second page)", n)
+	}
+	for id := range hooks.acceptedIDs("firing") {
+		if len(refusedIDs) != 1 || !refusedIDs[id] {
+			t.Errorf("delivered webhook-id %s, refused attempts carried %v: want the same notification", id, refusedIDs)
+		}
 	}
 	now := time.Now()
 	if err := os.Chtimes(marker, now, now); err != nil {
