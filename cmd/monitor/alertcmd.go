@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -149,9 +150,10 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitConfig
 	}
 	base := strings.TrimSuffix(*url, "/")
+	var l loaded
 	if base == "" {
-		l, ok := c.load("alerts", stderr)
-		if !ok {
+		var ok bool
+		if l, ok = c.load("alerts", stderr); !ok {
 			return exitConfig
 		}
 		base = "http://" + l.cfg.Server.Listen
@@ -161,6 +163,13 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		tok = os.Getenv("MONITOR_API_TOKEN")
 	}
 	views, err := fetchAlerts(ctx, base, tok)
+	var down *daemonDownError
+	if errors.As(err, &down) && l.cfg != nil {
+		// No daemon: what the store says, without silences and
+		// maintenance (they live in the daemon).
+		fmt.Fprintf(stderr, "monitor alerts: no daemon at %s; reading the store (silences and maintenance not shown)\n", base)
+		views, err = storedAlerts(ctx, l)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "monitor alerts: %v\n", err)
 		return exitFail
@@ -219,7 +228,7 @@ func fetchAlerts(ctx context.Context, base, token string) ([]alerting.View, erro
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("is the daemon running at %s? %v", base, errors.Unwrap(err))
+		return nil, &daemonDownError{base: base, err: errors.Unwrap(err)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -240,4 +249,43 @@ func fetchAlerts(ctx context.Context, base, token string) ([]alerting.View, erro
 		return nil, fmt.Errorf("%s: unreadable answer: %v", base, err)
 	}
 	return out.Alerts, nil
+}
+
+// daemonDownError is a daemon that could not be reached at all.
+type daemonDownError struct {
+	base string
+	err  error
+}
+
+func (e *daemonDownError) Error() string {
+	return fmt.Sprintf("is the daemon running at %s? %v", e.base, e.err)
+}
+
+// storedAlerts reads the alerts from the config's store (no lock: a
+// daemon may be starting beside it).
+func storedAlerts(ctx context.Context, l loaded) ([]alerting.View, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := openStore(ctx, l.cfg, l.logger)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	rows, err := st.LoadAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]alerting.View, 0, len(rows))
+	for _, row := range rows {
+		v, ok, err := alerting.ViewOfRow(row, now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b alerting.View) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
