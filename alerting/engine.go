@@ -250,8 +250,17 @@ func (e *Engine) noteTransition(a *alert, tr transition, now time.Time) {
 			Details: map[string]any{"severity": string(a.Severity), "summary": a.Summary}})
 	case resolved:
 		e.addAudit(store.AuditEvent{At: now, Actor: ActorSystem, Action: ActionAlertResolved, Target: a.ID,
-			Details: map[string]any{"severity": string(a.Severity), "duration": a.EndsAt.Sub(a.StartsAt).String()}})
+			Details: map[string]any{"severity": string(a.Severity), "duration": auditDuration(a.EndsAt.Sub(a.StartsAt))}})
 	}
+}
+
+// auditDuration writes how long an alert fired for the audit trail: in
+// whole seconds, or milliseconds under a second.
+func auditDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
 
 // Audit queues an event of the audit trail (a config reload) for the next

@@ -657,3 +657,32 @@ func TestReload(t *testing.T) {
 		r.expect("oncall firing check:db=firing", "oncall firing check:db=firing check:web=firing")
 	})
 }
+
+// TestResolvedAuditDuration: the audit trail says how long an alert fired
+// in whole seconds ("1m30s"), not to the nanosecond; a sub-second one in
+// milliseconds.
+func TestResolvedAuditDuration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cfgWith(catchAll)
+		c.FailureThreshold = 1
+		r := newRig(t, c, []check.Spec{spec("db", check.Critical, ""), spec("web", check.Critical, "")}, Options{})
+		r.fail("db")
+		time.Sleep(90*time.Second + 1234567*time.Nanosecond)
+		r.pass("db")
+		r.fail("web")
+		time.Sleep(250*time.Millisecond + 42*time.Nanosecond)
+		r.pass("web")
+		r.wait(time.Second)
+		got := map[string]any{}
+		r.st.mu.Lock()
+		for _, ev := range r.st.audit {
+			if ev.Action == ActionAlertResolved {
+				got[ev.Target] = ev.Details["duration"]
+			}
+		}
+		r.st.mu.Unlock()
+		if got["check:db"] != "1m30s" || got["check:web"] != "250ms" {
+			t.Fatalf("resolved durations %v, want check:db 1m30s and check:web 250ms", got)
+		}
+	})
+}

@@ -614,3 +614,36 @@ func TestAlertsFilteredSilencedInhibited(t *testing.T) {
 		t.Errorf("?check=nothing_* = %+v, want []", out.Alerts)
 	}
 }
+
+// TestSilenceCreatedNowIsActive: a silence starting now is "active" in the
+// 201 answer, although the engine reads its clock after the server does
+// (in the daemon both are the real clock, a few µs apart); one asked to
+// start later is still "pending".
+func TestSilenceCreatedNowIsActive(t *testing.T) {
+	f := newFixture(t, "tok")
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "m.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	engineNow := func() time.Time { // later than the server's read, like real time
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.now.Add(3 * time.Microsecond)
+	}
+	f.s.SetAlerting(alerting.New(alerting.Config{}, alerting.Options{Store: st, Now: engineNow}), st)
+	for _, tc := range []struct{ body, want string }{
+		{`{"matchers": {"check": "x"}, "endsAt": "2026-11-21T12:00:00Z"}`, "active"},
+		{`{"matchers": {"check": "x"}, "startsAt": "2026-11-21T10:00:00Z", "endsAt": "2026-11-21T12:00:00Z"}`, "active"},
+		{`{"matchers": {"check": "x"}, "startsAt": "2026-11-21T11:00:00Z", "endsAt": "2026-11-21T12:00:00Z"}`, "pending"},
+	} {
+		resp, body := f.call(t, "POST", "/v2/silences", "tok", tc.body)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST /v2/silences %s: %d %s", tc.body, resp.StatusCode, body)
+		}
+		var got struct{ Status string }
+		if err := json.Unmarshal(body, &got); err != nil || got.Status != tc.want {
+			t.Errorf("POST /v2/silences %s: status %q, want %q: %s", tc.body, got.Status, tc.want, body)
+		}
+	}
+}

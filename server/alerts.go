@@ -391,7 +391,13 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 		s.alertingFailed(w, r, "adding the silence", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toSilenceJSON(saved, now))
+	// The engine starts a silence asked for "now" at its own clock, read
+	// after ours: that silence is active, not pending.
+	shownAt := s.opts.Now()
+	if !sl.StartsAt.After(now) && saved.StartsAt.After(shownAt) {
+		shownAt = saved.StartsAt
+	}
+	writeJSON(w, http.StatusCreated, toSilenceJSON(saved, shownAt))
 }
 
 // listSilences answers GET /v2/silences (active and pending) and

@@ -43,7 +43,7 @@ func outboxLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > outboxMaxLimit {
 		writeError(w, r, CodeInvalidRequest, "limit must be a whole number from 1 to "+strconv.Itoa(outboxMaxLimit),
-			map[string]any{"limit": clip(v), "maxLimit": outboxMaxLimit})
+			map[string]any{"field": "limit", "got": clip(v), "max": outboxMaxLimit})
 		return 0, false
 	}
 	return n, true
@@ -52,7 +52,8 @@ func outboxLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 // outboxFailed answers a store error.
 func (s *Server) outboxFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrUnavailable) {
-		writeError(w, r, CodeInternal, "The store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)", nil)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, r, CodeUnavailable, "The store is unavailable for now; the monitor keeps retrying it (GET /readyz says why)", nil)
 		return
 	}
 	s.opts.Logger.Error("outbox query failed", "path", r.URL.Path, "err", err)
@@ -83,7 +84,7 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 	rcv := r.URL.Query().Get("receiver")
 	if len(rcv) > outboxMaxReceiver {
 		writeError(w, r, CodeInvalidRequest, "receiver is longer than "+strconv.Itoa(outboxMaxReceiver)+" bytes",
-			map[string]any{"receiver": clip(rcv)})
+			map[string]any{"field": "receiver", "got": clip(rcv), "max": outboxMaxReceiver})
 		return
 	}
 	out := struct {

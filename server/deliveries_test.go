@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -242,4 +243,32 @@ func TestDeliveriesAPI(t *testing.T) {
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestOutboxStoreDown: while the store is down, the deliveries, dead
+// letters and replay answer 503 unavailable with Retry-After, as the rest
+// of the alerting API does (not 500), without the store's address; a bad
+// limit names the field, as on /v2/audit-events.
+func TestOutboxStoreDown(t *testing.T) {
+	f := newFixture(t, "tok")
+	st := store.NewLazy("postgres://monitor:hunter2@127.0.0.1:1/db", store.Options{}, nil)
+	f.s.SetOutbox(outbox.New(st, map[string]receiver.Sender{}, outbox.Options{}))
+	for _, rt := range []struct{ method, path string }{
+		{"GET", "/v2/alerts/deliveries"},
+		{"GET", "/v2/alerts/dead-letters"},
+		{"POST", "/v2/alerts/dead-letters/1/retry"},
+	} {
+		resp, body := f.call(t, rt.method, rt.path, "tok", "")
+		assertEnvelope(t, resp, body, 503, CodeUnavailable)
+		if resp.Header.Get("Retry-After") == "" || strings.Contains(string(body), "hunter2") || strings.Contains(string(body), "127.0.0.1") {
+			t.Errorf("%s %s: %s (Retry-After %q)", rt.method, rt.path, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	for _, path := range []string{"/v2/alerts/deliveries?limit=1e9", "/v2/alerts/dead-letters?limit=-1"} {
+		resp, body := f.call(t, "GET", path, "tok", "")
+		assertEnvelope(t, resp, body, 400, CodeInvalidRequest)
+		if d := details(t, body); d["field"] != "limit" || d["max"] != float64(outboxMaxLimit) {
+			t.Errorf("GET %s: details %v, want the field limit and its max", path, d)
+		}
+	}
 }
