@@ -126,6 +126,7 @@ type rec struct {
 	failed  []atomic.Bool
 	nFailed atomic.Int64 // checks that have FAILed at least once
 	lastNew atomic.Int64 // ns after t0 of the first FAIL of the last check to fail
+	firstNw atomic.Int64 // ns after t0 of the first FAIL of any check
 	bad     atomic.Int64 // results that were neither PASS nor FAIL
 }
 
@@ -154,8 +155,11 @@ func (r *rec) published(res check.Result) {
 		return
 	}
 	if !r.failed[i].Swap(true) {
-		r.nFailed.Add(1)
-		r.lastNew.Store(int64(time.Since(r.t0)))
+		at := int64(time.Since(r.t0))
+		if r.nFailed.Add(1) == 1 {
+			r.firstNw.Store(at)
+		}
+		r.lastNew.Store(at)
 	}
 }
 
@@ -448,8 +452,9 @@ func run(p params, w io.Writer) error {
 	row("lags dropped (buffer full)", strconv.FormatInt(r.lagDrop.Load(), 10))
 
 	fmt.Fprintln(w, "\n(b) failures and notifications (times after the storm's start)")
+	lastFail := sinceStorm(time.Duration(r.lastNew.Load()))
 	row("checks that failed", fmt.Sprintf("%d / %d (last one's first FAIL at %s; %d FAIL results, %d neither PASS nor FAIL)",
-		r.nFailed.Load(), p.checks, secs(sinceStorm(time.Duration(r.lastNew.Load()))), r.fails.Load(), r.bad.Load()))
+		r.nFailed.Load(), p.checks, secs(lastFail), r.fails.Load(), r.bad.Load()))
 	want := p.checks
 	if p.group {
 		want = min(p.components, p.checks)
@@ -470,6 +475,14 @@ func run(p params, w io.Writer) error {
 				secs(sinceStorm(x.s.firstAt)), secs(sinceStorm(x.s.lastAt)), rate))
 		}
 	}
+	// The last group to be notified opened at the first FAIL of its first
+	// alert: with group_by [component] over round-robin components, every
+	// group opens with the storm's first failures; without, at the last.
+	groupStart, gsText := lastFail, "last check's first FAIL"
+	if p.group {
+		groupStart, gsText = sinceStorm(time.Duration(r.firstNw.Load())), "first FAIL"
+	}
+	row("last delivery − ("+gsText+" + group_wait)", secs(sinceStorm(max(a.lastAt, b.lastAt))-groupStart-p.groupWait))
 	row("all delivered to the healthy two", ok(a.notifications >= want && b.notifications >= want &&
 		a.alerts == p.checks && b.alerts == p.checks))
 
