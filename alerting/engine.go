@@ -80,6 +80,7 @@ type Engine struct {
 	kick chan struct{}
 
 	mu          sync.Mutex
+	routeIDs    []string // of cfg.Routes: see routeIDs
 	cfg         Config
 	specs       map[string]check.Spec
 	specsSet    bool
@@ -124,10 +125,11 @@ func New(cfg Config, opts Options) *Engine {
 	}
 	return &Engine{
 		st: opts.Store, opts: opts, now: opts.Now, log: opts.Logger,
-		kick:   make(chan struct{}, 1),
-		cfg:    cfg,
-		specs:  map[string]check.Spec{},
-		alerts: map[string]*alert{}, groups: map[string]*group{},
+		kick:     make(chan struct{}, 1),
+		cfg:      cfg,
+		routeIDs: routeIDs(cfg.Routes),
+		specs:    map[string]check.Spec{},
+		alerts:   map[string]*alert{}, groups: map[string]*group{},
 		silences: map[string]store.Silence{}, escalations: map[string]store.Escalation{},
 		silVersion: 1, silActive: map[string]bool{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{},
@@ -392,6 +394,7 @@ func (e *Engine) SetConfig(cfg Config) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cfg = cfg
+	e.routeIDs = routeIDs(cfg.Routes)
 	e.rebuildGroups(now)
 	e.wake()
 }

@@ -108,7 +108,7 @@ func TestStorm(t *testing.T) {
 			t.Fatalf("%d notifications (%d for Usage), want 2 per receiver: one per group", len(ns), len(usage))
 		}
 		for _, n := range usage {
-			if n.Status != receiver.StatusFiring || len(n.Alerts) != 300 || n.GroupKey != `0:{component="Usage"}` {
+			if n.Status != receiver.StatusFiring || len(n.Alerts) != 300 || n.GroupKey != routeIDs(cfg.Routes)[0]+`:{component="Usage"}` {
 				t.Fatalf("%s: %s with %d alerts, group %s", n.Receiver, n.Status, len(n.Alerts), n.GroupKey)
 			}
 		}

@@ -42,7 +42,7 @@ func (e *Engine) place(a *alert, now time.Time) {
 		if !relevant {
 			continue
 		}
-		k, _ := groupKey(i, r, a.ID, a.Labels)
+		k, _ := groupKey(e.routeIDs[i], r, a.ID, a.Labels)
 		g := e.groups[k]
 		if g == nil {
 			g = &group{key: k, route: i, receivers: r.Receivers, members: map[string]struct{}{}}

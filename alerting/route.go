@@ -1,6 +1,9 @@
 package alerting
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"path"
 	"slices"
 	"strconv"
@@ -82,12 +85,42 @@ func route(routes []Route, labels map[string]string, sev check.Severity) []int {
 	return out
 }
 
-// groupKey names the group of an alert in route i: the route and the values
-// of its group_by labels, or the alert itself when the route has no
-// group_by. Keys read like Alertmanager's: `1:{component="Usage"}`.
-func groupKey(i int, r Route, id string, labels map[string]string) (string, map[string]string) {
+// routeIDs names each route by what it is (its match, receivers,
+// group_by and continue), not by its place, so that a reload that adds a
+// route above it keeps its groups' keys: a receiver pairing a resolved
+// with its firing by groupKey still finds it. Identical routes get "#2",
+// "#3", ... in order.
+func routeIDs(routes []Route) []string {
+	out := make([]string, len(routes))
+	seen := map[string]int{}
+	for i, r := range routes {
+		by := slices.Clone(r.GroupBy)
+		slices.Sort(by)
+		labels := make([]string, 0, len(r.Match.Labels))
+		for k, v := range r.Match.Labels {
+			labels = append(labels, strconv.Quote(k)+"="+strconv.Quote(v))
+		}
+		slices.Sort(labels)
+		sum := sha256.Sum256(fmt.Appendf(nil, "%q|%q|%q|%q|%q|%q|%q|%q|%t",
+			r.Match.Severity, r.Match.Check, r.Match.Kind, r.Match.Component, r.Match.Handle,
+			labels, r.Receivers, by, r.Continue))
+		id := hex.EncodeToString(sum[:4])
+		seen[id]++
+		if n := seen[id]; n > 1 {
+			id += "#" + strconv.Itoa(n)
+		}
+		out[i] = id
+	}
+	return out
+}
+
+// groupKey names the group of an alert in the route named routeID: the
+// route and the values of its group_by labels, or the alert itself when
+// the route has no group_by. Keys read like Alertmanager's:
+// `5d41402a:{component="Usage"}`.
+func groupKey(routeID string, r Route, id string, labels map[string]string) (string, map[string]string) {
 	var b strings.Builder
-	b.WriteString(strconv.Itoa(i))
+	b.WriteString(routeID)
 	b.WriteString(":{")
 	if len(r.GroupBy) == 0 {
 		b.WriteString("alert=")

@@ -40,16 +40,16 @@ func TestRouteMatching(t *testing.T) {
 
 func TestGroupKey(t *testing.T) {
 	r := Route{GroupBy: []string{"component", "kind", "component"}}
-	k, vals := groupKey(2, r, "check:a", map[string]string{"component": `A "B"`, "kind": "db", "check": "a"})
-	if k != `2:{component="A \"B\"",kind="db"}` || len(vals) != 2 {
+	k, vals := groupKey("r2", r, "check:a", map[string]string{"component": `A "B"`, "kind": "db", "check": "a"})
+	if k != `r2:{component="A \"B\"",kind="db"}` || len(vals) != 2 {
 		t.Fatalf("key %s %v", k, vals)
 	}
-	k2, _ := groupKey(2, r, "check:b", map[string]string{"component": `A "B"`, "kind": "db", "check": "b"})
+	k2, _ := groupKey("r2", r, "check:b", map[string]string{"component": `A "B"`, "kind": "db", "check": "b"})
 	if k2 != k {
 		t.Fatalf("alerts sharing the group_by labels got keys %s and %s", k, k2)
 	}
-	k, _ = groupKey(0, Route{}, "check:a", nil)
-	if k != `0:{alert="check:a"}` {
+	k, _ = groupKey("r0", Route{}, "check:a", nil)
+	if k != `r0:{alert="check:a"}` {
 		t.Fatalf("without group_by: %s", k)
 	}
 }
@@ -70,5 +70,21 @@ func TestSilenceMatches(t *testing.T) {
 		if got := silenceMatches(tc.m, l); got != tc.want {
 			t.Errorf("%v: %v, want %v", tc.m, got, tc.want)
 		}
+	}
+}
+
+// A route keeps its id when a reload puts another route above it; only
+// identical routes are told apart by their order.
+func TestRouteIDsStable(t *testing.T) {
+	a := Route{Match: Match{Severity: check.Critical}, Receivers: []string{"oncall"}, GroupBy: []string{"component"}}
+	b := Route{Match: Match{Kind: "escalation"}, Receivers: []string{"owner"}}
+	before := routeIDs([]Route{a})
+	after := routeIDs([]Route{b, a})
+	if before[0] != after[1] || after[0] == after[1] {
+		t.Errorf("ids %v then %v: want a's id kept and b's different", before, after)
+	}
+	dup := routeIDs([]Route{a, a})
+	if dup[0] == dup[1] || dup[1] != dup[0]+"#2" {
+		t.Errorf("identical routes: %v", dup)
 	}
 }

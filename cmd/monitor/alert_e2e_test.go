@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -190,5 +192,54 @@ func TestE2EAlertSurvivesKill9(t *testing.T) {
 	}
 	if n, _ := hooks.count("firing"); n != 1 {
 		t.Errorf("%d firing notifications in all, want 1", n)
+	}
+}
+
+// TestE2EReloadAudited: a SIGHUP with a broken config is refused and says
+// so in the audit trail (with its first problem), one that takes effect is
+// config.reloaded; the actor is "config".
+func TestE2EReloadAudited(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	good := func(listen string) string {
+		return fmt.Sprintf("server:\n  listen: %q\nstorage:\n  dsn: sqlite://data/monitor.db\nchecks:\n"+
+			"  - { name: beat, kind: freshness, source: { heartbeat: true }, max_age: 1h }\n", listen)
+	}
+	var listen string
+	p := startMonitor(t, dir, func(l string) (string, string) { listen = l; return cfgPath, good(l) },
+		[]string{"--config", cfgPath})
+	defer p.kill()
+	writeFile(t, cfgPath, strings.Replace(good(listen), "max_age: 1h", "max_age: soon", 1))
+	p.signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	writeFile(t, cfgPath, good(listen))
+	p.signal(syscall.SIGHUP)
+
+	var events struct {
+		Events []struct {
+			Actor, Action string
+			Details       map[string]any
+		} `json:"events"`
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body := p.do("GET", "/v2/audit-events?since=1h", nil, "")
+		_ = json.Unmarshal(body, &events)
+		if len(events.Events) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(events.Events) != 2 {
+		t.Fatalf("audit events %+v, want the refused and the accepted reload", events.Events)
+	}
+	ok, bad := events.Events[0], events.Events[1] // newest first
+	if ok.Action != "config.reloaded" || ok.Actor != "config" {
+		t.Errorf("newest event %+v, want config.reloaded by config", ok)
+	}
+	if bad.Action != "config.reload_rejected" || bad.Actor != "config" || bad.Details["stage"] != "config" ||
+		!strings.Contains(fmt.Sprint(bad.Details["first"]), "max_age") {
+		t.Errorf("oldest event %+v, want config.reload_rejected naming max_age", bad)
 	}
 }

@@ -89,7 +89,17 @@ func (d *daemon) reloadAlerting(cfg *config.Config) (apply func(), ok bool) {
 	}, true
 }
 
-// actionConfigReloaded is the audit action of a reload that took effect.
-const actionConfigReloaded = "config.reloaded"
+// Audit actions of reloads: one that took effect, one refused (the old
+// config keeps running).
+const (
+	actionConfigReloaded = "config.reloaded"
+	actionConfigRejected = "config.reload_rejected"
+)
+
+// auditRejected writes a refused reload to the audit trail; details say
+// at which stage (never an error text that could hold a DSN).
+func (d *daemon) auditRejected(details map[string]any) {
+	d.alerts.Audit(store.AuditEvent{Actor: alerting.ActorConfig, Action: actionConfigRejected, Target: d.path, Details: details})
+}
 
 var _ hub.Subscriber = (*alerting.Engine)(nil)

@@ -290,6 +290,11 @@ func (d *daemon) reload() {
 		if len(probs) == 0 {
 			d.logger.Error("reload rejected", "err", err)
 		}
+		details := map[string]any{"stage": "config", "problems": len(probs)}
+		if len(probs) > 0 {
+			details["first"] = probs[0].Error() // config messages never carry a secret
+		}
+		d.auditRejected(details)
 		return
 	}
 
@@ -297,12 +302,14 @@ func (d *daemon) reload() {
 	// changed (not yet used).
 	applyAlerting, ok := d.reloadAlerting(cfg)
 	if !ok {
+		d.auditRejected(map[string]any{"stage": "alerting"})
 		return
 	}
 	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
+			d.auditRejected(map[string]any{"stage": "databases"})
 			return
 		}
 	}
@@ -315,6 +322,7 @@ func (d *daemon) reload() {
 	}
 	if err := d.sched.Reload(cfg.Checks, swapEnv); err != nil {
 		d.logger.Error("reload rejected: scheduling", "err", err)
+		d.auditRejected(map[string]any{"stage": "scheduling"})
 		if swapEnv != nil {
 			_ = swapEnv.Pool.Close()
 		}
