@@ -166,6 +166,12 @@ func TestE2EAlertSurvivesKill9(t *testing.T) {
 	}
 	p.kill() // the firing notification is pending: retried 5s later
 	_, refusedIDs := hooks.refusedCount()
+	// No daemon: monitor alerts reads the store.
+	if rc, out, errOut := runMain(t, "alerts", "--config", cfgPath); rc != 0 ||
+		!strings.Contains(out, "check:pipeline_freshness") || !strings.Contains(out, "firing") ||
+		!strings.Contains(errOut, "reading the store") {
+		t.Errorf("monitor alerts with the daemon down: exit %d\n%s%s", rc, out, errOut)
+	}
 	hooks.setDown(false)
 
 	p2 := startMonitor(t, dir, configFor, []string{"--config", cfgPath})
