@@ -2,14 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,44 +31,7 @@ var storeEngines = []struct {
 	dsn  func(t *testing.T) string
 }{
 	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "m.db") }},
-	{"postgres", postgresSchemaDSN},
-}
-
-func postgresSchemaDSN(t *testing.T) string {
-	t.Helper()
-	base := testenv.Postgres()
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		testenv.Unavailable(t, "PostgreSQL test server unreachable at "+check.RedactText(base)+": "+
-			check.RedactText(err.Error()), "start it or set "+testenv.EnvPostgres)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	schema := "monitor_test_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		_ = db.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer db.Close()
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	{"postgres", func(t *testing.T) string { return testenv.PostgresSchema(t) }},
 }
 
 // alertingFixture is the server with a real store and a real engine,

@@ -2,12 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -18,7 +14,6 @@ import (
 
 	"github.com/monitor-dev/monitor/alerting/outbox"
 	"github.com/monitor-dev/monitor/alerting/receiver"
-	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -29,38 +24,7 @@ var outboxEngines = []struct {
 	dsn  func(t *testing.T) string
 }{
 	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "m.db") }},
-	{"postgres", outboxPostgresDSN},
-}
-
-// outboxPostgresDSN returns a DSN of a fresh schema on the PostgreSQL test
-// server (dropped at the end), or skips as internal/testenv says.
-func outboxPostgresDSN(t *testing.T) string {
-	t.Helper()
-	base := testenv.Postgres()
-	db, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL test server unreachable at "+check.RedactText(base), "start it or set "+testenv.EnvPostgres)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	schema := "monitor_test_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		_ = db.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	{"postgres", func(t *testing.T) string { return testenv.PostgresSchema(t) }},
 }
 
 // senderFunc is a Sender that answers as its function says.

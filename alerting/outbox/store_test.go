@@ -2,13 +2,9 @@ package outbox
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -18,7 +14,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
-	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -32,36 +27,7 @@ var engines = []struct {
 	dsn  func(t *testing.T) string
 }{
 	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "m.db") }},
-	{"postgres", postgresDSN},
-}
-
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := testenv.Postgres()
-	db, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		testenv.Unavailable(t, "PostgreSQL test server unreachable at "+check.RedactText(base), "start it or set "+testenv.EnvPostgres)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	schema := "monitor_test_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		_ = db.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	{"postgres", func(t *testing.T) string { return testenv.PostgresSchema(t) }},
 }
 
 func openStore(t *testing.T, dsn string) store.Store {

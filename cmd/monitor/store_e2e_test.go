@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -22,46 +19,9 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make a fresh schema
 
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/store"
 )
-
-// testPostgres returns the test server's DSN with a fresh schema (dropped
-// at the end), or skips loudly when the server is unreachable.
-func testPostgres(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("MONITOR_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL test server unreachable: %v", err)
-		}
-		t.Skipf("!!! SKIPPED: PostgreSQL test server unreachable (set MONITOR_TEST_POSTGRES): %v", err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	schema := "monitor_e2e_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		_ = db.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 const beatRestartConfig = `server:
   listen: "%s"
@@ -86,7 +46,7 @@ func TestE2EHeartbeatSurvivesRestart(t *testing.T) {
 			dir := t.TempDir()
 			dsn := "sqlite://data/monitor.db"
 			if engine == "postgres" {
-				dsn = testPostgres(t)
+				dsn = testenv.PostgresSchema(t)
 			}
 			cfg := filepath.Join(dir, "config.yaml")
 			configFor := func(listen string) (string, string) {
@@ -149,7 +109,7 @@ func TestE2EOneDaemonPerStore(t *testing.T) {
 			dir := t.TempDir()
 			dsn := "sqlite://data/monitor.db"
 			if engine == "postgres" {
-				dsn = testPostgres(t)
+				dsn = testenv.PostgresSchema(t)
 			}
 			cfg := filepath.Join(dir, "config.yaml")
 			var firstAddr string
@@ -281,7 +241,7 @@ checks:
 // results it queued meanwhile.
 func TestE2EStartWithoutStore(t *testing.T) {
 	t.Parallel()
-	real := testPostgres(t)
+	real := testenv.PostgresSchema(t)
 	u, _ := url.Parse(real)
 	px := &proxy{addr: freeAddr(t), target: u.Host}
 	u.Host = px.addr
@@ -432,7 +392,7 @@ func TestE2EDemoHistoryApart(t *testing.T) {
 		t.Errorf("the demo wrote data/monitor.db, the real platform's history")
 	}
 
-	real := testPostgres(t)
+	real := testenv.PostgresSchema(t)
 	started := time.Now()
 	p = startMonitor(t, dir, nil, nil, "APP_DATABASE_URL="+real)
 	p.waitHealth(15*time.Second, "the checks run on the real platform", allRan("usage_meters_connectivity"))
