@@ -131,7 +131,9 @@ func waitQuery(t *testing.T, query func(string) ([]promSample, error), log *lock
 	deadline := time.Now().Add(timeout)
 	for {
 		res, err := query(q)
-		if err == nil && len(res) > 0 {
+		// A ratio of rates is NaN (0/0) until the counters have moved
+		// between two scrapes: wait for a number.
+		if err == nil && len(res) > 0 && !math.IsNaN(res[0].float()) {
 			return res
 		}
 		if time.Now().After(deadline) {
