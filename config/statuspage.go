@@ -408,7 +408,7 @@ func (d *decoder) incident(f fields, where, id string) (Incident, bool) {
 		if !uf.ok {
 			continue
 		}
-		u := IncidentUpdate{At: d.timestamp(uf, "at"), Status: incidents.Status(d.str(uf, "status")), Body: d.str(uf, "body")}
+		u := IncidentUpdate{At: d.timestamp(uf, "at").UTC(), Status: incidents.Status(d.str(uf, "status")), Body: d.str(uf, "body")}
 		switch {
 		case !uf.has("at"):
 			d.errorf(uf.node, "missing at in %s", uwhere)
