@@ -156,6 +156,12 @@ func TestStatusPageBounds(t *testing.T) {
 		fmt.Fprintf(&incs, "  - { title: t%d, updates: [{ at: 2026-11-21T10:00:00Z, status: resolved, body: x }] }\n", i)
 	}
 	files := map[string]string{"big/huge.yaml": strings.Repeat("#", incidents.MaxFileSize+1)}
+	// 600 files of 9,000 characters: each fine, too much together.
+	bulky := map[string]string{}
+	for i := range 600 {
+		bulky[fmt.Sprintf("bulk/%03d.yaml", i)] = "title: t\nupdates:\n  - at: 2026-11-21T10:00:00Z\n    status: resolved\n    body: " +
+			strings.Repeat("b", 9000) + "\n"
+	}
 	for _, tc := range []struct {
 		name, text string
 		files      map[string]string
@@ -174,6 +180,8 @@ func TestStatusPageBounds(t *testing.T) {
 			"config.yaml:6:7: more than 100 updates in incident \"t\""},
 		{"incidents", "incidents:\n" + incs.String(), nil, "config.yaml:4:3: more than 1000 incidents"},
 		{"file size", "incidents_dir: big\n", files, "big/huge.yaml: incident file is larger than 2097152 bytes"},
+		{"bodies together", "incidents_dir: bulk\n", bulky,
+			"bulk/555.yaml:5:11: the bodies of all incidents together are longer than 5000000 characters (at update #1 of incident)"},
 		{"missing dir", "incidents_dir: nowhere\n", nil, `config.yaml:3:16: incidents_dir "nowhere" does not exist`},
 		{"empty out", "statuspage: { out: \"\" }\n", nil,
 			"config.yaml:3:20: empty out in statuspage (want a directory, or no out: for no static copy)"},

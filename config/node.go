@@ -27,6 +27,7 @@ type decoder struct {
 	checkAt    map[string]*yaml.Node // where each check name is defined, once read
 	checkKind  map[string]check.Kind // the kind of each check, once read
 	components []string              // the components of checks, sorted, once read
+	bodies     *int                  // characters of incident bodies left (incidents.MaxBodies)
 }
 
 // errorf records a problem at node n (nil: the file as a whole).

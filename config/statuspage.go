@@ -208,6 +208,8 @@ func (d *decoder) incidents(top fields) (list []Incident, dir string) {
 		line int
 	}
 	ids := map[string]seen{}
+	left := incidents.MaxBodies
+	d.bodies = &left
 	add := func(inc Incident, at *yaml.Node, file string, where string) {
 		if first, dup := ids[inc.ID]; dup {
 			loc := fmt.Sprintf("line %d", first.line)
@@ -303,7 +305,7 @@ func incidentFiles(dir string) ([]string, error) {
 // reported at positions in that file. ${VAR} is not expanded: an incident
 // is text for the public, not configuration.
 func (d *decoder) incidentFile(file string) (Incident, *yaml.Node, bool) {
-	sub := &decoder{file: file, pos: posMap{}, components: d.components}
+	sub := &decoder{file: file, pos: posMap{}, components: d.components, bodies: d.bodies}
 	defer func() { d.errs = append(d.errs, sub.errs...) }()
 	data, err := readBounded(file, incidents.MaxFileSize)
 	if err != nil {
@@ -429,7 +431,14 @@ func (d *decoder) incident(f fields, where, id string) (Incident, bool) {
 			d.errorf(uf.at("body"), "missing body in %s", uwhere)
 		case utf8.RuneCountInString(u.Body) > incidents.MaxBody:
 			d.errorf(uf.at("body"), "body is longer than %d characters in %s", incidents.MaxBody, uwhere)
+		case *d.bodies < 0: // reported once, below
 		default:
+			// Bounded together too: rendering is the cost of a load.
+			if *d.bodies -= utf8.RuneCountInString(u.Body); *d.bodies < 0 {
+				d.errorf(uf.at("body"), "the bodies of all incidents together are longer than %d characters (at %s)",
+					incidents.MaxBodies, uwhere)
+				break
+			}
 			u.HTML = incidents.Markdown(u.Body)
 		}
 		if !u.At.IsZero() {

@@ -45,12 +45,13 @@ var Statuses = []Status{Investigating, Identified, Monitoring, Resolved}
 
 // Bounds of incidents written by hand.
 const (
-	MaxIncidents = 1000    // incidents: and incidents_dir: together
-	MaxUpdates   = 100     // updates of one incident
-	MaxBody      = 10_000  // characters of an update's body
-	MaxTitle     = 200     // characters of an incident's title
-	MaxFileSize  = 2 << 20 // bytes of one file of incidents_dir
-	MaxIDLength  = 64      // characters of an id
+	MaxIncidents = 1000      // incidents: and incidents_dir: together
+	MaxUpdates   = 100       // updates of one incident
+	MaxBody      = 10_000    // characters of an update's body
+	MaxBodies    = 5_000_000 // characters of all bodies together
+	MaxTitle     = 200       // characters of an incident's title
+	MaxFileSize  = 2 << 20   // bytes of one file of incidents_dir
+	MaxIDLength  = 64        // characters of an id
 )
 
 // Incident is one incident: a title, the public components it affects and
