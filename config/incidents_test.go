@@ -215,3 +215,21 @@ func TestPageURLSecretHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageNotScalars: a list where one value belongs is reported
+// once, not also as an empty or invalid value.
+func TestStatusPageNotScalars(t *testing.T) {
+	_, err := config.Parse("c.yml", []byte(oneCheck+"statuspage: { title: [a], logo_url: [b], out: [c] }\n"), env(nil))
+	want := []string{
+		"c.yml:3:22: title in statuspage must be a single value, not a list",
+		"c.yml:3:37: logo_url in statuspage must be a single value, not a list",
+		"c.yml:3:47: out in statuspage must be a single value, not a list",
+	}
+	var got []string
+	for _, p := range config.Problems(err) {
+		got = append(got, p.Error())
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

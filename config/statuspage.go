@@ -90,8 +90,8 @@ func (d *decoder) componentRef(n *yaml.Node, name, where string) bool {
 func (d *decoder) statusPage(top fields) StatusPage {
 	f := d.mapping(top.vals["statuspage"], "statuspage", "title", "logo_url", "home_url", "out", "components")
 	sp := StatusPage{Title: DefaultPageTitle}
-	if f.has("title") {
-		sp.Title = d.str(f, "title")
+	if n, ok := d.scalar(f, "title"); ok {
+		sp.Title = n.Value
 		switch {
 		case strings.TrimSpace(sp.Title) == "":
 			d.errorf(f.at("title"), "empty title in statuspage")
@@ -103,8 +103,8 @@ func (d *decoder) statusPage(top fields) StatusPage {
 	}
 	sp.LogoURL = d.pageURL(f, "logo_url")
 	sp.HomeURL = d.pageURL(f, "home_url")
-	if f.has("out") {
-		sp.Out = d.str(f, "out")
+	if n, ok := d.scalar(f, "out"); ok {
+		sp.Out = n.Value
 		d.outDir(f, sp.Out)
 	}
 
@@ -155,10 +155,11 @@ func (d *decoder) statusPage(top fields) StatusPage {
 // pageURL reads an optional absolute http(s) URL shown on the public page:
 // it may not carry a user or password.
 func (d *decoder) pageURL(f fields, key string) string {
-	if !f.has(key) {
+	n, ok := d.scalar(f, key)
+	if !ok {
 		return ""
 	}
-	s := d.str(f, key)
+	s := n.Value
 	u, err := url.Parse(s)
 	switch {
 	case !probes.ValidHTTPURL(s):
