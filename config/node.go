@@ -346,9 +346,9 @@ func orList[S ~string](words []S) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
-// didYouMean names the known key (or name) a typo most likely meant ("
-// (did you mean "interval"?)"): the closest within two edits, ignoring
-// case, if there is exactly one.
+// didYouMean names the known key or name a typo most likely meant,
+// as ` (did you mean "interval"?)`: the closest within two edits, case
+// ignored, if there is exactly one.
 func didYouMean(key string, known []string) string {
 	best, bestD, ties := "", 3, 0
 	for _, k := range known {
