@@ -36,6 +36,12 @@ type Config struct {
 	Maintenance []Maintenance
 	Audit       Audit
 	Demo        Demo
+	StatusPage  StatusPage
+	// Incidents are the incidents written by hand: those of incidents:,
+	// then one per file of IncidentsDir (incidents_dir:, read at every
+	// load), by file name.
+	Incidents    []Incident
+	IncidentsDir string
 
 	// Secrets holds every secret value seen after expansion: DSNs with a
 	// password and their passwords, API tokens, receiver URLs, secrets,
@@ -225,12 +231,16 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 
 	// A problem on a line whose expansion failed is most likely caused by
 	// that failure; report only the failure.
-	badLines := map[int]bool{}
+	type line struct {
+		file string
+		n    int
+	}
+	badLines := map[line]bool{}
 	for _, e := range errs {
-		badLines[e.Line] = true
+		badLines[line{e.File, e.Line}] = true
 	}
 	for _, e := range d.errs {
-		if !badLines[e.Line] {
+		if !badLines[line{e.File, e.Line}] {
 			errs = append(errs, e)
 		}
 	}
@@ -286,7 +296,7 @@ func dedupe(errs []*Error) []*Error {
 // file order: checks refer to databases, SLOs and routes to checks.
 func (d *decoder) config(doc *yaml.Node) *Config {
 	top := d.mapping(doc, "", "server", "storage", "databases", "defaults",
-		"checks", "slos", "alerting", "maintenance", "audit", "demo")
+		"checks", "slos", "alerting", "maintenance", "audit", "demo", "statuspage", "incidents", "incidents_dir")
 	cfg := &Config{File: d.file}
 	cfg.Server = d.server(top)
 	cfg.Storage = d.storage(top)
@@ -301,6 +311,9 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	cfg.Maintenance = d.maintenance(top, cfg.Checks)
 	cfg.Audit = d.audit(top)
 	cfg.Demo = d.demo(top)
+	d.components = publicComponents(cfg.Checks)
+	cfg.StatusPage = d.statusPage(top)
+	cfg.Incidents, cfg.IncidentsDir = d.incidents(top)
 	return cfg
 }
 

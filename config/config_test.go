@@ -14,6 +14,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting/webhook"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/incidents"
 	"github.com/monitor-dev/monitor/probes"
 )
 
@@ -82,6 +83,7 @@ func TestContractExample(t *testing.T) {
 				Interval: 60 * time.Second, Timeout: 10 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
 				DependsOn: []string{"usage_meters_connectivity"},
+				Component: "Redirect analytics",
 				Config: probes.FreshnessConfig{
 					Source: probes.SQLSource{Database: "app", Query: "SELECT max(received_at) FROM redirect_events"},
 					MaxAge: 15 * time.Minute, CriticalAge: 60 * time.Minute, Skew: time.Minute,
@@ -91,6 +93,7 @@ func TestContractExample(t *testing.T) {
 				Name: "destination_links", Kind: "link",
 				Interval: 60 * time.Second, Timeout: 4 * time.Second,
 				Severity: check.Warn, UnknownSeverity: check.Warn,
+				Component: "Redirects",
 				Config: probes.LinkConfig{
 					URLs:   []string{"https://example.com/a", "https://example.com/b"},
 					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
@@ -129,7 +132,25 @@ func TestContractExample(t *testing.T) {
 		}, {
 			Checks: []string{"redirect_*"}, Cron: "0 3 * * SUN", Duration: 30 * time.Minute,
 		}},
-		Audit:   config.Audit{Retention: 90 * day},
+		Audit: config.Audit{Retention: 90 * day},
+		StatusPage: config.StatusPage{
+			Title: "Acme status", LogoURL: "https://acme.example/logo.svg", HomeURL: "https://acme.example",
+			Out: "/var/www/status",
+			Components: []config.PageComponent{
+				{Name: "Redirects", Group: "Core"},
+				{Name: "Redirect analytics", Group: "Analytics"},
+				{Name: "Usage metering"}, // not listed: after the listed ones
+			},
+		},
+		Incidents: []config.Incident{{
+			ID: "20261121-1000-delayed-analytics", Title: "Delayed analytics",
+			Components: []string{"Redirect analytics"}, Impact: incidents.Minor,
+			Updates: []config.IncidentUpdate{{
+				ID: "20261121-1000-delayed-analytics-1", At: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC),
+				Status: incidents.Investigating, Body: "Dashboards lag by ~40 minutes.",
+				HTML: "<p>Dashboards lag by ~40 minutes.</p>\n",
+			}},
+		}},
 		Secrets: []string{smtpPassword, apiToken, "https://hooks.example.com/monitor", webhookSecret},
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -143,13 +164,14 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &config.Config{
-		File:      "min.yml",
-		Server:    config.Server{Listen: "127.0.0.1:8080", RateLimits: config.DefaultRateLimits},
-		Storage:   config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
-		Databases: map[string]config.Database{},
-		Defaults:  config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
-		Alerting:  alerting.DefaultConfig,
-		Audit:     config.Audit{Retention: 90 * day},
+		File:       "min.yml",
+		Server:     config.Server{Listen: "127.0.0.1:8080", RateLimits: config.DefaultRateLimits},
+		Storage:    config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
+		Databases:  map[string]config.Database{},
+		Defaults:   config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
+		Alerting:   alerting.DefaultConfig,
+		Audit:      config.Audit{Retention: 90 * day},
+		StatusPage: config.StatusPage{Title: "Status"},
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn,
 			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
@@ -373,6 +395,43 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-statuspage.yml",
+			want: []string{
+				`invalid-statuspage.yml:6:10: title in statuspage must be one line of text`,
+				`invalid-statuspage.yml:7:13: invalid logo_url "/logo.svg" in statuspage (want an absolute http(s) URL)`,
+				`invalid-statuspage.yml:8:13: home_url in statuspage holds a user or password (it is shown on the public page)`,
+				`invalid-statuspage.yml:9:8: out "." in statuspage holds the config file (want a directory of its own: each rebuild replaces it)`,
+				`invalid-statuspage.yml:11:15: unknown component "redirects" in statuspage.components #1 (no check has it; did you mean "Redirects"?)`,
+				`invalid-statuspage.yml:12:15: unknown component "Redirect analytcs" in statuspage.components #2 (no check has it; did you mean "Redirect analytics"?)`,
+				`invalid-statuspage.yml:13:15: unknown component "Billing" in statuspage.components #3 (no check has it)`,
+				`invalid-statuspage.yml:15:7: missing name in statuspage.components #5`,
+				`invalid-statuspage.yml:16:42: group is longer than 100 characters in statuspage.components #6`,
+				`invalid-statuspage.yml:17:15: duplicate component "Redirect analytics" in statuspage.components #7 (first at line 16)`,
+				`invalid-statuspage.yml:17:35: unknown key "grup" in statuspage.components #7 (did you mean "group"?)`,
+			},
+		},
+		{
+			file: "invalid-incidents.yml",
+			want: []string{
+				`invalid-incidents.yml:4:5: missing title in incident #1`,
+				`invalid-incidents.yml:4:18: unknown component "Redirect" in incident #1 (no check has it; did you mean "Redirects"?)`,
+				`invalid-incidents.yml:5:13: invalid impact "huge" in incident #1 (want none, minor, major or critical)`,
+				`invalid-incidents.yml:6:14: missing updates in incident #1 (want at least one, like {at: 2026-11-21T10:00:00Z, status: investigating, body: ...})`,
+				`invalid-incidents.yml:8:9: invalid id "Slow_Redirects" in incident "Slow redirects" (want 1 to 64 lowercase letters, digits and single inner dashes, like delayed-analytics)`,
+				`invalid-incidents.yml:9:29: duplicate component "Redirects" in incident "Slow redirects"`,
+				`invalid-incidents.yml:9:40: unknown component "Billing" in incident "Slow redirects" (no check has it)`,
+				`invalid-incidents.yml:12:15: at 2026-11-21T09:00:00Z in update #2 of incident "Slow redirects" is not after the update before it (2026-11-21T10:00:00Z): list updates oldest first`,
+				`invalid-incidents.yml:12:45: invalid status "fixed" in update #2 of incident "Slow redirects" (want investigating, identified, monitoring or resolved)`,
+				`invalid-incidents.yml:12:58: missing body in update #2 of incident "Slow redirects"`,
+				`invalid-incidents.yml:13:15: invalid at "yesterday" in update #3 of incident "Slow redirects" (want an RFC 3339 time like 2026-12-01T02:00:00Z)`,
+				`invalid-incidents.yml:14:9: missing at in update #4 of incident "Slow redirects"`,
+				`invalid-incidents.yml:14:44: unknown key "by" in update #4 of incident "Slow redirects"`,
+				`invalid-incidents.yml:17:12: duplicate incident id "20261121-1000-same" in incident "Same" (first at line 15; set id: to tell them apart)`,
+				`invalid-incidents.yml:19:5: missing updates in incident "Nothing" (want at least one, like {at: 2026-11-21T10:00:00Z, status: investigating, body: ...})`,
+				`invalid-incidents.yml:20:5: incident #6 must be a mapping`,
+			},
+		},
+		{
 			file: "invalid-audit.yml",
 			want: []string{
 				`invalid-audit.yml:4:14: retention must be between 1h and 3650d in audit`,
@@ -434,7 +493,7 @@ func TestBadConfigs(t *testing.T) {
 				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
 			}
 			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9",
-				"another-secret-value", "x-secret-value"} {
+				"another-secret-value", "x-secret-value", "hunter2-pw"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error text holds the secret %q:\n%s", secret, err)
 				}

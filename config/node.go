@@ -23,9 +23,11 @@ type decoder struct {
 	secrets []string // secret values of the configuration (Config.Secrets)
 	hide    []string // more values to keep out of messages: invalid DSNs
 
-	dbs       map[string]Database   // the databases, once read
-	checkAt   map[string]*yaml.Node // where each check name is defined, once read
-	checkKind map[string]check.Kind // the kind of each check, once read
+	dbs        map[string]Database   // the databases, once read
+	checkAt    map[string]*yaml.Node // where each check name is defined, once read
+	checkKind  map[string]check.Kind // the kind of each check, once read
+	components []string              // the components of checks, sorted, once read
+	bodies     *int                  // characters of incident bodies left (incidents.MaxBodies)
 }
 
 // errorf records a problem at node n (nil: the file as a whole).
@@ -344,12 +346,13 @@ func orList[S ~string](words []S) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
-// didYouMean names the known key a typo most likely meant (" (did you mean
-// "interval"?)"): the closest within two edits, if there is exactly one.
+// didYouMean names the known key or name a typo most likely meant,
+// as ` (did you mean "interval"?)`: the closest within two edits, case
+// ignored, if there is exactly one.
 func didYouMean(key string, known []string) string {
 	best, bestD, ties := "", 3, 0
 	for _, k := range known {
-		switch d := editDistance(strings.ToLower(key), k); {
+		switch d := editDistance(strings.ToLower(key), strings.ToLower(k)); {
 		case d < bestD:
 			best, bestD, ties = k, d, 0
 		case d == bestD:
