@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/monitor-dev/monitor/alerting"
@@ -51,16 +52,13 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 		p.Days = append(p.Days, today.Add(-time.Duration(i)*day))
 	}
 	if in.History != nil {
-		for _, c := range p.Components {
-			if err := c.history(ctx, in.History, p.Days, t); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				p.HistoryErr = err
-				for _, c := range p.Components {
-					c.Bars, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, c.UpdatedAt
-				}
-				break
+		if err := p.history(ctx, in.History, in.Cache, t); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			p.HistoryErr = err
+			for _, c := range p.Components {
+				c.Bars, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, c.UpdatedAt
 			}
 		}
 	}
@@ -345,6 +343,46 @@ func (p *Page) overall(now time.Time) {
 	p.Status = Status{Indicator: ind, Description: Description(ind)}
 }
 
+// historyWorkers is how many components read their history at once: the
+// SQLite store's read pool.
+const historyWorkers = 4
+
+// history reads every component's history, a few at a time; the first
+// error stops it.
+func (p *Page) history(ctx context.Context, h History, cache *Cache, now time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan *Component)
+	for range min(historyWorkers, len(p.Components)) {
+		wg.Go(func() {
+			for c := range next {
+				if err := c.history(ctx, h, cache, p.Days, now); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, c := range p.Components {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
 // history fills the component's bars and uptime from daily rollups and
 // outages.
 //
@@ -352,7 +390,7 @@ func (p *Page) overall(now time.Time) {
 // was PASS or FAIL (UNKNOWN and maintenance are left out, as in the
 // availability SLI); a component's is the lowest of its checks' (it is as
 // available as its weakest part). A day with nothing known has no uptime.
-func (c *Component) history(ctx context.Context, h History, days []time.Time, now time.Time) error {
+func (c *Component) history(ctx context.Context, h History, cache *Cache, days []time.Time, now time.Time) error {
 	from, to := days[0], days[len(days)-1].Add(day)
 	type sums struct{ good, bad [Days]time.Duration }
 	per := make([]sums, len(c.checks))
@@ -360,22 +398,17 @@ func (c *Component) history(ctx context.Context, h History, days []time.Time, no
 	var spans []Span
 	first := time.Time{}
 	for i, sp := range c.checks {
-		bs, err := h.History(ctx, sp.Name, from, to, day)
+		ds, err := checkDays(ctx, h, cache, sp.Name, days, now)
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", c.Name, err)
 		}
-		for _, b := range bs {
-			d := int(b.Start.Sub(from) / day)
-			if d < 0 || d >= len(days) {
-				continue
-			}
-			per[i].good[d] += b.GoodTime
-			per[i].bad[d] += b.BadTime
-			if b.MaintenanceTime > 0 || b.Maintenance > 0 {
+		for d, s := range ds {
+			per[i].good[d], per[i].bad[d] = s.Good, s.Bad
+			if s.Maintenance {
 				maint[d] = true
 			}
-			if b.Runs > 0 && (first.IsZero() || b.Start.Before(first)) {
-				first = b.Start
+			if s.Runs && (first.IsZero() || days[d].Before(first)) {
+				first = days[d]
 			}
 		}
 		os, err := h.Outages(ctx, sp.Name, from, to)

@@ -179,3 +179,30 @@ func TestSlug(t *testing.T) {
 		}
 	}
 }
+
+// TestCache: builds that keep a cache give the same files as one that
+// reads everything, and the second reads only the last days.
+func TestCache(t *testing.T) {
+	st := openStore(t)
+	fillHistory(t, st)
+	want, err := build(t, inputs(st)).Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inputs(st)
+	in.Cache = NewCache()
+	for i := range 2 {
+		got, err := build(t, in).Files()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range want {
+			if string(got[name]) != string(want[name]) {
+				t.Errorf("build %d with the cache: %s differs", i, name)
+			}
+		}
+	}
+	if n := len(in.Cache.days); n != 4*(Days-1) {
+		t.Errorf("%d days cached, want %d (4 checks × the finished days)", n, 4*(Days-1))
+	}
+}

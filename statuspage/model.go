@@ -136,6 +136,10 @@ type Inputs struct {
 	Escalations []store.Escalation
 	Incidents   []ManualIncident
 	Maintenance []Maintenance
+	// Cache, when set, keeps the daily sums of finished days between
+	// builds (the daemon rebuilds on every change): only the last days are
+	// read again. Nil reads all 90 days every time.
+	Cache *Cache
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
