@@ -68,7 +68,7 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 		specs[sp.Name] = sp
 	}
 	var all []*Incident
-	all = append(all, alertIncidents(in.Alerts, specs, byName, t)...)
+	all = append(all, alertIncidents(in.Alerts, in.AlertEvents, specs, byName, t)...)
 	all = append(all, escalationIncidents(in.Escalations)...)
 	all = append(all, manualIncidents(in.Incidents, byName)...)
 	slices.SortStableFunc(all, func(a, b *Incident) int { return b.StartedAt.Compare(a.StartedAt) })
@@ -511,80 +511,137 @@ func mergeSpans(spans []Span, now time.Time) []Span {
 // incidentPath is an incident's own page, relative to the site's root.
 func incidentPath(id string) string { return "incidents/" + id + ".html" }
 
-// alertIncidents makes one incident per public component from the alerts
-// of its checks: unresolved while one fires (started at the first one's
-// start, impact from the highest severity: CRITICAL major, WARN and INFO
-// minor), resolved when every one has resolved. Alerts of checks without
-// a component, SLO burn-rate alerts and escalation alerts (see
+// alertEpisode is one firing of one alert of a public component.
+type alertEpisode struct {
+	comp       *Component
+	start, end time.Time // end zero while firing
+	sev        check.Severity
+}
+
+// alertIncidents makes the automatic incidents: the firings of the alerts
+// of a component's checks, merged where they overlap, make one incident,
+// unresolved while one fires (started at the first one's start, impact
+// from the highest severity: CRITICAL major — critical when the
+// component is in a major outage — WARN and INFO minor), resolved when
+// every one has. The firings come from the engine's alerts (firing and
+// recently resolved) and from the audit trail's alert.firing and
+// alert.resolved events (the history). Alerts of checks without a
+// component, SLO burn-rate alerts and escalation alerts (see
 // escalationIncidents) make none; pending alerts (not yet past
 // failure_threshold) make none either.
-func alertIncidents(alerts []alerting.View, specs map[string]check.Spec, byName map[string]*Component, now time.Time) []*Incident {
-	type agg struct {
-		firing     bool
-		start, end time.Time
-		sev        check.Severity
-		comp       *Component
+func alertIncidents(alerts []alerting.View, events []store.AuditEvent, specs map[string]check.Spec, byName map[string]*Component, now time.Time) []*Incident {
+	component := func(checkName string) *Component {
+		if sp, ok := specs[checkName]; ok && sp.Component != "" {
+			return byName[sp.Component]
+		}
+		return nil
 	}
-	aggs := map[string]*agg{}
-	var order []string
+	var eps []alertEpisode
 	for _, v := range alerts {
 		if v.Kind == alerting.KindSLOBurn || v.Kind == "escalation" || (v.Status != "firing" && v.Status != "resolved") {
 			continue
 		}
-		sp, ok := specs[v.Check]
-		if !ok || sp.Component == "" || byName[sp.Component] == nil {
+		c := component(v.Check)
+		if c == nil {
 			continue
 		}
-		a := aggs[sp.Component]
-		if a == nil {
-			a = &agg{comp: byName[sp.Component]}
-			aggs[sp.Component] = a
-			order = append(order, sp.Component)
-		}
-		start := v.StartsAt.UTC().Truncate(time.Second)
-		if a.start.IsZero() || start.Before(a.start) {
-			a.start = start
-		}
-		if v.Status == "firing" {
-			a.firing = true
-			if sev := check.Severity(v.Severity); sev.Rank() > a.sev.Rank() || a.sev == "" {
-				a.sev = sev
+		ep := alertEpisode{comp: c, start: v.StartsAt.UTC().Truncate(time.Second), sev: check.Severity(v.Severity)}
+		if v.Status == "resolved" {
+			ep.end = ep.start
+			if v.EndsAt != nil {
+				ep.end = v.EndsAt.UTC().Truncate(time.Second)
 			}
-		} else if v.EndsAt != nil && v.EndsAt.After(a.end) {
-			a.end = v.EndsAt.UTC().Truncate(time.Second)
 		}
-		if a.sev == "" {
-			a.sev = check.Severity(v.Severity)
-		}
+		eps = append(eps, ep)
 	}
+	eps = append(eps, auditEpisodes(events, component)...)
+	slices.SortStableFunc(eps, func(a, b alertEpisode) int {
+		return cmp.Or(cmp.Compare(a.comp.Position, b.comp.Position), a.start.Compare(b.start))
+	})
 	var out []*Incident
-	for _, name := range order {
-		a := aggs[name]
-		c := a.comp
-		impact := IndicatorMinor
-		if a.sev == check.Critical {
-			impact = IndicatorMajor
-			if c.State == MajorOutage {
-				impact = IndicatorCritical
+	for i := 0; i < len(eps); {
+		c, start, end, firing, sev := eps[i].comp, eps[i].start, eps[i].end, eps[i].end.IsZero(), eps[i].sev
+		j := i + 1
+		for ; j < len(eps) && eps[j].comp == c && (firing || !eps[j].start.After(end)); j++ {
+			if eps[j].end.IsZero() {
+				firing = true
+			} else if eps[j].end.After(end) {
+				end = eps[j].end
+			}
+			if eps[j].sev.Rank() > sev.Rank() {
+				sev = eps[j].sev
 			}
 		}
-		id := newID("alert", name, a.start.Format(time.RFC3339))
-		inc := &Incident{ID: id, Name: incidentTitle(c.Name, impact), Status: Investigating, Impact: impact, Source: "alert",
-			CreatedAt: a.start, UpdatedAt: a.start, StartedAt: a.start, Components: []*Component{c}, Path: incidentPath(id)}
-		inc.Updates = []Update{{ID: newID(id, "0"), Status: Investigating, CreatedAt: a.start,
-			Body: fmt.Sprintf("We are investigating %s affecting %s.", impactWords(impact), c.Name)}}
-		if !a.firing {
-			end := a.end
-			if end.IsZero() || end.After(now) {
-				end = now
-			}
-			inc.Status, inc.ResolvedAt, inc.UpdatedAt = Resolved, end, end
-			inc.Updates = append([]Update{{ID: newID(id, "1"), Status: Resolved, CreatedAt: end,
-				Body: c.Name + " is operating normally again. This incident has been resolved."}}, inc.Updates...)
-		}
-		out = append(out, inc)
+		i = j
+		out = append(out, alertIncident(c, start, end, firing, sev, now))
 	}
 	return out
+}
+
+// auditEpisodes pairs the audit trail's alert.firing and alert.resolved
+// events of check alerts into firings.
+func auditEpisodes(events []store.AuditEvent, component func(string) *Component) []alertEpisode {
+	evs := slices.Clone(events)
+	slices.SortStableFunc(evs, func(a, b store.AuditEvent) int { return a.At.Compare(b.At) })
+	open := map[string]int{} // alert id → index in out of its open firing
+	var out []alertEpisode
+	for _, e := range evs {
+		name, ok := strings.CutPrefix(e.Target, "check:")
+		if !ok {
+			continue
+		}
+		c := component(name)
+		if c == nil {
+			continue
+		}
+		sev, _ := e.Details["severity"].(string)
+		at := e.At.UTC().Truncate(time.Second)
+		switch e.Action {
+		case alerting.ActionAlertFiring:
+			open[e.Target] = len(out)
+			out = append(out, alertEpisode{comp: c, start: at, sev: check.Severity(sev)})
+		case alerting.ActionAlertResolved:
+			if i, ok := open[e.Target]; ok {
+				out[i].end = at
+				delete(open, e.Target)
+				continue
+			}
+			// its firing is older than the events read: start from the duration
+			start := at
+			if ds, _ := e.Details["duration"].(string); ds != "" {
+				if d, err := time.ParseDuration(ds); err == nil {
+					start = at.Add(-d).Truncate(time.Second)
+				}
+			}
+			out = append(out, alertEpisode{comp: c, start: start, end: at, sev: check.Severity(sev)})
+		}
+	}
+	return out
+}
+
+// alertIncident is the incident of one merged firing of a component.
+func alertIncident(c *Component, start, end time.Time, firing bool, sev check.Severity, now time.Time) *Incident {
+	impact := IndicatorMinor
+	if sev == check.Critical {
+		impact = IndicatorMajor
+		if firing && c.State == MajorOutage {
+			impact = IndicatorCritical
+		}
+	}
+	id := newID("alert", c.Name, start.Format(time.RFC3339))
+	inc := &Incident{ID: id, Name: incidentTitle(c.Name, impact), Status: Investigating, Impact: impact, Source: "alert",
+		CreatedAt: start, UpdatedAt: start, StartedAt: start, Components: []*Component{c}, Path: incidentPath(id)}
+	inc.Updates = []Update{{ID: newID(id, "0"), Status: Investigating, CreatedAt: start,
+		Body: fmt.Sprintf("We are investigating %s affecting %s.", impactWords(impact), c.Name)}}
+	if !firing {
+		if end.After(now) {
+			end = now
+		}
+		inc.Status, inc.ResolvedAt, inc.UpdatedAt = Resolved, end, end
+		inc.Updates = append([]Update{{ID: newID(id, "1"), Status: Resolved, CreatedAt: end,
+			Body: c.Name + " is operating normally again. This incident has been resolved."}}, inc.Updates...)
+	}
+	return inc
 }
 
 // incidentTitle is an automatic incident's title: the component and the

@@ -109,13 +109,19 @@ func TestIncidents(t *testing.T) {
 	if got, want := strings.Join(names, " | "), "alert:Partial outage of Redirects:major | escalation:Slow dashboards for some customers:minor"; got != want {
 		t.Errorf("active: %s\nwant:   %s", got, want)
 	}
-	if len(p.Recent) != 2 || p.Recent[0].Name != "Degraded performance of Redirect analytics" || p.Recent[1].Name != "Delayed analytics" {
-		t.Errorf("recent: %v", p.Recent)
+	var recent []string
+	for _, i := range p.Recent {
+		recent = append(recent, i.Source+":"+i.Name+":"+i.StartedAt.Format(time.RFC3339))
+	}
+	if got, want := strings.Join(recent, " | "), "alert:Degraded performance of Redirect analytics:2026-11-21T07:30:00Z | "+
+		"manual:Delayed analytics:2026-11-19T10:00:00Z | alert:Degraded performance of Redirect analytics:2026-11-16T10:30:00Z"; got != want {
+		t.Errorf("recent: %s\nwant:   %s", got, want)
 	}
 	if d := p.Recent[1]; d.MonitoringAt.IsZero() || d.ResolvedAt != time.Date(2026, 11, 19, 11, 10, 0, 0, time.UTC) || d.Updates[0].Status != Resolved {
 		t.Errorf("manual incident: %+v", d)
 	}
-	if len(p.Archive) != 1 || p.Archive[0].Month != "2026-10" {
+	if len(p.Archive) != 2 || p.Archive[0].Month != "2026-11" || p.Archive[0].Incidents[0].Name != "Partial outage of Redirects" ||
+		!p.Archive[0].Incidents[0].StartedAt.Equal(now.Add(-20*24*time.Hour-65*time.Minute)) || p.Archive[1].Month != "2026-10" {
 		t.Errorf("archive: %+v", p.Archive)
 	}
 	if len(p.Maintenances) != 2 || p.Maintenances[0].Status != Scheduled || p.Maintenances[1].Status != InProgress {

@@ -123,6 +123,18 @@ func inputs(h History) Inputs {
 			{ID: "check:analytics_freshness_lag", Check: "analytics_freshness_lag", Kind: "freshness", Status: "resolved", Severity: "WARN",
 				StartsAt: now.Add(-3 * time.Hour), EndsAt: &endsAt},
 		},
+		AlertEvents: []store.AuditEvent{
+			{At: now.Add(-10 * time.Minute), Action: alerting.ActionAlertFiring, Target: "check:redirects_http_probe",
+				Details: map[string]any{"severity": "CRITICAL", "summary": "dial tcp 10.0.0.7:5432"}},
+			{At: now.Add(-5 * 24 * time.Hour), Action: alerting.ActionAlertFiring, Target: "check:analytics_freshness_lag",
+				Details: map[string]any{"severity": "WARN"}},
+			{At: now.Add(-5*24*time.Hour + 40*time.Minute), Action: alerting.ActionAlertResolved, Target: "check:analytics_freshness_lag",
+				Details: map[string]any{"severity": "WARN", "duration": "40m0s"}},
+			{At: now.Add(-20 * 24 * time.Hour), Action: alerting.ActionAlertResolved, Target: "check:redirects_db",
+				Details: map[string]any{"severity": "CRITICAL", "duration": "1h5m0s"}},
+			{At: now.Add(-2 * 24 * time.Hour), Action: alerting.ActionAlertFiring, Target: "check:private_queue_depth",
+				Details: map[string]any{"severity": "CRITICAL", "summary": "db-internal-3.corp.example"}},
+		},
 		Escalations: []store.Escalation{
 			{ID: "esc_1", Handle: "acme", Severity: "LOW", Summary: "Slow dashboards for some customers", Details: "acme-secret-customer",
 				Status: "open", Public: true, CreatedAt: now.Add(-30 * time.Minute)},

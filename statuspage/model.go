@@ -132,6 +132,10 @@ type Inputs struct {
 	// alerting.ViewOfRow of the stored ones): firing and recently resolved
 	// alerts of checks with a component become incidents.
 	Alerts []alerting.View
+	// AlertEvents are the audit trail's alert.firing and alert.resolved
+	// events (store.AuditEvents): the history of the automatic incidents
+	// once the engine has forgotten a resolved alert.
+	AlertEvents []store.AuditEvent
 	// Escalations marked Public become incidents (titled by their summary).
 	Escalations []store.Escalation
 	Incidents   []ManualIncident
