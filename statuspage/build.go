@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"fmt"
+	"html/template"
 	"slices"
 	"strings"
 	"sync"
@@ -92,6 +93,13 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 		}
 	}
 	p.Maintenances = maintenances(in.Maintenance, p.Components, t)
+	for _, inc := range append(all, p.Maintenances...) {
+		for i := range inc.Updates {
+			if u := &inc.Updates[i]; u.HTML == "" {
+				u.HTML = template.HTML(template.HTMLEscapeString(u.Body))
+			}
+		}
+	}
 	p.overall(t)
 	return p, nil
 }
@@ -101,6 +109,20 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 func newID(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return strings.ToLower(base32.StdEncoding.EncodeToString(h[:]))[:12]
+}
+
+// validID reports whether a given id is fit for a file name: 1 to 64
+// lowercase letters, digits and dashes.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Slug makes a badge file name from a component name: lowercase letters,
@@ -712,7 +734,10 @@ func manualIncidents(ms []ManualIncident, byName map[string]*Component) []*Incid
 			continue
 		}
 		start := ups[0].At.UTC().Truncate(time.Second)
-		id := newID("manual", m.Title, start.Format(time.RFC3339))
+		id := m.ID
+		if !validID(id) {
+			id = newID("manual", m.Title, start.Format(time.RFC3339))
+		}
 		inc := &Incident{ID: id, Name: m.Title, Impact: m.Impact, Source: "manual", CreatedAt: start, StartedAt: start,
 			Path: incidentPath(id)}
 		worst := ""
@@ -734,7 +759,11 @@ func manualIncidents(ms []ManualIncident, byName map[string]*Component) []*Incid
 			if st == Resolved && inc.ResolvedAt.IsZero() {
 				inc.ResolvedAt = at
 			}
-			inc.Updates = append([]Update{{ID: newID(id, fmt.Sprint(i)), Status: st, Body: u.Body, CreatedAt: at}}, inc.Updates...)
+			h := u.HTML
+			if h == "" {
+				h = template.HTML(template.HTMLEscapeString(u.Body))
+			}
+			inc.Updates = append([]Update{{ID: newID(id, fmt.Sprint(i)), Status: st, Body: u.Body, HTML: h, CreatedAt: at}}, inc.Updates...)
 		}
 		if inc.Status != Resolved {
 			inc.ResolvedAt = time.Time{}

@@ -37,9 +37,6 @@ func TestGolden(t *testing.T) {
 	}
 	testenv.Golden(t, "files.txt", []byte(strings.Join(Names(files), "\n")+"\n"))
 	for _, name := range Names(files) {
-		if strings.HasPrefix(name, "incidents/") {
-			continue // one per incident; the names are in files.txt
-		}
 		testenv.Golden(t, "site/"+name, files[name])
 	}
 }
@@ -210,5 +207,24 @@ func TestCache(t *testing.T) {
 	}
 	if n := len(in.Cache.days); n != 4*(Days-1) {
 		t.Errorf("%d days cached, want %d (4 checks × the finished days)", n, 4*(Days-1))
+	}
+}
+
+// TestManualIDAndHTML: a manual incident keeps the config's id and its
+// rendered Markdown; without HTML its body is shown escaped.
+func TestManualIDAndHTML(t *testing.T) {
+	in := inputs(nil)
+	in.Incidents = []ManualIncident{{ID: "20261121-1000-delayed-analytics", Title: "Delayed", Updates: []ManualUpdate{
+		{At: now.Add(-time.Hour), Status: Investigating, Body: "**late**", HTML: "<p><strong>late</strong></p>"},
+		{At: now.Add(-time.Minute), Status: Identified, Body: "<b>x</b>"},
+	}}}
+	p := build(t, in)
+	files, err := p.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(files["incidents/20261121-1000-delayed-analytics.html"])
+	if !strings.Contains(page, "<p><strong>late</strong></p>") || !strings.Contains(page, "&lt;b&gt;x&lt;/b&gt;") || strings.Contains(page, "<b>x</b>") {
+		t.Errorf("incident page:\n%s", page)
 	}
 }

@@ -12,6 +12,7 @@ package statuspage
 
 import (
 	"context"
+	"html/template"
 	"time"
 
 	"github.com/monitor-dev/monitor/alerting"
@@ -88,6 +89,9 @@ type ComponentOrder struct {
 // ManualIncident is an incident written by hand (`incidents:` or
 // incidents_dir). Its text is public: it is shown as written.
 type ManualIncident struct {
+	// ID is the incident's stable id (the config's: [a-z0-9-]); "" makes
+	// one from the title and the first update's time.
+	ID         string
 	Title      string
 	Components []string // public component names
 	// Impact: none, minor, major or critical; "" derives it from the
@@ -101,6 +105,9 @@ type ManualUpdate struct {
 	At     time.Time
 	Status string // investigating, identified, monitoring or resolved
 	Body   string
+	// HTML is Body rendered from Markdown, safe to put in a page as is
+	// (the config renders it at load); "" shows Body as escaped text.
+	HTML template.HTML
 }
 
 // Maintenance is one maintenance window as the page announces it. Title
@@ -261,6 +268,7 @@ type Update struct {
 	ID        string
 	Status    string
 	Body      string
+	HTML      template.HTML // Body for a page: rendered Markdown, or Body escaped
 	CreatedAt time.Time
 }
 

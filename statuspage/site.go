@@ -74,7 +74,7 @@ var incidentPage = template.Must(template.New("incident").Parse(`<!doctype html>
 <header><p><a href="{{.Root}}index.html">{{.Title}}</a></p><h1>{{.Inc.Name}}</h1></header>
 <main>
 {{- range .Inc.Updates}}
-<article><h2>{{.Status}}</h2><p><time datetime="{{.CreatedAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.CreatedAt.Format "2006-01-02 15:04 MST"}}</time></p><p>{{.Body}}</p></article>
+<article><h2>{{.Status}}</h2><p><time datetime="{{.CreatedAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.CreatedAt.Format "2006-01-02 15:04 MST"}}</time></p><div>{{.HTML}}</div></article>
 {{- end}}
 </main>
 </body>
