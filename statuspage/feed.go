@@ -2,7 +2,10 @@ package statuspage
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,12 +24,9 @@ func (p *Page) feedItems() []*Incident {
 }
 
 func sortByUpdate(list []*Incident) {
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && (list[j].UpdatedAt.After(list[j-1].UpdatedAt) ||
-			list[j].UpdatedAt.Equal(list[j-1].UpdatedAt) && list[j].ID < list[j-1].ID); j-- {
-			list[j], list[j-1] = list[j-1], list[j]
-		}
-	}
+	slices.SortStableFunc(list, func(a, b *Incident) int {
+		return cmp.Or(b.UpdatedAt.Compare(a.UpdatedAt), strings.Compare(a.ID, b.ID))
+	})
 }
 
 // feedText is an incident's updates as plain text, newest first.
