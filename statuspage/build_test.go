@@ -3,12 +3,15 @@ package statuspage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/internal/testenv"
+	"github.com/monitor-dev/monitor/scheduler/cronspec"
+	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -226,5 +229,52 @@ func TestManualIDAndHTML(t *testing.T) {
 	page := string(files["incidents/20261121-1000-delayed-analytics.html"])
 	if !strings.Contains(page, "<p><strong>late</strong></p>") || !strings.Contains(page, "&lt;b&gt;x&lt;/b&gt;") || strings.Contains(page, "<b>x</b>") {
 		t.Errorf("incident page:\n%s", page)
+	}
+}
+
+// TestRecurringMaintenance: a cron window shows its current activation in
+// progress and the next ones of the week as scheduled; the component is
+// under maintenance while it lasts.
+func TestRecurringMaintenance(t *testing.T) {
+	sched, err := cronspec.Parse("0 10 * * *", time.UTC, now) // every day 10:00 UTC
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Inputs{Specs: []check.Spec{{Name: "a", Component: "X"}}, Results: []check.Result{pass("a")}, Now: clock,
+		Maintenance: []Maintenance{{Window: sla.Maintenance{Components: []string{"X"}, Cron: sched, Duration: time.Hour}}}}
+	p := build(t, in)
+	if len(p.Maintenances) != 8 {
+		t.Fatalf("%d maintenances, want today's and 7 more", len(p.Maintenances))
+	}
+	cur := p.Maintenances[len(p.Maintenances)-1]
+	if cur.Status != InProgress || !cur.ScheduledFor.Equal(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)) || p.Maintenances[0].Status != Scheduled {
+		t.Errorf("current %+v", cur)
+	}
+	if p.Components[0].State != UnderMaintenance || p.Status.Indicator != IndicatorMaintenance || p.Status.Description != "Under maintenance" {
+		t.Errorf("state %s, overall %+v", p.Components[0].State, p.Status)
+	}
+}
+
+// TestWeight: the whole site of 20 components stays under 100 KB.
+func TestWeight(t *testing.T) {
+	var in Inputs
+	in.Now = clock
+	for i := range 20 {
+		name := fmt.Sprintf("c%02d", i)
+		in.Specs = append(in.Specs, check.Spec{Name: name, Component: "Component " + name})
+		in.Results = append(in.Results, pass(name))
+	}
+	st := openStore(t)
+	in.History = st
+	files, err := build(t, in).Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	for _, b := range files {
+		size += len(b)
+	}
+	if size > 100_000 {
+		t.Errorf("%d bytes", size)
 	}
 }
