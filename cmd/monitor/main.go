@@ -32,6 +32,7 @@ Commands:
   validate   check the config; print file:line:col: message per problem
   links      check links ad hoc: URL... or - for one per line on stdin
   sla report availability, error budget and outages per SLO (--window 30d or --month 2026-10)
+  statuspage build --out DIR: write the static status page (HTML, JSON, badges, feeds)
   rules      print Prometheus recording and alerting rules for the configured SLOs
   alert test send a sample notification to one receiver (--receiver NAME)
   alerts     list the firing alerts of a running daemon
@@ -83,6 +84,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdAlerts(ctx, rest, stdout, stderr)
 	case "sla":
 		return cmdSLA(ctx, rest, stdout, stderr)
+	case "statuspage":
+		return cmdStatuspage(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":

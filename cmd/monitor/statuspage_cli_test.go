@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/sla"
+	"github.com/monitor-dev/monitor/store"
+)
+
+// TestStatuspageBuild writes a day of history, with checks failing with
+// secret-looking messages, then builds the static page with `monitor
+// statuspage build` twice (the second replaces the first) and greps every
+// file written for the secrets.
+func TestStatuspageBuild(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "monitor.db")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	t.Setenv("SP_APP_PASSWORD", "hunter2")
+	writeFile(t, cfgPath, fmt.Sprintf(`storage:
+  dsn: "sqlite://%s"
+databases:
+  app: { dsn: "postgres://app:${SP_APP_PASSWORD}@db-internal-3.corp.example:5432/app" }
+checks:
+  - name: redirects_db_ping
+    kind: db
+    database: app
+    severity: CRITICAL
+    component: Redirects
+  - name: private_queue_depth
+    kind: db
+    database: app
+    severity: CRITICAL
+`, dbPath))
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	var recs []store.Record
+	for at := now.Add(-24 * time.Hour); at.Before(now); at = at.Add(10 * time.Minute) {
+		for _, name := range []string{"redirects_db_ping", "private_queue_depth"} {
+			r := check.Result{Check: name, Kind: "db", Status: check.Pass, Severity: check.Info, Message: "ok", CheckedAt: at}
+			if at.After(now.Add(-30 * time.Minute)) {
+				r.Status, r.Severity = check.Fail, check.Critical
+				r.Message = "postgres://app:hunter2@db-internal-3.corp.example:5432/app: dial tcp 10.0.0.7:5432: connect: connection refused"
+			}
+			recs = append(recs, sla.Stored(r, check.Spec{Kind: "db"}, nil))
+		}
+	}
+	// the latest result, fresh: FAIL CRITICAL
+	for _, name := range []string{"redirects_db_ping", "private_queue_depth"} {
+		recs = append(recs, sla.Stored(check.Result{Check: name, Kind: "db", Status: check.Fail, Severity: check.Critical,
+			Message: "GET https://api.internal.example/v1?token=tok_9f8e7d6c5b4a failed", CheckedAt: now.Add(-5 * time.Second)}, check.Spec{Kind: "db"}, nil))
+	}
+	if err := st.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "www", "status")
+	for range 2 {
+		code, stdout, stderr := runMain(t, "statuspage", "build", "--config", cfgPath, "--out", out)
+		if code != 0 {
+			t.Fatalf("statuspage build = %d: %s", code, stderr)
+		}
+		if !strings.Contains(stdout, "1 component") || !strings.Contains(stdout, "Major outage") {
+			t.Errorf("stdout %q", stdout)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Dir(out))
+	if len(entries) != 1 {
+		t.Errorf("left beside the output: %v", entries)
+	}
+	var all strings.Builder
+	n := 0
+	err = filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		n++
+		all.Write(b)
+		all.WriteString("\n")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := all.String()
+	for _, s := range []string{"hunter2", "db-internal-3", "10.0.0.7", "connection refused", "tok_9f8e7d6c5b4a", "api.internal.example",
+		"redirects_db_ping", "private_queue_depth", "postgres://"} {
+		if strings.Contains(text, s) {
+			t.Errorf("a public file contains %q", s)
+		}
+	}
+	for _, f := range []string{"index.html", "api/v2/summary.json", "api/v2/status.json", "api/v2/components.json", "api/v2/incidents.json",
+		"api/v2/scheduled-maintenances.json", "badge/redirects.svg", "feed.atom", "feed.rss"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if !strings.Contains(text, `"major_outage"`) || !strings.Contains(text, "Redirects") {
+		t.Errorf("the page does not show Redirects in a major outage")
+	}
+	if n < 9 {
+		t.Errorf("%d files", n)
+	}
+}
+
+func TestStatuspageUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"statuspage"}, 2, "Usage: monitor statuspage build"},
+		{[]string{"statuspage", "publish"}, 2, `unknown subcommand "publish"`},
+		{[]string{"statuspage", "--help"}, 0, "Usage: monitor statuspage build"},
+		{[]string{"statuspage", "build", "--help"}, 0, "Exit codes: 0 written"},
+		{[]string{"statuspage", "build", "--config", "testdata/valid.yaml"}, 2, "--out DIR is required"},
+		{[]string{"statuspage", "build", "--config", "testdata/invalid-two.yaml", "--out", "x"}, 2, "invalid-two.yaml:"},
+	} {
+		code, stdout, stderr := runMain(t, tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+			t.Errorf("monitor %s = %d, %q %q; want %d and %q", strings.Join(tc.args, " "), code, stdout, stderr, tc.code, tc.want)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package statuspage
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/sla"
+	"github.com/monitor-dev/monitor/store"
+)
+
+// BenchmarkBuild builds and writes the page of 50 components (one check
+// each) with 90 days of history in a real SQLite store: a result every 30
+// minutes, compacted into hourly rollups as the daemon does, with a few
+// outages. Run it with
+//
+//	go test ./statuspage -run '^$' -bench Build -benchtime 20x
+//
+// The target is under 200 ms per build.
+func BenchmarkBuild(b *testing.B) {
+	b.Run("cold", func(b *testing.B) { benchBuild(b, nil) })
+	// warm: the daemon's rebuilds keep a Cache; only today is read again.
+	b.Run("warm", func(b *testing.B) { benchBuild(b, NewCache()) })
+}
+
+func benchBuild(b *testing.B, cache *Cache) {
+	const components = 50
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "monitor.db"), store.Options{Now: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sp []check.Spec
+	var order []ComponentOrder
+	for i := range components {
+		name := fmt.Sprintf("component_%02d_db", i)
+		comp := fmt.Sprintf("Component %02d", i)
+		sp = append(sp, check.Spec{Name: name, Kind: "db", Interval: 30 * time.Minute, Timeout: 5 * time.Second,
+			Severity: check.Critical, Component: comp})
+		order = append(order, ComponentOrder{Name: comp, Group: fmt.Sprintf("Group %d", i/10)})
+	}
+	var recs []store.Record
+	flush := func() {
+		if err := st.Write(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+		recs = recs[:0]
+	}
+	var latest []check.Result
+	for _, s := range sp {
+		down := 0
+		var r check.Result
+		for at := now.Add(-Days * day).Truncate(time.Hour); at.Before(now); at = at.Add(30 * time.Minute) {
+			r = check.Result{Check: s.Name, Kind: s.Kind, Status: check.Pass, Severity: check.Info, Message: "ok",
+				CheckedAt: at, ObservedValue: check.Value(0.004), ObservedUnit: "s"}
+			if down == 0 && rng.IntN(500) == 0 {
+				down = 1 + rng.IntN(4)
+			}
+			if down > 0 {
+				down--
+				r.Status, r.Severity, r.Message = check.Fail, check.Critical, "connection refused"
+			}
+			recs = append(recs, sla.Stored(r, s, nil))
+			if len(recs) == 5000 {
+				flush()
+			}
+		}
+		latest = append(latest, r)
+	}
+	flush()
+	if err := st.Compact(ctx, now); err != nil {
+		b.Fatal(err)
+	}
+	in := Inputs{Settings: Settings{Title: "Bench", Components: order}, Specs: sp, Results: latest, History: st, Cache: cache, Now: clock}
+	out := filepath.Join(b.TempDir(), "site")
+	size := 0
+	for b.Loop() {
+		p, err := Build(ctx, in)
+		if err != nil || p.HistoryErr != nil {
+			b.Fatal(err, p.HistoryErr)
+		}
+		files, err := p.Files()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := WriteDir(out, files); err != nil {
+			b.Fatal(err)
+		}
+		size = 0
+		for _, f := range files {
+			size += len(f)
+		}
+	}
+	b.ReportMetric(float64(size), "bytes")
+}
