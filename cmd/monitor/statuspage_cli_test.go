@@ -38,6 +38,15 @@ checks:
     kind: db
     database: app
     severity: CRITICAL
+statuspage:
+  title: Acme status
+  components:
+    - { name: Redirects, group: Core }
+incidents:
+  - title: Delayed redirects
+    components: [Redirects]
+    updates:
+      - { at: 2026-11-21T10:00:00Z, status: investigating, body: "Some **redirects** lag. <script>alert(1)</script>" }
 `, dbPath))
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite://"+dbPath, store.Options{})
@@ -112,6 +121,15 @@ checks:
 	}
 	if !strings.Contains(text, `"major_outage"`) || !strings.Contains(text, "Redirects") {
 		t.Errorf("the page does not show Redirects in a major outage")
+	}
+	// The config's statuspage: and incidents: reach the page.
+	for _, want := range []string{`"name": "Acme status"`, `"name": "Core"`, "Delayed redirects", "<strong>redirects</strong>"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "<script>") {
+		t.Error("an incident's raw HTML reached the page unescaped")
 	}
 	if n < 9 {
 		t.Errorf("%d files", n)

@@ -18,15 +18,30 @@ import (
 )
 
 // statuspageSettings is the page's branding and component order from the
-// config. Until the config has its `statuspage:` section, the title is
-// the default and the order is the components' names.
+// config's `statuspage:` section.
 func statuspageSettings(cfg *config.Config) statuspage.Settings {
-	return statuspage.Settings{URL: cfg.Server.PublicURL}
+	sp := cfg.StatusPage
+	order := make([]statuspage.ComponentOrder, 0, len(sp.Components))
+	for _, c := range sp.Components {
+		order = append(order, statuspage.ComponentOrder{Name: c.Name, Group: c.Group})
+	}
+	return statuspage.Settings{Title: sp.Title, LogoURL: sp.LogoURL, HomeURL: sp.HomeURL,
+		URL: cfg.Server.PublicURL, Components: order}
 }
 
-// statuspageIncidents are the manual incidents of the config (none until
-// the config has its `incidents:` section).
-func statuspageIncidents(*config.Config) []statuspage.ManualIncident { return nil }
+// statuspageIncidents are the incidents written by hand (`incidents:` and
+// incidents_dir), with the ids and the rendered Markdown of the config.
+func statuspageIncidents(cfg *config.Config) []statuspage.ManualIncident {
+	out := make([]statuspage.ManualIncident, 0, len(cfg.Incidents))
+	for _, in := range cfg.Incidents {
+		m := statuspage.ManualIncident{ID: in.ID, Title: in.Title, Components: in.Components, Impact: string(in.Impact)}
+		for _, u := range in.Updates {
+			m.Updates = append(m.Updates, statuspage.ManualUpdate{At: u.At, Status: string(u.Status), Body: u.Body, HTML: u.HTML})
+		}
+		out = append(out, m)
+	}
+	return out
+}
 
 // statuspageMaintenance turns the config's maintenance windows into the
 // page's, with no public title: the config's reason is for operators.
