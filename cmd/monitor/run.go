@@ -94,6 +94,9 @@ type daemon struct {
 	hub    *hub.Hub
 	alerts *alerting.Engine
 	outbox *outbox.Dispatcher
+	// live is the config running, for background loops (d.cfg belongs to
+	// the signal loop).
+	live atomic.Pointer[config.Config]
 	// maint is the maintenance rule of the config running (reloads swap it).
 	maint  atomic.Pointer[hub.InMaintenance]
 	bg     context.CancelFunc // stops the writer, evaluator and compaction
@@ -108,6 +111,7 @@ type daemon struct {
 func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
 	d := &daemon{path: path, cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), beats: probes.NewBeatStore(),
 		links: probes.NewLinkClients(probes.Guard{})}
+	d.live.Store(cfg)
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Listen first: a port in use fails the start before anything is
@@ -360,6 +364,7 @@ func (d *daemon) reload() {
 		d.startDemo(cfg, d.env)
 	}
 	d.cfg = cfg
+	d.live.Store(cfg)
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))
 }
 
@@ -378,6 +383,7 @@ func (d *daemon) startBackground() {
 	d.bgDone.Go(func() { d.eval.Run(ctx, 30*time.Second) })
 	d.bgDone.Go(func() { d.alerts.Run(ctx) })
 	d.bgDone.Go(func() { d.outbox.Run(ctx) })
+	d.bgDone.Go(func() { d.runStatusPage(ctx) })
 	d.bgDone.Go(func() {
 		t := time.NewTicker(compactEvery)
 		defer t.Stop()

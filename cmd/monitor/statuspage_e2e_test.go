@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EStatuspageOut: with statuspage.out set, the daemon writes the
+// static page there and rewrites it when a public component's state
+// changes.
+func TestE2EStatuspageOut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "last-run")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(marker, old, old); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	p := startMonitor(t, dir, func(listen string) (string, string) {
+		return cfgPath, fmt.Sprintf(`server:
+  listen: "%s"
+storage:
+  dsn: sqlite://data/monitor.db
+checks:
+  - name: pipeline_freshness
+    kind: freshness
+    source: { file: %s }
+    max_age: 1h
+    interval: 1s
+    timeout: 500ms
+    severity: CRITICAL
+    component: Pipeline
+statuspage:
+  title: Acme status
+  out: public/status
+`, listen, marker)
+	}, []string{"--config", cfgPath})
+	defer p.kill()
+	summary := filepath.Join(dir, "public", "status", "api", "v2", "summary.json")
+	waitFile := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			b, _ := os.ReadFile(summary)
+			if strings.Contains(string(b), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has no %s after 30s:\n%s", summary, want, b)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFile(`"major_outage"`)
+	now := time.Now()
+	if err := os.Chtimes(marker, now, now); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(`"All systems operational"`)
+	for _, f := range []string{"index.html", "badge/pipeline.svg", "feed.atom"} {
+		if _, err := os.Stat(filepath.Join(dir, "public", "status", f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
