@@ -56,6 +56,7 @@ type Server struct {
 	// the listener (--web.config.file): such a request needs no token.
 	listenerUser atomic.Pointer[func(user string) bool]
 	limits       atomic.Pointer[limits]
+	site         atomic.Pointer[Site] // the status page; nil until built
 }
 
 // TrustListenerAuth lets requests that passed the listener's basic auth
@@ -87,6 +88,7 @@ func New(opts Options) *Server {
 	s.routeLinks()
 	s.routeHistory()
 	s.routeDeliveries()
+	s.routeStatusPage()
 	s.routeAlerting()
 	return s
 }

@@ -60,6 +60,14 @@ statuspage:
 		}
 	}
 	waitFile(`"major_outage"`)
+	// The daemon serves the same page live, without a token.
+	if resp, body := p.do("GET", "/api/v2/summary.json", nil, ""); resp.StatusCode != 200 ||
+		!strings.Contains(string(body), "Acme status") || !strings.Contains(string(body), "major_outage") {
+		t.Errorf("GET /api/v2/summary.json = %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := p.do("GET", "/", nil, ""); resp.StatusCode != 200 || !strings.Contains(string(body), "Pipeline") {
+		t.Errorf("GET / = %d\n%s", resp.StatusCode, body)
+	}
 	now := time.Now()
 	if err := os.Chtimes(marker, now, now); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/server"
 	"github.com/monitor-dev/monitor/statuspage"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -24,7 +25,8 @@ const (
 // currentConfig is the config running now.
 func (d *daemon) currentConfig() *config.Config { return d.live.Load() }
 
-// runStatusPage keeps statuspage.out up to date while the daemon runs. It
+// runStatusPage keeps the status page served at / and written to
+// statuspage.out up to date while the daemon runs. It
 // builds from memory (the effective results, the engine's alerts and open
 // escalations) and reads the store only for history and past incidents:
 // a store that is down gives a page of the current state.
@@ -36,14 +38,13 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 	defer t.Stop()
 	for {
 		cfg := d.currentConfig()
-		if out := cfg.StatusPage.Out; out != "" {
-			fp, err := d.writeStatusPage(ctx, cfg, cache, last, time.Since(written) >= statuspageRefresh)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				d.logger.Warn("status page not written", "out", out, "err", err)
-			case err == nil && fp != last:
-				last, written = fp, time.Now()
-			}
+		force := time.Since(written) >= statuspageRefresh
+		fp, err := d.refreshStatusPage(ctx, cfg, cache, last, force)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.logger.Warn("status page not rebuilt", "err", err)
+		case err == nil && (fp != last || force):
+			last, written = fp, time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -53,10 +54,10 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 	}
 }
 
-// writeStatusPage builds the page and writes it to statuspage.out when its
-// public state differs from last (or force); it returns the state's
-// fingerprint.
-func (d *daemon) writeStatusPage(ctx context.Context, cfg *config.Config, cache *statuspage.Cache, last string, force bool) (string, error) {
+// refreshStatusPage builds the page and, when its public state differs
+// from last (or force), serves the new files at / and writes them to
+// statuspage.out when set; it returns the state's fingerprint.
+func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cache *statuspage.Cache, last string, force bool) (string, error) {
 	now := func() time.Time { return time.Now().UTC() }
 	in := statuspage.Inputs{Settings: statuspageSettings(cfg), Specs: cfg.Checks, History: d.store,
 		Results: d.snap.View().Checks, Alerts: d.alerts.Alerts(), Incidents: statuspageIncidents(cfg),
@@ -81,7 +82,11 @@ func (d *daemon) writeStatusPage(ctx context.Context, cfg *config.Config, cache 
 	if err != nil {
 		return last, err
 	}
+	d.srv.SetStatusPage(server.NewSite(files))
 	out := cfg.StatusPage.Out
+	if out == "" {
+		return fp, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
 		return last, err
 	}
