@@ -122,48 +122,43 @@ func (s *Server) createEscalation(w http.ResponseWriter, r *http.Request) {
 
 // resolveEscalation answers POST /v2/operator/escalations/{id}/resolve.
 func (s *Server) resolveEscalation(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	rt, ok := s.alertingRT(w, r)
-	if !ok {
-		return
-	}
-	if !plausibleID(id) {
-		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
-		return
-	}
-	e, err := rt.engine.ResolveEscalation(r.Context(), id, actorOf(r))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
-			return
-		}
-		s.alertingFailed(w, r, "resolving the escalation", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toEscalationJSON(e))
+	s.oneEscalation(w, r, "resolving the escalation", func(rt *alertingRuntime, id string) (store.Escalation, error) {
+		return rt.engine.ResolveEscalation(r.Context(), id, actorOf(r))
+	})
 }
 
 // getEscalation answers GET /v2/operator/escalations/{id}.
 func (s *Server) getEscalation(w http.ResponseWriter, r *http.Request) {
+	s.oneEscalation(w, r, "reading the escalation", func(rt *alertingRuntime, id string) (store.Escalation, error) {
+		return rt.store.Escalation(r.Context(), id)
+	})
+}
+
+// oneEscalation answers a request about the escalation {id} with what do
+// returns: 200 and the escalation, 404 for an id that names none.
+func (s *Server) oneEscalation(w http.ResponseWriter, r *http.Request, doing string,
+	do func(rt *alertingRuntime, id string) (store.Escalation, error)) {
 	id := r.PathValue("id")
 	rt, ok := s.alertingRT(w, r)
 	if !ok {
 		return
 	}
-	if !plausibleID(id) {
+	notFound := func() {
 		writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
+	}
+	if !plausibleID(id) {
+		notFound()
 		return
 	}
-	e, err := rt.store.Escalation(r.Context(), id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, r, CodeNotFound, "No escalation "+clip(id), map[string]any{"id": clip(id)})
-			return
-		}
-		s.alertingFailed(w, r, "reading the escalation", err)
-		return
+	e, err := do(rt, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		notFound()
+	case err != nil:
+		s.alertingFailed(w, r, doing, err)
+	default:
+		writeJSON(w, http.StatusOK, toEscalationJSON(e))
 	}
-	writeJSON(w, http.StatusOK, toEscalationJSON(e))
 }
 
 // listEscalations answers GET /v2/operator/escalations?status=open&limit=50,

@@ -23,7 +23,7 @@ var placeholder = template.Must(template.New("index").Funcs(template.FuncMap{
 <link rel="alternate" type="application/atom+xml" href="{{.Root}}feed.atom" title="Incidents">
 </head>
 <body>
-<header><h1>{{.Title}}</h1><p role="status">{{.Status.Description}}</p></header>
+<header>{{if .LogoURL}}<img src="{{.LogoURL}}" alt="" height="32"> {{end}}<h1>{{.Title}}</h1>{{if .HomeURL}}<p><a href="{{.HomeURL}}">{{.Title}} home</a></p>{{end}}<p role="status">{{.Status.Description}}</p></header>
 <main>
 {{- if .Active}}
 <section aria-labelledby="active"><h2 id="active">Active incidents</h2><ul>

@@ -3,16 +3,9 @@ package email
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -30,6 +23,7 @@ import (
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 const (
@@ -37,41 +31,9 @@ const (
 	testPassword = "pa55-Secret-do-not-leak"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1 and localhost, and
-// the path of its PEM (the ca_file that trusts it).
-type testCert struct {
-	tls    tls.Certificate
-	caFile string
-}
-
-func newTestCert(t *testing.T) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "monitor test SMTP"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return testCert{tls: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile: path}
-}
+// newTestCert is a self-signed certificate for 127.0.0.1 and localhost;
+// its CertFile is the ca_file that trusts it.
+func newTestCert(t *testing.T) testenv.Cert { return testenv.SelfSigned(t) }
 
 // smtpServer is a real SMTP server (emersion/go-smtp) on 127.0.0.1.
 type smtpServer struct {
@@ -103,7 +65,7 @@ const (
 	modePlain                      // no TLS at all
 )
 
-func startSMTP(t *testing.T, mode serverMode, cert testCert, requireAuth bool) *smtpServer {
+func startSMTP(t *testing.T, mode serverMode, cert testenv.Cert, requireAuth bool) *smtpServer {
 	t.Helper()
 	s := &smtpServer{requireAuth: requireAuth}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -118,7 +80,7 @@ func startSMTP(t *testing.T, mode serverMode, cert testCert, requireAuth bool) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert.tls}}
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
 	switch mode {
 	case modeStartTLS:
 		srv.TLSConfig = tlsConf
@@ -203,10 +165,10 @@ func (s *session) Logout() error { return nil }
 
 var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-func testConfig(s *smtpServer, cert testCert, mode string) *Config {
+func testConfig(s *smtpServer, cert testenv.Cert, mode string) *Config {
 	c := DefaultConfig
 	c.To = []string{"oncall@acme.example", "owner@acme.example"}
-	c.SMTP = SMTP{Host: "127.0.0.1", Port: s.port, Username: testUser, Password: testPassword, TLS: mode, CAFile: cert.caFile}
+	c.SMTP = SMTP{Host: "127.0.0.1", Port: s.port, Username: testUser, Password: testPassword, TLS: mode, CAFile: cert.CertFile}
 	return &c
 }
 
@@ -646,11 +608,11 @@ func TestCAFileValidation(t *testing.T) {
 		name, tls, file string
 		ok              bool
 	}{
-		{"a PEM file", StartTLS, cert.caFile, true},
+		{"a PEM file", StartTLS, cert.CertFile, true},
 		{"relative", StartTLS, "ca.pem", false},
 		{"missing", TLS, filepath.Join(dir, "missing.pem"), false},
 		{"not PEM", StartTLS, notPEM, false},
-		{"with tls none", NoTLS, cert.caFile, false},
+		{"with tls none", NoTLS, cert.CertFile, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig

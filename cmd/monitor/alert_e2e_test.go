@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,15 +19,7 @@ const alertConfig = `server:
 storage:
   dsn: sqlite://data/monitor.db
 checks:
-  - name: pipeline_freshness
-    kind: freshness
-    source: { file: %s }
-    max_age: 1h
-    interval: 1s
-    timeout: 500ms
-    severity: CRITICAL
-    component: Pipeline
-alerting:
+` + pipelineCheck + `alerting:
   failure_threshold: 1
   receivers:
     - name: oncall
@@ -143,14 +134,7 @@ func TestE2EAlertSurvivesKill9(t *testing.T) {
 	rcv := httptest.NewServer(hooks)
 	defer rcv.Close()
 	dir := t.TempDir()
-	marker := filepath.Join(dir, "last-run")
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(marker, old, old); err != nil {
-		t.Fatal(err)
-	}
+	marker := staleMarker(t, dir)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	configFor := func(listen string) (string, string) {
 		return cfgPath, fmt.Sprintf(alertConfig, listen, marker, rcv.URL)
@@ -187,10 +171,7 @@ func TestE2EAlertSurvivesKill9(t *testing.T) {
 			t.Errorf("delivered webhook-id %s, refused attempts carried %v: want the same notification", id, refusedIDs)
 		}
 	}
-	now := time.Now()
-	if err := os.Chtimes(marker, now, now); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, marker)
 	hooks.waitFor(t, "resolved", 1, 20*time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	if n, ids := hooks.count("resolved"); n != 1 || ids != 1 {

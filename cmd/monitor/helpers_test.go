@@ -137,3 +137,40 @@ func closedPort(t *testing.T) int {
 	fmt.Sscanf(port, "%d", &p)
 	return p
 }
+
+// staleMarker writes dir/last-run with a modification time two hours ago:
+// a freshness check with `source: {file: ...}` and max_age 1h FAILs on it
+// until touch(marker) makes it fresh.
+func staleMarker(t *testing.T, dir string) string {
+	t.Helper()
+	marker := filepath.Join(dir, "last-run")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(marker, old, old); err != nil {
+		t.Fatal(err)
+	}
+	return marker
+}
+
+// touch sets path's modification time to now.
+func touch(t *testing.T, path string) {
+	t.Helper()
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pipelineCheck is a freshness check on a marker file (see staleMarker),
+// CRITICAL, of the public component Pipeline, run every second.
+const pipelineCheck = `  - name: pipeline_freshness
+    kind: freshness
+    source: { file: %s }
+    max_age: 1h
+    interval: 1s
+    timeout: 500ms
+    severity: CRITICAL
+    component: Pipeline
+`

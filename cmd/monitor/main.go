@@ -214,6 +214,12 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
+	// run builds every receiver's sender at start: what it would refuse,
+	// validate refuses too (the same constructors).
+	if _, err := senders(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", path, check.NewRedactor(cfg.Secrets...).Redact(err.Error()))
+		return exitConfig
+	}
 	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", path, count(len(cfg.Checks), "check"), count(len(cfg.Databases), "database"))
 	if note := alertingNotice(cfg); note != "" {
 		fmt.Fprintf(stderr, "%s: note: %s\n", path, note)

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/monitor-dev/monitor/internal/testenv"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/monitor-dev/monitor/internal/testenv"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/sla"

@@ -15,14 +15,7 @@ import (
 func TestE2EStatuspageOut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	marker := filepath.Join(dir, "last-run")
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(marker, old, old); err != nil {
-		t.Fatal(err)
-	}
+	marker := staleMarker(t, dir)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	p := startMonitor(t, dir, func(listen string) (string, string) {
 		return cfgPath, fmt.Sprintf(`server:
@@ -30,15 +23,7 @@ func TestE2EStatuspageOut(t *testing.T) {
 storage:
   dsn: sqlite://data/monitor.db
 checks:
-  - name: pipeline_freshness
-    kind: freshness
-    source: { file: %s }
-    max_age: 1h
-    interval: 1s
-    timeout: 500ms
-    severity: CRITICAL
-    component: Pipeline
-statuspage:
+`+pipelineCheck+`statuspage:
   title: Acme status
   out: public/status
 `, listen, marker)
@@ -68,10 +53,7 @@ statuspage:
 	if resp, body := p.do("GET", "/", nil, ""); resp.StatusCode != 200 || !strings.Contains(string(body), "Pipeline") {
 		t.Errorf("GET / = %d\n%s", resp.StatusCode, body)
 	}
-	now := time.Now()
-	if err := os.Chtimes(marker, now, now); err != nil {
-		t.Fatal(err)
-	}
+	touch(t, marker)
 	waitFile(`"All systems operational"`)
 	for _, f := range []string{"index.html", "badge/pipeline.svg", "feed.atom"} {
 		if _, err := os.Stat(filepath.Join(dir, "public", "status", f)); err != nil {
