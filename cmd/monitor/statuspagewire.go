@@ -32,7 +32,7 @@ func (d *daemon) currentConfig() *config.Config { return d.live.Load() }
 // a store that is down gives a page of the current state.
 func (d *daemon) runStatusPage(ctx context.Context) {
 	cache := statuspage.NewCache()
-	var last string
+	var last pageState
 	var written time.Time
 	t := time.NewTicker(statuspageEvery)
 	defer t.Stop()
@@ -43,8 +43,10 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			d.logger.Warn("status page not rebuilt", "err", err)
-		case err == nil && (fp != last || force):
+		case err == nil && (fp.public != last.public || force):
 			last, written = fp, time.Now()
+		case err == nil:
+			last = fp
 		}
 		select {
 		case <-ctx.Done():
@@ -57,7 +59,7 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 // refreshStatusPage builds the page and, when its public state differs
 // from last (or force), serves the new files at / and writes them to
 // statuspage.out when set; it returns the state's fingerprint.
-func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cache *statuspage.Cache, last string, force bool) (string, error) {
+func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cache *statuspage.Cache, last pageState, force bool) (pageState, error) {
 	now := func() time.Time { return time.Now().UTC() }
 	in := statuspage.Inputs{Settings: statuspageSettings(cfg), Specs: cfg.Checks, History: d.store,
 		Results: d.snap.View().Checks, Alerts: d.alerts.Alerts(), Incidents: statuspageIncidents(cfg),
@@ -67,6 +69,11 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 			in.Escalations = append(in.Escalations, e)
 		}
 	}
+	// Nothing the page is made of changed: no build, no store query.
+	input := inputState(cfg, in, now())
+	if input == last.input && !force {
+		return last, nil
+	}
 	if d.lazy.Up() {
 		in.AlertEvents = recentAlertEvents(ctx, d.store, now())
 	}
@@ -74,8 +81,8 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 	if err != nil {
 		return last, err
 	}
-	fp := publicState(p)
-	if fp == last && !force {
+	fp := pageState{input: input, public: publicState(p)}
+	if fp.public == last.public && !force {
 		return fp, nil
 	}
 	files, err := p.Files()
@@ -110,6 +117,38 @@ func recentAlertEvents(ctx context.Context, st store.Store, now time.Time) []sto
 		out = append(out, evs...)
 	}
 	return out
+}
+
+// pageState is what the last look at the page saw: its inputs and what
+// a visitor sees of it.
+type pageState struct{ input, public string }
+
+// inputState sums up what a page is built from, cheaply, without the
+// store: the config in force, the public checks' states, the alerts, the
+// public escalations, and the minute while maintenance windows exist
+// (one may begin or end).
+func inputState(cfg *config.Config, in statuspage.Inputs, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%p\n", cfg)
+	public := make(map[string]bool, len(cfg.Checks))
+	for _, sp := range cfg.Checks {
+		public[sp.Name] = sp.Component != ""
+	}
+	for _, r := range in.Results {
+		if public[r.Check] {
+			fmt.Fprintf(&b, "r %s %s %s\n", r.Check, r.Status, r.Severity)
+		}
+	}
+	for _, a := range in.Alerts {
+		fmt.Fprintf(&b, "a %s %s %s %t %t\n", a.ID, a.Status, a.Severity, a.Silenced, a.Maintenance)
+	}
+	for _, e := range in.Escalations {
+		fmt.Fprintf(&b, "e %s %s\n", e.ID, e.Status)
+	}
+	if len(cfg.Maintenance) > 0 {
+		fmt.Fprintf(&b, "m %d\n", now.Unix()/60)
+	}
+	return b.String()
 }
 
 // publicState is what a visitor of the page would see change: the overall
