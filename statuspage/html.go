@@ -43,6 +43,7 @@ type view struct {
 	Root      string
 	Refresh   int
 	PageTitle string
+	Front     bool // the front page: the page's title is its h1
 	// incident page
 	Inc *Incident
 	// history pages

@@ -32,7 +32,7 @@ func (p *Page) Files() (map[string][]byte, error) {
 			return nil, err
 		}
 	}
-	if files["index.html"], err = render("index.html", view{Page: p, PageTitle: p.Title}); err != nil {
+	if files["index.html"], err = render("index.html", view{Page: p, PageTitle: p.Title, Front: true}); err != nil {
 		return nil, err
 	}
 	for _, inc := range append(p.allIncidents(), p.Maintenances...) {
