@@ -52,18 +52,18 @@ const (
 
 // Audit actions the engine writes.
 const (
-	ActionAlertFiring              = "alert.firing"
-	ActionAlertResolved            = "alert.resolved"
+	ActionAlertFiring   = "alert.firing"
+	ActionAlertResolved = "alert.resolved"
 	// ActionAlertSeverityChanged: a firing alert's severity changed
 	// (details: severity, previous). Written once per change, never while
 	// the alert is pending or resolved.
-	ActionAlertSeverityChanged = "alert.severity_changed"
-	ActionEscalationCreated        = "escalation.created"
-	ActionEscalationResolved       = "escalation.resolved"
-	ActionSilenceCreated           = "silence.created"
-	ActionSilenceExpired           = "silence.expired"
-	ActorSystem              Actor = "system"
-	ActorConfig              Actor = "config" // a reload
+	ActionAlertSeverityChanged       = "alert.severity_changed"
+	ActionEscalationCreated          = "escalation.created"
+	ActionEscalationResolved         = "escalation.resolved"
+	ActionSilenceCreated             = "silence.created"
+	ActionSilenceExpired             = "silence.expired"
+	ActorSystem                Actor = "system"
+	ActorConfig                Actor = "config" // a reload
 )
 
 // Engine turns check results, SLO burn-rate conditions and operator
