@@ -139,9 +139,11 @@ type Inputs struct {
 	// alerting.ViewOfRow of the stored ones): firing and recently resolved
 	// alerts of checks with a component become incidents.
 	Alerts []alerting.View
-	// AlertEvents are the audit trail's alert.firing and alert.resolved
-	// events (store.AuditEvents): the history of the automatic incidents
-	// once the engine has forgotten a resolved alert.
+	// AlertEvents are the audit trail's alert.firing,
+	// alert.severity_changed and alert.resolved events
+	// (store.AuditEvents): the history of the automatic incidents once the
+	// engine has forgotten a resolved alert, and the times of their
+	// severity changes.
 	AlertEvents []store.AuditEvent
 	// Escalations marked Public become incidents (titled by their summary).
 	Escalations []store.Escalation
