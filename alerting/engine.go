@@ -52,14 +52,18 @@ const (
 
 // Audit actions the engine writes.
 const (
-	ActionAlertFiring              = "alert.firing"
-	ActionAlertResolved            = "alert.resolved"
-	ActionEscalationCreated        = "escalation.created"
-	ActionEscalationResolved       = "escalation.resolved"
-	ActionSilenceCreated           = "silence.created"
-	ActionSilenceExpired           = "silence.expired"
-	ActorSystem              Actor = "system"
-	ActorConfig              Actor = "config" // a reload
+	ActionAlertFiring   = "alert.firing"
+	ActionAlertResolved = "alert.resolved"
+	// ActionAlertSeverityChanged: a firing alert's severity changed
+	// (details: severity, previous). Written once per change, never while
+	// the alert is pending or resolved.
+	ActionAlertSeverityChanged       = "alert.severity_changed"
+	ActionEscalationCreated          = "escalation.created"
+	ActionEscalationResolved         = "escalation.resolved"
+	ActionSilenceCreated             = "silence.created"
+	ActionSilenceExpired             = "silence.expired"
+	ActorSystem                Actor = "system"
+	ActorConfig                Actor = "config" // a reload
 )
 
 // Engine turns check results, SLO burn-rate conditions and operator
@@ -205,12 +209,16 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 		res.Links = nil // a link check's thousand links stay out of alerts
 		a.Result, a.Summary = &res, r.Message
 	}
+	prev, wasFiring := a.Severity, a.Firing
 	tr := a.observe(out, r.Severity, e.cfg, now)
 	if a.Labels[LabelSeverity] != string(a.Severity) {
 		a.Labels[LabelSeverity], a.silSeen = string(a.Severity), 0
 	}
 	a.Maintenance = ch.Maintenance || e.inMaintenance(a.Check, now)
 	e.noteTransition(a, tr, now)
+	if wasFiring {
+		e.noteSeverity(a, prev, now)
+	}
 	e.update(a, now, before)
 }
 
@@ -254,6 +262,18 @@ func (e *Engine) noteTransition(a *alert, tr transition, now time.Time) {
 		e.addAudit(store.AuditEvent{At: now, Actor: ActorSystem, Action: ActionAlertResolved, Target: a.ID,
 			Details: map[string]any{"severity": string(a.Severity), "duration": auditDuration(a.EndsAt.Sub(a.StartsAt))}})
 	}
+}
+
+// noteSeverity writes the audit event of a firing alert's severity
+// change from prev: the status page dates its incident updates by it
+// ("the problem has worsened"). Nothing while the alert is pending or
+// resolved: its firing and resolution events carry the severity.
+func (e *Engine) noteSeverity(a *alert, prev check.Severity, now time.Time) {
+	if !a.Firing || a.Severity == prev {
+		return
+	}
+	e.addAudit(store.AuditEvent{At: now, Actor: ActorSystem, Action: ActionAlertSeverityChanged, Target: a.ID,
+		Details: map[string]any{"severity": string(a.Severity), "previous": string(prev)}})
 }
 
 // auditDuration writes how long an alert fired for the audit trail: in
@@ -462,6 +482,7 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		}
 		before := fp(a)
 		sev := sloSeverity(s.Alert.Severity)
+		prev := a.Severity
 		a.Severity, a.Gone, a.SeenAt = sev, false, now
 		a.Summary = fmt.Sprintf("error budget burn rate %.1fx over %s and %.1fx over %s (threshold %gx, %s)",
 			s.LongBurn, sla.FormatWindow(s.Alert.Long), s.ShortBurn, sla.FormatWindow(s.Alert.Short),
@@ -475,6 +496,9 @@ func (e *Engine) SLOSignals(sigs []sla.Signal) {
 		if !a.Firing {
 			a.fire(sev, now)
 			e.noteTransition(a, fired, now)
+		} else {
+			// A reload changed the condition's severity (page, ticket).
+			e.noteSeverity(a, prev, now)
 		}
 		a.Maintenance = e.inMaintenance(a.Check, now)
 		e.update(a, now, before)

@@ -686,3 +686,85 @@ func TestResolvedAuditDuration(t *testing.T) {
 		}
 	})
 }
+
+// TestSeverityChangedAudit: a firing alert going WARN → CRITICAL → WARN
+// writes one alert.severity_changed per change, dated when the result came
+// and saying both severities; a severity that changes while the alert is
+// pending, stays the same, or changes after it resolved writes none; and
+// the GET /v2/alerts view follows the change.
+func TestSeverityChangedAudit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, cfgWith(catchAll), []check.Spec{spec("db", check.Warn, "API")}, Options{})
+		start := time.Now()
+		r.result("db", check.Fail, check.Critical) // pending
+		r.result("db", check.Fail, check.Warn)     // fires WARN
+		r.wait(time.Minute)
+		r.result("db", check.Fail, check.Warn) // no change
+		worse := time.Now()
+		r.result("db", check.Fail, check.Critical)
+		r.result("db", check.Fail, check.Critical) // no change
+		r.wait(time.Minute)
+		if v := r.view("check:db"); v.Status != "firing" || v.Severity != string(check.Critical) {
+			t.Fatalf("after WARN→CRITICAL the alert is %+v, want firing CRITICAL", v)
+		}
+		better := time.Now()
+		r.result("db", check.Fail, check.Warn)
+		r.wait(time.Minute)
+		r.pass("db")                               // resolved
+		r.result("db", check.Fail, check.Critical) // pending again: no event
+		r.wait(time.Minute)
+
+		type change struct {
+			at        time.Duration
+			sev, prev any
+		}
+		var got []change
+		var actions []string
+		r.st.mu.Lock()
+		for _, ev := range r.st.audit {
+			actions = append(actions, ev.Action)
+			if ev.Action == ActionAlertSeverityChanged {
+				if ev.Target != "check:db" || ev.Actor != string(ActorSystem) {
+					t.Errorf("event %+v, want target check:db by system", ev)
+				}
+				got = append(got, change{ev.At.Sub(start), ev.Details["severity"], ev.Details["previous"]})
+			}
+		}
+		r.st.mu.Unlock()
+		want := []change{{worse.Sub(start), "CRITICAL", "WARN"}, {better.Sub(start), "WARN", "CRITICAL"}}
+		if !slices.Equal(got, want) {
+			t.Fatalf("severity changes %+v, want %+v", got, want)
+		}
+		wantActions := []string{ActionAlertFiring, ActionAlertSeverityChanged, ActionAlertSeverityChanged, ActionAlertResolved}
+		if !slices.Equal(actions, wantActions) {
+			t.Fatalf("audit trail %q, want %q", actions, wantActions)
+		}
+	})
+}
+
+// TestSeverityChangedAfterRestart: a restart restores a firing alert at
+// the severity it had, so the first results after it write no
+// alert.severity_changed; a real change after it writes one.
+func TestSeverityChangedAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		specs := []check.Spec{spec("db", check.Warn, "API")}
+		r := newRig(t, cfgWith(catchAll), specs, Options{})
+		st := r.st
+		r.fail("db", "db")
+		r.result("db", check.Fail, check.Critical)
+		r.wait(time.Second)
+		r.stop()
+
+		r2 := newRig(t, cfgWith(catchAll), specs, Options{Store: st})
+		r2.result("db", check.Fail, check.Critical)
+		r2.result("db", check.Fail, check.Critical)
+		r2.wait(time.Second)
+		r2.result("db", check.Fail, check.Warn)
+		r2.wait(time.Second)
+		want := []string{"alert.firing check:db by system", "alert.severity_changed check:db by system",
+			"alert.severity_changed check:db by system"}
+		if got := st.actions(); !slices.Equal(got, want) {
+			t.Fatalf("audit trail %q, want %q", got, want)
+		}
+	})
+}

@@ -59,7 +59,7 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 			}
 			p.HistoryErr = err
 			for _, c := range p.Components {
-				c.Bars, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, c.UpdatedAt
+				c.Bars, c.Chart, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, nil, c.UpdatedAt
 			}
 		}
 	}
@@ -419,10 +419,14 @@ func (c *Component) history(ctx context.Context, h History, cache *Cache, days [
 	maint := make([]bool, len(days))
 	var spans []Span
 	first := time.Time{}
+	c.Chart = nil
 	for i, sp := range c.checks {
 		ds, err := checkDays(ctx, h, cache, sp.Name, days, now)
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", c.Name, err)
+		}
+		if label := sp.Kind.Behaviour().Chart; label != "" && c.Chart == nil {
+			c.Chart = chartOf(label, ds)
 		}
 		for d, s := range ds {
 			per[i].good[d], per[i].bad[d] = s.Good, s.Bad
@@ -487,6 +491,21 @@ func (c *Component) history(ctx context.Context, h History, cache *Cache, days [
 	return nil
 }
 
+// chartOf is a chart of one check's days; nil when no day has a value.
+func chartOf(label string, ds []DaySums) *Chart {
+	ch := &Chart{Label: label, Points: make([]Point, len(ds))}
+	known := false
+	for d, s := range ds {
+		if s.Values > 0 {
+			ch.Points[d], known = Point{Avg: s.Avg, Max: s.Max, Known: true}, true
+		}
+	}
+	if !known {
+		return nil
+	}
+	return ch
+}
+
 // dayLevel is a bar's colour in words: no_data when nothing is known;
 // operational without down time; then minor (uptime ≥ 99 %), partial
 // (≥ 90 %) or major.
@@ -536,21 +555,63 @@ func incidentPath(id string) string { return "incidents/" + id + ".html" }
 // alertEpisode is one firing of one alert of a public component.
 type alertEpisode struct {
 	comp       *Component
+	id         string    // the alert's id: check:<name>
 	start, end time.Time // end zero while firing
-	sev        check.Severity
+	// sevs is the alert's severity from start on, then at each change
+	// the audit trail dated (alert.severity_changed), in time order;
+	// never empty.
+	sevs []sevAt
+	// live is the engine's current severity when the audit trail has not
+	// dated it yet (its event is written within a second): it counts in
+	// the impact, but makes no update until its time is known.
+	live check.Severity
+}
+
+// sevAt is a severity from a time on.
+type sevAt struct {
+	at  time.Time
+	sev check.Severity
+}
+
+// sevAt is the episode's severity at t (its first before start).
+func (ep *alertEpisode) sevAt(t time.Time) check.Severity {
+	s := ep.sevs[0].sev
+	for _, x := range ep.sevs[1:] {
+		if x.at.After(t) {
+			break
+		}
+		s = x.sev
+	}
+	return s
+}
+
+// peak is the highest severity the episode reached.
+func (ep *alertEpisode) peak() check.Severity {
+	p := ep.live
+	for _, x := range ep.sevs {
+		if x.sev.Rank() > p.Rank() {
+			p = x.sev
+		}
+	}
+	return p
+}
+
+// covers reports whether the episode fires at t.
+func (ep *alertEpisode) covers(t time.Time) bool {
+	return !t.Before(ep.start) && (ep.end.IsZero() || t.Before(ep.end))
 }
 
 // alertIncidents makes the automatic incidents: the firings of the alerts
 // of a component's checks, merged where they overlap, make one incident,
 // unresolved while one fires (started at the first one's start, impact
-// from the highest severity: CRITICAL major — critical when the
+// from the highest severity reached: CRITICAL major — critical when the
 // component is in a major outage — WARN and INFO minor), resolved when
 // every one has. The firings come from the engine's alerts (firing and
-// recently resolved) and from the audit trail's alert.firing and
-// alert.resolved events (the history). Alerts of checks without a
-// component, SLO burn-rate alerts and escalation alerts (see
-// escalationIncidents) make none; pending alerts (not yet past
-// failure_threshold) make none either.
+// recently resolved) and from the audit trail's alert.firing,
+// alert.severity_changed and alert.resolved events (the history, and the
+// times of severity changes). Alerts of checks without a component, SLO
+// burn-rate alerts and escalation alerts (see escalationIncidents) make
+// none; pending alerts (not yet past failure_threshold) make none either.
 func alertIncidents(alerts []alerting.View, events []store.AuditEvent, specs map[string]check.Spec, byName map[string]*Component, now time.Time) []*Incident {
 	component := func(checkName string) *Component {
 		if sp, ok := specs[checkName]; ok && sp.Component != "" {
@@ -558,7 +619,7 @@ func alertIncidents(alerts []alerting.View, events []store.AuditEvent, specs map
 		}
 		return nil
 	}
-	var eps []alertEpisode
+	eps, orphans := auditEpisodes(events, component)
 	for _, v := range alerts {
 		if v.Kind == alerting.KindSLOBurn || v.Kind == "escalation" || (v.Status != "firing" && v.Status != "resolved") {
 			continue
@@ -567,22 +628,39 @@ func alertIncidents(alerts []alerting.View, events []store.AuditEvent, specs map
 		if c == nil {
 			continue
 		}
-		ep := alertEpisode{comp: c, start: v.StartsAt.UTC().Truncate(time.Second), sev: check.Severity(v.Severity)}
+		sev := check.Severity(v.Severity)
+		ep := alertEpisode{comp: c, id: v.ID, start: v.StartsAt.UTC().Truncate(time.Second)}
 		if v.Status == "resolved" {
 			ep.end = ep.start
 			if v.EndsAt != nil {
 				ep.end = v.EndsAt.UTC().Truncate(time.Second)
 			}
 		}
+		// The same firing in the audit trail: its events date the
+		// severity changes; the engine knows the rest first.
+		if i := slices.IndexFunc(eps, func(a alertEpisode) bool {
+			return a.id == v.ID && a.start.Sub(ep.start).Abs() <= time.Second
+		}); i >= 0 {
+			a := &eps[i]
+			a.end = ep.end
+			if a.sevs[len(a.sevs)-1].sev != sev {
+				a.live = sev
+			}
+			continue
+		}
+		// Its firing is older than the events read: its changes may not be.
+		ep.sevs = placeChanges(orphans[v.ID], ep.start, ep.end, sev)
+		if ep.sevs[len(ep.sevs)-1].sev != sev {
+			ep.live = sev
+		}
 		eps = append(eps, ep)
 	}
-	eps = append(eps, auditEpisodes(events, component)...)
 	slices.SortStableFunc(eps, func(a, b alertEpisode) int {
 		return cmp.Or(cmp.Compare(a.comp.Position, b.comp.Position), a.start.Compare(b.start))
 	})
 	var out []*Incident
 	for i := 0; i < len(eps); {
-		c, start, end, firing, sev := eps[i].comp, eps[i].start, eps[i].end, eps[i].end.IsZero(), eps[i].sev
+		c, end, firing := eps[i].comp, eps[i].end, eps[i].end.IsZero()
 		j := i + 1
 		for ; j < len(eps) && eps[j].comp == c && (firing || !eps[j].start.After(end)); j++ {
 			if eps[j].end.IsZero() {
@@ -590,23 +668,29 @@ func alertIncidents(alerts []alerting.View, events []store.AuditEvent, specs map
 			} else if eps[j].end.After(end) {
 				end = eps[j].end
 			}
-			if eps[j].sev.Rank() > sev.Rank() {
-				sev = eps[j].sev
-			}
 		}
+		out = append(out, alertIncident(c, eps[i:j], end, firing, now))
 		i = j
-		out = append(out, alertIncident(c, start, end, firing, sev, now))
 	}
 	return out
 }
 
+// sevChange is an alert.severity_changed event.
+type sevChange struct {
+	at        time.Time
+	sev, prev check.Severity
+}
+
 // auditEpisodes pairs the audit trail's alert.firing and alert.resolved
-// events of check alerts into firings.
-func auditEpisodes(events []store.AuditEvent, component func(string) *Component) []alertEpisode {
+// events of check alerts into firings, with the alert.severity_changed
+// events between them. orphans are the changes of firings whose
+// alert.firing is older than the events read and that have not resolved
+// since (the engine's alert still fires), by alert id.
+func auditEpisodes(events []store.AuditEvent, component func(string) *Component) (eps []alertEpisode, orphans map[string][]sevChange) {
 	evs := slices.Clone(events)
 	slices.SortStableFunc(evs, func(a, b store.AuditEvent) int { return a.At.Compare(b.At) })
-	open := map[string]int{} // alert id → index in out of its open firing
-	var out []alertEpisode
+	open := map[string]int{} // alert id → index in eps of its open firing
+	orphans = map[string][]sevChange{}
 	for _, e := range evs {
 		name, ok := strings.CutPrefix(e.Target, "check:")
 		if !ok {
@@ -616,15 +700,24 @@ func auditEpisodes(events []store.AuditEvent, component func(string) *Component)
 		if c == nil {
 			continue
 		}
-		sev, _ := e.Details["severity"].(string)
+		sv, _ := e.Details["severity"].(string)
+		sev := check.Severity(sv)
 		at := e.At.UTC().Truncate(time.Second)
 		switch e.Action {
 		case alerting.ActionAlertFiring:
-			open[e.Target] = len(out)
-			out = append(out, alertEpisode{comp: c, start: at, sev: check.Severity(sev)})
+			delete(orphans, e.Target) // changes of a firing never resolved: nowhere to put them
+			open[e.Target] = len(eps)
+			eps = append(eps, alertEpisode{comp: c, id: e.Target, start: at, sevs: []sevAt{{at, sev}}})
+		case alerting.ActionAlertSeverityChanged:
+			if i, ok := open[e.Target]; ok {
+				eps[i].sevs = append(eps[i].sevs, sevAt{at, sev})
+				continue
+			}
+			prev, _ := e.Details["previous"].(string)
+			orphans[e.Target] = append(orphans[e.Target], sevChange{at: at, sev: sev, prev: check.Severity(prev)})
 		case alerting.ActionAlertResolved:
 			if i, ok := open[e.Target]; ok {
-				out[i].end = at
+				eps[i].end = at
 				delete(open, e.Target)
 				continue
 			}
@@ -635,14 +728,49 @@ func auditEpisodes(events []store.AuditEvent, component func(string) *Component)
 					start = at.Add(-d).Truncate(time.Second)
 				}
 			}
-			out = append(out, alertEpisode{comp: c, start: start, end: at, sev: check.Severity(sev)})
+			eps = append(eps, alertEpisode{comp: c, id: e.Target, start: start, end: at,
+				sevs: placeChanges(orphans[e.Target], start, at, sev)})
+			delete(orphans, e.Target)
 		}
+	}
+	return eps, orphans
+}
+
+// placeChanges is the severity timeline of a firing from start to end
+// (zero: still firing) whose alert.firing was not read: the changes read
+// within it, starting from the first one's previous severity; last is its
+// severity when nothing else is known.
+func placeChanges(cs []sevChange, start, end time.Time, last check.Severity) []sevAt {
+	var in []sevChange
+	for _, x := range cs {
+		if x.at.After(start) && (end.IsZero() || !x.at.After(end)) {
+			in = append(in, x)
+		}
+	}
+	if len(in) == 0 {
+		return []sevAt{{start, last}}
+	}
+	out := []sevAt{{start, cmp.Or(in[0].prev, in[0].sev)}}
+	for _, x := range in {
+		out = append(out, sevAt{x.at, x.sev})
 	}
 	return out
 }
 
-// alertIncident is the incident of one merged firing of a component.
-func alertIncident(c *Component, start, end time.Time, firing bool, sev check.Severity, now time.Time) *Incident {
+// alertIncident is the incident of the merged firings eps of a component
+// (sorted by start), until end unless firing. Its impact is from the
+// highest severity reached; each change of its level (partial outage
+// while one of its alerts fires CRITICAL, degraded performance
+// otherwise) after the start makes an update, dated by the audit trail.
+// The words name the component only: never a check or its message.
+func alertIncident(c *Component, eps []alertEpisode, end time.Time, firing bool, now time.Time) *Incident {
+	start := eps[0].start
+	var sev check.Severity
+	for i := range eps {
+		if p := eps[i].peak(); p.Rank() > sev.Rank() || sev == "" {
+			sev = p
+		}
+	}
 	impact := IndicatorMinor
 	if sev == check.Critical {
 		impact = IndicatorMajor
@@ -650,11 +778,39 @@ func alertIncident(c *Component, start, end time.Time, firing bool, sev check.Se
 			impact = IndicatorCritical
 		}
 	}
+	changes := levelChanges(eps, start, end, firing)
+	// A level worded as now: the major outage of a component whose checks
+	// all fail CRITICAL, as the impact says.
+	words := func(level string, current bool) string {
+		if current && level == IndicatorMajor && impact == IndicatorCritical {
+			level = IndicatorCritical
+		}
+		return impactWords(level)
+	}
 	id := newID("alert", c.Name, start.Format(time.RFC3339))
 	inc := &Incident{ID: id, Name: incidentTitle(c.Name, impact), Status: Investigating, Impact: impact, Source: "alert",
 		CreatedAt: start, UpdatedAt: start, StartedAt: start, Components: []*Component{c}, Path: incidentPath(id)}
+	first := impact
+	if len(changes) > 0 {
+		first = levelAtStart(eps, start)
+	}
 	inc.Updates = []Update{{ID: newID(id, "0"), Status: Investigating, CreatedAt: start,
-		Body: fmt.Sprintf("We are investigating %s affecting %s.", impactWords(impact), c.Name)}}
+		Body: fmt.Sprintf("We are investigating %s affecting %s.", words(first, len(changes) == 0), c.Name)}}
+	if n := len(changes) - (MaxUpdates - 2); n > 0 {
+		changes = changes[n:] // the newest: a severity that keeps changing does not grow the page without end
+	}
+	for k, ch := range changes {
+		current := firing && k == len(changes)-1
+		body := fmt.Sprintf("The problem has lessened to %s affecting %s. We are still investigating.",
+			words(ch.sev, current), c.Name)
+		if ch.worse {
+			body = fmt.Sprintf("The problem has worsened: we are now investigating %s affecting %s.",
+				words(ch.sev, current), c.Name)
+		}
+		inc.Updates = append([]Update{{ID: newID(id, "severity", ch.at.Format(time.RFC3339)), Status: Investigating,
+			CreatedAt: ch.at, Body: body}}, inc.Updates...)
+		inc.UpdatedAt = ch.at
+	}
 	if !firing {
 		if end.After(now) {
 			end = now
@@ -664,6 +820,75 @@ func alertIncident(c *Component, start, end time.Time, firing bool, sev check.Se
 			Body: c.Name + " is operating normally again. This incident has been resolved."}}, inc.Updates...)
 	}
 	return inc
+}
+
+// levelChange is when an incident's level became sev (an impact:
+// IndicatorMajor or IndicatorMinor), worse or not than before.
+type levelChange struct {
+	at    time.Time
+	sev   string
+	worse bool
+}
+
+// severityLevel is the level of a severity: CRITICAL is a partial outage,
+// the others degraded performance.
+func severityLevel(s check.Severity) string {
+	if s == check.Critical {
+		return IndicatorMajor
+	}
+	return IndicatorMinor
+}
+
+// levelAt is the incident's level at t: the highest of its firing alerts'
+// ("" when none fires).
+func levelAt(eps []alertEpisode, t time.Time) string {
+	level := ""
+	for i := range eps {
+		if ep := &eps[i]; ep.covers(t) {
+			if l := severityLevel(ep.sevAt(t)); indicatorRank(l) > indicatorRank(level) {
+				level = l
+			}
+		}
+	}
+	return level
+}
+
+// levelAtStart is the level the incident started with.
+func levelAtStart(eps []alertEpisode, start time.Time) string {
+	return cmp.Or(levelAt(eps, start), IndicatorMinor)
+}
+
+// levelChanges lists the changes of the incident's level after start and
+// before end (unless firing): at a dated severity change, or when an alert
+// starts or stops firing while others go on.
+func levelChanges(eps []alertEpisode, start, end time.Time, firing bool) []levelChange {
+	var ts []time.Time
+	for i := range eps {
+		ep := &eps[i]
+		ts = append(ts, ep.start)
+		for _, x := range ep.sevs[1:] {
+			ts = append(ts, x.at)
+		}
+		if !ep.end.IsZero() {
+			ts = append(ts, ep.end)
+		}
+	}
+	slices.SortFunc(ts, time.Time.Compare)
+	ts = slices.CompactFunc(ts, time.Time.Equal)
+	var out []levelChange
+	prev := levelAtStart(eps, start)
+	for _, t := range ts {
+		if !t.After(start) || (!firing && !t.Before(end)) {
+			continue
+		}
+		l := levelAt(eps, t)
+		if l == "" || l == prev {
+			continue
+		}
+		out = append(out, levelChange{at: t, sev: l, worse: indicatorRank(l) > indicatorRank(prev)})
+		prev = l
+	}
+	return out
 }
 
 // incidentTitle is an automatic incident's title: the component and the

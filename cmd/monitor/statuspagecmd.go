@@ -86,16 +86,13 @@ func statuspageInputs(ctx context.Context, cfg *config.Config, st store.Store, n
 			in.Alerts = append(in.Alerts, v)
 		}
 	}
-	// The history of the automatic incidents: the newest firings and
-	// resolutions (the audit trail answers at most 100 of each).
-	since := now().Add(-statuspage.Days * 24 * time.Hour)
-	for _, action := range []string{alerting.ActionAlertFiring, alerting.ActionAlertResolved} {
-		evs, err := st.AuditEvents(ctx, store.AuditQuery{Limit: 100, Since: since, Action: action})
-		if err != nil {
-			return in, err
-		}
-		in.AlertEvents = append(in.AlertEvents, evs...)
+	// The history of the automatic incidents: the newest firings,
+	// severity changes and resolutions.
+	evs, err := alertEvents(ctx, st, now())
+	if err != nil {
+		return in, err
 	}
+	in.AlertEvents = evs
 	escs, err := st.Escalations(ctx, "", maxEscalations)
 	if err != nil {
 		return in, err

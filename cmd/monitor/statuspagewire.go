@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/server"
 	"github.com/monitor-dev/monitor/statuspage"
@@ -74,14 +75,21 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 	if input == last.input && !force {
 		return last, nil
 	}
+	behind := false
 	if d.lazy.Up() {
 		in.AlertEvents = recentAlertEvents(ctx, d.store, now())
+		behind = auditBehind(cfg, in.Alerts, in.AlertEvents)
 	}
 	p, err := statuspage.Build(ctx, in)
 	if err != nil {
 		return last, err
 	}
 	fp := pageState{input: input, public: publicState(p)}
+	if behind {
+		// The page lacks an update the audit trail is about to date:
+		// look again at the next tick even if nothing else changes.
+		fp.input = ""
+	}
 	if fp.public == last.public && !force {
 		return fp, nil
 	}
@@ -103,20 +111,66 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 	return fp, nil
 }
 
-// recentAlertEvents are the firings and resolutions of the page's days,
-// for the automatic incidents the engine has forgotten; none when the
-// store cannot say.
+// recentAlertEvents are the firings, severity changes and resolutions of
+// the page's days, for the automatic incidents the engine has forgotten
+// and the times of severity changes; none when the store cannot say.
 func recentAlertEvents(ctx context.Context, st store.Store, now time.Time) []store.AuditEvent {
+	evs, err := alertEvents(ctx, st, now)
+	if err != nil {
+		return nil
+	}
+	return evs
+}
+
+// alertEvents reads the audit events the automatic incidents are made of
+// over the page's days: the newest 100 of each action (the audit trail
+// answers at most 100 at once).
+func alertEvents(ctx context.Context, st store.Store, now time.Time) ([]store.AuditEvent, error) {
 	since := now.Add(-statuspage.Days * 24 * time.Hour)
 	var out []store.AuditEvent
-	for _, action := range []string{"alert.firing", "alert.resolved"} {
+	for _, action := range []string{alerting.ActionAlertFiring, alerting.ActionAlertSeverityChanged, alerting.ActionAlertResolved} {
 		evs, err := st.AuditEvents(ctx, store.AuditQuery{Limit: 100, Since: since, Action: action})
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		out = append(out, evs...)
 	}
-	return out
+	return out, nil
+}
+
+// auditBehind reports whether a firing alert of a public component has a
+// severity its audit events do not show yet: the engine writes
+// alert.severity_changed on its next step (within a second), and the
+// incident's update is dated by it.
+func auditBehind(cfg *config.Config, alerts []alerting.View, events []store.AuditEvent) bool {
+	public := make(map[string]bool, len(cfg.Checks))
+	for _, sp := range cfg.Checks {
+		public[sp.Name] = sp.Component != ""
+	}
+	type known struct {
+		at  time.Time
+		sev string
+	}
+	latest := map[string]known{}
+	for _, e := range events {
+		if e.Action != alerting.ActionAlertFiring && e.Action != alerting.ActionAlertSeverityChanged {
+			continue
+		}
+		if k, ok := latest[e.Target]; !ok || e.At.After(k.at) {
+			sev, _ := e.Details["severity"].(string)
+			latest[e.Target] = known{e.At, sev}
+		}
+	}
+	for _, a := range alerts {
+		if a.Status != "firing" || a.Kind == alerting.KindSLOBurn || a.Kind == alerting.KindEscalation || !public[a.Check] {
+			continue
+		}
+		// Events of an earlier firing say nothing of this one.
+		if k, ok := latest[a.ID]; ok && !k.at.Before(a.StartsAt.Add(-time.Second)) && k.sev != a.Severity {
+			return true
+		}
+	}
+	return false
 }
 
 // pageState is what the last look at the page saw: its inputs and what
@@ -152,7 +206,8 @@ func inputState(cfg *config.Config, in statuspage.Inputs, now time.Time) string 
 }
 
 // publicState is what a visitor of the page would see change: the overall
-// state, each component's state, and each incident's status.
+// state, each component's state, and each incident's status, impact and
+// updates.
 func publicState(p *statuspage.Page) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s\n", p.Status.Indicator, p.Title)
@@ -161,7 +216,13 @@ func publicState(p *statuspage.Page) string {
 	}
 	for _, list := range [][]*statuspage.Incident{p.Active, p.Recent, p.Maintenances} {
 		for _, i := range list {
-			fmt.Fprintf(&b, "i %s %s %s\n", i.ID, i.Status, i.Impact)
+			// An update (a severity change) changes neither status nor
+			// impact: its count and the newest one's id do.
+			newest := ""
+			if len(i.Updates) > 0 {
+				newest = i.Updates[0].ID
+			}
+			fmt.Fprintf(&b, "i %s %s %s %d %s\n", i.ID, i.Status, i.Impact, len(i.Updates), newest)
 		}
 	}
 	return b.String()
