@@ -108,7 +108,8 @@ type pageState struct {
 		Bars      int
 		Focusable int // bars with a tabindex: the keyboard reaches them
 		TabStops  int // bars with tabindex 0: in the Tab order
-		Tips      int // bars with a role=tooltip tip
+		Tips      int // bars with a .tip
+		Chart     bool
 	}
 	Charts, ChartsWithSVG int
 	Sections              map[string]int // id → its items (articles, list items, days); -1 when absent
@@ -126,7 +127,8 @@ const readPage = `(() => {
 		return {Slug: c.getAttribute('data-slug') || '', State: st ? st.textContent.trim() : '',
 			Bars: bars.length, Focusable: bars.filter(b => b.hasAttribute('tabindex')).length,
 			TabStops: bars.filter(b => b.getAttribute('tabindex') === '0').length,
-			Tips: bars.filter(b => { const tip = b.querySelector('.tip'); return tip && tip.getAttribute('role') === 'tooltip'; }).length};
+			Tips: bars.filter(b => b.querySelector('.tip')).length,
+			Chart: !!c.querySelector('details.chart svg')};
 	});
 	const charts = [...document.querySelectorAll('details.chart')];
 	const sections = {};
@@ -175,6 +177,9 @@ func checkPage(t *testing.T, tb *tab, p *Page) pageState {
 		if c.Bars != Days || c.Focusable != Days || c.Tips != Days || c.TabStops == 0 {
 			t.Errorf("component %s: %d bars, %d of them focusable (%d Tab stops), %d with a tooltip; want %d of each",
 				want.Slug, c.Bars, c.Focusable, c.TabStops, c.Tips, Days)
+		}
+		if c.Chart != (want.Chart != nil) {
+			t.Errorf("component %s: a chart with its svg: %v, want %v", want.Slug, c.Chart, want.Chart != nil)
 		}
 	}
 	if st.Charts != st.ChartsWithSVG {
@@ -419,7 +424,14 @@ func TestBrowserStaticSite(t *testing.T) {
 		call(tb, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
 		call(tb, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		tb.open(fullURL)
-		checkPage(t, tb, full)
+		st := checkPage(t, tb, full)
+		// Without the script every day is a Tab stop (and this shows that
+		// the script did not run).
+		for _, c := range st.Components {
+			if c.TabStops != Days {
+				t.Errorf("component %s without JavaScript: %d Tab stops, want %d", c.Slug, c.TabStops, Days)
+			}
+		}
 		// The tooltips are CSS only: they work without scripts.
 		tb.do("focus a bar", chromedp.Focus(chromedp.JSPath(barJS(0, Days-2))))
 		checkTip(t, "yesterday's bar without JavaScript", waitTip(tb, barJS(0, Days-2)), full.Components[0].Bars[Days-2])
@@ -519,8 +531,10 @@ func TestBrowserLiveRefresh(t *testing.T) {
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector('#overall') || {}).getAttribute?.('data-indicator') === '`+IndicatorCritical+`'`,
 		chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		if n := tb.mainNavigations(); n != loads {
-			t.Fatalf("the page reloaded itself (%d loads, want %d) instead of swapping its content: %v", n, loads, err)
+		// A reload ends the poll early: wait for the document and say so.
+		tb.do("wait for the page", chromedp.WaitReady(chromedp.CSS("body")))
+		if v := eval[string](tb, `String(window.__notReloaded)`); v != "still here" || tb.mainNavigations() != loads {
+			t.Fatalf("the page reloaded itself (%d loads, want %d) instead of swapping its content: %v", tb.mainNavigations(), loads, err)
 		}
 		t.Fatalf("15 s after the served page changed, the open page still shows %+v (%v)", eval[pageState](tb, readPage).Banner, err)
 	}
