@@ -222,12 +222,14 @@ func checkPage(t *testing.T, tb *tab, p *Page) pageState {
 // tip is the state of one bar's tooltip as the browser renders it.
 type tip struct {
 	Found     bool
-	Shown     bool   // rendered, opaque, unclipped and of a readable size
-	Text      string // innerText: the rendered text only
+	Shown     bool    // rendered, not transparent, unclipped and of a readable size
+	Opacity   float64 // its own opacity times its ancestors'
+	Text      string  // innerText: the rendered text only
 	Left      float64
 	Right     float64
 	Viewport  float64 // the layout viewport's width
 	ClippedBy string  // an ancestor whose overflow cuts the tip, if any
+	CoveredBy string  // an element painted over part of the tip, if any
 }
 
 // readTip is a JavaScript function of a bar that returns its tip.
@@ -236,9 +238,31 @@ const readTip = `function tipOf(bar) {
 	if (!tip) return {Found: false};
 	const r = tip.getBoundingClientRect();
 	const cs = getComputedStyle(tip);
+	// Opacity multiplies down the tree: a translucent bar makes its
+	// tooltip translucent too.
+	let opacity = 1;
+	for (let e = tip; e; e = e.parentElement) opacity *= parseFloat(getComputedStyle(e).opacity);
 	const shown = tip.checkVisibility({opacityProperty: true, visibilityProperty: true}) &&
-		parseFloat(cs.opacity) > 0.9 && r.width >= 20 && r.height >= 10 &&
+		opacity > 0.5 && r.width >= 20 && r.height >= 10 &&
 		(cs.clipPath === 'none' || cs.clipPath === '') && (cs.clip === 'auto' || cs.clip === '');
+	// What the visitor sees at points of the tip: the tip, or something
+	// painted over it. (The tip lets the mouse through, pointer-events:
+	// none; for the hit test it must not.)
+	let covered = '';
+	if (shown) {
+		const pe = tip.style.pointerEvents;
+		tip.style.pointerEvents = 'auto';
+		outer: for (const fx of [0.05, 0.25, 0.5, 0.75, 0.95]) for (const fy of [0.15, 0.5, 0.85]) {
+			const x = r.left + r.width * fx, y = r.top + r.height * fy;
+			if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+			const e = document.elementFromPoint(x, y);
+			if (e && !tip.contains(e)) {
+				covered = e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? '.' + e.className.split(' ').join('.') : '');
+				break outer;
+			}
+		}
+		tip.style.pointerEvents = pe;
+	}
 	let clipped = '';
 	for (let a = tip.parentElement; a && a !== document.documentElement; a = a.parentElement) {
 		const s = getComputedStyle(a);
@@ -249,8 +273,8 @@ const readTip = `function tipOf(bar) {
 			break;
 		}
 	}
-	return {Found: true, Shown: shown, Text: tip.innerText.trim().replace(/\s+/g, ' '),
-		Left: r.left, Right: r.right, Viewport: document.documentElement.clientWidth, ClippedBy: clipped};
+	return {Found: true, Shown: shown, Text: tip.innerText.trim().replace(/\s+/g, ' '), Opacity: opacity,
+		Left: r.left, Right: r.right, Viewport: document.documentElement.clientWidth, ClippedBy: clipped, CoveredBy: covered};
 }`
 
 // barJS is a JavaScript expression for bar i of component c.
@@ -300,6 +324,12 @@ func checkTip(t *testing.T, what string, tp tip, d Day) {
 	}
 	if tp.ClippedBy != "" {
 		t.Errorf("%s: tooltip cut by its ancestor %s (overflow)", what, tp.ClippedBy)
+	}
+	if tp.CoveredBy != "" {
+		t.Errorf("%s: %s is painted over the tooltip", what, tp.CoveredBy)
+	}
+	if tp.Opacity < 0.99 {
+		t.Errorf("%s: the tooltip is translucent (opacity %.2f with its ancestors'): the page under it shows through its text", what, tp.Opacity)
 	}
 }
 
@@ -454,6 +484,11 @@ func TestBrowserStaticSite(t *testing.T) {
 				tb.viewport(size.width, size.height, size.mobile)
 				tb.colorScheme(scheme)
 				tb.open(fullURL)
+				// Show all the page can show: the charts open, and the
+				// tooltip of yesterday's bar of the first component.
+				tb.do("open the charts", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details.chart').forEach(d => d.open = true)`),
+					chromedp.Focus(chromedp.JSPath(barJS(0, Days-2))))
+				waitTip(tb, barJS(0, Days-2))
 				png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 				if err != nil {
 					t.Fatal(err)
