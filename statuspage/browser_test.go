@@ -369,9 +369,16 @@ func TestBrowserStaticSite(t *testing.T) {
 		tb := b.newTab(t)
 		tb.open(fullURL)
 		checkPage(t, tb, full)
-		// An incident's own page, one folder down, finds its assets too.
-		if len(full.Active) > 0 {
-			tb.open(fullURL + full.Active[0].Path)
+		// An incident's own page, one folder down, and the incident
+		// history find their assets too.
+		if len(full.Active) == 0 {
+			t.Fatal("the full fixture has no active incident")
+		}
+		for _, path := range []string{full.Active[0].Path, "history.html"} {
+			tb.open(fullURL + path)
+			if !eval[bool](tb, `[...document.styleSheets].some(s => s.href && s.href.endsWith('assets/style.css') && s.cssRules.length > 0)`) {
+				t.Errorf("%s: assets/style.css not applied", path)
+			}
 		}
 		tb.checkClean()
 		site.hits.check(t)
