@@ -98,7 +98,9 @@ type tab struct {
 }
 
 // newTab opens a tab, closed when t ends. Its context ends with the
-// browser's (the test function's timeout).
+// browser's (the test function's timeout). The tab is in front and acts
+// as if it had the focus, as the tab a visitor looks at: a hidden page
+// does not refresh itself, and :focus styles need a focused window.
 func (b *browser) newTab(t *testing.T) *tab {
 	t.Helper()
 	tb := &tab{t: t}
@@ -108,6 +110,8 @@ func (b *browser) newTab(t *testing.T) *tab {
 		t.Fatalf("open a tab: %v", err)
 	}
 	tb.ctx = ctx
+	call(tb, page.BringToFront, cdp.Empty{})
+	call(tb, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
 	return tb
 }
 
