@@ -25,6 +25,11 @@ type Behaviour struct {
 	// Within is the within-SLA rule for a result of sp; nil means "it
 	// passed".
 	Within func(r Result, sp Spec) bool
+	// Chart names the kind's observed value on the public status page
+	// ("Response time", "Data age"), a duration in seconds whose daily
+	// average and maximum it draws; empty draws no chart (a link
+	// check's value is a count of failing links, which is not public).
+	Chart string
 }
 
 var (

@@ -22,7 +22,7 @@ var dbKind = Kind{
 	Keys:      []string{"database", "query"},
 	Decode:    decodeDB,
 	Probe:     ProbeDB,
-	Behaviour: check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "datastore"},
+	Behaviour: check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "datastore", Chart: "Response time"},
 }
 
 // DBConfig is the configuration of a db check (check.Spec.Config).

@@ -36,6 +36,7 @@ var freshnessKind = Kind{
 		TimeoutStatus: check.Unknown,
 		ComponentType: "component",
 		Within:        freshnessWithin,
+		Chart:         "Data age",
 	},
 }
 

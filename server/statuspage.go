@@ -54,16 +54,22 @@ func contentType(name string) string {
 		return "application/atom+xml"
 	case ".rss":
 		return "application/rss+xml"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
 	}
 	return "application/octet-stream"
 }
 
-// SetStatusPage replaces the status page served at /, /api/v2/…,
-// /badge/…, /incidents/… and the feeds.
+// SetStatusPage replaces the status page served at / (and /index.html),
+// /history.html, /history/…, /incidents/…, /assets/…, /api/v2/…, /badge/…
+// and the feeds.
 func (s *Server) SetStatusPage(site *Site) { s.site.Store(site) }
 
 func (s *Server) routeStatusPage() {
-	for _, p := range []string{"GET /{$}", "GET /api/v2/", "GET /badge/", "GET /incidents/", "GET /feed.atom", "GET /feed.rss"} {
+	for _, p := range []string{"GET /{$}", "GET /index.html", "GET /history.html", "GET /history/", "GET /assets/",
+		"GET /api/v2/", "GET /badge/", "GET /incidents/", "GET /feed.atom", "GET /feed.rss"} {
 		s.mux.HandleFunc(p, s.statusPage)
 	}
 }
@@ -71,6 +77,11 @@ func (s *Server) routeStatusPage() {
 // statusPageCache says how long browsers and CDNs may keep a page file
 // without asking again; the daemon looks at the public state every 10 s.
 const statusPageCache = "public, max-age=10"
+
+// statusPageCSP lets the page load its own style sheet and script, fetch
+// itself (the refresh), and show a logo from anywhere; nothing else, and
+// no inline script.
+const statusPageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http:; connect-src 'self'; base-uri 'none'; form-action 'none'"
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	site := s.site.Load()
@@ -94,6 +105,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", statusPageCache)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", statusPageCSP)
 	if etagMatch(r.Header.Get("If-None-Match"), f.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -34,10 +34,14 @@ func TestStatusPageServed(t *testing.T) {
 	}
 	html := "<!doctype html><title>Acme status</title>" + strings.Repeat("<p>All systems operational</p>", 50)
 	f.s.SetStatusPage(NewSite(map[string][]byte{
-		"index.html":          []byte(html),
-		"api/v2/summary.json": []byte(`{"page":{"name":"Acme status"}}`),
-		"badge/redirects.svg": []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`),
-		"feed.atom":           []byte(`<feed/>`),
+		"index.html":           []byte(html),
+		"api/v2/summary.json":  []byte(`{"page":{"name":"Acme status"}}`),
+		"badge/redirects.svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`),
+		"feed.atom":            []byte(`<feed/>`),
+		"assets/style.css":     []byte(`body{color:#000}`),
+		"assets/status.js":     []byte(`"use strict";`),
+		"history.html":         []byte(html),
+		"history/2026-10.html": []byte(html),
 	}))
 	resp, body := get("/", nil)
 	if resp.StatusCode != 200 || string(body) != html || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
@@ -61,11 +65,21 @@ func TestStatusPageServed(t *testing.T) {
 	if plain, _ := io.ReadAll(zr); string(plain) != html {
 		t.Error("the gzip body is not the page")
 	}
+	// every file the page links to, by relative link from / or from a
+	// page one folder down
 	for path, ctype := range map[string]string{"/api/v2/summary.json": "application/json",
-		"/badge/redirects.svg": "image/svg+xml", "/feed.atom": "application/atom+xml"} {
+		"/badge/redirects.svg": "image/svg+xml", "/feed.atom": "application/atom+xml",
+		"/index.html": "text/html; charset=utf-8", "/history.html": "text/html; charset=utf-8",
+		"/history/2026-10.html": "text/html; charset=utf-8", "/assets/style.css": "text/css; charset=utf-8",
+		"/assets/status.js": "text/javascript; charset=utf-8"} {
 		if resp, _ := get(path, nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
 			t.Errorf("GET %s = %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+	}
+	// the page runs its own script only, and loads nothing but a logo from
+	// elsewhere
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q", csp)
 	}
 	resp, body = get("/badge/nope.svg", nil)
 	if resp.StatusCode != 404 || !strings.Contains(string(body), `"error":"not_found"`) {

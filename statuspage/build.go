@@ -59,7 +59,7 @@ func Build(ctx context.Context, in Inputs) (*Page, error) {
 			}
 			p.HistoryErr = err
 			for _, c := range p.Components {
-				c.Bars, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, c.UpdatedAt
+				c.Bars, c.Chart, c.Uptime30, c.Uptime90, c.CreatedAt = nil, nil, nil, nil, c.UpdatedAt
 			}
 		}
 	}
@@ -419,10 +419,14 @@ func (c *Component) history(ctx context.Context, h History, cache *Cache, days [
 	maint := make([]bool, len(days))
 	var spans []Span
 	first := time.Time{}
+	c.Chart = nil
 	for i, sp := range c.checks {
 		ds, err := checkDays(ctx, h, cache, sp.Name, days, now)
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", c.Name, err)
+		}
+		if label := sp.Kind.Behaviour().Chart; label != "" && c.Chart == nil {
+			c.Chart = chartOf(label, ds)
 		}
 		for d, s := range ds {
 			per[i].good[d], per[i].bad[d] = s.Good, s.Bad
@@ -485,6 +489,21 @@ func (c *Component) history(ctx context.Context, h History, cache *Cache, days [
 	c.Uptime90 = ratio(0, len(days))
 	c.Uptime30 = ratio(max(0, len(days)-30), len(days))
 	return nil
+}
+
+// chartOf is a chart of one check's days; nil when no day has a value.
+func chartOf(label string, ds []DaySums) *Chart {
+	ch := &Chart{Label: label, Points: make([]Point, len(ds))}
+	known := false
+	for d, s := range ds {
+		if s.Values > 0 {
+			ch.Points[d], known = Point{Avg: s.Avg, Max: s.Max, Known: true}, true
+		}
+	}
+	if !known {
+		return nil
+	}
+	return ch
 }
 
 // dayLevel is a bar's colour in words: no_data when nothing is known;

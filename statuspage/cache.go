@@ -11,6 +11,10 @@ type DaySums struct {
 	Good, Bad   time.Duration // time PASS and FAIL, outside maintenance
 	Maintenance bool          // some of the day was in maintenance
 	Runs        bool          // the check ran that day
+	// Values counts the results with an observed value; Avg and Max are
+	// over those (for the component's chart).
+	Values   int64
+	Avg, Max float64
 }
 
 // cacheMargin is how long after a day ends it is taken as final: results
@@ -100,6 +104,12 @@ func checkDays(ctx context.Context, h History, cache *Cache, check string, days 
 		s.Bad += b.BadTime
 		s.Maintenance = s.Maintenance || b.MaintenanceTime > 0 || b.Maintenance > 0
 		s.Runs = s.Runs || b.Runs > 0
+		if b.Values > 0 {
+			n := s.Values + b.Values
+			s.Avg = (s.Avg*float64(s.Values) + b.Avg*float64(b.Values)) / float64(n)
+			s.Max = max(s.Max, b.Max)
+			s.Values = n
+		}
 	}
 	cache.keep(check, days[n:], out[n:], now, days[0])
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/internal/testenv"
+	_ "github.com/monitor-dev/monitor/probes" // the kinds' behaviours: charts
 	"github.com/monitor-dev/monitor/sla"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -97,6 +98,12 @@ func fillHistory(t testing.TB, st store.Store) {
 	for ts := now.Add(-72 * time.Hour).Truncate(time.Hour); ts.Before(now.Add(-time.Minute)); ts = ts.Add(5 * time.Minute) {
 		for _, s := range specs {
 			r := check.Result{Check: s.Name, Kind: s.Kind, Status: check.Pass, Severity: check.Info, Message: "ok", CheckedAt: ts}
+			// a response time (db) or data age (freshness) for the charts
+			v := 0.004 + float64(ts.Hour()%6)/1000
+			if s.Kind == "freshness" {
+				v = 60 + float64(ts.Hour()*20)
+			}
+			r.ObservedValue, r.ObservedUnit = check.Value(v), "s"
 			if s.Name == "redirects_http_probe" && !ts.Before(outStart) && ts.Before(outStart.Add(30*time.Minute)) {
 				r.Status, r.Severity, r.Message = check.Fail, check.Critical, "dial tcp 10.0.0.7:5432: connect: connection refused"
 			}

@@ -215,6 +215,9 @@ type Component struct {
 	// Uptime30 and Uptime90 are percentages; nil when nothing is known.
 	Uptime30, Uptime90 *float64
 	Bars               []Day // Days long, oldest first (empty without history)
+	// Chart is the daily response time or data age of the first of its
+	// checks whose kind draws one; nil when none does or nothing is known.
+	Chart *Chart
 
 	checks []check.Spec
 }
@@ -230,6 +233,18 @@ type Day struct {
 	Maintenance bool // some of the day was in maintenance
 	Outages     []Span
 	OutageCount int
+}
+
+// Chart is a component's daily response time or data age, in seconds.
+type Chart struct {
+	Label  string  // the kind's words: "Response time", "Data age"
+	Points []Point // one per day of the bars, oldest first
+}
+
+// Point is one day of a chart; Known is false when no value was observed.
+type Point struct {
+	Avg, Max float64
+	Known    bool
 }
 
 // Span is one stretch of time; End is zero while it lasts.

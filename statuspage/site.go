@@ -1,96 +1,18 @@
 package statuspage
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"html/template"
 	"os"
 	"path/filepath"
 	"slices"
 )
 
-// placeholder is a minimal index.html listing the components and their
-// states: the real page is built on the same model later.
-var placeholder = template.Must(template.New("index").Funcs(template.FuncMap{
-	"words": StateWords, "uptime": FormatUptime,
-}).Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<link rel="alternate" type="application/atom+xml" href="{{.Root}}feed.atom" title="Incidents">
-</head>
-<body>
-<header>{{if .LogoURL}}<img src="{{.LogoURL}}" alt="" height="32"> {{end}}<h1>{{.Title}}</h1>{{if .HomeURL}}<p><a href="{{.HomeURL}}">{{.Title}} home</a></p>{{end}}<p role="status">{{.Status.Description}}</p></header>
-<main>
-{{- if .Active}}
-<section aria-labelledby="active"><h2 id="active">Active incidents</h2><ul>
-{{- range .Active}}
-<li><a href="{{$.Root}}{{.Path}}">{{.Name}}</a> ({{.Status}})</li>
-{{- end}}
-</ul></section>
-{{- end}}
-<section aria-labelledby="components"><h2 id="components">Components</h2>
-{{- range .Groups}}
-{{- if .Name}}<h3>{{.Name}}</h3>{{end}}
-<ul>
-{{- range .Components}}
-<li><img src="{{$.Root}}badge/{{.Slug}}.svg" alt=""> {{.Name}}: {{words .State}} (30 days: {{uptime .Uptime30}}, 90 days: {{uptime .Uptime90}})</li>
-{{- end}}
-</ul>
-{{- end}}
-</section>
-{{- if .Maintenances}}
-<section aria-labelledby="maintenance"><h2 id="maintenance">Scheduled maintenance</h2><ul>
-{{- range .Maintenances}}
-<li><a href="{{$.Root}}{{.Path}}">{{.Name}}</a> ({{.Status}})</li>
-{{- end}}
-</ul></section>
-{{- end}}
-{{- if .Recent}}
-<section aria-labelledby="history"><h2 id="history">Past incidents</h2><ul>
-{{- range .Recent}}
-<li><a href="{{$.Root}}{{.Path}}">{{.Name}}</a> ({{.Status}})</li>
-{{- end}}
-</ul></section>
-{{- end}}
-</main>
-<footer><p>Last updated <time datetime="{{.Updated}}">{{.Updated}}</time> · <a href="{{.Root}}api/v2/summary.json">JSON</a> · <a href="{{.Root}}feed.atom">Atom</a> · <a href="{{.Root}}feed.rss">RSS</a></p></footer>
-</body>
-</html>
-`))
-
-// incidentPage is a minimal page of one incident.
-var incidentPage = template.Must(template.New("incident").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Inc.Name}} – {{.Title}}</title>
-</head>
-<body>
-<header><p><a href="{{.Root}}index.html">{{.Title}}</a></p><h1>{{.Inc.Name}}</h1></header>
-<main>
-{{- range .Inc.Updates}}
-<article><h2>{{.Status}}</h2><p><time datetime="{{.CreatedAt.Format "2006-01-02T15:04:05Z07:00"}}">{{.CreatedAt.Format "2006-01-02 15:04 MST"}}</time></p><div>{{.HTML}}</div></article>
-{{- end}}
-</main>
-</body>
-</html>
-`))
-
-type pageView struct {
-	*Page
-	Root    string
-	Updated string
-}
-
 // Files renders every file of the static site, by path relative to its
-// root: index.html (a placeholder), incidents/{id}.html, the API
-// documents, badge/{slug}.svg, feed.atom and feed.rss. Links are relative,
-// so that the folder works from any path.
+// root: index.html, history.html and history/{month}.html (the incident
+// archive), incidents/{id}.html, the API documents, badge/{slug}.svg,
+// feed.atom, feed.rss and the style sheet and script under assets/. Links
+// are relative, so that the folder works from any path.
 func (p *Page) Files() (map[string][]byte, error) {
 	files, err := p.API()
 	if err != nil {
@@ -105,22 +27,49 @@ func (p *Page) Files() (map[string][]byte, error) {
 	if files["feed.rss"], err = p.RSS(); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	if err := placeholder.Execute(&b, pageView{Page: p, Root: "", Updated: rfc(p.UpdatedAt)}); err != nil {
-		return nil, err
-	}
-	files["index.html"] = b.Bytes()
-	for _, inc := range append(p.allIncidents(), p.Maintenances...) {
-		var b bytes.Buffer
-		if err := incidentPage.Execute(&b, struct {
-			Title, Root string
-			Inc         *Incident
-		}{p.Title, "../", inc}); err != nil {
+	for path, name := range assets {
+		if files[path], err = web.ReadFile(name); err != nil {
 			return nil, err
 		}
-		files[inc.Path] = b.Bytes()
+	}
+	if files["index.html"], err = render("index.html", view{Page: p, PageTitle: p.Title, Front: true}); err != nil {
+		return nil, err
+	}
+	for _, inc := range append(p.allIncidents(), p.Maintenances...) {
+		if files[inc.Path], err = render("incident.html", view{Page: p, Root: "../", Inc: inc,
+			PageTitle: inc.Name + " – " + p.Title}); err != nil {
+			return nil, err
+		}
+	}
+	// history.html lists every incident by month, newest first, each
+	// month linking to its own page.
+	months := p.months()
+	if files["history.html"], err = render("history.html", view{Page: p, Heading: "Incident history", Months: months,
+		Index: true, PageTitle: "Incident history – " + p.Title}); err != nil {
+		return nil, err
+	}
+	for _, m := range months {
+		if files["history/"+m.Month+".html"], err = render("history.html", view{Page: p, Root: "../",
+			Heading: monthName(m.Month), Months: []Month{m}, PageTitle: monthName(m.Month) + " – " + p.Title}); err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
+}
+
+// months are all incidents by the month they started, newest first.
+func (p *Page) months() []Month {
+	all := p.allIncidents()
+	slices.SortStableFunc(all, func(a, b *Incident) int { return b.StartedAt.Compare(a.StartedAt) })
+	var out []Month
+	for _, inc := range all {
+		m := inc.StartedAt.UTC().Format("2006-01")
+		if n := len(out); n == 0 || out[n-1].Month != m {
+			out = append(out, Month{Month: m})
+		}
+		out[len(out)-1].Incidents = append(out[len(out)-1].Incidents, inc)
+	}
+	return out
 }
 
 // WriteDir writes files into dir atomically: into a new folder beside
