@@ -123,6 +123,7 @@ func benchBuild(b *testing.B, cache *Cache) {
 	}
 	out := filepath.Join(b.TempDir(), "site")
 	size := 0
+	var last map[string][]byte
 	for b.Loop() {
 		p, err := Build(ctx, in)
 		if err != nil || p.HistoryErr != nil {
@@ -135,10 +136,19 @@ func benchBuild(b *testing.B, cache *Cache) {
 		if err := WriteDir(out, files); err != nil {
 			b.Fatal(err)
 		}
+		last = files
 		size = 0
 		for _, f := range files {
 			size += len(f)
 		}
 	}
 	b.ReportMetric(float64(size), "bytes")
+	b.ReportMetric(float64(len(last["index.html"])), "index-bytes")
+	// STATUSPAGE_BENCH_SITE=DIR keeps a copy of the site, for
+	// bench/statuspage to serve a page with 90 days of history.
+	if dir := os.Getenv("STATUSPAGE_BENCH_SITE"); dir != "" {
+		if err := WriteDir(dir, last); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
