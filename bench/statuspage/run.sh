@@ -77,7 +77,7 @@ trap 'exit 130' INT TERM
 
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "-"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-# the daemon's user+sys CPU time in clock ticks
+# a process's user+sys CPU time in clock ticks
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
 # a wrk latency or size ("812.00us", "3.2ms", "1.1s"; "510.61MB") in ms or bytes
@@ -131,8 +131,12 @@ done
 
 echo
 echo "== build: go test ./statuspage -run '^\$' -bench Build -benchtime ${BUILDS}x -count $COUNT"
-STATUSPAGE_BENCH_SITE=$tmp/hist timeout 300 go test ./statuspage -run '^$' -bench Build -benchtime "${BUILDS}x" -count "$COUNT" | tee "$tmp/build" | grep '^Benchmark' || true
-grep -q '^ok' "$tmp/build" || { echo "the build benchmark failed:" >&2; cat "$tmp/build" >&2; exit 1; }
+# Compiled first (minutes on an empty build cache), so that only the
+# benchmark itself is bounded.
+go test -c -o "$tmp/statuspage.test" ./statuspage
+(cd statuspage && STATUSPAGE_BENCH_SITE=$tmp/hist timeout 300 "$tmp/statuspage.test" -test.run '^$' -test.bench Build \
+	-test.benchtime "${BUILDS}x" -test.count "$COUNT") | tee "$tmp/build" | grep '^Benchmark' || true
+grep -q '^PASS' "$tmp/build" || { echo "the build benchmark failed:" >&2; cat "$tmp/build" >&2; exit 1; }
 for v in cold warm; do
 	grep "^BenchmarkBuild/$v" "$tmp/build" | awk '{print $3/1e6}' >"$tmp/b"
 	printf 'build %-4s median %7.1f ms per build  (%s ms; target < 200 ms)\n' "$v" "$(median <"$tmp/b")" "$(paste -sd' ' "$tmp/b")"
