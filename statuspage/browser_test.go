@@ -3,10 +3,10 @@ package statuspage
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -279,10 +279,8 @@ const readTip = `function tipOf(bar) {
 
 // barJS is a JavaScript expression for bar i of component c.
 func barJS(c, i int) string {
-	return "document.querySelectorAll('.component')[" + itoa(c) + "].querySelectorAll('ol.bars li.bar')[" + itoa(i) + "]"
+	return "document.querySelectorAll('.component')[" + strconv.Itoa(c) + "].querySelectorAll('ol.bars li.bar')[" + strconv.Itoa(i) + "]"
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // tipOf reads the tip of the bar that expr finds.
 func tipOf(tb *tab, expr string) tip {
@@ -350,7 +348,9 @@ func TestBrowserStaticSite(t *testing.T) {
 			u := site.publish(t, c.indicator, files(t, p))
 			tb := b.newTab(t)
 			tb.open(u)
-			checkPage(t, tb, p)
+			if st := checkPage(t, tb, p); !strings.Contains(st.Banner, c.banner) {
+				t.Errorf("the banner says %q, want %q", st.Banner, c.banner)
+			}
 			tb.checkClean()
 			site.hits.check(t)
 		})
@@ -408,7 +408,7 @@ func TestBrowserStaticSite(t *testing.T) {
 			t.Fatal("the first bar reached by Tab is not one of the first component")
 		}
 		comp := full.Components[0]
-		checkTip(t, "bar "+itoa(at)+", reached by Tab", waitTip(tb, "document.activeElement"), comp.Bars[at])
+		checkTip(t, "bar "+strconv.Itoa(at)+", reached by Tab", waitTip(tb, "document.activeElement"), comp.Bars[at])
 
 		// Yesterday's bar (the 30-minute outage of the fixtures) by
 		// focus: its tooltip gives the uptime and the outage; the tooltip
@@ -448,7 +448,7 @@ func TestBrowserStaticSite(t *testing.T) {
 		}
 		for _, i := range []int{first, Days - 1} {
 			tb.do("focus a bar", chromedp.Focus(chromedp.JSPath(barJS(0, i))))
-			checkTip(t, "bar "+itoa(i)+" at 360 px", waitTip(tb, barJS(0, i)), full.Components[0].Bars[i])
+			checkTip(t, "bar "+strconv.Itoa(i)+" at 360 px", waitTip(tb, barJS(0, i)), full.Components[0].Bars[i])
 		}
 		tb.checkClean()
 		site.hits.check(t)
