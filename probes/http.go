@@ -167,7 +167,9 @@ func decodeHTTP(f check.Fields) any {
 				sub.Errorf(name, "invalid header name %q%s", name, sub.In())
 				continue
 			}
-			f.Secret(v)
+			if !publicHeaders[http.CanonicalHeaderKey(name)] {
+				f.Secret(v)
+			}
 			c.Headers = append(c.Headers, Header{Name: name, Value: check.Secret(v)})
 		}
 	}
@@ -186,7 +188,11 @@ func decodeHTTP(f check.Fields) any {
 	}
 	hasAuthHeader := slices.ContainsFunc(c.Headers, func(h Header) bool { return strings.EqualFold(h.Name, "Authorization") })
 	if n := countTrue(f.Has("basic_auth"), f.Has("bearer_token"), hasAuthHeader); n > 1 {
-		f.Errorf("", "basic_auth, bearer_token and an Authorization header%s exclude each other (want one)", f.In())
+		at := "basic_auth"
+		if f.Has("bearer_token") {
+			at = "bearer_token"
+		}
+		f.Errorf(at, "basic_auth, bearer_token and an Authorization header%s exclude each other (want one)", f.In())
 	}
 
 	// Assertions.
@@ -237,6 +243,12 @@ func decodeHTTP(f check.Fields) any {
 	}
 	return c
 }
+
+// publicHeaders are request headers that never carry credentials: their
+// values (application/json) are not handed to the log redactor, which
+// would blank them in every message. They stay check.Secret all the same.
+var publicHeaders = map[string]bool{"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
+	"Cache-Control": true, "Content-Type": true, "Host": true, "User-Agent": true}
 
 func countTrue(bs ...bool) int {
 	n := 0
