@@ -487,3 +487,36 @@ func TestHTTPGuardChecks(t *testing.T) {
 
 // quietLog keeps the servers' handshake errors out of the test output.
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// BenchmarkProbeHTTP is one run of an http check with a JSON assertion
+// against a loopback server: a new connection each run, as the probe
+// makes (plain and with TLS).
+func BenchmarkProbeHTTP(b *testing.B) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status": "ok", "queue": 3}`)
+	})
+	ca := testenv.NewCA(b)
+	leaf := ca.Leaf(b, time.Now().Add(30*24*time.Hour))
+	plain := httptest.NewServer(handler)
+	b.Cleanup(plain.Close)
+	secure := httptest.NewUnstartedServer(handler)
+	secure.TLS = &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	secure.StartTLS()
+	b.Cleanup(secure.Close)
+	for _, tc := range []struct{ name, url string }{{"http", plain.URL}, {"https", secure.URL}} {
+		b.Run(tc.name, func(b *testing.B) {
+			spec := httpSpec(tc.url, func(c *HTTPConfig) {
+				c.Files.CAFile = ca.CertFile
+				c.JSON = []JSONAssertion{{"$.status", "equals", "ok"}, {"$.queue", "lt", "1000"}}
+			})
+			env := &Env{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := ProbeHTTP(context.Background(), spec, env); r.Status != check.Pass {
+					b.Fatal(r.Message)
+				}
+			}
+		})
+	}
+}

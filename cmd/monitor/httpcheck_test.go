@@ -113,6 +113,26 @@ func TestCheckHTTPAndTLS(t *testing.T) {
 	if code, stdout, _ = runMain(t, "check", "--config", path, "--only", "api"); code != 0 {
 		t.Errorf("--only api: exit %d, want 0\n%s", code, stdout)
 	}
+
+	// server.guard_checks: true puts the SSRF guard on both: loopback is
+	// refused.
+	guarded := strings.Replace(fmt.Sprintf(httpTLSConfig, "127.0.0.1:0", api, addr, caFile),
+		"server:\n", "server:\n  guard_checks: true\n", 1)
+	writeFile(t, path, guarded)
+	code, stdout, _ = runMain(t, "check", "--config", path, "--format", "json")
+	h = healthBody{}
+	if err := json.Unmarshal([]byte(stdout), &h); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	for _, name := range []string{"api", "api_cert"} {
+		c := wantCheck(t, h, name, "FAIL", map[string]string{"api": "CRITICAL", "api_cert": "WARN"}[name])
+		if !strings.Contains(c.Message, "loopback, private or reserved address; server.guard_checks is on") {
+			t.Errorf("guarded %s: %q", name, c.Message)
+		}
+	}
+	if code != 1 {
+		t.Errorf("guarded: exit %d, want 1", code)
+	}
 }
 
 // monitor validate names a bad assertion at its position.
