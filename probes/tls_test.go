@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,5 +254,64 @@ func TestTLSStartPostgresServer(t *testing.T) {
 	r = runTLS(t, tlsKindSpec(addr, TLSConfig{StartTLS: "postgres", ServerName: name}))
 	if sysErr != nil && (r.Status != check.Fail || r.Severity != check.Critical) || sysErr == nil && r.Status != check.Pass {
 		t.Errorf("no ca_file (system roots say %v): %s %s %q", sysErr, r.Status, r.Severity, r.Message)
+	}
+}
+
+// A server that accepts and never speaks: FAIL within the timeout, said so.
+func TestTLSTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn // held open, silent, until the test ends
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	for _, starttls := range []string{"", "smtp", "postgres"} {
+		spec := tlsKindSpec(ln.Addr().String(), TLSConfig{StartTLS: starttls})
+		spec.Timeout = 50 * time.Millisecond
+		start := time.Now()
+		r := runTLS(t, spec)
+		if r.Status != check.Fail || r.Reason != check.ReasonTimeout || r.Message != "timed out after 50ms" {
+			t.Errorf("starttls %q: %s %s %q", starttls, r.Status, r.Reason, r.Message)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("starttls %q: took %s with a 50ms timeout", starttls, took)
+		}
+	}
+}
+
+// What the kinds mean outside their probes: the status page draws an
+// http check's response time; a tls check's days left are no duration.
+func TestHTTPTLSBehaviour(t *testing.T) {
+	if got := KindHTTP.Behaviour().Chart; got != "Response time" {
+		t.Errorf("http chart %q", got)
+	}
+	if got := KindTLS.Behaviour().Chart; got != "" {
+		t.Errorf("tls chart %q, want none", got)
+	}
+	for _, k := range []check.Kind{KindHTTP, KindTLS} {
+		sp := check.Spec{Name: "c", Kind: k, Timeout: time.Second}
+		if r := sp.TimeoutResult(time.Second); r.Status != check.Fail {
+			t.Errorf("%s timeout = %s, want FAIL (the service did not answer)", k, r.Status)
+		}
 	}
 }
