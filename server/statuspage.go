@@ -20,9 +20,9 @@ type Site struct {
 }
 
 type siteFile struct {
-	body, gz []byte
-	etag     string
-	ctype    string
+	body, gz     []byte
+	etag, gzEtag string // the gzip copy is another representation: its own tag
+	ctype        string
 }
 
 // NewSite prepares files (paths relative to the site's root, like
@@ -37,6 +37,7 @@ func NewSite(files map[string][]byte) *Site {
 		_, _ = zw.Write(body)
 		if zw.Close() == nil && b.Len() < len(body) {
 			f.gz = b.Bytes()
+			f.gzEtag = strings.TrimSuffix(f.etag, `"`) + `-gzip"`
 		}
 		s.files[name] = f
 	}
@@ -100,21 +101,26 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, CodeNotFound, "No such page: "+clip(r.URL.Path), nil)
 		return
 	}
+	// The gzip copy and the plain file differ byte for byte, so they carry
+	// different strong ETags (RFC 9110 8.8.3, as Apache does): a cache or a
+	// CDN that revalidates one never gets the other's bytes confirmed.
+	body, etag, gz := f.body, f.etag, f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding"))
+	if gz {
+		body, etag = f.gz, f.gzEtag
+	}
 	h := w.Header()
 	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", f.etag)
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", statusPageCache)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", statusPageCSP)
-	if etagMatch(r.Header.Get("If-None-Match"), f.etag) {
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := f.body
-	if f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		h.Set("Content-Encoding", "gzip")
-		body = f.gz
 	}
 	// The length up front: the body goes out without chunk framing, in one
 	// write syscall fewer for a page larger than the connection's 4 KB

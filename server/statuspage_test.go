@@ -76,6 +76,18 @@ func TestStatusPageServed(t *testing.T) {
 	if resp.ContentLength != int64(len(body)) {
 		t.Errorf("gzip: Content-Length %d, want the gzip size %d", resp.ContentLength, len(body))
 	}
+	// the gzip copy is another representation: its own ETag, which
+	// revalidates the gzip copy only
+	gzEtag := resp.Header.Get("ETag")
+	if gzEtag == "" || gzEtag == etag {
+		t.Errorf("gzip ETag %q, want one of its own (plain %q)", gzEtag, etag)
+	}
+	if resp, _ := get("/", map[string]string{"Accept-Encoding": "gzip", "If-None-Match": gzEtag}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("gzip with If-None-Match of the gzip ETag: %d, want 304", resp.StatusCode)
+	}
+	if resp, _ := get("/", map[string]string{"Accept-Encoding": "identity", "If-None-Match": gzEtag}); resp.StatusCode != http.StatusOK {
+		t.Errorf("plain with If-None-Match of the gzip ETag: %d, want 200", resp.StatusCode)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
