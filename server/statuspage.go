@@ -98,6 +98,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ok := site.files[name]
 	if !ok {
+		if strings.Contains(r.Header.Get("Accept"), "text/html") && strings.Count(name, "/") <= maxNotFoundDepth {
+			notFoundPage(w, r, name)
+			return
+		}
 		writeError(w, r, CodeNotFound, "No such page: "+clip(r.URL.Path), nil)
 		return
 	}
@@ -129,6 +133,50 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
+	}
+}
+
+// maxNotFoundDepth bounds the folders of a path answered with the HTML
+// "not found" page, whose links climb back one "../" per folder: deeper
+// than any page of the site, a path is no stale link but a probe, and gets
+// the JSON error.
+const maxNotFoundDepth = 8
+
+// notFoundPage answers a browser that follows a stale link (an incident
+// no longer on the page, an old feed entry, a mistyped address) with a
+// page that leads back to the current status, rather than the API's JSON
+// error. Its links are relative, as the site's are, so that they work
+// behind a proxy that serves the page under a sub path; nothing of the
+// request is echoed.
+func notFoundPage(w http.ResponseWriter, r *http.Request, name string) {
+	root := strings.Repeat("../", strings.Count(name, "/"))
+	body := `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Page not found</title>
+<link rel="stylesheet" href="` + root + `assets/style.css">
+</head>
+<body>
+<main id="main" class="history-page">
+<h1>Page not found</h1>
+<p>There is no such page on this status page (an incident may have left the history).</p>
+<p><a href="` + root + `index.html">See the current status</a> · <a href="` + root + `history.html">Incident history</a></p>
+</main>
+</body>
+</html>
+`
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", statusPageCSP)
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
 	}
 }
 
