@@ -20,9 +20,9 @@ type Site struct {
 }
 
 type siteFile struct {
-	body, gz []byte
-	etag     string
-	ctype    string
+	body, gz     []byte
+	etag, gzEtag string // the gzip copy is another representation: its own tag
+	ctype        string
 }
 
 // NewSite prepares files (paths relative to the site's root, like
@@ -37,6 +37,7 @@ func NewSite(files map[string][]byte) *Site {
 		_, _ = zw.Write(body)
 		if zw.Close() == nil && b.Len() < len(body) {
 			f.gz = b.Bytes()
+			f.gzEtag = strings.TrimSuffix(f.etag, `"`) + `-gzip"`
 		}
 		s.files[name] = f
 	}
@@ -97,24 +98,33 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ok := site.files[name]
 	if !ok {
+		if strings.Contains(r.Header.Get("Accept"), "text/html") && strings.Count(name, "/") <= maxNotFoundDepth {
+			notFoundPage(w, r, name)
+			return
+		}
 		writeError(w, r, CodeNotFound, "No such page: "+clip(r.URL.Path), nil)
 		return
 	}
+	// The gzip copy and the plain file differ byte for byte, so they carry
+	// different strong ETags (RFC 9110 8.8.3, as Apache does): a cache or a
+	// CDN that revalidates one never gets the other's bytes confirmed.
+	body, etag, gz := f.body, f.etag, f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding"))
+	if gz {
+		body, etag = f.gz, f.gzEtag
+	}
 	h := w.Header()
 	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", f.etag)
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", statusPageCache)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", statusPageCSP)
-	if etagMatch(r.Header.Get("If-None-Match"), f.etag) {
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := f.body
-	if f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gz {
 		h.Set("Content-Encoding", "gzip")
-		body = f.gz
 	}
 	// The length up front: the body goes out without chunk framing, in one
 	// write syscall fewer for a page larger than the connection's 4 KB
@@ -123,6 +133,50 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
+	}
+}
+
+// maxNotFoundDepth bounds the folders of a path answered with the HTML
+// "not found" page, whose links climb back one "../" per folder: deeper
+// than any page of the site, a path is no stale link but a probe, and gets
+// the JSON error.
+const maxNotFoundDepth = 8
+
+// notFoundPage answers a browser that follows a stale link (an incident
+// no longer on the page, an old feed entry, a mistyped address) with a
+// page that leads back to the current status, rather than the API's JSON
+// error. Its links are relative, as the site's are, so that they work
+// behind a proxy that serves the page under a sub path; nothing of the
+// request is echoed.
+func notFoundPage(w http.ResponseWriter, r *http.Request, name string) {
+	root := strings.Repeat("../", strings.Count(name, "/"))
+	body := `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Page not found</title>
+<link rel="stylesheet" href="` + root + `assets/style.css">
+</head>
+<body>
+<main id="main" class="history-page">
+<h1>Page not found</h1>
+<p>There is no such page on this status page (an incident may have left the history).</p>
+<p><a href="` + root + `index.html">See the current status</a> · <a href="` + root + `history.html">Incident history</a></p>
+</main>
+</body>
+</html>
+`
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", statusPageCSP)
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
 	}
 }
 

@@ -76,6 +76,18 @@ func TestStatusPageServed(t *testing.T) {
 	if resp.ContentLength != int64(len(body)) {
 		t.Errorf("gzip: Content-Length %d, want the gzip size %d", resp.ContentLength, len(body))
 	}
+	// the gzip copy is another representation: its own ETag, which
+	// revalidates the gzip copy only
+	gzEtag := resp.Header.Get("ETag")
+	if gzEtag == "" || gzEtag == etag {
+		t.Errorf("gzip ETag %q, want one of its own (plain %q)", gzEtag, etag)
+	}
+	if resp, _ := get("/", map[string]string{"Accept-Encoding": "gzip", "If-None-Match": gzEtag}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("gzip with If-None-Match of the gzip ETag: %d, want 304", resp.StatusCode)
+	}
+	if resp, _ := get("/", map[string]string{"Accept-Encoding": "identity", "If-None-Match": gzEtag}); resp.StatusCode != http.StatusOK {
+		t.Errorf("plain with If-None-Match of the gzip ETag: %d, want 200", resp.StatusCode)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +114,20 @@ func TestStatusPageServed(t *testing.T) {
 	resp, body = get("/badge/nope.svg", nil)
 	if resp.StatusCode != 404 || !strings.Contains(string(body), `"error":"not_found"`) {
 		t.Errorf("missing badge: %d %s", resp.StatusCode, body)
+	}
+	// a browser following a stale link gets a page that leads back to the
+	// status, its links relative to where it stands; a script still gets
+	// the JSON error
+	resp, body = get("/incidents/gone.html", map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(string(body), `<a href="../index.html">See the current status</a>`) || !strings.Contains(string(body), `href="../assets/style.css"`) {
+		t.Errorf("a browser's missing incident page: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if resp, body := get("/incidents/gone.html", nil); resp.StatusCode != 404 || !strings.Contains(string(body), `"error":"not_found"`) {
+		t.Errorf("a script's missing incident page: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get("/history/"+strings.Repeat("a/", 20), map[string]string{"Accept": "text/html"}); resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("a path deeper than any page: %d %s, want the JSON 404", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	if resp, _ := get("/v2/nothing", nil); resp.StatusCode != 404 {
 		t.Errorf("an unknown API path: %d, want the 404 it had", resp.StatusCode)

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 )
 
 // Files renders every file of the static site, by path relative to its
@@ -72,13 +75,87 @@ func (p *Page) months() []Month {
 	return out
 }
 
+// OutError is a folder a build will not replace: the file system's root,
+// something that is not a folder, or a folder that holds files no build
+// writes. The command line answers it as a usage error.
+type OutError struct {
+	Dir    string // as given
+	Reason string
+}
+
+func (e *OutError) Error() string {
+	return "status page: will not replace " + e.Dir + ": " + e.Reason
+}
+
+// siteNames are the names a build writes at the top of its folder, the
+// ones of older builds included (a month's archive or an incident page
+// may be gone from the next build).
+var siteNames = []string{"index.html", "history.html", "feed.atom", "feed.rss", "api", "assets", "badge", "history", "incidents"}
+
+// CheckOut tells whether dir may be replaced as a whole by a build that
+// writes files. It refuses the file system's root and a folder that
+// holds anything but what a build writes: a mistyped --out (the home
+// folder, a repository, a web root with other sites) must not lose its
+// files to the swap. A missing or empty folder, and one a previous build
+// wrote, are fine.
+func CheckOut(dir string, files map[string][]byte) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
+	if filepath.Dir(abs) == abs {
+		return &OutError{dir, "it is the file system's root; give a folder of its own, like public/status"}
+	}
+	fi, err := os.Lstat(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOTDIR) {
+		return &OutError{dir, "a part of its path is a file, not a directory"}
+	}
+	if err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
+	if !fi.IsDir() {
+		return &OutError{dir, "it exists and is not a directory"}
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
+	for _, e := range entries {
+		if slices.Contains(siteNames, e.Name()) || hasTop(files, e.Name()) {
+			continue
+		}
+		return &OutError{dir, "it holds " + strconv.Quote(e.Name()) + ", which is not part of a status page, and a build replaces the folder as a whole; give a new or empty folder, or one a previous build wrote"}
+	}
+	return nil
+}
+
+// hasTop tells whether some file of files lies at or under name.
+func hasTop(files map[string][]byte, name string) bool {
+	for f := range files {
+		if f == name || strings.HasPrefix(f, name+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // WriteDir writes files into dir atomically: into a new folder beside
 // it, then swapped in by renaming, so that a reader sees the old folder or
 // the new one, never a half-written one. (The swap is two renames: for an
 // instant between them dir does not exist.) The parent of dir must
-// exist.
+// exist. It refuses a dir CheckOut refuses.
 func WriteDir(dir string, files map[string][]byte) (err error) {
-	dir = filepath.Clean(dir)
+	if err := CheckOut(dir, files); err != nil {
+		return err
+	}
+	// An absolute path, so that "." and ".." name a folder that can be
+	// renamed.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return fmt.Errorf("status page: %w", err)
+	}
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	tmp, err := os.MkdirTemp(parent, "."+base+".new-")
 	if err != nil {
@@ -107,7 +184,7 @@ func WriteDir(dir string, files map[string][]byte) (err error) {
 	old := ""
 	if fi, err := os.Lstat(dir); err == nil {
 		if !fi.IsDir() {
-			return fmt.Errorf("status page: %s exists and is not a directory", dir)
+			return &OutError{dir, "it exists and is not a directory"}
 		}
 		if old, err = os.MkdirTemp(parent, "."+base+".old-"); err != nil {
 			return fmt.Errorf("status page: %w", err)

@@ -155,3 +155,31 @@ func TestStatuspageUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestStatuspageOutRefused: --out naming a folder with other files (a
+// typo for the home folder or the repository), the root or a file is a
+// usage error, said before anything is read, and the folder keeps its
+// files.
+func TestStatuspageOutRefused(t *testing.T) {
+	dir := t.TempDir()
+	notes := filepath.Join(dir, "notes.txt")
+	writeFile(t, notes, "mine")
+	file := filepath.Join(t.TempDir(), "page.html")
+	writeFile(t, file, "mine")
+	for _, tc := range []struct{ out, want string }{
+		{dir, `holds "notes.txt", which is not part of a status page`},
+		{"/", "file system's root"},
+		{file, "exists and is not a directory"},
+	} {
+		code, stdout, stderr := runMain(t, "statuspage", "build", "--config", "testdata/valid.yaml", "--out", tc.out)
+		if code != 2 || !strings.Contains(stderr, "will not replace --out "+tc.out+": ") || !strings.Contains(stderr, tc.want) {
+			t.Errorf("--out %s = %d, %q %q; want 2 and %q", tc.out, code, stdout, stderr, tc.want)
+		}
+	}
+	if b, err := os.ReadFile(notes); err != nil || string(b) != "mine" {
+		t.Errorf("notes.txt = %q, %v after the refused build", b, err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "mine" {
+		t.Errorf("page.html = %q, %v after the refused build", b, err)
+	}
+}

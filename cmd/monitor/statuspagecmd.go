@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -126,6 +127,11 @@ func cmdStatuspage(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "monitor statuspage build: --out DIR is required\nRun 'monitor statuspage build --help' for usage.")
 		return exitConfig
 	}
+	// A folder the build would refuse to replace is a mistake in the
+	// command line: say so before reading the config and the store.
+	if err := statuspage.CheckOut(*out, nil); err != nil {
+		return outFailed(stderr, err)
+	}
 	l, ok := c.load("statuspage build", stderr)
 	if !ok {
 		return exitConfig
@@ -160,8 +166,7 @@ func cmdStatuspage(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitFail
 	}
 	if err := statuspage.WriteDir(*out, files); err != nil {
-		fmt.Fprintf(stderr, "monitor statuspage build: %v\n", err)
-		return exitFail
+		return outFailed(stderr, err)
 	}
 	size := 0
 	for _, b := range files {
@@ -169,4 +174,17 @@ func cmdStatuspage(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stdout, "%s: %s, %s, %d bytes: %s\n", *out, count(len(p.Components), "component"), count(len(files), "file"), size, p.Status.Description)
 	return exitOK
+}
+
+// outFailed reports a failure to write --out: a folder the build will not
+// replace is a usage error (exit 2), any other failure a write error
+// (exit 1).
+func outFailed(stderr io.Writer, err error) int {
+	var oe *statuspage.OutError
+	if errors.As(err, &oe) {
+		fmt.Fprintf(stderr, "monitor statuspage build: will not replace --out %s: %s\n", oe.Dir, oe.Reason)
+		return exitConfig
+	}
+	fmt.Fprintf(stderr, "monitor statuspage build: %v\n", err)
+	return exitFail
 }

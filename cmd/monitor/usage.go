@@ -51,7 +51,7 @@ var helps = map[string]help{
 	},
 	"statuspage build": {
 		usage:   "monitor statuspage build --out DIR [flags] [CONFIG]",
-		what:    "Write the static status page from the config and the history store (works while the daemon runs): index.html, api/v2/*.json in Atlassian Statuspage's shapes, badge/{component}.svg, feed.atom and feed.rss. DIR is replaced as a whole: the files are written beside it, then swapped in. Only components (checks' component), their states and uptime, and incidents are public.",
+		what:    "Write the static status page from the config and the history store (works while the daemon runs): index.html, api/v2/*.json in Atlassian Statuspage's shapes, badge/{component}.svg, feed.atom and feed.rss. DIR is replaced as a whole: the files are written beside it, then swapped in; a DIR that holds anything but a status page is refused (exit 2). Only components (checks' component), their states and uptime, and incidents are public.",
 		example: "monitor statuspage build --config config.yaml --out /var/www/status",
 		exits:   "0 written, 1 store or write error, 2 usage or config error",
 	},
