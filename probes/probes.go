@@ -44,6 +44,7 @@ var kinds = []Kind{
 	dbKind,
 	freshnessKind,
 	linkKind,
+	tcpKind,
 }
 
 var (
