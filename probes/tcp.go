@@ -55,7 +55,10 @@ func decodeTCP(f check.Fields) any {
 	}
 	if f.Has("expect") {
 		re, err := regexp.Compile(f.Str("expect"))
-		if err != nil {
+		if f.Str("expect") == "" {
+			// An empty expression matches any reply, even none worth the name.
+			f.Errorf("expect", "empty expect%s (want a regular expression the reply must match, or no expect)", f.In())
+		} else if err != nil {
 			f.Errorf("expect", "invalid expect %q%s: %s", f.Raw("expect"), f.In(), regexpProblem(err))
 		}
 		c.Expect = re

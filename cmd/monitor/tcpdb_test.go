@@ -216,3 +216,23 @@ func TestE2ETCPAndHeadroom(t *testing.T) {
 		t.Errorf("monitor_check_status{check=broker_down,status=FAIL} = %v, want 1", v)
 	}
 }
+
+// TestValidateTCPAndHeadroom: `monitor validate` reports the problems of
+// tcp checks and headroom at their file:line:col and exits 2.
+func TestValidateTCPAndHeadroom(t *testing.T) {
+	path := filepath.Join("..", "..", "config", "testdata", "invalid-tcp-headroom.yml")
+	code, stdout, stderr := runMain(t, "validate", "--config", path)
+	if code != 2 || stdout != "" {
+		t.Fatalf("validate = %d, stdout %q, want 2 and nothing", code, stdout)
+	}
+	for _, want := range []string{
+		path + `:10:14: invalid address "127.0.0.1" in check "t_bad": missing port in address (want host:port, like 127.0.0.1:6379)`,
+		path + `:11:13: invalid expect "^+PONG(" in check "t_bad": missing closing ) in "^+PONG("`,
+		path + `:26:23: warn 95% above critical 80% in headroom of check "h_order"`,
+		path + `:38:15: headroom in check "h_sqlite" needs a postgres:// or mysql:// database; "lite" is sqlite`,
+	} {
+		if !strings.Contains(stderr, want+"\n") {
+			t.Errorf("stderr lacks\n%s\ngot\n%s", want, stderr)
+		}
+	}
+}
