@@ -136,11 +136,15 @@ func readConnections(ctx context.Context, db *sql.DB, engine string, limit int) 
 			c.ByState[s] = 0
 		}
 		// Client backends only: autovacuum, WAL senders and background
-		// workers have slots of their own. A session of another role is
-		// listed without its state unless the monitor's role has
-		// pg_read_all_stats (pg_monitor): "unknown".
+		// workers have slots of their own. Unless the monitor's role has
+		// pg_read_all_stats (pg_monitor), a session of another role is
+		// listed without its backend_type and state: it is counted, as
+		// "unknown", when it has a role and a database (the server's own
+		// processes and launchers have neither).
 		rows, err := db.QueryContext(ctx, `SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity
-			WHERE backend_type = 'client backend' GROUP BY 1`)
+			WHERE backend_type = 'client backend'
+			   OR (backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL)
+			GROUP BY 1`)
 		if err != nil {
 			return nil, err
 		}

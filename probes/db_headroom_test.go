@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"math"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +239,49 @@ func TestDBHeadroomDatabaseDown(t *testing.T) {
 	r := ProbeDB(context.Background(), headroomSpec(Headroom{Warn: 80}), &Env{Pool: p})
 	if r.Status != check.Fail || r.Severity != check.Critical || r.Connections != nil {
 		t.Errorf("got %s/%s %q with %+v, want FAIL/CRITICAL and no connections", r.Status, r.Severity, r.Message, r.Connections)
+	}
+}
+
+// A monitor role without pg_monitor sees other roles' sessions without
+// their backend_type and state: they still count, as "unknown", and the
+// server's own processes do not. (The role is set for the session only,
+// through the DSN's startup options.)
+func TestDBHeadroomUnprivilegedRole(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t)
+	hold := newIdleConns(t, dsn)
+	hold.resize(3)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("options", "-c role=pg_write_all_data")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	restricted := u.String()
+	p := newPool(t, map[string]string{"app": restricted})
+	db, _ := sqlOf(t, p, "app")
+	var role string
+	if err := db.QueryRow("SELECT current_user").Scan(&role); err != nil || role != "pg_write_all_data" {
+		t.Fatalf("current_user %q (%v), want the session to run as pg_write_all_data", role, err)
+	}
+	r := ProbeDB(context.Background(), headroomSpec(Headroom{Warn: 99, MaxConnections: 100000}), &Env{Pool: p})
+	if r.Status != check.Pass || r.Connections == nil {
+		t.Fatalf("got %s %q, want PASS with connections", r.Status, r.Message)
+	}
+	if n := r.Connections.ByState["unknown"]; n < len(hold.conns) {
+		t.Errorf("states %v: %d unknown, want the %d sessions of another role at least", r.Connections.ByState, n, len(hold.conns))
+	}
+	total := 0
+	for _, n := range r.Connections.ByState {
+		total += n
+	}
+	// The server's own processes (checkpointer, walwriter, launchers) are
+	// hidden too; counted, they would add 4 or more to what clients use.
+	priv := newPool(t, map[string]string{"app": dsn})
+	pdb, _ := sqlOf(t, priv, "app")
+	clients := serverConnections(t, pdb, EnginePostgres)
+	if total > clients+2 || total < len(hold.conns)+1 {
+		t.Errorf("counted %d in use as an unprivileged role, the server has %d client backends", total, clients)
 	}
 }
