@@ -99,6 +99,10 @@ type Result struct {
 	// NewestAt is, for freshness checks, the time of the newest record seen.
 	NewestAt time.Time `json:"-"`
 
+	// CertNotAfter is, for kinds that see a TLS certificate (http, tls),
+	// when the server's leaf certificate expires.
+	CertNotAfter time.Time `json:"-"`
+
 	// Links are, for link checks, the result of every link.
 	Links []LinkResult `json:"-"`
 
@@ -173,6 +177,9 @@ const (
 	ReasonClockSkew     Reason = "clock_skew"         // a timestamp in the future
 	ReasonHeadroom      Reason = "headroom"           // connections in use past a headroom threshold
 	ReasonNoData        Reason = "no_data"            // nothing to read a timestamp from
+	ReasonAssertion     Reason = "assertion"          // an answer that does not say what the check wants
+	ReasonSlow          Reason = "slow"               // an answer slower than the latency threshold
+	ReasonCertExpiry    Reason = "cert_expiry"        // a certificate close to (or past) its expiry
 	ReasonParentFailing Reason = "parent_failing"     // a check it depends on fails
 	ReasonNotRun        Reason = "not_run"            // the check has not run yet
 	ReasonCanceled      Reason = "canceled"           // the run was given up (shutdown, reload)

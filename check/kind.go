@@ -116,4 +116,14 @@ type Fields interface {
 	DatabaseRef(key, name string) (dsn string, ok bool)
 	// Secret keeps s out of every message and log (a password in a URL).
 	Secret(s string)
+	// Items reads key as a list of mappings with these known keys (item i
+	// is named "key #i of" this mapping in messages).
+	Items(key string, known ...string) []Fields
+	// Pairs reads key as a mapping of free keys (HTTP headers), giving its
+	// keys in file order; read each value with sub.Str. ok is false when it
+	// is not a mapping (reported).
+	Pairs(key string) (keys []string, sub Fields, ok bool)
+	// Path reads a file path; a relative one is resolved against the
+	// directory of the configuration file.
+	Path(key string) string
 }

@@ -15,6 +15,10 @@ type Spec struct {
 	UnknownSeverity Severity
 	Component       string // status page component; empty = private
 	DependsOn       []string
+	// Guarded means the SSRF guard applies to the check's own connections
+	// (server.guard_checks): kinds that dial what the configuration names
+	// (http, tls) refuse loopback, private and metadata addresses.
+	Guarded bool
 
 	// Config is the configuration of the check's kind: the keys only that
 	// kind takes, decoded by the kind (probes: one file per kind), e.g.

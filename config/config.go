@@ -59,7 +59,11 @@ type Server struct {
 	// position in the list, token-1, token-2, ... (never by its value).
 	TokenNames        []string
 	LinksAllowPrivate bool // links_allow_private: let user-supplied URLs reach private addresses
-	RateLimits        RateLimits
+	// GuardChecks (guard_checks) puts the SSRF guard on the connections of
+	// configured http and tls checks too (check.Spec.Guarded); off by
+	// default, as operators monitor internal services.
+	GuardChecks bool
+	RateLimits  RateLimits
 }
 
 // RateLimits is `server: rate_limits:`, the limits of the private API and
@@ -303,6 +307,9 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	cfg.Databases = d.databases(top)
 	cfg.Defaults = d.defaults(top)
 	cfg.Checks = d.checks(top, cfg)
+	for i := range cfg.Checks {
+		cfg.Checks[i].Guarded = cfg.Server.GuardChecks
+	}
 	if top.ok && (!top.has("checks") || len(cfg.Checks) == 0 && resolve(top.vals["checks"]).Kind == yaml.SequenceNode) {
 		d.errorf(top.at("checks"), "%s (want at least one entry under checks:)", ErrNoChecks)
 	}
@@ -318,7 +325,7 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 }
 
 func (d *decoder) server(top fields) Server {
-	f := d.mapping(top.vals["server"], "server", "listen", "public_url", "tokens", "links_allow_private", "rate_limits")
+	f := d.mapping(top.vals["server"], "server", "listen", "public_url", "tokens", "links_allow_private", "guard_checks", "rate_limits")
 	s := defaultServer
 	if f.has("listen") {
 		s.Listen = d.str(f, "listen")
@@ -334,6 +341,7 @@ func (d *decoder) server(top fields) Server {
 	}
 	s.Tokens, s.TokenNames = d.tokens(f)
 	s.LinksAllowPrivate = d.boolean(f, "links_allow_private")
+	s.GuardChecks = d.boolean(f, "guard_checks")
 	s.RateLimits = d.rateLimits(f)
 	return s
 }

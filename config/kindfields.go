@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -79,4 +81,46 @@ func (k *kindFields) Map(key, where string, known ...string) (check.Fields, bool
 func (k *kindFields) DatabaseRef(key, name string) (string, bool) {
 	db, ok := k.d.databaseRef(k.f, key, name)
 	return db.DSN, ok
+}
+
+func (k *kindFields) Items(key string, known ...string) []check.Fields {
+	var out []check.Fields
+	for i, item := range k.d.items(k.f, key) {
+		sub := k.d.mapping(item, fmt.Sprintf("%s #%d of %s", key, i+1, k.f.where), known...)
+		if !sub.ok {
+			continue
+		}
+		if isNull(item) {
+			k.d.errorf(item, "%s #%d%s must be a mapping", key, i+1, k.f.in())
+			continue
+		}
+		out = append(out, newKindFields(k.d, sub))
+	}
+	return out
+}
+
+func (k *kindFields) Pairs(key string) ([]string, check.Fields, bool) {
+	n := k.f.vals[key]
+	sub := k.d.mapping(n, key+" of "+k.f.where, mappingKeys(n)...)
+	if !sub.ok || !k.f.has(key) {
+		return nil, newKindFields(k.d, sub), sub.ok
+	}
+	var keys []string
+	for _, name := range mappingKeys(n) {
+		if _, ok := sub.keys[name]; ok && !slices.Contains(keys, name) {
+			keys = append(keys, name)
+		}
+	}
+	return keys, newKindFields(k.d, sub), true
+}
+
+func (k *kindFields) Path(key string) string {
+	p := k.d.str(k.f, key)
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if dir := filepath.Dir(k.d.file); dir != "." && dir != "" {
+		return filepath.Join(dir, p)
+	}
+	return p
 }

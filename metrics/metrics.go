@@ -35,6 +35,8 @@ var (
 		"Age of the newest record a freshness check saw, as of this scrape.", []string{"check"}, nil)
 	descNewest = prometheus.NewDesc("monitor_freshness_newest_timestamp_seconds",
 		"Unix time of the newest record a freshness check saw.", []string{"check"}, nil)
+	descCertExpiry = prometheus.NewDesc("monitor_tls_cert_expiry_timestamp_seconds",
+		"Unix time the server's leaf certificate expires, as an http or tls check last saw it.", []string{"check"}, nil)
 	descLinks = prometheus.NewDesc("monitor_link_results",
 		"Links of a link check by the status of their last check.", []string{"check", "status"}, nil)
 	descLinkUp = prometheus.NewDesc("monitor_link_up",
@@ -115,7 +117,7 @@ type stateCollector struct{ snap *snapshot.Snapshot }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest,
-		descLinks, descLinkUp, descLinkCode, descDBConns, descDBMax} {
+		descCertExpiry, descLinks, descLinkUp, descLinkCode, descDBConns, descDBMax} {
 		ch <- d
 	}
 }
@@ -141,6 +143,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, age, r.Check)
 			ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, unix(raw.NewestAt), r.Check)
+		}
+		if !raw.CertNotAfter.IsZero() { // a kind that sees a TLS certificate (http, tls)
+			ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, unix(raw.CertNotAfter), r.Check)
 		}
 		if raw.Kind.Behaviour().Items {
 			c.collectLinks(ch, raw)

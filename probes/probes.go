@@ -44,6 +44,8 @@ var kinds = []Kind{
 	dbKind,
 	freshnessKind,
 	linkKind,
+	httpKind,
+	tlsKind,
 	tcpKind,
 }
 

@@ -30,6 +30,10 @@ type Guard struct {
 	AllowPrivate bool
 	// Ports replaces DefaultLinkPorts.
 	Ports []uint16
+	// AnyPort lifts the port allow-list: a configured check (guard_checks)
+	// names its port on purpose (smtp.example.com:465); only the address
+	// is guarded.
+	AnyPort bool
 	// AllowPrefixes are exceptions to the deny list (tests use them to stand
 	// a loopback server in for a public one).
 	AllowPrefixes []netip.Prefix
@@ -52,6 +56,9 @@ func (g Guard) control() func(network, address string, c syscall.RawConn) error 
 		ports = DefaultLinkPorts
 	}
 	opts := []ssrf.Option{ssrf.WithPorts(ports...)}
+	if g.AnyPort {
+		opts = []ssrf.Option{ssrf.WithAnyPort()}
+	}
 	var v4, v6 []netip.Prefix
 	for _, p := range g.AllowPrefixes {
 		if p.Addr().Is4() {
@@ -97,7 +104,7 @@ func (g Guard) checkURL(u *url.URL) error {
 	if u.Hostname() == "" {
 		return errors.New("URL has no host")
 	}
-	if g.AllowPrivate {
+	if g.AllowPrivate || g.AnyPort {
 		return nil
 	}
 	port := u.Port()

@@ -107,13 +107,15 @@ func regexpProblem(err error) string {
 //	reply does not match             FAIL  `reply did not match ^\+PONG: "-ERR unknown command"`
 //
 // The observed value is the connect time in seconds. The SSRF guard does
-// not apply: these are the operator's own services.
+// not apply (these are the operator's own services) unless
+// server.guard_checks is set.
 func ProbeTCP(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	ctx, cancel, timeout := withDeadline(ctx, spec)
 	defer cancel()
 	c, _ := spec.Config.(TCPConfig)
 
-	var d net.Dialer
+	// The guard is off unless server.guard_checks puts it on.
+	d := net.Dialer{Control: env.checkGuard(spec).control()}
 	start := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", c.Address)
 	connect := time.Since(start)
@@ -169,6 +171,10 @@ func tcpFailure(ctx context.Context, spec check.Spec, env *Env, phase string, er
 		return failed(spec.UnknownResult("canceled before the service answered"), check.ReasonCanceled)
 	}
 	c, _ := spec.Config.(TCPConfig)
+	var blocked *blockedError
+	if errors.As(err, &blocked) {
+		return failed(spec.FailResult(blocked.Error()+"; server.guard_checks is on"), check.ReasonBlocked)
+	}
 	var reason check.Reason
 	var msg string
 	switch {

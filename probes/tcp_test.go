@@ -201,3 +201,20 @@ func TestTCPKindBehaviour(t *testing.T) {
 		t.Errorf("tcp behaviour = %+v, want Chart \"Response time\" and timeouts FAIL", b)
 	}
 }
+
+// The SSRF guard is off for a tcp check (operators monitor internal
+// services), on with server.guard_checks: loopback is refused at dial time.
+func TestProbeTCPGuardChecks(t *testing.T) {
+	t.Parallel()
+	addr := lineServer(t, func(string) string { return "+PONG\r\n" })
+	sp := tcpSpec(addr, "PING\r\n", `^\+PONG`, time.Second)
+	if r := ProbeTCP(context.Background(), sp, nil); r.Status != check.Pass {
+		t.Errorf("unguarded: %s %q, want PASS", r.Status, r.Message)
+	}
+	sp.Guarded = true
+	r := ProbeTCP(context.Background(), sp, nil)
+	if r.Status != check.Fail || r.Reason != check.ReasonBlocked ||
+		r.Message != "destination "+addr+" is a loopback, private or reserved address; server.guard_checks is on" {
+		t.Errorf("guarded: %s (%s) %q, want FAIL blocked naming server.guard_checks", r.Status, r.Reason, r.Message)
+	}
+}

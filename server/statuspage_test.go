@@ -32,7 +32,7 @@ func TestStatusPageServed(t *testing.T) {
 	if resp, body := get("/", nil); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("before the first build: %d %s", resp.StatusCode, body)
 	}
-	html := "<!doctype html><title>Acme status</title>" + strings.Repeat("<p>All systems operational</p>", 50)
+	html := "<!doctype html><title>Acme status</title>" + strings.Repeat("<p>All systems operational</p>", 200) // over the 4 KB buffers: no automatic Content-Length
 	f.s.SetStatusPage(NewSite(map[string][]byte{
 		"index.html":           []byte(html),
 		"api/v2/summary.json":  []byte(`{"page":{"name":"Acme status"}}`),
@@ -47,6 +47,21 @@ func TestStatusPageServed(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != html || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("GET / = %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
+	// The size is known up front (no chunked encoding), also to a HEAD.
+	if resp.ContentLength != int64(len(html)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("GET /: Content-Length %d, Transfer-Encoding %v; want %d and none", resp.ContentLength, resp.TransferEncoding, len(html))
+	}
+	if req, _ := http.NewRequest(http.MethodHead, f.srv.URL+"/", nil); req != nil {
+		req.Header.Set("Accept-Encoding", "identity")
+		hresp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hresp.Body.Close()
+		if hresp.StatusCode != 200 || hresp.ContentLength != int64(len(html)) {
+			t.Errorf("HEAD / = %d, Content-Length %d; want 200, %d", hresp.StatusCode, hresp.ContentLength, len(html))
+		}
+	}
 	etag := resp.Header.Get("ETag")
 	if etag == "" || resp.Header.Get("Cache-Control") == "" {
 		t.Fatalf("no ETag or Cache-Control: %v", resp.Header)
@@ -57,6 +72,9 @@ func TestStatusPageServed(t *testing.T) {
 	resp, body = get("/", map[string]string{"Accept-Encoding": "gzip, br"})
 	if resp.Header.Get("Content-Encoding") != "gzip" || len(body) >= len(html) {
 		t.Fatalf("gzip asked: %v, %d bytes", resp.Header, len(body))
+	}
+	if resp.ContentLength != int64(len(body)) {
+		t.Errorf("gzip: Content-Length %d, want the gzip size %d", resp.ContentLength, len(body))
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,7 +15,11 @@ import (
 	"github.com/monitor-dev/monitor/store"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	code := testenv.Run(m)
+	closeBenchData()
+	os.Exit(code)
+}
 
 // now is the fixtures' clock: 2026-11-21T10:30:00Z.
 var now = time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,23 @@ func (v view) PastDays() []PastDay {
 		out[i].Incidents = append(out[i].Incidents, inc)
 	}
 	return out
+}
+
+// OpenMaintenances are the maintenances in progress, then the upcoming
+// ones, soonest first (completed ones are in the incident history).
+func (v view) OpenMaintenances() []*Incident {
+	var now, next []*Incident
+	for _, m := range v.Maintenances {
+		switch m.Status {
+		case InProgress:
+			now = append(now, m)
+		case Scheduled:
+			next = append(next, m)
+		}
+	}
+	slices.SortStableFunc(now, func(a, b *Incident) int { return a.ScheduledFor.Compare(b.ScheduledFor) })
+	slices.SortStableFunc(next, func(a, b *Incident) int { return a.ScheduledFor.Compare(b.ScheduledFor) })
+	return append(now, next...)
 }
 
 // barView is one day bar as the template shows it.
