@@ -106,6 +106,10 @@ type Result struct {
 	// Links are, for link checks, the result of every link.
 	Links []LinkResult `json:"-"`
 
+	// Connections are, for db checks with headroom, what the server said of
+	// its connections (metrics export them).
+	Connections *DBConnections `json:"-"`
+
 	// Reason is why the result is not PASS; empty on PASS. Internal: the
 	// contract's health answer does not carry it.
 	Reason Reason `json:"-"`
@@ -134,6 +138,17 @@ type LinkResult struct {
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
 }
 
+// DBConnections is the connection use a db check with headroom read.
+type DBConnections struct {
+	// ByState counts the connections in use by state (PostgreSQL's
+	// pg_stat_activity.state, MySQL's running or idle); they add up to the
+	// connections in use.
+	ByState map[string]int `json:"byState"`
+	// Max is the limit they are measured against: the server's usable
+	// max_connections, or the check's max_connections override.
+	Max int `json:"max"`
+}
+
 // Hop is one redirect: the URL asked and the status it answered.
 type Hop struct {
 	URL        string `json:"url"`
@@ -160,6 +175,7 @@ const (
 	ReasonQuery         Reason = "query"              // the query or command failed
 	ReasonStale         Reason = "stale"              // the data is older than max_age
 	ReasonClockSkew     Reason = "clock_skew"         // a timestamp in the future
+	ReasonHeadroom      Reason = "headroom"           // connections in use past a headroom threshold
 	ReasonNoData        Reason = "no_data"            // nothing to read a timestamp from
 	ReasonAssertion     Reason = "assertion"          // an answer that does not say what the check wants
 	ReasonSlow          Reason = "slow"               // an answer slower than the latency threshold

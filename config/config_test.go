@@ -254,7 +254,7 @@ func TestBadConfigs(t *testing.T) {
 		{
 			file: "invalid-kind.yml",
 			want: []string{
-				`invalid-kind.yml:5:11: unknown kind "tcp" in check "x" (want db, freshness, http, link or tls)`,
+				`invalid-kind.yml:5:11: unknown kind "snmp" in check "x" (want db, freshness, http, link, tcp or tls)`,
 				`invalid-kind.yml:7:5: missing kind in check "y"`,
 			},
 		},

@@ -30,7 +30,7 @@ func TestReadmeCheckExamples(t *testing.T) {
 			cur += line
 		}
 	}
-	for _, want := range []string{"kind: db", "kind: freshness", "kind: link", "kind: http", "kind: tls"} {
+	for _, want := range []string{"kind: db", "kind: freshness", "kind: link", "kind: http", "kind: tls", "kind: tcp", "headroom:"} {
 		if !strings.Contains(strings.Join(checks, ""), want) {
 			t.Errorf("no README example with %s", want)
 		}
@@ -49,7 +49,9 @@ func TestReadmeCheckExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("BILLING_API_KEY", "example-key")
-	text := "databases:\n  app: { dsn: \"sqlite://data/app.db\" }\nchecks:\n" + strings.Join(checks, "")
+	// app is PostgreSQL, as headroom needs (the reference's own app
+	// database may be anything).
+	text := "databases:\n  app: { dsn: \"postgres://monitor@127.0.0.1:5432/app\" }\nchecks:\n" + strings.Join(checks, "")
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

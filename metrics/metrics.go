@@ -43,6 +43,11 @@ var (
 		"1 if the link passed its last check (checks with per_link_metrics only).", []string{"check", "url"}, nil)
 	descLinkCode = prometheus.NewDesc("monitor_link_status_code",
 		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", []string{"check", "url"}, nil)
+	descDBConns = prometheus.NewDesc("monitor_db_connections",
+		"Connections in use on the server of a db check with headroom, by state.", []string{"check", "state"}, nil)
+	descDBMax = prometheus.NewDesc("monitor_db_max_connections",
+		"Connection limit a db check's headroom is measured against (the slots ordinary roles may use, or the check's override).",
+		[]string{"check"}, nil)
 )
 
 // Version is the version label of monitor_build_info, read by New.
@@ -112,7 +117,7 @@ type stateCollector struct{ snap *snapshot.Snapshot }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest,
-		descCertExpiry, descLinks, descLinkUp, descLinkCode} {
+		descCertExpiry, descLinks, descLinkUp, descLinkCode, descDBConns, descDBMax} {
 		ch <- d
 	}
 }
@@ -144,6 +149,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if raw.Kind.Behaviour().Items {
 			c.collectLinks(ch, raw)
+		}
+		if conns := raw.Connections; conns != nil { // a db check with headroom
+			for state, n := range conns.ByState {
+				ch <- prometheus.MustNewConstMetric(descDBConns, prometheus.GaugeValue, float64(n), r.Check, state)
+			}
+			ch <- prometheus.MustNewConstMetric(descDBMax, prometheus.GaugeValue, float64(conns.Max), r.Check)
 		}
 	}
 }

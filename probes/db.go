@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // KindDB is the kind db: database connectivity.
@@ -19,7 +20,7 @@ const KindDB check.Kind = "db"
 // a FAIL (the database did not answer); it is a datastore in health+json.
 var dbKind = Kind{
 	Name:      KindDB,
-	Keys:      []string{"database", "query"},
+	Keys:      []string{"database", "query", "headroom"},
 	Decode:    decodeDB,
 	Probe:     ProbeDB,
 	Behaviour: check.Behaviour{TimeoutStatus: check.Fail, ComponentType: "datastore", Chart: "Response time"},
@@ -29,11 +30,21 @@ var dbKind = Kind{
 type DBConfig struct {
 	Database string // a name under databases:
 	Query    string // optional; for Redis a command ("INFO server")
+	// Headroom, when set, compares the server's connections in use with
+	// its max_connections (PostgreSQL and MySQL/MariaDB only).
+	Headroom *Headroom
 }
 
 func decodeDB(f check.Fields) any {
 	c := DBConfig{Database: f.Str("database"), Query: f.Str("query")}
-	f.DatabaseRef("database", c.Database)
+	d, ok := f.DatabaseRef("database", c.Database)
+	if f.Has("headroom") {
+		c.Headroom = decodeHeadroom(f)
+		if e, err := dsn.EngineOf(d); ok && err == nil && e != dsn.Postgres && e != dsn.MySQL {
+			f.Errorf("headroom", "headroom%s needs a postgres:// or mysql:// database; %q is %s",
+				f.In(), c.Database, e)
+		}
+	}
 	return c
 }
 
@@ -79,6 +90,11 @@ func ProbeDB(ctx context.Context, spec check.Spec, env *Env) check.Result {
 		return failed(spec.FailResult(env.redact(msg)), reason)
 	}
 	res := spec.PassResult("ok")
+	if cfg.Headroom != nil && engine != EngineRedis {
+		res = headroomResult(ctx, spec, env, cfg, timeout)
+	}
+	// The round trip of the ping and query, not of the headroom's own
+	// queries: the chart stays comparable with or without headroom.
 	res.ObservedValue = check.Value(elapsed.Seconds())
 	res.ObservedUnit = "s"
 	return res

@@ -46,6 +46,7 @@ var kinds = []Kind{
 	linkKind,
 	httpKind,
 	tlsKind,
+	tcpKind,
 }
 
 var (

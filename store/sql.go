@@ -485,6 +485,9 @@ type storedResult struct {
 	DurationNs    int64              `json:"durationNs,omitempty"`
 	NewestAt      time.Time          `json:"newestAt,omitzero"`
 	Links         []check.LinkResult `json:"links,omitempty"`
+	// Connections: a db check's headroom reading, so that its series
+	// survive a restart as the freshness age does.
+	Connections *check.DBConnections `json:"connections,omitempty"`
 }
 
 func encodeResult(r *row) ([]byte, error) {
@@ -498,7 +501,7 @@ func encodeResult(r *row) ([]byte, error) {
 		Name: rec.Check, Kind: rec.Kind, Status: rec.Status, Severity: rec.Severity,
 		Message: cleanText(rec.Message), ObservedValue: r.value, ObservedUnit: rec.ObservedUnit,
 		CheckedAt: rec.CheckedAt.UTC(), DurationNs: int64(rec.Duration), NewestAt: rec.NewestAt.UTC(),
-		Links: links,
+		Links: links, Connections: rec.Connections,
 	})
 }
 
@@ -546,6 +549,7 @@ func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
 			Check: name, Kind: sr.Kind, Status: sr.Status, Severity: sr.Severity, Message: sr.Message,
 			ObservedValue: sr.ObservedValue, ObservedUnit: sr.ObservedUnit, CheckedAt: sr.CheckedAt,
 			Duration: time.Duration(sr.DurationNs), NewestAt: sr.NewestAt, Links: sr.Links,
+			Connections: sr.Connections,
 		})
 	}
 	if err := rs.Err(); err != nil {

@@ -61,13 +61,16 @@ func testWriteLatest(t *testing.T, e engine) {
 	b1.Kind = "link"
 	b1.Links = []check.LinkResult{{URL: "https://example.com/a", Status: check.Fail, StatusCode: 503, Method: "HEAD",
 		FinalURL: "https://example.com/a", DurationMs: 12, Error: check.LinkErrHTTPStatus}}
-	write(t, st, a1, b1, a2)
+	c1 := mk("gamma", at(time.Minute), check.Fail)
+	c1.Kind, c1.Severity = "db", check.Warn
+	c1.Connections = &check.DBConnections{Max: 197, ByState: map[string]int{"active": 3, "idle": 170, "idle in transaction": 0}}
+	write(t, st, a1, b1, a2, c1)
 
 	got, err := st.Latest(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []check.Result{a2.Result, b1.Result}
+	want := []check.Result{a2.Result, b1.Result, c1.Result}
 	assertResults(t, got, want)
 }
 
