@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -87,6 +88,12 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		d.errorf(f.at("name"), "missing name%s", f.in())
 	case !checkName.MatchString(spec.Name):
 		d.errorf(f.at("name"), "invalid check name %q (want lowercase letters, digits and _)", spec.Name)
+	}
+
+	if f.has("component") && strings.TrimSpace(spec.Component) != spec.Component || f.has("component") && spec.Component == "" {
+		// A component is a public name: a blank one shows as a nameless
+		// row, and edge spaces make two names that read the same.
+		d.errorf(f.at("component"), "invalid component %q%s (want a name without leading or trailing spaces)", spec.Component, f.in())
 	}
 
 	interval := d.positive(f, "interval", spec.Interval)

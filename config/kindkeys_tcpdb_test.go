@@ -77,3 +77,36 @@ checks:
 		}
 	}
 }
+
+// A component is a public name: blank or with edge spaces it is refused
+// where it is written.
+func TestComponentBlank(t *testing.T) {
+	_, err := config.Parse("c.yml", []byte(`checks:
+  - name: a
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: "   "
+  - name: b
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: " Redirects"
+  - name: c
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: Redirects
+`), nil)
+	var got []string
+	for _, p := range config.Problems(err) {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`c.yml:6:16: invalid component "   " in check "a" (want a name without leading or trailing spaces)`,
+		`c.yml:11:16: invalid component " Redirects" in check "b" (want a name without leading or trailing spaces)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
