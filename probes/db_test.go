@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 func dbSpec(query string, timeout time.Duration) check.Spec {
@@ -117,7 +118,7 @@ func TestProbeDBFailures(t *testing.T) {
 			return withAddr(t, withUser(t, postgresDSN(t), "postgres", pgSecret), closedAddr(t)), pgSecret
 		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "postgres silent server", dsn: func(t *testing.T) (string, string) {
-			return withAddr(t, withUser(t, postgresDSN(t), "postgres", pgSecret), blackholeAddr(t)), pgSecret
+			return withAddr(t, withUser(t, postgresDSN(t), "postgres", pgSecret), testenv.Silent(t)), pgSecret
 		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "postgres query error", dsn: func(t *testing.T) (string, string) {
 			return postgresDSN(t), ""
@@ -134,7 +135,7 @@ func TestProbeDBFailures(t *testing.T) {
 			return withAddr(t, withUser(t, mysqlDSN(t), "root", "my-"+sfx), closedAddr(t)), "my-" + sfx
 		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "mysql silent server", dsn: func(t *testing.T) (string, string) {
-			return withAddr(t, withUser(t, mysqlDSN(t), "root", "my-"+sfx), blackholeAddr(t)), "my-" + sfx
+			return withAddr(t, withUser(t, mysqlDSN(t), "root", "my-"+sfx), testenv.Silent(t)), "my-" + sfx
 		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "mysql query error", dsn: func(t *testing.T) (string, string) {
 			return mysqlDSN(t), ""
@@ -148,7 +149,7 @@ func TestProbeDBFailures(t *testing.T) {
 			return withAddr(t, withUser(t, redisDSN(t), "default", "rd-"+sfx), closedAddr(t)), "rd-" + sfx
 		}, want: `^connect: connection refused$`, reason: check.ReasonConnect},
 		{name: "redis silent server", dsn: func(t *testing.T) (string, string) {
-			return withAddr(t, withUser(t, redisDSN(t), "default", "rd-"+sfx), blackholeAddr(t)), "rd-" + sfx
+			return withAddr(t, withUser(t, redisDSN(t), "default", "rd-"+sfx), testenv.Silent(t)), "rd-" + sfx
 		}, want: `^timed out after 1s$`, reason: check.ReasonTimeout},
 		{name: "redis unknown command", dsn: func(t *testing.T) (string, string) {
 			return redisDSN(t), ""
@@ -198,7 +199,7 @@ func TestProbeDBCallerDeadline(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPool(t, map[string]string{"app": withAddr(t, tc.dsn(t), blackholeAddr(t))})
+			p := newPool(t, map[string]string{"app": withAddr(t, tc.dsn(t), testenv.Silent(t))})
 			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -297,7 +298,7 @@ func redisUser(t *testing.T) (user, pass string) {
 // UNKNOWN, not a FAIL that could page someone.
 func TestProbeDBCanceled(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, map[string]string{"app": withAddr(t, postgresDSN(t), blackholeAddr(t))})
+	p := newPool(t, map[string]string{"app": withAddr(t, postgresDSN(t), testenv.Silent(t))})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	res := ProbeDB(ctx, dbSpec("", 5*time.Second), &Env{Pool: p})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // linkServer starts an httptest server closed at the end of the test. quit
@@ -366,7 +367,7 @@ func TestLinkTimeouts(t *testing.T) {
 		}
 	})
 	slow := rawServer(t, slowloris)
-	silent := blackholeAddr(t)
+	silent := testenv.Silent(t)
 
 	cases := []struct {
 		name     string

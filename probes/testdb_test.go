@@ -6,13 +6,14 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	dsnpkg "github.com/monitor-dev/monitor/internal/dsn"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	dsnpkg "github.com/monitor-dev/monitor/internal/dsn"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/internal/testenv"
@@ -119,38 +120,6 @@ func closedAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	return addr
-}
-
-// blackholeAddr returns the address of a listener that accepts connections
-// and never says a word.
-func blackholeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // withAddr points a URL-form DSN at another host:port.

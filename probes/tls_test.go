@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -260,33 +259,9 @@ func TestTLSStartPostgresServer(t *testing.T) {
 // A server that accepts and never speaks: FAIL within the timeout, said so.
 func TestTLSTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn // held open, silent, until the test ends
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
+	addr := testenv.Silent(t)
 	for _, starttls := range []string{"", "smtp", "postgres"} {
-		spec := tlsKindSpec(ln.Addr().String(), TLSConfig{StartTLS: starttls})
+		spec := tlsKindSpec(addr, TLSConfig{StartTLS: starttls})
 		spec.Timeout = 50 * time.Millisecond
 		start := time.Now()
 		r := runTLS(t, spec)
