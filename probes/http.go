@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -215,6 +216,15 @@ func decodeHTTP(f check.Fields) any {
 	for _, item := range f.Items("json", append([]string{"path"}, jsonOps...)...) {
 		c.JSON = append(c.JSON, decodeJSONAssertion(item))
 	}
+	if c.Method == http.MethodHead {
+		// A HEAD answer has no body: such an assertion would FAIL at
+		// every run.
+		for _, key := range []string{"body_contains", "body_regex", "json"} {
+			if f.Has(key) {
+				f.Errorf(key, "%s%s cannot hold with method HEAD (its answer has no body; want GET)", key, f.In())
+			}
+		}
+	}
 	names, sub, ok = f.Pairs("header")
 	if ok {
 		for _, name := range names {
@@ -227,14 +237,13 @@ func decodeHTTP(f check.Fields) any {
 	}
 	if f.Has("latency") {
 		if l, ok := f.Map("latency", "latency of "+f.Where(), "warn", "critical"); ok {
-			c.Latency = Latency{Warn: l.Duration("warn", 0), Critical: l.Duration("critical", 0)}
+			warn, okW := positiveDuration(l, "warn")
+			critical, okC := positiveDuration(l, "critical")
+			c.Latency = Latency{Warn: warn, Critical: critical}
 			switch {
 			case !l.Has("warn") && !l.Has("critical"):
 				f.Errorf("latency", "empty latency%s (want warn, critical or both, like {warn: 500ms, critical: 2s})", f.In())
-			case c.Latency.Warn < 0:
-				l.Errorf("warn", "warn must be > 0%s", l.In())
-			case c.Latency.Critical < 0:
-				l.Errorf("critical", "critical must be > 0%s", l.In())
+			case !okW || !okC:
 			case c.Latency.Warn > 0 && c.Latency.Critical > 0 && c.Latency.Critical < c.Latency.Warn:
 				l.Errorf("critical", "critical %s < warn %s%s", shortDuration(c.Latency.Critical),
 					shortDuration(c.Latency.Warn), l.In())
@@ -446,11 +455,13 @@ func (c HTTPConfig) exchange(ctx context.Context, spec check.Spec, env *Env, tim
 		}
 		if req.URL.Host != origin {
 			// Configured headers are credentials as often as not: they
-			// go to the configured host only (net/http already drops
-			// Authorization on such a hop).
+			// go to the configured host only. basic_auth and
+			// bearer_token too: net/http would send Authorization on to
+			// the same host name on another port and to its subdomains.
 			for _, h := range c.Headers {
 				req.Header.Del(h.Name)
 			}
+			req.Header.Del("Authorization")
 		}
 		return nil
 	}}
@@ -519,17 +530,37 @@ func httpErrResult(ctx context.Context, spec check.Spec, env *Env, err error, ti
 	if errors.Is(err, errTooManyRedirects) {
 		return failed(spec.FailResult(errTooManyRedirects.Error()), check.ReasonRedirects)
 	}
-	kind, msg, _ := classifyLinkErr(ctx, err)
-	switch kind {
-	case check.ReasonBlocked:
+	kind, msg, protocol := classifyLinkErr(ctx, err)
+	switch {
+	case kind == check.ReasonBlocked:
 		msg += "; server.guard_checks is on"
-	case check.ReasonConnect, check.ReasonDNS, check.ReasonTLS:
+	case protocol:
+		// Connected, then the answer broke off or broke the protocol:
+		// "connect:" would send the reader to the wrong place.
+		msg = brokenAnswer(err, msg)
+	case kind == check.ReasonConnect || kind == check.ReasonDNS || kind == check.ReasonTLS:
 		if !strings.HasPrefix(msg, "tls: ") && !strings.HasPrefix(msg, "no such host") &&
 			!strings.HasPrefix(msg, "DNS") {
 			msg = "connect: " + msg
 		}
 	}
 	return failed(spec.FailResult(check.RedactText(msg)), kind)
+}
+
+// brokenAnswer says what went wrong after connecting: the server closed
+// or reset the connection, sent headers over the transport's bound, or
+// did not speak HTTP.
+func brokenAnswer(err error, msg string) string {
+	var opErr *net.OpError
+	switch {
+	case strings.Contains(msg, "server response headers exceeded"):
+		return fmt.Sprintf("response headers larger than %d KiB", maxResponseHeaderBytes>>10)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "server closed the connection without an answer"
+	case errors.As(err, &opErr) && (opErr.Op == "read" || opErr.Op == "write"):
+		return "no answer: " + check.RedactText(opErr.Err.Error())
+	}
+	return "bad answer: " + msg
 }
 
 func statusText(resp *http.Response) string {

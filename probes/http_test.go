@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -229,6 +230,27 @@ func TestHTTPRedirects(t *testing.T) {
 	r = runHTTP(t, httpSpec(srv.URL+"/away", func(c *HTTPConfig) { c.Headers = key; c.BearerToken = "tok-0123456789" }))
 	if r.Status != check.Pass || otherSaw.Load() != "|" {
 		t.Errorf("another host: %s %q; it saw %q, want no configured header nor token", r.Status, r.Message, otherSaw.Load())
+	}
+	// The same host name on another port is another service: basic and
+	// bearer credentials stay behind too (net/http alone sends them on).
+	var portSaw atomic.Value
+	otherPort := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		portSaw.Store(r.Header.Get("X-Api-Key") + "|" + r.Header.Get("Authorization"))
+		fmt.Fprint(w, "elsewhere")
+	}))
+	t.Cleanup(otherPort.Close)
+	mux.HandleFunc("/port", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherPort.URL+"/x", http.StatusFound)
+	})
+	for _, edit := range []func(c *HTTPConfig){
+		func(c *HTTPConfig) { c.Headers = key; c.BearerToken = "tok-0123456789" },
+		func(c *HTTPConfig) { c.Username, c.Password = "monitor", "pa55-0123456789" },
+	} {
+		portSaw.Store("unset")
+		r = runHTTP(t, httpSpec(srv.URL+"/port", edit))
+		if r.Status != check.Pass || portSaw.Load() != "|" {
+			t.Errorf("another port: %s %q; it saw %q, want no configured header nor credential", r.Status, r.Message, portSaw.Load())
+		}
 	}
 	r = runHTTP(t, httpSpec(srv.URL+"/away", func(c *HTTPConfig) { c.FollowRedirects = false }))
 	if strings.Contains(r.Message, "s3cr3t") || !strings.Contains(r.Message, "token=***") {
@@ -518,5 +540,51 @@ func BenchmarkProbeHTTP(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// An answer that breaks off or breaks the protocol after the connection
+// was made is named as such, never as a connect failure.
+func TestHTTPBrokenAnswers(t *testing.T) {
+	t.Parallel()
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 200 {
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("h", 1000))
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(huge.Close)
+	// raw serves each connection with answer once the request is read.
+	raw := func(answer func(c *net.TCPConn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Read(make([]byte, 4096))
+				answer(c.(*net.TCPConn))
+			}
+		}()
+		return "http://" + l.Addr().String() + "/"
+	}
+	closes := raw(func(c *net.TCPConn) { c.Close() })
+	resets := raw(func(c *net.TCPConn) { _ = c.SetLinger(0); c.Close() })
+	garbage := raw(func(c *net.TCPConn) { fmt.Fprint(c, "SSH-2.0-OpenSSH_9.6\r\n"); c.Close() })
+	for _, tc := range []struct{ url, want string }{
+		{huge.URL, "response headers larger than 64 KiB"},
+		{closes, "server closed the connection without an answer"},
+		{resets, "no answer: read: connection reset by peer"},
+		{garbage, `bad answer: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.6"`},
+	} {
+		r := runHTTP(t, httpSpec(tc.url, nil))
+		if r.Status != check.Fail || r.Message != tc.want {
+			t.Errorf("%s: %s %q, want FAIL %q", tc.url, r.Status, r.Message, tc.want)
+		}
 	}
 }

@@ -128,19 +128,36 @@ func decodeExpiry(f check.Fields, def Expiry) Expiry {
 	if !ok {
 		return def
 	}
-	e := Expiry{Warn: sub.Duration("warn", 0), Critical: sub.Duration("critical", 0)}
+	warn, okW := positiveDuration(sub, "warn")
+	critical, okC := positiveDuration(sub, "critical")
+	e := Expiry{Warn: warn, Critical: critical}
 	switch {
 	case !sub.Has("warn") && !sub.Has("critical"):
 		f.Errorf("cert_expiry", "empty cert_expiry%s (want warn, critical or both, like {warn: 21d, critical: 7d})", f.In())
-	case e.Warn < 0:
-		sub.Errorf("warn", "warn must be > 0%s", sub.In())
-	case e.Critical < 0:
-		sub.Errorf("critical", "critical must be > 0%s", sub.In())
+	case !okW || !okC:
 	case e.Warn > 0 && e.Critical > 0 && e.Critical > e.Warn:
 		sub.Errorf("critical", "critical %s > warn %s%s (critical is the fewer days left)",
 			check.FormatDuration(e.Critical), check.FormatDuration(e.Warn), sub.In())
 	}
 	return e
+}
+
+// positiveDuration reads a threshold of latency or cert_expiry: 0 when
+// absent; a zero or negative one is reported, since 0s would silently
+// switch the threshold off. ok is false when the value was reported.
+func positiveDuration(f check.Fields, key string) (d time.Duration, ok bool) {
+	if !f.Has(key) {
+		return 0, true
+	}
+	const malformed = time.Duration(math.MinInt64)
+	switch d = f.Duration(key, malformed); {
+	case d == malformed: // reported by Duration
+		return 0, false
+	case d <= 0:
+		f.Errorf(key, "%s must be > 0%s", key, f.In())
+		return 0, false
+	}
+	return d, true
 }
 
 // readPEM reads a certificate file, bounded.
