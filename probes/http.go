@@ -126,11 +126,13 @@ func decodeHTTP(f check.Fields) any {
 		BodyRegex:       f.Str("body_regex"),
 		CertExpiry:      decodeExpiry(f, Expiry{}),
 	}
-	switch {
+	switch u, err := url.Parse(c.URL); {
 	case !f.Has("url"):
 		f.Errorf("", "missing url%s", f.In())
 	case !ValidHTTPURL(c.URL):
-		f.Errorf("url", "invalid url %q%s (want an absolute http(s) URL)", check.RedactURL(c.URL), f.In())
+		f.Errorf("url", "invalid url %q%s (want an absolute http(s) URL)", shownURL(c.URL), f.In())
+	case err == nil && u.Port() != "" && !validPort(u.Port()):
+		f.Errorf("url", "invalid url %q%s (port %s is not a number from 1 to 65535)", shownURL(c.URL), f.In(), u.Port())
 	}
 	if u, err := url.Parse(c.URL); err == nil && (u.User != nil || u.RawQuery != "") {
 		// A token in the query or a password: kept out of every message.
@@ -251,6 +253,19 @@ func decodeHTTP(f check.Fields) any {
 		}
 	}
 	return c
+}
+
+// shownURL is a configured URL as a message may quote it: redacted, and,
+// when it does not even parse, cut at its query or fragment, where a
+// token may sit that the redactor cannot find in a broken URL.
+func shownURL(raw string) string {
+	if _, err := url.Parse(raw); err == nil {
+		return check.RedactURL(raw)
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i] + raw[i:i+1] + "***"
+	}
+	return check.RedactURL(raw)
 }
 
 // publicHeaders are request headers that never carry credentials: their

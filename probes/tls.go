@@ -414,6 +414,12 @@ func tlsErrResult(ctx context.Context, spec check.Spec, phase string, err error,
 		return failed(spec.FailResult(blocked.Error()+"; server.guard_checks is on"), check.ReasonBlocked)
 	}
 	reason, msg := describe(ctx, phase, err, timeout)
+	if reason == check.ReasonTimeout {
+		// Where it hung tells the reader what to look at: the network
+		// (connect), a server that does not speak SMTP or PostgreSQL
+		// first (starttls), or one that does not speak TLS (handshake).
+		msg = phase + ": " + msg
+	}
 	if isTLSErr(err) {
 		reason = check.ReasonTLS
 	}

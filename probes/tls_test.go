@@ -285,12 +285,12 @@ func TestTLSTimeout(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	for _, starttls := range []string{"", "smtp", "postgres"} {
+	for starttls, phase := range map[string]string{"": "handshake", "smtp": "starttls smtp", "postgres": "starttls postgres"} {
 		spec := tlsKindSpec(ln.Addr().String(), TLSConfig{StartTLS: starttls})
 		spec.Timeout = 50 * time.Millisecond
 		start := time.Now()
 		r := runTLS(t, spec)
-		if r.Status != check.Fail || r.Reason != check.ReasonTimeout || r.Message != "timed out after 50ms" {
+		if r.Status != check.Fail || r.Reason != check.ReasonTimeout || r.Message != phase+": timed out after 50ms" {
 			t.Errorf("starttls %q: %s %s %q", starttls, r.Status, r.Reason, r.Message)
 		}
 		if took := time.Since(start); took > 2*time.Second {
