@@ -58,6 +58,8 @@ func TestHTTPTLSKeyProblems(t *testing.T) {
 		`invalid-http-tls.yml:44:11: json in check "head_body" cannot hold with method HEAD (its answer has no body; want GET)`,
 		`invalid-http-tls.yml:47:10: invalid url "http://[::1:80/health?***" in check "broken_url" (want an absolute http(s) URL)`,
 		`invalid-http-tls.yml:50:10: invalid url "http://api.internal:99999/health?token=***" in check "bad_port" (port 99999 is not a number from 1 to 65535)`,
+		`invalid-http-tls.yml:54:33: invalid lt "NaN" in json #1 of check "nan" (want a number)`,
+		`invalid-http-tls.yml:54:62: invalid gte "-Inf" in json #2 of check "nan" (want a number)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -318,7 +318,9 @@ func decodeJSONAssertion(item check.Fields) JSONAssertion {
 	a.Op, a.Value = ops[0], item.Raw(ops[0])
 	switch a.Op {
 	case "lt", "lte", "gt", "gte":
-		if _, err := strconv.ParseFloat(a.Value, 64); err != nil {
+		// NaN and infinities parse, but no JSON number compares with them
+		// as meant: lt NaN would FAIL at every run.
+		if v, err := strconv.ParseFloat(a.Value, 64); err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			item.Errorf(a.Op, "invalid %s %q%s (want a number)", a.Op, a.Value, item.In())
 		}
 	case "exists":

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/netip"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -586,5 +587,41 @@ func TestHTTPBrokenAnswers(t *testing.T) {
 		if r.Status != check.Fail || r.Message != tc.want {
 			t.Errorf("%s: %s %q, want FAIL %q", tc.url, r.Status, r.Message, tc.want)
 		}
+	}
+}
+
+// With server.guard_checks, a redirect from an allowed host to a loopback
+// one is refused when dialling, like the first hop would be. 127.0.0.2
+// (let through by AllowPrefixes) stands in for a public host.
+func TestHTTPGuardChecksRedirect(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Bool
+	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached.Store(true)
+		fmt.Fprint(w, "metadata")
+	}))
+	t.Cleanup(private.Close)
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	public := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, private.URL+"/latest/meta-data", http.StatusFound)
+	})}}
+	public.Start()
+	t.Cleanup(public.Close)
+	env := &Env{Links: NewLinkClients(Guard{AllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})}
+	spec := httpSpec(public.URL+"/go", nil)
+	spec.Guarded = true
+	r := ProbeHTTP(context.Background(), spec, env)
+	// The message names the second hop's address: the first one passed.
+	if r.Status != check.Fail || r.Reason != check.ReasonBlocked || reached.Load() ||
+		!strings.Contains(r.Message, strings.TrimPrefix(private.URL, "http://")) {
+		t.Errorf("guarded redirect to loopback: %s %s %q (private server reached: %v), want FAIL blocked",
+			r.Status, r.Reason, r.Message, reached.Load())
+	}
+	spec.Guarded = false
+	if r := ProbeHTTP(context.Background(), spec, env); r.Status != check.Pass || !reached.Load() {
+		t.Errorf("unguarded: %s %q, want PASS through the redirect", r.Status, r.Message)
 	}
 }
