@@ -565,13 +565,16 @@ func httpErrResult(ctx context.Context, spec check.Spec, env *Env, err error, ti
 }
 
 // brokenAnswer says what went wrong after connecting: the server closed
-// or reset the connection, sent headers over the transport's bound, or
-// did not speak HTTP.
+// or reset the connection, sent headers over the transport's bound,
+// redirected to a scheme other than http(s), or did not speak HTTP.
 func brokenAnswer(err error, msg string) string {
 	var opErr *net.OpError
 	switch {
 	case strings.Contains(msg, "server response headers exceeded"):
 		return fmt.Sprintf("response headers larger than %d KiB", maxResponseHeaderBytes>>10)
+	case strings.HasPrefix(msg, "unsupported protocol scheme"):
+		// Only a redirect gets here: a configured url is http(s).
+		return "redirect to an " + msg
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "server closed the connection without an answer"
 	case errors.As(err, &opErr) && (opErr.Op == "read" || opErr.Op == "write"):

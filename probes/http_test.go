@@ -577,10 +577,15 @@ func TestHTTPBrokenAnswers(t *testing.T) {
 	closes := raw(func(c *net.TCPConn) { c.Close() })
 	resets := raw(func(c *net.TCPConn) { _ = c.SetLinger(0); c.Close() })
 	garbage := raw(func(c *net.TCPConn) { fmt.Fprint(c, "SSH-2.0-OpenSSH_9.6\r\n"); c.Close() })
+	toFTP := raw(func(c *net.TCPConn) {
+		fmt.Fprint(c, "HTTP/1.1 302 Found\r\nLocation: ftp://files.example/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		c.Close()
+	})
 	for _, tc := range []struct{ url, want string }{
 		{huge.URL, "response headers larger than 64 KiB"},
 		{closes, "server closed the connection without an answer"},
 		{resets, "no answer: read: connection reset by peer"},
+		{toFTP, `redirect to an unsupported protocol scheme "ftp"`},
 		{garbage, `bad answer: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.6"`},
 	} {
 		r := runHTTP(t, httpSpec(tc.url, nil))
