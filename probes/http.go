@@ -455,7 +455,7 @@ func (c HTTPConfig) exchange(ctx context.Context, spec check.Spec, env *Env, tim
 	}
 	conf, err := c.Files.config(u.Hostname())
 	if err != nil {
-		return a, failed(spec.FailResult(err.Error()), check.ReasonError), true
+		return a, failed(spec.FailResult(runFileProblem(err)), check.ReasonError), true
 	}
 	conf.ServerName = "" // net/http sets it per host (redirects)
 	tr := LinkTransport(env.checkGuard(spec), 1)

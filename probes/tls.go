@@ -160,22 +160,71 @@ func positiveDuration(f check.Fields, key string) (d time.Duration, ok bool) {
 	return d, true
 }
 
+// fileError is a certificate file that cannot be used. Error names the
+// file's path, for `monitor validate`; Short names only the key, for a
+// run's result, which the health API, logs and alerts carry: where the
+// client key lives is the operator's business, not theirs.
+type fileError struct {
+	keys  string // ca_file, or cert_file and key_file
+	paths []any  // the paths, quoted in Error in the order of keys
+	text  string // a format for the keys (and paths): "%s %q does not exist"
+	err   error  // the cause, or nil
+}
+
+func (e *fileError) Error() string {
+	return e.format(true)
+}
+
+// Short is the problem without the paths.
+func (e *fileError) Short() string {
+	return e.format(false)
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+func (e *fileError) format(paths bool) string {
+	s := e.text
+	if paths {
+		s = fmt.Sprintf(e.text, e.paths...)
+	} else {
+		s = strings.ReplaceAll(s, " %q", "")
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+// runFileProblem is a certificate file problem as a run reports it:
+// without the file's path.
+func runFileProblem(err error) string {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return fe.Short()
+	}
+	return err.Error()
+}
+
 // readPEM reads a certificate file, bounded.
 func readPEM(key, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s %q does not exist", key, path)
+			return nil, &fileError{paths: []any{path}, text: key + " %q does not exist"}
 		}
-		return nil, fmt.Errorf("cannot read %s %q: %w", key, path, errors.Unwrap(err))
+		return nil, &fileError{paths: []any{path}, text: "cannot read " + key + " %q", err: errors.Unwrap(err)}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot read %s %q: %w", key, path, err)
+		var pe *os.PathError // a directory: "read /etc/...: is a directory"
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &fileError{paths: []any{path}, text: "cannot read " + key + " %q", err: err}
 	case len(b) > maxPEMFile:
-		return nil, fmt.Errorf("%s %q is larger than 1 MiB", key, path)
+		return nil, &fileError{paths: []any{path}, text: key + " %q is larger than 1 MiB"}
 	}
 	return b, nil
 }
@@ -195,7 +244,7 @@ func (t TLSFiles) roots() (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("no PEM certificate in ca_file %q", t.CAFile)
+		return nil, &fileError{paths: []any{t.CAFile}, text: "no PEM certificate in ca_file %q"}
 	}
 	return pool, nil
 }
@@ -213,7 +262,8 @@ func (t TLSFiles) clientCert() (*tls.Certificate, error) {
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// The error names PEM block types, never key material.
-		return nil, fmt.Errorf("cert_file %q and key_file %q are not a certificate and its key: %w", t.CertFile, t.KeyFile, err)
+		return nil, &fileError{paths: []any{t.CertFile, t.KeyFile},
+			text: "cert_file %q and key_file %q are not a certificate and its key", err: err}
 	}
 	return &c, nil
 }
@@ -362,7 +412,7 @@ func ProbeTLS(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	c, _ := spec.Config.(TLSConfig)
 	conf, err := c.Files.config(c.ServerName)
 	if err != nil {
-		return failed(spec.FailResult(err.Error()), check.ReasonError)
+		return failed(spec.FailResult(runFileProblem(err)), check.ReasonError)
 	}
 	d := &net.Dialer{Control: env.checkGuard(spec).control()}
 	raw, err := d.DialContext(ctx, "tcp", c.Address)
