@@ -3,6 +3,7 @@ package probes
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -425,8 +426,9 @@ func ProbeHTTP(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	}
 	var findings []finding
 	findings = append(findings, c.assertStatus(a)...)
-	findings = append(findings, c.assertHeaders(a)...)
-	findings = append(findings, c.assertBody(a)...)
+	hide := c.hider()
+	findings = append(findings, c.assertHeaders(a, hide)...)
+	findings = append(findings, c.assertBody(a, hide)...)
 	findings = append(findings, c.assertLatency(a.elapsed)...)
 	now := env.now()
 	var notAfter time.Time
@@ -612,7 +614,41 @@ func (c HTTPConfig) assertStatus(a httpAnswer) []finding {
 	return []finding{{msg: msg, reason: check.ReasonHTTPStatus}}
 }
 
-func (c HTTPConfig) assertHeaders(a httpAnswer) []finding {
+// hider hides the check's own credentials in values the server sent
+// back: an echo service (or a hostile one) reflecting the Authorization
+// header, an API key or the URL's token would otherwise put it into the
+// message, which the public health API and alerts carry. Values are
+// hidden before they are cut to maxShown, so no prefix shows either.
+func (c HTTPConfig) hider() *check.Redactor {
+	r := check.NewRedactor()
+	for _, h := range c.Headers {
+		if !publicHeaders[http.CanonicalHeaderKey(h.Name)] {
+			r.Add(h.Value.Reveal())
+		}
+	}
+	basic := func(user, pass string) {
+		r.Add(pass)
+		r.Add(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
+	}
+	if c.Username != "" {
+		basic(c.Username, c.Password.Reveal())
+	}
+	r.Add(c.BearerToken.Reveal())
+	if u, err := url.Parse(c.URL); err == nil {
+		if pass, ok := u.User.Password(); ok {
+			basic(u.User.Username(), pass)
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				r.Add(v)
+				r.Add(url.QueryEscape(v))
+			}
+		}
+	}
+	return r
+}
+
+func (c HTTPConfig) assertHeaders(a httpAnswer, hide *check.Redactor) []finding {
 	var out []finding
 	for _, h := range c.Header {
 		got, ok := a.resp.Header[http.CanonicalHeaderKey(h.Name)]
@@ -621,7 +657,7 @@ func (c HTTPConfig) assertHeaders(a httpAnswer) []finding {
 			out = append(out, finding{msg: fmt.Sprintf("header %s is missing, want %q", h.Name, h.Value),
 				reason: check.ReasonAssertion})
 		case !headerMatches(got[0], h.Value):
-			out = append(out, finding{msg: fmt.Sprintf("header %s is %s, want %q", h.Name, shown(got[0]), h.Value),
+			out = append(out, finding{msg: fmt.Sprintf("header %s is %s, want %q", h.Name, shown(hide.Redact(got[0])), h.Value),
 				reason: check.ReasonAssertion})
 		}
 	}
@@ -640,7 +676,7 @@ func headerMatches(got, want string) bool {
 	return false
 }
 
-func (c HTTPConfig) assertBody(a httpAnswer) []finding {
+func (c HTTPConfig) assertBody(a httpAnswer, hide *check.Redactor) []finding {
 	var out []finding
 	cut := ""
 	if a.cut {
@@ -671,7 +707,7 @@ func (c HTTPConfig) assertBody(a httpAnswer) []finding {
 		return append(out, finding{msg: "body is not JSON: " + check.Truncate(err.Error()), reason: check.ReasonAssertion})
 	}
 	for _, j := range c.JSON {
-		if msg := j.check(doc); msg != "" {
+		if msg := j.check(doc, hide); msg != "" {
 			out = append(out, finding{msg: msg, reason: check.ReasonAssertion})
 		}
 	}
@@ -692,7 +728,7 @@ func (c HTTPConfig) assertLatency(elapsed time.Duration) []finding {
 }
 
 // check tests the assertion on doc: "" when it holds, else the message.
-func (j JSONAssertion) check(doc any) string {
+func (j JSONAssertion) check(doc any, hide *check.Redactor) string {
 	steps, err := parseJSONPath(j.Path)
 	if err != nil {
 		return err.Error()
@@ -703,7 +739,7 @@ func (j JSONAssertion) check(doc any) string {
 		case want && err != nil:
 			return fmt.Sprintf("%s is missing (%v), want it to exist", j.Path, err)
 		case !want && err == nil:
-			return fmt.Sprintf("%s is %s, want no value", j.Path, jsonShown(vals[0]))
+			return fmt.Sprintf("%s is %s, want no value", j.Path, jsonShown(vals[0], hide))
 		}
 		return ""
 	}
@@ -712,7 +748,7 @@ func (j JSONAssertion) check(doc any) string {
 	}
 	for _, v := range vals {
 		if !j.holds(v) {
-			return fmt.Sprintf("%s is %s, want %s", j.Path, jsonShown(v), j.want())
+			return fmt.Sprintf("%s is %s, want %s", j.Path, jsonShown(v, hide), j.want())
 		}
 	}
 	return ""
@@ -795,11 +831,12 @@ func jsonEquals(v any, want string) bool {
 	return false
 }
 
-// jsonShown writes an observed JSON value for a message, short.
-func jsonShown(v any) string {
+// jsonShown writes an observed JSON value for a message, short, with the
+// check's credentials hidden.
+func jsonShown(v any, hide *check.Redactor) string {
 	switch x := v.(type) {
 	case string:
-		return shown(x)
+		return shown(hide.Redact(x))
 	case json.Number:
 		return x.String()
 	case bool:

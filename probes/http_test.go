@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -628,5 +629,47 @@ func TestHTTPGuardChecksRedirect(t *testing.T) {
 	spec.Guarded = false
 	if r := ProbeHTTP(context.Background(), spec, env); r.Status != check.Pass || !reached.Load() {
 		t.Errorf("unguarded: %s %q, want PASS through the redirect", r.Status, r.Message)
+	}
+}
+
+// A server that echoes the request (httpbin's /anything, or a hostile one)
+// does not get the check's credentials into its message: the values it
+// sends back are shown with them hidden, before being cut, so not even a
+// long token's first characters show.
+func TestHTTPEchoedCredentialsHidden(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		body, _ := json.Marshal(map[string]string{"auth": r.Header.Get("Authorization"),
+			"key": r.Header.Get("X-Api-Key"), "url": r.URL.String()})
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	long := "tok-" + strings.Repeat("0123456789", 10)
+	assertions := func(c *HTTPConfig) {
+		c.Headers = []Header{{"X-Api-Key", "key-echoed-4242"}}
+		c.Header = []HeaderAssertion{{"X-Echo", "nope"}}
+		c.JSON = []JSONAssertion{{"$.auth", "equals", "nope"}, {"$.key", "equals", "nope"}, {"$.url", "equals", "nope"}}
+	}
+	for _, tc := range []struct {
+		name, url string
+		edit      func(c *HTTPConfig)
+		secrets   []string
+	}{
+		{"bearer", srv.URL + "/x?token=q-echoed-4242", func(c *HTTPConfig) { c.BearerToken = check.Secret(long) },
+			[]string{long[:12], "key-echoed", "q-echoed"}},
+		{"basic", srv.URL + "/x", func(c *HTTPConfig) { c.Username, c.Password = "monitor", "pw-echoed-4242" },
+			[]string{"cHctZWNob2Vk", "bW9uaXRvcjpwdy1lY2hvZWQtNDI0Mg", "key-echoed"}},
+	} {
+		r := runHTTP(t, httpSpec(tc.url, func(c *HTTPConfig) { assertions(c); tc.edit(c) }))
+		if r.Status != check.Fail || !strings.Contains(r.Message, `header X-Echo is "`) || !strings.Contains(r.Message, `$.key is "***"`) {
+			t.Errorf("%s: %s %q, want FAIL naming each echoed value", tc.name, r.Status, r.Message)
+		}
+		for _, s := range tc.secrets {
+			if strings.Contains(r.Message, s) {
+				t.Errorf("%s: message %q shows %q", tc.name, r.Message, s)
+			}
+		}
 	}
 }
