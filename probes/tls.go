@@ -165,9 +165,8 @@ func positiveDuration(f check.Fields, key string) (d time.Duration, ok bool) {
 // run's result, which the health API, logs and alerts carry: where the
 // client key lives is the operator's business, not theirs.
 type fileError struct {
-	keys  string // ca_file, or cert_file and key_file
-	paths []any  // the paths, quoted in Error in the order of keys
-	text  string // a format for the keys (and paths): "%s %q does not exist"
+	text  string // the message, a %q after each key for its path: "key_file %q does not exist"
+	paths []any  // the paths, in the order of text's %q
 	err   error  // the cause, or nil
 }
 
