@@ -341,6 +341,8 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-secrets.yml:11:15: invalid secret in receiver "hook" (want whsec_ followed by the base64 of 24 to 64 random bytes)`,
 				// A link URL written in the file is redacted like everywhere else.
 				`invalid-secrets.yml:14:35: invalid URL "ftp://u:***@links.example/a?token=***" in check "l" (want an absolute http(s) URL)`,
+				// One that does not parse: its query goes, whatever it holds.
+				`invalid-secrets.yml:15:36: invalid URL "http://[::1:80/a?***" in check "l2" (want an absolute http(s) URL)`,
 			},
 		},
 		{
@@ -492,7 +494,7 @@ func TestBadConfigs(t *testing.T) {
 			if err.Error() != strings.Join(tc.want, "\n") {
 				t.Errorf("err.Error() =\n%s\nwant the problems one per line", err)
 			}
-			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9",
+			for _, secret := range []string{password, webhookToken, "pw-literal-77", "QTOKEN-literal-9", "QTOKEN-broken-9",
 				"another-secret-value", "x-secret-value", "hunter2-pw"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error text holds the secret %q:\n%s", secret, err)

@@ -50,6 +50,16 @@ func TestHTTPTLSKeyProblems(t *testing.T) {
 		`invalid-http-tls.yml:30:26: invalid warn "soon" in cert_expiry of check "cert" (want a duration like 30s, 15m or 1d)`,
 		`invalid-http-tls.yml:31:5: missing address in check "cert_noaddr"`,
 		`invalid-http-tls.yml:33:15: key_file without cert_file in check "cert_noaddr" (want both for a client certificate)`,
+		// 0s would switch the threshold off without a word.
+		`invalid-http-tls.yml:37:22: warn must be > 0 in latency of check "zero_thresholds"`,
+		`invalid-http-tls.yml:37:36: critical must be > 0 in latency of check "zero_thresholds"`,
+		`invalid-http-tls.yml:38:26: warn must be > 0 in cert_expiry of check "zero_thresholds"`,
+		`invalid-http-tls.yml:43:20: body_contains in check "head_body" cannot hold with method HEAD (its answer has no body; want GET)`,
+		`invalid-http-tls.yml:44:11: json in check "head_body" cannot hold with method HEAD (its answer has no body; want GET)`,
+		`invalid-http-tls.yml:47:10: invalid url "http://[::1:80/health?***" in check "broken_url" (want an absolute http(s) URL)`,
+		`invalid-http-tls.yml:50:10: invalid url "http://api.internal:99999/health?token=***" in check "bad_port" (port 99999 is not a number from 1 to 65535)`,
+		`invalid-http-tls.yml:54:33: invalid lt "NaN" in json #1 of check "nan" (want a number)`,
+		`invalid-http-tls.yml:54:62: invalid gte "-Inf" in json #2 of check "nan" (want a number)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -3,11 +3,13 @@ package probes
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -125,11 +127,13 @@ func decodeHTTP(f check.Fields) any {
 		BodyRegex:       f.Str("body_regex"),
 		CertExpiry:      decodeExpiry(f, Expiry{}),
 	}
-	switch {
+	switch u, err := url.Parse(c.URL); {
 	case !f.Has("url"):
 		f.Errorf("", "missing url%s", f.In())
 	case !ValidHTTPURL(c.URL):
-		f.Errorf("url", "invalid url %q%s (want an absolute http(s) URL)", check.RedactURL(c.URL), f.In())
+		f.Errorf("url", "invalid url %q%s (want an absolute http(s) URL)", shownURL(c.URL), f.In())
+	case err == nil && u.Port() != "" && !validPort(u.Port()):
+		f.Errorf("url", "invalid url %q%s (port %s is not a number from 1 to 65535)", shownURL(c.URL), f.In(), u.Port())
 	}
 	if u, err := url.Parse(c.URL); err == nil && (u.User != nil || u.RawQuery != "") {
 		// A token in the query or a password: kept out of every message.
@@ -215,6 +219,15 @@ func decodeHTTP(f check.Fields) any {
 	for _, item := range f.Items("json", append([]string{"path"}, jsonOps...)...) {
 		c.JSON = append(c.JSON, decodeJSONAssertion(item))
 	}
+	if c.Method == http.MethodHead {
+		// A HEAD answer has no body: such an assertion would FAIL at
+		// every run.
+		for _, key := range []string{"body_contains", "body_regex", "json"} {
+			if f.Has(key) {
+				f.Errorf(key, "%s%s cannot hold with method HEAD (its answer has no body; want GET)", key, f.In())
+			}
+		}
+	}
 	names, sub, ok = f.Pairs("header")
 	if ok {
 		for _, name := range names {
@@ -227,14 +240,13 @@ func decodeHTTP(f check.Fields) any {
 	}
 	if f.Has("latency") {
 		if l, ok := f.Map("latency", "latency of "+f.Where(), "warn", "critical"); ok {
-			c.Latency = Latency{Warn: l.Duration("warn", 0), Critical: l.Duration("critical", 0)}
+			warn, okW := positiveDuration(l, "warn")
+			critical, okC := positiveDuration(l, "critical")
+			c.Latency = Latency{Warn: warn, Critical: critical}
 			switch {
 			case !l.Has("warn") && !l.Has("critical"):
 				f.Errorf("latency", "empty latency%s (want warn, critical or both, like {warn: 500ms, critical: 2s})", f.In())
-			case c.Latency.Warn < 0:
-				l.Errorf("warn", "warn must be > 0%s", l.In())
-			case c.Latency.Critical < 0:
-				l.Errorf("critical", "critical must be > 0%s", l.In())
+			case !okW || !okC:
 			case c.Latency.Warn > 0 && c.Latency.Critical > 0 && c.Latency.Critical < c.Latency.Warn:
 				l.Errorf("critical", "critical %s < warn %s%s", shortDuration(c.Latency.Critical),
 					shortDuration(c.Latency.Warn), l.In())
@@ -242,6 +254,19 @@ func decodeHTTP(f check.Fields) any {
 		}
 	}
 	return c
+}
+
+// shownURL is a configured URL as a message may quote it: redacted, and,
+// when it does not even parse, cut at its query or fragment, where a
+// token may sit that the redactor cannot find in a broken URL.
+func shownURL(raw string) string {
+	if _, err := url.Parse(raw); err == nil {
+		return check.RedactURL(raw)
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i] + raw[i:i+1] + "***"
+	}
+	return check.RedactURL(raw)
 }
 
 // publicHeaders are request headers that never carry credentials: their
@@ -294,7 +319,9 @@ func decodeJSONAssertion(item check.Fields) JSONAssertion {
 	a.Op, a.Value = ops[0], item.Raw(ops[0])
 	switch a.Op {
 	case "lt", "lte", "gt", "gte":
-		if _, err := strconv.ParseFloat(a.Value, 64); err != nil {
+		// NaN and infinities parse, but no JSON number compares with them
+		// as meant: lt NaN would FAIL at every run.
+		if v, err := strconv.ParseFloat(a.Value, 64); err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			item.Errorf(a.Op, "invalid %s %q%s (want a number)", a.Op, a.Value, item.In())
 		}
 	case "exists":
@@ -399,8 +426,9 @@ func ProbeHTTP(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	}
 	var findings []finding
 	findings = append(findings, c.assertStatus(a)...)
-	findings = append(findings, c.assertHeaders(a)...)
-	findings = append(findings, c.assertBody(a)...)
+	hide := c.hider()
+	findings = append(findings, c.assertHeaders(a, hide)...)
+	findings = append(findings, c.assertBody(a, hide)...)
 	findings = append(findings, c.assertLatency(a.elapsed)...)
 	now := env.now()
 	var notAfter time.Time
@@ -429,7 +457,7 @@ func (c HTTPConfig) exchange(ctx context.Context, spec check.Spec, env *Env, tim
 	}
 	conf, err := c.Files.config(u.Hostname())
 	if err != nil {
-		return a, failed(spec.FailResult(err.Error()), check.ReasonError), true
+		return a, failed(spec.FailResult(runFileProblem(err)), check.ReasonError), true
 	}
 	conf.ServerName = "" // net/http sets it per host (redirects)
 	tr := LinkTransport(env.checkGuard(spec), 1)
@@ -446,11 +474,13 @@ func (c HTTPConfig) exchange(ctx context.Context, spec check.Spec, env *Env, tim
 		}
 		if req.URL.Host != origin {
 			// Configured headers are credentials as often as not: they
-			// go to the configured host only (net/http already drops
-			// Authorization on such a hop).
+			// go to the configured host only. basic_auth and
+			// bearer_token too: net/http would send Authorization on to
+			// the same host name on another port and to its subdomains.
 			for _, h := range c.Headers {
 				req.Header.Del(h.Name)
 			}
+			req.Header.Del("Authorization")
 		}
 		return nil
 	}}
@@ -519,17 +549,40 @@ func httpErrResult(ctx context.Context, spec check.Spec, env *Env, err error, ti
 	if errors.Is(err, errTooManyRedirects) {
 		return failed(spec.FailResult(errTooManyRedirects.Error()), check.ReasonRedirects)
 	}
-	kind, msg, _ := classifyLinkErr(ctx, err)
-	switch kind {
-	case check.ReasonBlocked:
+	kind, msg, protocol := classifyLinkErr(ctx, err)
+	switch {
+	case kind == check.ReasonBlocked:
 		msg += "; server.guard_checks is on"
-	case check.ReasonConnect, check.ReasonDNS, check.ReasonTLS:
+	case protocol:
+		// Connected, then the answer broke off or broke the protocol:
+		// "connect:" would send the reader to the wrong place.
+		msg = brokenAnswer(err, msg)
+	case kind == check.ReasonConnect || kind == check.ReasonDNS || kind == check.ReasonTLS:
 		if !strings.HasPrefix(msg, "tls: ") && !strings.HasPrefix(msg, "no such host") &&
 			!strings.HasPrefix(msg, "DNS") {
 			msg = "connect: " + msg
 		}
 	}
 	return failed(spec.FailResult(check.RedactText(msg)), kind)
+}
+
+// brokenAnswer says what went wrong after connecting: the server closed
+// or reset the connection, sent headers over the transport's bound,
+// redirected to a scheme other than http(s), or did not speak HTTP.
+func brokenAnswer(err error, msg string) string {
+	var opErr *net.OpError
+	switch {
+	case strings.Contains(msg, "server response headers exceeded"):
+		return fmt.Sprintf("response headers larger than %d KiB", maxResponseHeaderBytes>>10)
+	case strings.HasPrefix(msg, "unsupported protocol scheme"):
+		// Only a redirect gets here: a configured url is http(s).
+		return "redirect to an " + msg
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "server closed the connection without an answer"
+	case errors.As(err, &opErr) && (opErr.Op == "read" || opErr.Op == "write"):
+		return "no answer: " + check.RedactText(opErr.Err.Error())
+	}
+	return "bad answer: " + msg
 }
 
 func statusText(resp *http.Response) string {
@@ -561,7 +614,41 @@ func (c HTTPConfig) assertStatus(a httpAnswer) []finding {
 	return []finding{{msg: msg, reason: check.ReasonHTTPStatus}}
 }
 
-func (c HTTPConfig) assertHeaders(a httpAnswer) []finding {
+// hider hides the check's own credentials in values the server sent
+// back: an echo service (or a hostile one) reflecting the Authorization
+// header, an API key or the URL's token would otherwise put it into the
+// message, which the public health API and alerts carry. Values are
+// hidden before they are cut to maxShown, so no prefix shows either.
+func (c HTTPConfig) hider() *check.Redactor {
+	r := check.NewRedactor()
+	for _, h := range c.Headers {
+		if !publicHeaders[http.CanonicalHeaderKey(h.Name)] {
+			r.Add(h.Value.Reveal())
+		}
+	}
+	basic := func(user, pass string) {
+		r.Add(pass)
+		r.Add(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
+	}
+	if c.Username != "" {
+		basic(c.Username, c.Password.Reveal())
+	}
+	r.Add(c.BearerToken.Reveal())
+	if u, err := url.Parse(c.URL); err == nil {
+		if pass, ok := u.User.Password(); ok {
+			basic(u.User.Username(), pass)
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				r.Add(v)
+				r.Add(url.QueryEscape(v))
+			}
+		}
+	}
+	return r
+}
+
+func (c HTTPConfig) assertHeaders(a httpAnswer, hide *check.Redactor) []finding {
 	var out []finding
 	for _, h := range c.Header {
 		got, ok := a.resp.Header[http.CanonicalHeaderKey(h.Name)]
@@ -570,7 +657,7 @@ func (c HTTPConfig) assertHeaders(a httpAnswer) []finding {
 			out = append(out, finding{msg: fmt.Sprintf("header %s is missing, want %q", h.Name, h.Value),
 				reason: check.ReasonAssertion})
 		case !headerMatches(got[0], h.Value):
-			out = append(out, finding{msg: fmt.Sprintf("header %s is %s, want %q", h.Name, shown(got[0]), h.Value),
+			out = append(out, finding{msg: fmt.Sprintf("header %s is %s, want %q", h.Name, shown(hide.Redact(got[0])), h.Value),
 				reason: check.ReasonAssertion})
 		}
 	}
@@ -589,7 +676,7 @@ func headerMatches(got, want string) bool {
 	return false
 }
 
-func (c HTTPConfig) assertBody(a httpAnswer) []finding {
+func (c HTTPConfig) assertBody(a httpAnswer, hide *check.Redactor) []finding {
 	var out []finding
 	cut := ""
 	if a.cut {
@@ -620,7 +707,7 @@ func (c HTTPConfig) assertBody(a httpAnswer) []finding {
 		return append(out, finding{msg: "body is not JSON: " + check.Truncate(err.Error()), reason: check.ReasonAssertion})
 	}
 	for _, j := range c.JSON {
-		if msg := j.check(doc); msg != "" {
+		if msg := j.check(doc, hide); msg != "" {
 			out = append(out, finding{msg: msg, reason: check.ReasonAssertion})
 		}
 	}
@@ -641,7 +728,7 @@ func (c HTTPConfig) assertLatency(elapsed time.Duration) []finding {
 }
 
 // check tests the assertion on doc: "" when it holds, else the message.
-func (j JSONAssertion) check(doc any) string {
+func (j JSONAssertion) check(doc any, hide *check.Redactor) string {
 	steps, err := parseJSONPath(j.Path)
 	if err != nil {
 		return err.Error()
@@ -652,7 +739,7 @@ func (j JSONAssertion) check(doc any) string {
 		case want && err != nil:
 			return fmt.Sprintf("%s is missing (%v), want it to exist", j.Path, err)
 		case !want && err == nil:
-			return fmt.Sprintf("%s is %s, want no value", j.Path, jsonShown(vals[0]))
+			return fmt.Sprintf("%s is %s, want no value", j.Path, jsonShown(vals[0], hide))
 		}
 		return ""
 	}
@@ -661,7 +748,7 @@ func (j JSONAssertion) check(doc any) string {
 	}
 	for _, v := range vals {
 		if !j.holds(v) {
-			return fmt.Sprintf("%s is %s, want %s", j.Path, jsonShown(v), j.want())
+			return fmt.Sprintf("%s is %s, want %s", j.Path, jsonShown(v, hide), j.want())
 		}
 	}
 	return ""
@@ -744,11 +831,12 @@ func jsonEquals(v any, want string) bool {
 	return false
 }
 
-// jsonShown writes an observed JSON value for a message, short.
-func jsonShown(v any) string {
+// jsonShown writes an observed JSON value for a message, short, with the
+// check's credentials hidden.
+func jsonShown(v any, hide *check.Redactor) string {
 	switch x := v.(type) {
 	case string:
-		return shown(x)
+		return shown(hide.Redact(x))
 	case json.Number:
 		return x.String()
 	case bool:

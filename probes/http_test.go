@@ -3,11 +3,14 @@ package probes
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -229,6 +232,27 @@ func TestHTTPRedirects(t *testing.T) {
 	r = runHTTP(t, httpSpec(srv.URL+"/away", func(c *HTTPConfig) { c.Headers = key; c.BearerToken = "tok-0123456789" }))
 	if r.Status != check.Pass || otherSaw.Load() != "|" {
 		t.Errorf("another host: %s %q; it saw %q, want no configured header nor token", r.Status, r.Message, otherSaw.Load())
+	}
+	// The same host name on another port is another service: basic and
+	// bearer credentials stay behind too (net/http alone sends them on).
+	var portSaw atomic.Value
+	otherPort := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		portSaw.Store(r.Header.Get("X-Api-Key") + "|" + r.Header.Get("Authorization"))
+		fmt.Fprint(w, "elsewhere")
+	}))
+	t.Cleanup(otherPort.Close)
+	mux.HandleFunc("/port", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherPort.URL+"/x", http.StatusFound)
+	})
+	for _, edit := range []func(c *HTTPConfig){
+		func(c *HTTPConfig) { c.Headers = key; c.BearerToken = "tok-0123456789" },
+		func(c *HTTPConfig) { c.Username, c.Password = "monitor", "pa55-0123456789" },
+	} {
+		portSaw.Store("unset")
+		r = runHTTP(t, httpSpec(srv.URL+"/port", edit))
+		if r.Status != check.Pass || portSaw.Load() != "|" {
+			t.Errorf("another port: %s %q; it saw %q, want no configured header nor credential", r.Status, r.Message, portSaw.Load())
+		}
 	}
 	r = runHTTP(t, httpSpec(srv.URL+"/away", func(c *HTTPConfig) { c.FollowRedirects = false }))
 	if strings.Contains(r.Message, "s3cr3t") || !strings.Contains(r.Message, "token=***") {
@@ -518,5 +542,134 @@ func BenchmarkProbeHTTP(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// An answer that breaks off or breaks the protocol after the connection
+// was made is named as such, never as a connect failure.
+func TestHTTPBrokenAnswers(t *testing.T) {
+	t.Parallel()
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 200 {
+			w.Header().Set(fmt.Sprintf("X-Filler-%d", i), strings.Repeat("h", 1000))
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(huge.Close)
+	// raw serves each connection with answer once the request is read.
+	raw := func(answer func(c *net.TCPConn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = c.Read(make([]byte, 4096))
+				answer(c.(*net.TCPConn))
+			}
+		}()
+		return "http://" + l.Addr().String() + "/"
+	}
+	closes := raw(func(c *net.TCPConn) { c.Close() })
+	resets := raw(func(c *net.TCPConn) { _ = c.SetLinger(0); c.Close() })
+	garbage := raw(func(c *net.TCPConn) { fmt.Fprint(c, "SSH-2.0-OpenSSH_9.6\r\n"); c.Close() })
+	toFTP := raw(func(c *net.TCPConn) {
+		fmt.Fprint(c, "HTTP/1.1 302 Found\r\nLocation: ftp://files.example/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		c.Close()
+	})
+	for _, tc := range []struct{ url, want string }{
+		{huge.URL, "response headers larger than 64 KiB"},
+		{closes, "server closed the connection without an answer"},
+		{resets, "no answer: read: connection reset by peer"},
+		{toFTP, `redirect to an unsupported protocol scheme "ftp"`},
+		{garbage, `bad answer: net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0-OpenSSH_9.6"`},
+	} {
+		r := runHTTP(t, httpSpec(tc.url, nil))
+		if r.Status != check.Fail || r.Message != tc.want {
+			t.Errorf("%s: %s %q, want FAIL %q", tc.url, r.Status, r.Message, tc.want)
+		}
+	}
+}
+
+// With server.guard_checks, a redirect from an allowed host to a loopback
+// one is refused when dialling, like the first hop would be. 127.0.0.2
+// (let through by AllowPrefixes) stands in for a public host.
+func TestHTTPGuardChecksRedirect(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Bool
+	private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached.Store(true)
+		fmt.Fprint(w, "metadata")
+	}))
+	t.Cleanup(private.Close)
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	public := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, private.URL+"/latest/meta-data", http.StatusFound)
+	})}}
+	public.Start()
+	t.Cleanup(public.Close)
+	env := &Env{Links: NewLinkClients(Guard{AllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})}
+	spec := httpSpec(public.URL+"/go", nil)
+	spec.Guarded = true
+	r := ProbeHTTP(context.Background(), spec, env)
+	// The message names the second hop's address: the first one passed.
+	if r.Status != check.Fail || r.Reason != check.ReasonBlocked || reached.Load() ||
+		!strings.Contains(r.Message, strings.TrimPrefix(private.URL, "http://")) {
+		t.Errorf("guarded redirect to loopback: %s %s %q (private server reached: %v), want FAIL blocked",
+			r.Status, r.Reason, r.Message, reached.Load())
+	}
+	spec.Guarded = false
+	if r := ProbeHTTP(context.Background(), spec, env); r.Status != check.Pass || !reached.Load() {
+		t.Errorf("unguarded: %s %q, want PASS through the redirect", r.Status, r.Message)
+	}
+}
+
+// A server that echoes the request (httpbin's /anything, or a hostile one)
+// does not get the check's credentials into its message: the values it
+// sends back are shown with them hidden, before being cut, so not even a
+// long token's first characters show.
+func TestHTTPEchoedCredentialsHidden(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		body, _ := json.Marshal(map[string]string{"auth": r.Header.Get("Authorization"),
+			"key": r.Header.Get("X-Api-Key"), "url": r.URL.String()})
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	long := "tok-" + strings.Repeat("0123456789", 10)
+	assertions := func(c *HTTPConfig) {
+		c.Headers = []Header{{"X-Api-Key", "key-echoed-4242"}}
+		c.Header = []HeaderAssertion{{"X-Echo", "nope"}}
+		c.JSON = []JSONAssertion{{"$.auth", "equals", "nope"}, {"$.key", "equals", "nope"}, {"$.url", "equals", "nope"}}
+	}
+	for _, tc := range []struct {
+		name, url string
+		edit      func(c *HTTPConfig)
+		secrets   []string
+	}{
+		{"bearer", srv.URL + "/x?token=q-echoed-4242", func(c *HTTPConfig) { c.BearerToken = check.Secret(long) },
+			[]string{long[:12], "key-echoed", "q-echoed"}},
+		{"basic", srv.URL + "/x", func(c *HTTPConfig) { c.Username, c.Password = "monitor", "pw-echoed-4242" },
+			[]string{"cHctZWNob2Vk", "bW9uaXRvcjpwdy1lY2hvZWQtNDI0Mg", "key-echoed"}},
+	} {
+		r := runHTTP(t, httpSpec(tc.url, func(c *HTTPConfig) { assertions(c); tc.edit(c) }))
+		if r.Status != check.Fail || !strings.Contains(r.Message, `header X-Echo is "`) || !strings.Contains(r.Message, `$.key is "***"`) {
+			t.Errorf("%s: %s %q, want FAIL naming each echoed value", tc.name, r.Status, r.Message)
+		}
+		for _, s := range tc.secrets {
+			if strings.Contains(r.Message, s) {
+				t.Errorf("%s: message %q shows %q", tc.name, r.Message, s)
+			}
+		}
 	}
 }

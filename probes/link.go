@@ -80,7 +80,7 @@ func decodeLink(f check.Fields) any {
 	}
 	for i, u := range f.List("urls") {
 		if !ValidHTTPURL(u) {
-			f.ErrorfItem("urls", i, "invalid URL %q%s (want an absolute http(s) URL)", check.RedactURL(u), f.In())
+			f.ErrorfItem("urls", i, "invalid URL %q%s (want an absolute http(s) URL)", shownURL(u), f.In())
 		}
 		c.URLs = append(c.URLs, u)
 	}

@@ -124,6 +124,10 @@ func (g Guard) checkURL(u *url.URL) error {
 	return fmt.Errorf("%w %s", errPortBlocked, port)
 }
 
+// maxResponseHeaderBytes bounds the headers of an answer (net/http's
+// default is 10 MiB): a server cannot make a check hold more.
+const maxResponseHeaderBytes = 64 << 10
+
 // LinkTransport is the transport of link checks: connections kept alive and
 // reused across runs, no proxy (a proxy would dial for us, around the guard),
 // the guard at dial time.
@@ -141,7 +145,7 @@ func LinkTransport(g Guard, perHost int) *http.Transport {
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
 }
 

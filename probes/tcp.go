@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -155,7 +157,7 @@ func ProbeTCP(ctx context.Context, spec check.Spec, env *Env) check.Result {
 		}
 		if len(buf) >= maxTCPReply {
 			return failed(spec.FailResult(env.redact(fmt.Sprintf("reply did not match %s in its first %d KiB: %s",
-				c.Expect, maxTCPReply>>10, excerpt(buf)))), check.ReasonQuery)
+				c.Expect, maxTCPReply>>10, excerpt(echoSafe(buf, c.Send))))), check.ReasonQuery)
 		}
 		if err != nil {
 			return tcpFailure(ctx, spec, env, "reply", err, timeout, buf)
@@ -171,6 +173,7 @@ func tcpFailure(ctx context.Context, spec check.Spec, env *Env, phase string, er
 		return failed(spec.UnknownResult("canceled before the service answered"), check.ReasonCanceled)
 	}
 	c, _ := spec.Config.(TCPConfig)
+	reply = echoSafe(reply, c.Send)
 	var blocked *blockedError
 	if errors.As(err, &blocked) {
 		return failed(spec.FailResult(blocked.Error()+"; server.guard_checks is on"), check.ReasonBlocked)
@@ -197,6 +200,22 @@ func tcpFailure(ctx context.Context, spec check.Spec, env *Env, phase string, er
 		}
 	}
 	return failed(spec.FailResult(env.redact(msg)), reason)
+}
+
+// echoSafe hides, in a reply, the arguments of the line sent (its words
+// after the first, of 4 bytes or more): a server that echoes what it did
+// not understand ("-ERR unknown command 'AUTH hunter22'") would otherwise
+// put a password sent as send: "AUTH ${REDIS_PASSWORD}\r\n" into the
+// message, which the health API and alerts carry. The command itself
+// stays visible: "unknown command 'HELO'" is what the reader needs.
+func echoSafe(reply []byte, send string) []byte {
+	words := strings.Fields(send)
+	for _, w := range words[min(1, len(words)):] {
+		if len(w) >= 4 {
+			reply = bytes.ReplaceAll(reply, []byte(w), []byte("***"))
+		}
+	}
+	return reply
 }
 
 // excerpt shows the start of a reply in a message: quoted, with control

@@ -128,6 +128,9 @@ func TestProbeTCP(t *testing.T) {
 			check.Pass, "", `^reply matches \^220 $`},
 		{"reply does not match", func(*testing.T) check.Spec { return tcpSpec(pong, "HELLO\r\n", `^\+PONG`, timeout) },
 			check.Fail, check.ReasonQuery, `^reply did not match \^\\\+PONG within 500ms: "-ERR unknown command 'HELLO'\\r\\n"$`},
+		{"an echoed password is hidden", func(*testing.T) check.Spec {
+			return tcpSpec(pong, "AUTH monitor hunter2-secret\r\n", `^\+OK`, timeout)
+		}, check.Fail, check.ReasonQuery, `^reply did not match \^\\\+OK within 500ms: "-ERR unknown command 'AUTH \*\*\* \*\*\*'\\r\\n"$`},
 		{"real Redis refuses a command", func(t *testing.T) check.Spec {
 			return tcpSpec(redisAddr(t), "NOSUCHCOMMAND\r\n", `^\+PONG`, 2*time.Second)
 		}, check.Fail, check.ReasonQuery, `^reply did not match \^\\\+PONG within 2s: "-ERR unknown command`},

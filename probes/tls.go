@@ -128,14 +128,13 @@ func decodeExpiry(f check.Fields, def Expiry) Expiry {
 	if !ok {
 		return def
 	}
-	e := Expiry{Warn: sub.Duration("warn", 0), Critical: sub.Duration("critical", 0)}
+	warn, okW := positiveDuration(sub, "warn")
+	critical, okC := positiveDuration(sub, "critical")
+	e := Expiry{Warn: warn, Critical: critical}
 	switch {
 	case !sub.Has("warn") && !sub.Has("critical"):
 		f.Errorf("cert_expiry", "empty cert_expiry%s (want warn, critical or both, like {warn: 21d, critical: 7d})", f.In())
-	case e.Warn < 0:
-		sub.Errorf("warn", "warn must be > 0%s", sub.In())
-	case e.Critical < 0:
-		sub.Errorf("critical", "critical must be > 0%s", sub.In())
+	case !okW || !okC:
 	case e.Warn > 0 && e.Critical > 0 && e.Critical > e.Warn:
 		sub.Errorf("critical", "critical %s > warn %s%s (critical is the fewer days left)",
 			check.FormatDuration(e.Critical), check.FormatDuration(e.Warn), sub.In())
@@ -143,22 +142,88 @@ func decodeExpiry(f check.Fields, def Expiry) Expiry {
 	return e
 }
 
+// positiveDuration reads a threshold of latency or cert_expiry: 0 when
+// absent; a zero or negative one is reported, since 0s would silently
+// switch the threshold off. ok is false when the value was reported.
+func positiveDuration(f check.Fields, key string) (d time.Duration, ok bool) {
+	if !f.Has(key) {
+		return 0, true
+	}
+	const malformed = time.Duration(math.MinInt64)
+	switch d = f.Duration(key, malformed); {
+	case d == malformed: // reported by Duration
+		return 0, false
+	case d <= 0:
+		f.Errorf(key, "%s must be > 0%s", key, f.In())
+		return 0, false
+	}
+	return d, true
+}
+
+// fileError is a certificate file that cannot be used. Error names the
+// file's path, for `monitor validate`; Short names only the key, for a
+// run's result, which the health API, logs and alerts carry: where the
+// client key lives is the operator's business, not theirs.
+type fileError struct {
+	text  string // the message, a %q after each key for its path: "key_file %q does not exist"
+	paths []any  // the paths, in the order of text's %q
+	err   error  // the cause, or nil
+}
+
+func (e *fileError) Error() string {
+	return e.format(true)
+}
+
+// Short is the problem without the paths.
+func (e *fileError) Short() string {
+	return e.format(false)
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+func (e *fileError) format(paths bool) string {
+	s := e.text
+	if paths {
+		s = fmt.Sprintf(e.text, e.paths...)
+	} else {
+		s = strings.ReplaceAll(s, " %q", "")
+	}
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+// runFileProblem is a certificate file problem as a run reports it:
+// without the file's path.
+func runFileProblem(err error) string {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return fe.Short()
+	}
+	return err.Error()
+}
+
 // readPEM reads a certificate file, bounded.
 func readPEM(key, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s %q does not exist", key, path)
+			return nil, &fileError{paths: []any{path}, text: key + " %q does not exist"}
 		}
-		return nil, fmt.Errorf("cannot read %s %q: %w", key, path, errors.Unwrap(err))
+		return nil, &fileError{paths: []any{path}, text: "cannot read " + key + " %q", err: errors.Unwrap(err)}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot read %s %q: %w", key, path, err)
+		var pe *os.PathError // a directory: "read /etc/...: is a directory"
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &fileError{paths: []any{path}, text: "cannot read " + key + " %q", err: err}
 	case len(b) > maxPEMFile:
-		return nil, fmt.Errorf("%s %q is larger than 1 MiB", key, path)
+		return nil, &fileError{paths: []any{path}, text: key + " %q is larger than 1 MiB"}
 	}
 	return b, nil
 }
@@ -178,7 +243,7 @@ func (t TLSFiles) roots() (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("no PEM certificate in ca_file %q", t.CAFile)
+		return nil, &fileError{paths: []any{t.CAFile}, text: "no PEM certificate in ca_file %q"}
 	}
 	return pool, nil
 }
@@ -196,7 +261,8 @@ func (t TLSFiles) clientCert() (*tls.Certificate, error) {
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		// The error names PEM block types, never key material.
-		return nil, fmt.Errorf("cert_file %q and key_file %q are not a certificate and its key: %w", t.CertFile, t.KeyFile, err)
+		return nil, &fileError{paths: []any{t.CertFile, t.KeyFile},
+			text: "cert_file %q and key_file %q are not a certificate and its key", err: err}
 	}
 	return &c, nil
 }
@@ -345,7 +411,7 @@ func ProbeTLS(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	c, _ := spec.Config.(TLSConfig)
 	conf, err := c.Files.config(c.ServerName)
 	if err != nil {
-		return failed(spec.FailResult(err.Error()), check.ReasonError)
+		return failed(spec.FailResult(runFileProblem(err)), check.ReasonError)
 	}
 	d := &net.Dialer{Control: env.checkGuard(spec).control()}
 	raw, err := d.DialContext(ctx, "tcp", c.Address)
@@ -397,6 +463,12 @@ func tlsErrResult(ctx context.Context, spec check.Spec, phase string, err error,
 		return failed(spec.FailResult(blocked.Error()+"; server.guard_checks is on"), check.ReasonBlocked)
 	}
 	reason, msg := describe(ctx, phase, err, timeout)
+	if reason == check.ReasonTimeout {
+		// Where it hung tells the reader what to look at: the network
+		// (connect), a server that does not speak SMTP or PostgreSQL
+		// first (starttls), or one that does not speak TLS (handshake).
+		msg = phase + ": " + msg
+	}
 	if isTLSErr(err) {
 		reason = check.ReasonTLS
 	}
