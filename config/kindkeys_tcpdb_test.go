@@ -110,3 +110,20 @@ func TestComponentBlank(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// One value where a list is wanted: the message shows the list to write.
+func TestListHint(t *testing.T) {
+	_, err := config.Parse("l.yml", []byte(`checks:
+  - name: api
+    kind: http
+    url: http://127.0.0.1:1/health
+    status: 200
+`), nil)
+	got := ""
+	for _, p := range config.Problems(err) {
+		got += p.Error() + "\n"
+	}
+	if want := "l.yml:5:13: status in check \"api\" must be a list (write [200] for one)\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -289,7 +289,11 @@ func (d *decoder) items(f fields, key string) []*yaml.Node {
 	}
 	n := resolve(f.vals[key])
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s%s must be a list", key, f.in())
+		hint := ""
+		if n.Kind == yaml.ScalarNode && n.Value != "" && !strings.ContainsAny(n.Value, "[]{},\n") && len(n.Value) <= 40 {
+			hint = " (write [" + n.Value + "] for one)"
+		}
+		d.errorf(n, "%s%s must be a list%s", key, f.in(), hint)
 		return nil
 	}
 	return n.Content

@@ -158,7 +158,7 @@ func TestLoadBadReceivers(t *testing.T) {
 			want: []string{
 				`testdata/invalid-receiver-email.yml:5:7: missing to in receiver "nothing"`,
 				`testdata/invalid-receiver-email.yml:5:7: missing smtp in receiver "nothing"`,
-				`testdata/invalid-receiver-email.yml:9:11: to in receiver "old_form" must be a list`,
+				`testdata/invalid-receiver-email.yml:9:11: to in receiver "old_form" must be a list (write [owner@acme.example] for one)`,
 				`testdata/invalid-receiver-email.yml:10:13: smtp of receiver "old_form" must be a mapping`,
 				`testdata/invalid-receiver-email.yml:13:32: invalid address "not-an-address" in receiver "bad" (want name@example.com)`,
 				`testdata/invalid-receiver-email.yml:15:9: missing username in smtp of receiver "bad" (a password needs a username)`,
