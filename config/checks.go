@@ -99,11 +99,12 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 	interval := d.positive(f, "interval", spec.Interval)
 	timeout := d.positive(f, "timeout", spec.Timeout)
 	if interval && timeout && spec.Timeout >= spec.Interval && (f.has("interval") || f.has("timeout")) {
-		at := f.at("timeout")
+		at, which, fix := f.at("timeout"), "", ""
 		if !f.has("timeout") {
-			at = f.at("interval")
+			// the timeout is a default: say so, or the user looks for it
+			at, which, fix = f.at("interval"), " (the default)", " (set a shorter timeout)"
 		}
-		d.errorf(at, "timeout %s ≥ interval %s%s", check.FormatDuration(spec.Timeout), check.FormatDuration(spec.Interval), f.in())
+		d.errorf(at, "timeout %s%s ≥ interval %s%s%s", check.FormatDuration(spec.Timeout), which, check.FormatDuration(spec.Interval), f.in(), fix)
 	}
 	if f.has("cron") {
 		d.cron(f, spec.Cron)

@@ -294,7 +294,7 @@ func TestBadConfigs(t *testing.T) {
 			file: "invalid-timeout.yml",
 			want: []string{
 				`invalid-timeout.yml:9:14: timeout 30s ≥ interval 30s in check "equal"`,
-				`invalid-timeout.yml:13:15: timeout 10s ≥ interval 5s in check "shorter_interval"`,
+				`invalid-timeout.yml:13:15: timeout 10s (the default) ≥ interval 5s in check "shorter_interval" (set a shorter timeout)`,
 			},
 		},
 		{
