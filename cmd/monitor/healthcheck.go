@@ -29,6 +29,8 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	var c commonFlags
 	fs := newFlagSet("healthcheck", stderr, &c)
 	rawURL := fs.String("url", "", "the `URL` to GET (default http://HOST:PORT/readyz from server.listen of --config when it is given, else from $MONITOR_LISTEN, else "+defaultHealthListen+")")
+	// Unlike the other commands, no config file is read unless named.
+	fs.Lookup("config").Usage = "read server.listen from this config `FILE` (only when named: the working directory's config.yaml and $MONITOR_CONFIG are not read)"
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this `DURATION` (at most 30s)")
 	if code, ok := c.parse(fs, "healthcheck", args, stdout, stderr); !ok {
 		return code
