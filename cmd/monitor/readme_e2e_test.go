@@ -46,8 +46,9 @@ func readmeCommands(t *testing.T) []string {
 // built binary on the shipped config.yaml: each must succeed (curl with
 // --fail-with-body, so a 404 fails). The ones that need what a test may not
 // use are left out, by reason: the internet (example.com), a file of the
-// reader's (urls.txt), a platform database, or starting the daemon (it is
-// running: that is the first command).
+// reader's (urls.txt), a platform database, starting the daemon (it is
+// running: that is the first command), or building it (docker, go build:
+// TestDockerfile compares those lines instead).
 func TestE2EReadmeTour(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -58,7 +59,7 @@ func TestE2EReadmeTour(t *testing.T) {
 
 	bin := monitorBinary(t)
 	addr := strings.TrimPrefix(p.base, "http://")
-	leftOut := regexp.MustCompile(`example\.(com|org)|urls\.txt|APP_DATABASE_URL=|^go test|monitor run\b`)
+	leftOut := regexp.MustCompile(`example\.(com|org)|urls\.txt|APP_DATABASE_URL=|^go test|monitor run\b|^docker |go build `)
 	ran := 0
 	for _, c := range readmeCommands(t) {
 		if leftOut.MatchString(c) {

@@ -73,6 +73,12 @@ var helps = map[string]help{
 		example: "MONITOR_API_TOKEN=... monitor alerts --config config.yaml\nmonitor alerts --url http://127.0.0.1:8080 --format json",
 		exits:   "0 ok, 1 the daemon could not be asked, 2 usage or config error",
 	},
+	"healthcheck": {
+		usage:   "monitor healthcheck [flags]",
+		what:    "GET a running daemon's /readyz once and print one line: exit 0 on a 2xx answer, 1 on anything else or no answer. The URL comes from --url, else server.listen of the config named with --config (0.0.0.0 and :: mean the loopback address), else $MONITOR_LISTEN, else 127.0.0.1:8080; the config.yaml of the working directory is not read. No proxy, no redirects; the output shows scheme, host and path only. For the HEALTHCHECK of an image with no shell or curl.",
+		example: "monitor healthcheck\nmonitor healthcheck --url http://127.0.0.1:9090/readyz --timeout 2s",
+		exits:   "0 healthy (2xx), 1 unhealthy or no answer, 2 usage or config error",
+	},
 	"version": {
 		usage:   "monitor version [flags]",
 		what:    "Print the version, the VCS revision and commit time the binary was built from, and the Go version.",

@@ -11,7 +11,7 @@ import (
 )
 
 // commands are every command's arguments before its flags.
-var commands = [][]string{{"run"}, {"check"}, {"validate"}, {"links"}, {"sla", "report"}, {"rules"}, {"version"}}
+var commands = [][]string{{"run"}, {"check"}, {"validate"}, {"links"}, {"sla", "report"}, {"rules"}, {"healthcheck"}, {"version"}}
 
 // TestHelpEveryCommand: -h and --help print the command's usage, its
 // flags as --name with their defaults, an example and the exit codes to
