@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,5 +229,65 @@ func TestE2EReloadAudited(t *testing.T) {
 	if bad.Action != "config.reload_rejected" || bad.Actor != "config" || bad.Details["stage"] != "config" ||
 		!strings.Contains(fmt.Sprint(bad.Details["first"]), "max_age") {
 		t.Errorf("oldest event %+v, want config.reload_rejected naming max_age", bad)
+	}
+}
+
+// TestE2EReloadMetrics: /metrics says whether the last load took effect,
+// as Prometheus does: 1 from the start, 0 after a refused SIGHUP (the
+// success time unchanged), 1 again with a new success time after a good one.
+func TestE2EReloadMetrics(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	good := func(listen string) string {
+		return fmt.Sprintf("server:\n  listen: %q\nstorage:\n  dsn: sqlite://data/monitor.db\nchecks:\n"+
+			"  - { name: beat, kind: freshness, source: { heartbeat: true }, max_age: 1h }\n", listen)
+	}
+	var listen string
+	p := startMonitor(t, dir, func(l string) (string, string) { listen = l; return cfgPath, good(l) },
+		[]string{"--config", cfgPath})
+	defer p.kill()
+	gauge := func(name string) float64 {
+		t.Helper()
+		_, body := p.do("GET", "/metrics", nil, "")
+		for _, line := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("no %s in /metrics", name)
+		return 0
+	}
+	const ok, at = "monitor_config_last_reload_successful", "monitor_config_last_reload_success_timestamp_seconds"
+	waitFor := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for gauge(ok) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s stays %v, want %v", ok, gauge(ok), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	started := gauge(at)
+	if gauge(ok) != 1 || started < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("at start: %s %v, %s %v", ok, gauge(ok), at, started)
+	}
+	writeFile(t, cfgPath, strings.Replace(good(listen), "max_age: 1h", "max_age: soon", 1))
+	p.signal(syscall.SIGHUP)
+	waitFor(0)
+	if got := gauge(at); got != started {
+		t.Errorf("a refused reload moved %s from %v to %v", at, started, got)
+	}
+	time.Sleep(1100 * time.Millisecond) // the success time moves by whole seconds at least
+	writeFile(t, cfgPath, good(listen))
+	p.signal(syscall.SIGHUP)
+	waitFor(1)
+	if got := gauge(at); got <= started {
+		t.Errorf("a good reload left %s at %v (start %v)", at, got, started)
 	}
 }

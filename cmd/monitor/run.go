@@ -106,6 +106,11 @@ type daemon struct {
 
 	// load reads the config on reload; nil means config.Load.
 	load func(path string) (*config.Config, error)
+
+	// reloadOK and reloadAt are monitor_config_last_reload_successful and
+	// monitor_config_last_reload_success_timestamp_seconds, as Prometheus
+	// names its own: the start counts as a successful load.
+	reloadOK, reloadAt prometheus.Gauge
 }
 
 func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
@@ -113,6 +118,13 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		links: probes.NewLinkClients(probes.Guard{})}
 	d.live.Store(cfg)
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "monitor_config_last_reload_successful",
+		Help: "Whether the last configuration load (at start or on SIGHUP) took effect: 1, or 0 when it was refused and the previous configuration runs."})
+	d.reloadAt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "monitor_config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration was last loaded successfully, in Unix seconds."})
+	d.reloadOK.Set(1)
+	d.reloadAt.SetToCurrentTime()
+	d.reg.MustRegister(d.reloadOK, d.reloadAt)
 
 	// Listen first: a port in use fails the start before anything is
 	// created on disk.
@@ -281,6 +293,17 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 // swapped, and when any part fails the old config keeps running untouched
 // and "reload rejected" is logged.
 func (d *daemon) reload() {
+	if d.reloadConfig() {
+		d.reloadOK.Set(1)
+		d.reloadAt.SetToCurrentTime()
+		return
+	}
+	d.reloadOK.Set(0)
+}
+
+// reloadConfig applies the config file again, all or nothing, and reports
+// whether it took effect.
+func (d *daemon) reloadConfig() bool {
 	load := d.load
 	if load == nil {
 		load = config.Load
@@ -299,7 +322,7 @@ func (d *daemon) reload() {
 			details["first"] = probs[0].Error() // config messages never carry a secret
 		}
 		d.auditRejected(details)
-		return
+		return false
 	}
 
 	// Build: the receivers' senders, and new pools when the databases
@@ -307,14 +330,14 @@ func (d *daemon) reload() {
 	applyAlerting, ok := d.reloadAlerting(cfg)
 	if !ok {
 		d.auditRejected(map[string]any{"stage": "alerting"})
-		return
+		return false
 	}
 	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
 			d.auditRejected(map[string]any{"stage": "databases"})
-			return
+			return false
 		}
 	}
 	// Schedule: the only step that can still fail, so it goes first. It is
@@ -330,7 +353,7 @@ func (d *daemon) reload() {
 		if swapEnv != nil {
 			_ = swapEnv.Pool.Close()
 		}
-		return
+		return false
 	}
 
 	// Swap: nothing below can fail.
@@ -366,6 +389,7 @@ func (d *daemon) reload() {
 	d.cfg = cfg
 	d.live.Store(cfg)
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))
+	return true
 }
 
 // compactEvery is how often finished hours are rolled up and old history
