@@ -223,6 +223,10 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %s\n", path, check.NewRedactor(cfg.Secrets...).Redact(err.Error()))
 		return exitConfig
 	}
+	if err := checkStatusPageOut(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return exitConfig
+	}
 	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", path, count(len(cfg.Checks), "check"), count(len(cfg.Databases), "database"))
 	if note := alertingNotice(cfg); note != "" {
 		fmt.Fprintf(stderr, "%s: note: %s\n", path, note)

@@ -55,6 +55,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if note := alertingNotice(cfg); note != "" {
 		logger.Info(note)
 	}
+	if err := checkStatusPageOut(cfg); err != nil {
+		logger.Error("start refused", "err", err)
+		return exitConfig
+	}
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)
@@ -325,6 +329,11 @@ func (d *daemon) reloadConfig() bool {
 		return false
 	}
 
+	if err := checkStatusPageOut(cfg); err != nil {
+		d.logger.Error("reload rejected", "err", err)
+		d.auditRejected(map[string]any{"stage": "statuspage"})
+		return false
+	}
 	// Build: the receivers' senders, and new pools when the databases
 	// changed (not yet used).
 	applyAlerting, ok := d.reloadAlerting(cfg)

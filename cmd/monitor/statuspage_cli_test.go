@@ -183,3 +183,28 @@ func TestStatuspageOutRefused(t *testing.T) {
 		t.Errorf("page.html = %q, %v after the refused build", b, err)
 	}
 }
+
+// A statuspage.out that every rebuild would refuse to replace is refused
+// by validate and by run's start alike (exit 2), before anything is
+// written; the folder's own files stay.
+func TestStatuspageOutConfigRefused(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "www")
+	writeFile(t, filepath.Join(out, "notes.txt"), "mine")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	writeFile(t, cfgPath, "server:\n  listen: 127.0.0.1:0\nstorage:\n  dsn: sqlite://data/monitor.db\nstatuspage:\n  out: www\nchecks:\n"+
+		"  - { name: beat, kind: freshness, source: { heartbeat: true }, max_age: 1h, component: API }\n")
+	for _, cmd := range []string{"validate", "run"} {
+		code, stdout, stderr := runMain(t, cmd, "--config", cfgPath)
+		if code != 2 || !strings.Contains(stdout+stderr, `statuspage.out: status page: will not replace`) ||
+			!strings.Contains(stdout+stderr, `notes.txt`) {
+			t.Errorf("%s = %d, %q %q; want 2 naming notes.txt", cmd, code, stdout, stderr)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Errorf("notes.txt = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("run created data/ before refusing")
+	}
+}

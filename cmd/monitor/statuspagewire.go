@@ -227,3 +227,18 @@ func publicState(p *statuspage.Page) string {
 	}
 	return b.String()
 }
+
+// checkStatusPageOut refuses a statuspage.out that every rebuild would
+// refuse to replace (the root, a file, a folder with other files in it:
+// statuspage.CheckOut). validate, run's start and a reload ask the same
+// question, so that a config validate accepts never leaves the daemon
+// logging a refused write every 10 s.
+func checkStatusPageOut(cfg *config.Config) error {
+	if cfg.StatusPage.Out == "" {
+		return nil
+	}
+	if err := statuspage.CheckOut(cfg.StatusPage.Out, nil); err != nil {
+		return fmt.Errorf("statuspage.out: %w", err)
+	}
+	return nil
+}
