@@ -28,7 +28,8 @@ func build(t testing.TB, in Inputs) *Page {
 
 // TestGolden compares every file of the fixture's site with its golden
 // copy: the API documents in Statuspage's shapes, the badges, the feeds
-// and the placeholder pages.
+// and the pages. The style sheet and script are written as embedded, byte
+// for byte (web/ is their source, not a second golden copy).
 func TestGolden(t *testing.T) {
 	st := openStore(t)
 	fillHistory(t, st)
@@ -42,6 +43,13 @@ func TestGolden(t *testing.T) {
 	}
 	testenv.Golden(t, "files.txt", []byte(strings.Join(Names(files), "\n")+"\n"))
 	for _, name := range Names(files) {
+		if src, ok := assets[name]; ok {
+			want, err := web.ReadFile(src)
+			if err != nil || !bytes.Equal(files[name], want) {
+				t.Errorf("%s is not %s as embedded (%v)", name, src, err)
+			}
+			continue
+		}
 		testenv.Golden(t, "site/"+name, files[name])
 	}
 }
