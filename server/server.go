@@ -57,6 +57,7 @@ type Server struct {
 	listenerUser atomic.Pointer[func(user string) bool]
 	limits       atomic.Pointer[limits]
 	site         atomic.Pointer[Site] // the status page; nil until built
+	reloader     atomic.Pointer[Reloader]
 }
 
 // TrustListenerAuth lets requests that passed the listener's basic auth
@@ -90,6 +91,7 @@ func New(opts Options) *Server {
 	s.routeDeliveries()
 	s.routeStatusPage()
 	s.routeAlerting()
+	s.routeReload()
 	return s
 }
 

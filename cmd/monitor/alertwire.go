@@ -71,22 +71,19 @@ func (d *daemon) setMaintenance(cfg *config.Config) {
 	d.hub.SetMaintenance(m)
 }
 
-// reloadAlerting applies a reloaded config's alerting section; false when
-// a receiver cannot be built (the reload is rejected before anything is
-// swapped).
-func (d *daemon) reloadAlerting(cfg *config.Config) (apply func(), ok bool) {
+// reloadAlerting applies a reloaded config's alerting section; an error
+// when a receiver cannot be built (the reload is rejected before anything
+// is swapped).
+func (d *daemon) reloadAlerting(cfg *config.Config) (apply func(), err error) {
 	snd, err := senders(cfg, d.logger)
 	if err != nil {
 		d.logger.Error("reload rejected: alerting", "err", err)
-		return nil, false
+		return nil, err
 	}
 	return func() {
 		d.outbox.SetSenders(snd, cfg.Alerting.Retry)
 		d.alerts.SetConfig(cfg.Alerting)
-		d.alerts.Audit(store.AuditEvent{Actor: alerting.ActorConfig, Action: actionConfigReloaded, Target: d.path,
-			Details: map[string]any{"checks": len(cfg.Checks), "receivers": len(cfg.Alerting.Receivers),
-				"routes": len(cfg.Alerting.Routes)}})
-	}, true
+	}, nil
 }
 
 // Audit actions of reloads: one that took effect, one refused (the old
@@ -96,10 +93,19 @@ const (
 	actionConfigRejected = "config.reload_rejected"
 )
 
+// auditReload writes a reload that took effect to the audit trail, by
+// actor (config for SIGHUP, the token's name for POST /-/reload).
+func (d *daemon) auditReload(actor alerting.Actor, via string, cfg *config.Config) {
+	d.alerts.Audit(store.AuditEvent{Actor: actor, Action: actionConfigReloaded, Target: d.path,
+		Details: map[string]any{"checks": len(cfg.Checks), "receivers": len(cfg.Alerting.Receivers),
+			"routes": len(cfg.Alerting.Routes), "via": via}})
+}
+
 // auditRejected writes a refused reload to the audit trail; details say
 // at which stage (never an error text that could hold a DSN).
-func (d *daemon) auditRejected(details map[string]any) {
-	d.alerts.Audit(store.AuditEvent{Actor: alerting.ActorConfig, Action: actionConfigRejected, Target: d.path, Details: details})
+func (d *daemon) auditRejected(actor alerting.Actor, via string, details map[string]any) {
+	details["via"] = via
+	d.alerts.Audit(store.AuditEvent{Actor: actor, Action: actionConfigRejected, Target: d.path, Details: details})
 }
 
 var _ hub.Subscriber = (*alerting.Engine)(nil)

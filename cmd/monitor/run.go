@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/alerting/outbox"
+	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
@@ -115,11 +117,16 @@ type daemon struct {
 	// monitor_config_last_reload_success_timestamp_seconds, as Prometheus
 	// names its own: the start counts as a successful load.
 	reloadOK, reloadAt prometheus.Gauge
+	// reloadSem lets one reload run at a time (SIGHUP and POST /-/reload);
+	// stopping, read and written holding it, refuses reloads once shutdown
+	// has begun.
+	reloadSem chan struct{}
+	stopping  bool
 }
 
 func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slog.Logger) (*daemon, error) {
 	d := &daemon{path: path, cfg: cfg, logger: logger, reg: prometheus.NewRegistry(), beats: probes.NewBeatStore(),
-		links: probes.NewLinkClients(probes.Guard{})}
+		links: probes.NewLinkClients(probes.Guard{}), reloadSem: make(chan struct{}, 1)}
 	d.live.Store(cfg)
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "monitor_config_last_reload_successful",
@@ -192,6 +199,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		return nil, err
 	}
 	d.srv.SetHistory(d.store, d.eval)
+	d.srv.SetReloader(func(ctx context.Context, actor string) (server.ReloadResult, error) {
+		return d.reloadAs(ctx, alerting.Actor(actor), "POST /-/reload")
+	})
 	d.startDemo(cfg, env)
 	ok = true
 	return d, nil
@@ -236,9 +246,10 @@ func (d *daemon) serve(ctx context.Context) int {
 	d.startBackground()
 	d.srv.SetReady(true)
 
+	// Read before serving: POST /-/reload may swap d.cfg from then on.
+	started := []any{"version", version, "listen", d.ln.Addr().String(), "config", d.path, "checks", len(d.cfg.Checks)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(d.ln, httpSrv, d.webConfig, d.logger.With("component", "http")) }()
-	started := []any{"version", version, "listen", d.ln.Addr().String(), "config", d.path, "checks", len(d.cfg.Checks)}
 	if d.webConfig != "" {
 		// The toolkit's "TLS is enabled" is at debug: say here that the
 		// listener is not plain HTTP.
@@ -271,6 +282,10 @@ loop:
 
 func (d *daemon) shutdown(httpSrv *http.Server) {
 	d.srv.SetReady(false)
+	// A reload running finishes first; none starts after.
+	d.reloadSem <- struct{}{}
+	d.stopping = true
+	<-d.reloadSem
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := d.sched.Shutdown(ctx); err != nil {
@@ -292,22 +307,49 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 	d.logger.Info("monitor stopped")
 }
 
-// reload re-reads the config and applies it all or nothing: the whole new
-// state (config, connection pools, schedule) is built before anything is
-// swapped, and when any part fails the old config keeps running untouched
-// and "reload rejected" is logged.
+// reload is SIGHUP's: it re-reads the config and applies it all or
+// nothing (see reloadAs).
 func (d *daemon) reload() {
-	if d.reloadConfig() {
-		d.reloadOK.Set(1)
-		d.reloadAt.SetToCurrentTime()
-		return
-	}
-	d.reloadOK.Set(0)
+	_, _ = d.reloadAs(context.Background(), alerting.ActorConfig, "SIGHUP")
 }
 
-// reloadConfig applies the config file again, all or nothing, and reports
-// whether it took effect.
-func (d *daemon) reloadConfig() bool {
+// reloadAs re-reads the config and applies it all or nothing, for actor
+// (written to the audit trail) by way of via (SIGHUP or POST /-/reload).
+// One reload runs at a time: another waits for it, or gives up when ctx
+// ends first. The whole new state (config, connection pools, schedule) is
+// built before anything is swapped, and when any part fails the old config
+// keeps running untouched, "reload rejected" is logged and the error is a
+// *server.ReloadRefused listing the problems.
+func (d *daemon) reloadAs(ctx context.Context, actor alerting.Actor, via string) (server.ReloadResult, error) {
+	select {
+	case d.reloadSem <- struct{}{}:
+	case <-ctx.Done():
+		return server.ReloadResult{}, ctx.Err()
+	}
+	defer func() { <-d.reloadSem }()
+	if d.stopping {
+		return server.ReloadResult{}, server.ErrReloadUnavailable
+	}
+	n, err := d.reloadConfig(actor, via)
+	if err != nil {
+		d.reloadOK.Set(0)
+		return server.ReloadResult{}, err
+	}
+	d.reloadOK.Set(1)
+	d.reloadAt.SetToCurrentTime()
+	return server.ReloadResult{Checks: n}, nil
+}
+
+// refused is the error of a reload refused at stage for err: the config
+// file's name, then err's text without the secrets of either config.
+func (d *daemon) refused(stage string, err error, cfg *config.Config) *server.ReloadRefused {
+	red := check.NewRedactor(append(slices.Clone(d.cfg.Secrets), cfg.Secrets...)...)
+	return &server.ReloadRefused{Stage: stage, Problems: []string{d.path + ": " + red.Redact(err.Error())}}
+}
+
+// reloadConfig applies the config file again, all or nothing, and returns
+// the number of checks now running or why it did not take effect.
+func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 	load := d.load
 	if load == nil {
 		load = config.Load
@@ -325,28 +367,35 @@ func (d *daemon) reloadConfig() bool {
 		if len(probs) > 0 {
 			details["first"] = probs[0].Error() // config messages never carry a secret
 		}
-		d.auditRejected(details)
-		return false
+		d.auditRejected(actor, via, details)
+		if len(probs) == 0 {
+			return 0, d.refused("config", err, d.cfg)
+		}
+		r := &server.ReloadRefused{Stage: "config"}
+		for _, p := range probs {
+			r.Problems = append(r.Problems, p.Error())
+		}
+		return 0, r
 	}
 
 	if err := checkStatusPageOut(cfg); err != nil {
 		d.logger.Error("reload rejected", "err", err)
-		d.auditRejected(map[string]any{"stage": "statuspage"})
-		return false
+		d.auditRejected(actor, via, map[string]any{"stage": "statuspage"})
+		return 0, d.refused("statuspage", err, cfg)
 	}
 	// Build: the receivers' senders, and new pools when the databases
 	// changed (not yet used).
-	applyAlerting, ok := d.reloadAlerting(cfg)
-	if !ok {
-		d.auditRejected(map[string]any{"stage": "alerting"})
-		return false
+	applyAlerting, err := d.reloadAlerting(cfg)
+	if err != nil {
+		d.auditRejected(actor, via, map[string]any{"stage": "alerting"})
+		return 0, d.refused("alerting", err, cfg)
 	}
 	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
-			d.auditRejected(map[string]any{"stage": "databases"})
-			return false
+			d.auditRejected(actor, via, map[string]any{"stage": "databases"})
+			return 0, d.refused("databases", err, cfg)
 		}
 	}
 	// Schedule: the only step that can still fail, so it goes first. It is
@@ -358,11 +407,11 @@ func (d *daemon) reloadConfig() bool {
 	}
 	if err := d.sched.Reload(cfg.Checks, swapEnv); err != nil {
 		d.logger.Error("reload rejected: scheduling", "err", err)
-		d.auditRejected(map[string]any{"stage": "scheduling"})
+		d.auditRejected(actor, via, map[string]any{"stage": "scheduling"})
 		if swapEnv != nil {
 			_ = swapEnv.Pool.Close()
 		}
-		return false
+		return 0, d.refused("scheduling", err, cfg)
 	}
 
 	// Swap: nothing below can fail.
@@ -388,6 +437,7 @@ func (d *daemon) reloadConfig() bool {
 	d.hub.SetSpecs(cfg.Checks)
 	d.setMaintenance(cfg)
 	applyAlerting()
+	d.auditReload(actor, via, cfg)
 	d.eval.SetObjectives(objectives(cfg))
 	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
@@ -397,8 +447,8 @@ func (d *daemon) reloadConfig() bool {
 	}
 	d.cfg = cfg
 	d.live.Store(cfg)
-	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks))
-	return true
+	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks), "by", string(actor), "via", via)
+	return len(cfg.Checks), nil
 }
 
 // compactEvery is how often finished hours are rolled up and old history
