@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,20 +236,32 @@ func TestE2EReloadAudited(t *testing.T) {
 }
 
 // TestE2EReloadMetrics: /metrics says whether the last load took effect,
-// as Prometheus does: 1 from the start, 0 after a refused SIGHUP (the
-// success time unchanged), 1 again with a new success time after a good one.
+// as Prometheus does: 1 from the start, 0 after a refused reload (the
+// success time unchanged), 1 again with a new success time after a good
+// one, by SIGHUP and by POST /-/reload alike. A refused file with several
+// problems leaves the old config running; every problem is logged, and
+// answered to POST /-/reload, as file:line:col: message (as monitor
+// validate prints them), without the DSN's password.
 func TestE2EReloadMetrics(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	good := func(listen string) string {
-		return fmt.Sprintf("server:\n  listen: %q\nstorage:\n  dsn: sqlite://data/monitor.db\nchecks:\n"+
+		return fmt.Sprintf("server:\n  listen: %q\n  tokens: [{ name: ops, token: ops-token-123 }]\n"+
+			"storage:\n  dsn: sqlite://data/monitor.db\nchecks:\n"+
 			"  - { name: beat, kind: freshness, source: { heartbeat: true }, max_age: 1h }\n", listen)
+	}
+	const password = "hunter2-pw"
+	broken := func(listen string) string {
+		return strings.Replace(good(listen), "max_age: 1h", "max_age: soon, intervl: 5s", 1) +
+			"  - { name: beat2, kind: db, database: app }\n" +
+			"databases:\n  app: { dsn: \"postgresx://admin:" + password + "@127.0.0.1:5432/test\" }\n"
 	}
 	var listen string
 	p := startMonitor(t, dir, func(l string) (string, string) { listen = l; return cfgPath, good(l) },
 		[]string{"--config", cfgPath})
 	defer p.kill()
+	auth := http.Header{"Authorization": {"Bearer ops-token-123"}}
 	gauge := func(name string) float64 {
 		t.Helper()
 		_, body := p.do("GET", "/metrics", nil, "")
@@ -273,21 +288,104 @@ func TestE2EReloadMetrics(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// The problems of the broken file, as monitor validate prints them.
+	writeFile(t, cfgPath, broken(listen))
+	validate := exec.Command(monitorBinary(t), "validate", cfgPath)
+	validate.Env = daemonEnv()
+	out, _ := validate.CombinedOutput()
+	want := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(want) < 4 || strings.Contains(string(out), password) {
+		t.Fatalf("monitor validate of the broken file:\n%s\nwant several problems, no password", out)
+	}
+	at3 := regexp.MustCompile("^" + regexp.QuoteMeta(cfgPath) + `:\d+:\d+: `)
+	for _, w := range want {
+		if !at3.MatchString(w) {
+			t.Fatalf("monitor validate printed %q, want file:line:col: message", w)
+		}
+	}
+	// refusedKeepsOld: the metric is 0, the success time is still, the
+	// old check still runs, and every problem is logged after logFrom.
+	refusedKeepsOld := func(via string, last float64, logFrom int) {
+		t.Helper()
+		if got := gauge(at); got != last {
+			t.Errorf("%s: a refused reload moved %s from %v to %v", via, at, last, got)
+		}
+		log := p.waitLog(10*time.Second, "reload rejected")[logFrom:]
+		for _, w := range want {
+			if !strings.Contains(log, strings.ReplaceAll(w, `"`, `\"`)) {
+				t.Errorf("%s: the log does not say %q:\n%s", via, w, log)
+			}
+		}
+		if strings.Contains(log, password) {
+			t.Errorf("%s: the log shows the DSN's password:\n%s", via, log)
+		}
+		h := p.waitHealth(5*time.Second, "beat still runs", allRan("beat"))
+		if got := h.names(); !slices.Equal(got, []string{"beat"}) {
+			t.Errorf("%s: checks after the refused reload = %v, want [beat]", via, got)
+		}
+	}
+
 	started := gauge(at)
 	if gauge(ok) != 1 || started < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Fatalf("at start: %s %v, %s %v", ok, gauge(ok), at, started)
 	}
-	writeFile(t, cfgPath, strings.Replace(good(listen), "max_age: 1h", "max_age: soon", 1))
+
+	// SIGHUP, refused.
 	p.signal(syscall.SIGHUP)
 	waitFor(0)
-	if got := gauge(at); got != started {
-		t.Errorf("a refused reload moved %s from %v to %v", at, started, got)
-	}
+	refusedKeepsOld("SIGHUP", started, 0)
+
+	// POST /-/reload, good: 1 and a new success time.
 	time.Sleep(1100 * time.Millisecond) // the success time moves by whole seconds at least
+	writeFile(t, cfgPath, good(listen))
+	resp, body := p.do(http.MethodPost, "/-/reload", auth, "")
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"checks":1,"status":"reloaded"}` {
+		t.Fatalf("POST /-/reload of a good file = %d %s", resp.StatusCode, body)
+	}
+	if gauge(ok) != 1 || gauge(at) <= started {
+		t.Errorf("after a good POST /-/reload: %s %v, %s %v (start %v)", ok, gauge(ok), at, gauge(at), started)
+	}
+	last := gauge(at)
+
+	// POST /-/reload, refused: 400 with every problem.
+	writeFile(t, cfgPath, broken(listen))
+	logFrom := len(p.stderr.String())
+	resp, body = p.do(http.MethodPost, "/-/reload", auth, "")
+	var env struct {
+		Error   string `json:"error"`
+		Details struct {
+			Stage    string   `json:"stage"`
+			Problems []string `json:"problems"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || resp.StatusCode != http.StatusBadRequest ||
+		env.Error != "invalid_request" || env.Details.Stage != "config" || !slices.Equal(env.Details.Problems, want) {
+		t.Errorf("POST /-/reload of the broken file = %d %s\nwant 400 invalid_request listing:\n%s", resp.StatusCode, body, strings.Join(want, "\n"))
+	}
+	if strings.Contains(string(body), password) {
+		t.Errorf("the answer shows the DSN's password: %s", body)
+	}
+	if gauge(ok) != 0 {
+		t.Errorf("after a refused POST /-/reload: %s %v, want 0", ok, gauge(ok))
+	}
+	refusedKeepsOld("POST /-/reload", last, logFrom)
+
+	// SIGHUP, good: 1 and a new success time.
+	time.Sleep(1100 * time.Millisecond)
 	writeFile(t, cfgPath, good(listen))
 	p.signal(syscall.SIGHUP)
 	waitFor(1)
-	if got := gauge(at); got <= started {
-		t.Errorf("a good reload left %s at %v (start %v)", at, got, started)
+	if got := gauge(at); got <= last {
+		t.Errorf("a good SIGHUP left %s at %v (before %v)", at, got, last)
+	}
+
+	// Private, and POST only.
+	if resp, body := p.do(http.MethodPost, "/-/reload", nil, ""); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(string(body), `"missing_bearer_token"`) {
+		t.Errorf("POST /-/reload without a token = %d %s, want 401", resp.StatusCode, body)
+	}
+	if resp, body := p.do(http.MethodGet, "/-/reload", auth, ""); resp.StatusCode != http.StatusMethodNotAllowed ||
+		!strings.Contains(string(body), `"method_not_allowed"`) || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET /-/reload = %d %s (Allow %q), want 405 allowing POST", resp.StatusCode, body, resp.Header.Get("Allow"))
 	}
 }
