@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +202,69 @@ func TestReloadBackToRunningListenAndStore(t *testing.T) {
 	}
 	if strings.Contains(log, "changed; it takes effect on restart") {
 		t.Errorf("a reload back to the running listen and store warned of a change:\n%s", log)
+	}
+}
+
+// TestReloadOneAtATime: SIGHUP's reload and POST /-/reload never run
+// together: the second waits for the first, then runs; a caller that
+// leaves while waiting starts nothing.
+func TestReloadOneAtATime(t *testing.T) {
+	d, _, _ := startReloadDaemon(t)
+	var mu sync.Mutex
+	running, most, loads := 0, 0, 0
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	d.load = func(p string) (*config.Config, error) {
+		mu.Lock()
+		running++
+		loads++
+		most = max(most, running)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return config.Load(p)
+	}
+	sighup := make(chan struct{})
+	go func() { d.reload(); close(sighup) }()
+	<-entered // SIGHUP's reload is loading
+
+	// A POST whose caller gives up while waiting: nothing runs for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		req := httptest.NewRequest(http.MethodPost, "/-/reload", nil).WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer old-token")
+		d.srv.ServeHTTP(gaveUp, req)
+		close(done)
+	}()
+	// A POST that waits its turn.
+	waited := httptest.NewRecorder()
+	posted := make(chan struct{})
+	go func() {
+		req := httptest.NewRequest(http.MethodPost, "/-/reload", nil)
+		req.Header.Set("Authorization", "Bearer old-token")
+		d.srv.ServeHTTP(waited, req)
+		close(posted)
+	}()
+	time.Sleep(100 * time.Millisecond) // both POSTs are waiting (a wrong lock lets them in meanwhile)
+	cancel()
+	<-done
+	close(release)
+	<-sighup
+	<-posted
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 1 || loads != 2 {
+		t.Errorf("%d reloads at most at once, %d in all; want 1 at a time, 2 in all (SIGHUP's and the waiting POST)", most, loads)
+	}
+	if waited.Code != http.StatusOK {
+		t.Errorf("the waiting POST /-/reload = %d %s, want 200", waited.Code, waited.Body)
+	}
+	if gaveUp.Code != http.StatusServiceUnavailable {
+		t.Errorf("the POST whose caller left = %d %s, want 503 and no reload", gaveUp.Code, gaveUp.Body)
 	}
 }
