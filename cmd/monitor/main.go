@@ -27,7 +27,7 @@ var version = "dev"
 const usage = `Usage: monitor <command> [flags]
 
 Commands:
-  run        run the daemon: scheduler and HTTP server (SIGTERM drains, SIGHUP reloads)
+  run        run the daemon: scheduler and HTTP server (SIGTERM drains, SIGHUP or POST /-/reload reloads)
   check      run every (or --only the named) check once and print the results
   validate   check the config; print file:line:col: message per problem
   links      check links ad hoc: URL... or - for one per line on stdin
