@@ -25,14 +25,7 @@ const alertTestTimeout = 30 * time.Second
 
 // cmdAlert is `monitor alert test --receiver NAME`.
 func cmdAlert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		w, code := stderr, exitConfig
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-			w, code = stdout, exitOK
-		} else if len(args) > 0 {
-			fmt.Fprintf(stderr, "monitor alert: unknown subcommand %q\n", args[0])
-		}
-		fmt.Fprintln(w, "Usage: monitor alert test --receiver NAME [flags] [CONFIG]\n\nSubcommands:\n  test  send a sample notification to one receiver and print its answer\n\nRun 'monitor alert test --help' for its flags.")
+	if code, done := groupUsage("alert", args, stdout, stderr); done {
 		return code
 	}
 	var c commonFlags

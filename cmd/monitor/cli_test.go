@@ -126,7 +126,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"validate", "--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"validate", "--config", "testdata/valid.yaml", "extra"}, `two config files, --config testdata/valid.yaml and extra (want one)`},
 		{[]string{"validate", "testdata/valid.yaml", "extra"}, `unexpected argument "extra" (want one config file at most)`},
-		{[]string{"validate", "--no-such-flag"}, "Run 'monitor validate --help' for usage."},
+		{[]string{"validate", "--no-such-flag"}, "Usage: monitor validate [flags] [CONFIG]"},
 		{[]string{"validate", "--config", "testdata/does-not-exist.yaml"}, "does-not-exist.yaml"},
 		{[]string{"check", "--config", "testdata/valid.yaml", "--format", "xml"}, `bad --format "xml"`},
 		{[]string{"check", "--config", "testdata/invalid-two.yaml"}, "testdata/invalid-two.yaml:8:5: "},

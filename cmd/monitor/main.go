@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/prometheus/exporter-toolkit/web"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
@@ -99,6 +100,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
+		if strings.HasPrefix(cmd, "-") {
+			fmt.Fprintf(stderr, "monitor: unknown flag %q (a command's flags go after it: monitor check --config FILE)\n\n%s", cmd, usage)
+			return exitConfig
+		}
 		fmt.Fprintf(stderr, "monitor: unknown command %q\n\n%s", cmd, usage)
 		return exitConfig
 	}

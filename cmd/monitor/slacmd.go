@@ -54,14 +54,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "report" {
-		w, code := stderr, exitConfig
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-			w, code = stdout, exitOK
-		} else if len(args) > 0 {
-			fmt.Fprintf(stderr, "monitor sla: unknown subcommand %q\n", args[0])
-		}
-		fmt.Fprintln(w, "Usage: monitor sla report [flags] [CONFIG]\n\nSubcommands:\n  report  availability, error budget and outages per SLO\n\nRun 'monitor sla report --help' for its flags.")
+	if code, done := groupUsage("sla", args, stdout, stderr); done {
 		return code
 	}
 	var c commonFlags

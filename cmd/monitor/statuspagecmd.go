@@ -107,14 +107,7 @@ func statuspageInputs(ctx context.Context, cfg *config.Config, st store.Store, n
 }
 
 func cmdStatuspage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "build" {
-		w, code := stderr, exitConfig
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-			w, code = stdout, exitOK
-		} else if len(args) > 0 {
-			fmt.Fprintf(stderr, "monitor statuspage: unknown subcommand %q\n", args[0])
-		}
-		fmt.Fprintln(w, "Usage: monitor statuspage build --out DIR [flags] [CONFIG]\n\nSubcommands:\n  build  write the static status page (HTML, Statuspage-compatible JSON, SVG badges, feeds)\n\nRun 'monitor statuspage build --help' for its flags.")
+	if code, done := groupUsage("statuspage", args, stdout, stderr); done {
 		return code
 	}
 	var c commonFlags

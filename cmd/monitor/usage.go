@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 // help is what `monitor CMD --help` prints besides the flags.
 type help struct {
 	usage   string // the synopsis, after "Usage: "
+	short   string // of a subcommand ("sla report"): its line in `monitor sla`
 	what    string // one paragraph
 	example string // one or more command lines
 	exits   string // the exit codes
@@ -45,12 +47,14 @@ var helps = map[string]help{
 	},
 	"sla report": {
 		usage:   "monitor sla report [flags] [CONFIG]",
+		short:   "availability, error budget and outages per SLO",
 		what:    "Print, per SLO, availability, objective, met, budget used, incidents and the longest outage, from the history store (works while the daemon runs).",
 		example: "monitor sla report --config config.yaml --month 2026-10 --format csv",
 		exits:   "0 ok, 1 store error, 2 usage or config error",
 	},
 	"statuspage build": {
 		usage:   "monitor statuspage build --out DIR [flags] [CONFIG]",
+		short:   "write the static status page (HTML, Statuspage-compatible JSON, SVG badges, feeds)",
 		what:    "Write the static status page from the config and the history store (works while the daemon runs): index.html, api/v2/*.json in Atlassian Statuspage's shapes, badge/{component}.svg, feed.atom and feed.rss. DIR is replaced as a whole: the files are written beside it, then swapped in; a DIR that holds anything but a status page is refused (exit 2). Only components (checks' component), their states and uptime, and incidents are public.",
 		example: "monitor statuspage build --config config.yaml --out /var/www/status",
 		exits:   "0 written, 1 store or write error, 2 usage or config error",
@@ -63,6 +67,7 @@ var helps = map[string]help{
 	},
 	"alert test": {
 		usage:   "monitor alert test --receiver NAME [flags] [CONFIG]",
+		short:   "send a sample notification to one receiver and print its answer",
 		what:    "Send a sample notification (one firing alert of a made-up check, marked as a test) to one receiver of the config, once, and print its answer.",
 		example: "monitor alert test --config config.yaml --receiver oncall",
 		exits:   "0 sent, 1 the receiver refused or could not be reached, 2 usage or config error",
@@ -100,7 +105,7 @@ func newCommand(name string) *flag.FlagSet {
 // order ("check config.yaml --only x"); everything after "--" is an
 // argument. ok is false when the command must return code: 0 after
 // --help or -h (the help went to stdout), 2 after a bad flag (the
-// problem went to stderr).
+// problem and the usage went to stderr).
 func parse(fs *flag.FlagSet, name string, args []string, stdout, stderr io.Writer) (rest []string, code int, ok bool) {
 	for {
 		err := fs.Parse(args)
@@ -109,7 +114,9 @@ func parse(fs *flag.FlagSet, name string, args []string, stdout, stderr io.Write
 			return nil, exitOK, false
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "monitor %s: %s\nRun 'monitor %s --help' for usage.\n", name, dashes(err.Error()), name)
+			fmt.Fprintf(stderr, "monitor %s: %s\n\nUsage: %s\n", name, dashes(err.Error()), helps[name].usage)
+			printFlags(stderr, fs)
+			fmt.Fprintf(stderr, "\nRun 'monitor %s --help' for an example and the exit codes.\n", name)
 			return nil, exitConfig, false
 		}
 		left := fs.Args()
@@ -142,30 +149,87 @@ func dashes(msg string) string {
 func printHelp(w io.Writer, name string, fs *flag.FlagSet) {
 	h := helps[name]
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", h.usage, h.what)
-	n := 0
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n > 0 {
-		fmt.Fprintln(w, "\nFlags:")
-		fs.VisitAll(func(f *flag.Flag) {
-			typ, usage := flag.UnquoteUsage(f)
-			line := "  --" + f.Name
-			if typ != "" {
-				line += " " + typ
-			}
-			fmt.Fprintf(w, "%s\n        %s", line, usage)
-			switch f.DefValue {
-			case "", "0", "false":
-			default:
-				fmt.Fprintf(w, " (default %s)", f.DefValue)
-			}
-			fmt.Fprintln(w)
-		})
-	}
+	printFlags(w, fs)
 	fmt.Fprintln(w, "\nExample:")
 	for l := range strings.Lines(h.example) {
 		fmt.Fprintf(w, "  %s", strings.TrimSuffix(l, "\n")+"\n")
 	}
 	fmt.Fprintf(w, "\nExit codes: %s\n", h.exits)
+}
+
+// printFlags writes "Flags:" and every flag of fs as --name, with its
+// default unless it is the zero value.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		fmt.Fprintf(w, "%s\n        %s", line, usage)
+		switch f.DefValue {
+		case "", "0", "false":
+		default:
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// subcommands are the subcommands of group in helps ("report" of "sla"),
+// sorted.
+func subcommands(group string) []string {
+	var subs []string
+	for name := range helps {
+		if sub, ok := strings.CutPrefix(name, group+" "); ok {
+			subs = append(subs, sub)
+		}
+	}
+	slices.Sort(subs)
+	return subs
+}
+
+// groupUsage handles `monitor GROUP ARGS` when ARGS do not start with one
+// of the group's subcommands: --help, -h or help print the group's usage
+// to stdout (exit 0); nothing, or anything else, prints it to stderr
+// (exit 2). done is false when args[0] is a subcommand, for the caller to
+// run.
+func groupUsage(group string, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	if len(args) > 0 {
+		if _, ok := helps[group+" "+args[0]]; ok {
+			return exitOK, false
+		}
+	}
+	w, code := stderr, exitConfig
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		w, code = stdout, exitOK
+	} else if len(args) > 0 {
+		fmt.Fprintf(stderr, "monitor %s: unknown subcommand %q\n", group, args[0])
+	}
+	subs := subcommands(group)
+	width := 0
+	for _, sub := range subs {
+		width = max(width, len(sub))
+	}
+	for i, sub := range subs {
+		lead := "Usage: "
+		if i > 0 {
+			lead = strings.Repeat(" ", len(lead))
+		}
+		fmt.Fprintf(w, "%s%s\n", lead, helps[group+" "+sub].usage)
+	}
+	fmt.Fprintln(w, "\nSubcommands:")
+	for _, sub := range subs {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, sub, helps[group+" "+sub].short)
+	}
+	fmt.Fprintf(w, "\nRun 'monitor %s SUBCOMMAND --help' for its flags and an example.\n", group)
+	return code, true
 }
 
 // logFlags are --log-level and --log-format, which every command takes.

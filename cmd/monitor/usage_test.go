@@ -1,55 +1,209 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// commands are every command's arguments before its flags.
-var commands = [][]string{{"run"}, {"check"}, {"validate"}, {"links"}, {"sla", "report"}, {"rules"}, {"healthcheck"}, {"version"}}
+// commands are every command's arguments before its flags: the helps
+// map's names ("sla report" is sla, report), sorted.
+var commands = func() [][]string {
+	var out [][]string
+	for _, name := range slices.Sorted(maps.Keys(helps)) {
+		out = append(out, strings.Fields(name))
+	}
+	return out
+}()
 
-// TestHelpEveryCommand: -h and --help print the command's usage, its
-// flags as --name with their defaults, an example and the exit codes to
-// stdout, and exit 0.
-func TestHelpEveryCommand(t *testing.T) {
-	singleDash := regexp.MustCompile(`(?m)^\s+-[a-z]`)
-	for _, cmd := range commands {
-		for _, h := range []string{"-h", "--help"} {
-			args := append(append([]string{}, cmd...), h)
-			code, stdout, stderr := runMain(t, args...)
-			name := strings.Join(cmd, " ")
-			if code != 0 || stderr != "" {
-				t.Errorf("monitor %s %s = %d, stderr %q; want 0 and nothing", name, h, code, stderr)
-				continue
+// mainCommands returns the command words Main's switch dispatches on
+// (main.go, read as Go source), without help and the --version aliases:
+// what a user can type after "monitor".
+func mainCommands(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		fn, ok := n.(*ast.FuncDecl)
+		if !ok || fn.Name.Name != "Main" {
+			return true
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			cc, ok := n.(*ast.CaseClause)
+			if !ok {
+				return true
 			}
-			for _, want := range []string{"Usage: monitor " + name, "--log-level string", "(default info)",
-				"--log-format string", "Example:\n  monitor " + name, "Exit codes: 0"} {
-				if !strings.Contains(stdout, want) {
-					t.Errorf("monitor %s %s does not print %q:\n%s", name, h, want, stdout)
+			var words []string
+			for _, e := range cc.List {
+				if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					w, _ := strconv.Unquote(lit.Value)
+					words = append(words, w)
 				}
 			}
-			if singleDash.MatchString(stdout) {
-				t.Errorf("monitor %s %s prints a flag with a single dash:\n%s", name, h, stdout)
+			if slices.Contains(words, "help") {
+				return false
 			}
-			if name != "links" && name != "version" && !strings.Contains(stdout, "--config FILE") {
-				t.Errorf("monitor %s %s does not list --config:\n%s", name, h, stdout)
+			for _, w := range words {
+				if !strings.HasPrefix(w, "-") {
+					cmds = append(cmds, w)
+				}
+			}
+			return false
+		})
+		return false
+	})
+	if len(cmds) < 5 {
+		t.Fatalf("found only %v in Main's switch", cmds)
+	}
+	return cmds
+}
+
+// flagsBlock is the "Flags:" section of a help text.
+func flagsBlock(help string) string {
+	_, after, ok := strings.Cut(help, "\nFlags:\n")
+	if !ok {
+		return ""
+	}
+	block, _, _ := strings.Cut(after, "\n\n")
+	return block
+}
+
+// TestHelpEveryCommand walks every command of the helps map, and every
+// command Main knows, so that a command without help fails it:
+//   - `monitor CMD --help`, `-h` and `monitor help CMD` print its usage,
+//     what it does, its flags as --name with their defaults, an example
+//     (whose --flags are its own) and the exit codes to stdout, exit 0;
+//   - an unknown flag prints the problem, the usage and the same flags to
+//     stderr, exit 2;
+//   - a group (sla, statuspage, alert) without its subcommand prints its
+//     usage to stderr, exit 2 (to stdout, exit 0, with --help);
+//   - `monitor`, an unknown command or flag print the usage to stderr and
+//     exit 2; `monitor --help`, `-h` and `help` to stdout, exit 0; the
+//     usage names every command.
+func TestHelpEveryCommand(t *testing.T) {
+	singleDash := regexp.MustCompile(`(?m)^\s+-[a-z]`)
+	flagLine := regexp.MustCompile(`(?m)^  --([a-z.-]+)`)
+	groups := map[string]bool{}
+	for name, h := range helps {
+		args := strings.Fields(name)
+		if len(args) > 1 {
+			groups[args[0]] = true
+			if h.short == "" {
+				t.Errorf("helps[%q] has no short line for monitor %s", name, args[0])
 			}
 		}
+		if !strings.HasPrefix(h.usage, "monitor "+name) || h.what == "" || h.exits == "" || !strings.Contains(h.example, "monitor "+name) {
+			t.Errorf("helps[%q] = %+v: want a usage starting with the command, what it does, an example of it and exit codes", name, h)
+		}
+		_, help, _ := runMain(t, append(slices.Clone(args), "--help")...)
+		for _, how := range [][]string{append(slices.Clone(args), "--help"), append(slices.Clone(args), "-h"), append([]string{"help"}, args...)} {
+			code, stdout, stderr := runMain(t, how...)
+			if code != 0 || stderr != "" || stdout != help {
+				t.Errorf("monitor %s = %d, stderr %q, stdout:\n%s\nwant 0, nothing on stderr and the help of monitor %s --help", strings.Join(how, " "), code, stderr, stdout, name)
+			}
+		}
+		for _, want := range []string{"Usage: " + h.usage + "\n\n" + h.what + "\n", "\nFlags:\n", "  --log-level string\n", "(default info)",
+			"  --log-format string\n", "(default text)", "\nExample:\n  ", "\nExit codes: " + h.exits + "\n"} {
+			if !strings.Contains(help, want) {
+				t.Errorf("monitor %s --help does not print %q:\n%s", name, want, help)
+			}
+		}
+		if singleDash.MatchString(help) {
+			t.Errorf("monitor %s --help prints a flag with a single dash:\n%s", name, help)
+		}
+		if name != "links" && name != "version" && !strings.Contains(help, "  --config FILE\n") {
+			t.Errorf("monitor %s --help does not list --config:\n%s", name, help)
+		}
+		// The example uses the command's own flags.
+		flags := map[string]bool{}
+		for _, m := range flagLine.FindAllStringSubmatch(flagsBlock(help), -1) {
+			flags[m[1]] = true
+		}
+		for line := range strings.Lines(h.example) {
+			_, cmdLine, ok := strings.Cut(line, "monitor "+name)
+			if !ok {
+				continue
+			}
+			if i := strings.IndexAny(cmdLine, "|#<;"); i >= 0 {
+				cmdLine = cmdLine[:i]
+			}
+			for _, w := range strings.Fields(cmdLine) {
+				if f, ok := strings.CutPrefix(w, "--"); ok {
+					if f, _, _ = strings.Cut(f, "="); !flags[f] {
+						t.Errorf("the example of monitor %s uses --%s, which is not one of its flags:\n%s", name, f, help)
+					}
+				}
+			}
+		}
+
+		code, stdout, stderr := runMain(t, append(slices.Clone(args), "--no-such-flag")...)
+		if code != 2 || stdout != "" ||
+			!strings.HasPrefix(stderr, "monitor "+name+": flag provided but not defined: --no-such-flag\n") ||
+			!strings.Contains(stderr, "Usage: "+h.usage+"\n") || flagsBlock(stderr) != flagsBlock(help) {
+			t.Errorf("monitor %s --no-such-flag = %d, stdout %q, stderr:\n%s\nwant 2, the problem, the usage and the flags on stderr", name, code, stdout, stderr)
+		}
 	}
-	// The top level and `help CMD` too.
-	if code, stdout, _ := runMain(t, "--help"); code != 0 || !strings.Contains(stdout, "Exit codes:") {
-		t.Errorf("monitor --help = %d %q", code, stdout)
+
+	for group := range groups {
+		code, stdout, usage := runMain(t, group)
+		if code != 2 || stdout != "" || !strings.HasPrefix(usage, "Usage: monitor "+group+" ") {
+			t.Errorf("monitor %s = %d, stdout %q, stderr:\n%s\nwant 2 and its usage on stderr", group, code, stdout, usage)
+		}
+		for name, h := range helps {
+			if sub, ok := strings.CutPrefix(name, group+" "); ok &&
+				(!strings.Contains(usage, h.usage+"\n") || !strings.Contains(usage, "  "+sub+"  "+h.short+"\n")) {
+				t.Errorf("monitor %s does not show %q and %q:\n%s", group, h.usage, sub+"  "+h.short, usage)
+			}
+		}
+		for _, how := range [][]string{{group, "--help"}, {group, "-h"}, {"help", group}} {
+			if code, stdout, stderr := runMain(t, how...); code != 0 || stderr != "" || stdout != usage {
+				t.Errorf("monitor %s = %d, stderr %q, stdout:\n%s\nwant 0 and the usage of monitor %s", strings.Join(how, " "), code, stderr, stdout, group)
+			}
+		}
+		if code, stdout, stderr := runMain(t, group, "nope"); code != 2 || stdout != "" ||
+			!strings.HasPrefix(stderr, "monitor "+group+": unknown subcommand \"nope\"\n"+usage) {
+			t.Errorf("monitor %s nope = %d, %q, stderr:\n%s\nwant 2 and the usage", group, code, stdout, stderr)
+		}
 	}
-	if code, stdout, _ := runMain(t, "help", "check"); code != 0 || !strings.Contains(stdout, "Usage: monitor check") {
-		t.Errorf("monitor help check = %d %q", code, stdout)
+
+	// The top level.
+	for _, how := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		if code, stdout, stderr := runMain(t, how...); code != 0 || stderr != "" || stdout != usage {
+			t.Errorf("monitor %s = %d, stderr %q, stdout:\n%s\nwant 0 and the usage", how[0], code, stderr, stdout)
+		}
 	}
-	if code, stdout, _ := runMain(t, "sla", "--help"); code != 0 || !strings.Contains(stdout, "Usage: monitor sla report") {
-		t.Errorf("monitor sla --help = %d %q", code, stdout)
+	for _, how := range [][]string{nil, {"nope"}, {"--nope"}, {"help", "nope"}} {
+		if code, stdout, stderr := runMain(t, how...); code != 2 || stdout != "" || !strings.HasSuffix(stderr, usage) {
+			t.Errorf("monitor %s = %d, stdout %q, stderr:\n%s\nwant 2 and the usage on stderr", strings.Join(how, " "), code, stdout, stderr)
+		}
+	}
+	for name := range helps {
+		if !strings.Contains(usage, "\n  "+name+" ") {
+			t.Errorf("monitor --help does not list %s:\n%s", name, usage)
+		}
+	}
+	for _, cmd := range mainCommands(t) {
+		if _, ok := helps[cmd]; !ok && !groups[cmd] {
+			t.Errorf("Main runs monitor %s, which has no entry in helps (usage.go)", cmd)
+		}
+	}
+	for name := range helps {
+		if !slices.Contains(mainCommands(t), strings.Fields(name)[0]) {
+			t.Errorf("helps has %q, which Main does not run", name)
+		}
 	}
 }
 
