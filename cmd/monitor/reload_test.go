@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/server"
 )
 
 // reloadAtomicV1 is the config a daemon starts with in the reload tests;
@@ -144,7 +146,12 @@ func TestReloadFailingAtSchedulingChangesNothing(t *testing.T) {
 		cfg.Checks = append(cfg.Checks, bad)
 		return cfg, nil
 	}
-	d.reload()
+	_, err := d.reloadAs(context.Background(), "ops", "POST /-/reload")
+	var refused *server.ReloadRefused
+	if !errors.As(err, &refused) || refused.Stage != "scheduling" || len(refused.Problems) != 1 ||
+		!strings.HasPrefix(refused.Problems[0], path+": ") || !strings.Contains(refused.Problems[0], `check "never"`) {
+		t.Errorf("reloadAs = %v, want refused at scheduling, naming the file and the check", err)
+	}
 	log := logs.String()
 	if !strings.Contains(log, "reload rejected: scheduling") || !strings.Contains(log, `check \"never\"`) {
 		t.Errorf("log does not reject the reload naming the check:\n%s", log)
@@ -165,7 +172,6 @@ func TestReloadFailingAtSchedulingChangesNothing(t *testing.T) {
 		}
 		return cfg, err
 	}
-	_ = path
 	d.reload()
 	if !tokenWorks(t, d, "new-token") || tokenWorks(t, d, "old-token") {
 		t.Error("a good reload did not swap the tokens")
