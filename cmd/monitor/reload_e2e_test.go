@@ -99,23 +99,20 @@ func TestE2EReloadKeepsUnchangedChecks(t *testing.T) {
 	hooks.waitFor(t, "resolved", 1, 20*time.Second)
 	alerts := waitAlerts(t, p, auth, func(a map[string]alertJSON) bool { return a["kept_flip"].Status == "resolved" })
 	p.waitHealth(10*time.Second, "every check run", allRan("kept_fail", "kept_flip", "removed_db", "changed_db"))
-	// A few more runs, for history and SLO figures to go on from.
-	time.Sleep(2 * time.Second)
-
-	before := map[string]keptFigures{}
-	for _, name := range []string{"kept_fail", "kept_flip"} {
-		before[name] = readKept(t, p, auth, cfgPath, name, alerts)
-	}
-	firing, resolved := checkNotes(hooks, "firing"), checkNotes(hooks, "resolved")
-	for name, f := range before {
-		if f.runs < 3 || f.reportRuns < 3 {
-			t.Fatalf("%s before the reload: %+v, want a few runs in the history and the report", name, f)
+	// A few runs stored, for history and SLO figures to go on from.
+	var before map[string]keptFigures
+	waitKept(t, func() bool {
+		before = map[string]keptFigures{}
+		for _, name := range []string{"kept_fail", "kept_flip"} {
+			before[name] = readKept(t, p, auth, cfgPath, name, alerts)
 		}
-	}
-	if before["kept_flip"].reportBad == 0 || before["kept_flip"].reportBad == before["kept_flip"].reportRuns {
-		t.Fatalf("kept_flip before the reload: %+v, want both good and bad runs", before["kept_flip"])
-	}
-
+		f := before["kept_flip"]
+		return before["kept_fail"].runs >= 3 && before["kept_fail"].reportRuns >= 3 &&
+			f.runs >= 3 && f.reportBad > 0 && f.reportRuns > f.reportBad
+	}, func() string {
+		return fmt.Sprintf("before the reload: %+v, want runs stored, and good and bad ones of kept_flip", before)
+	})
+	firing, resolved := checkNotes(hooks, "firing"), checkNotes(hooks, "resolved")
 	// The reload: removed_db goes, changed_db FAILs on its new query,
 	// added_db comes.
 	writeFile(t, cfgPath, text(reloadKeepV2Checks))
@@ -136,25 +133,29 @@ func TestE2EReloadKeepsUnchangedChecks(t *testing.T) {
 	wantCheck(t, h, "changed_db", "FAIL", "WARN")
 	wantCheck(t, h, "kept_fail", "FAIL", "CRITICAL")
 	wantCheck(t, h, "kept_flip", "PASS", "INFO")
-	// Several runs of every check under the new config.
-	time.Sleep(3 * time.Second)
-
-	alerts = waitAlerts(t, p, auth, func(map[string]alertJSON) bool { return true })
+	// Three new runs of the unchanged checks stored under the new config
+	// (three seconds at least: time for a page the reload caused to come).
+	after := map[string]keptFigures{}
+	waitKept(t, func() bool {
+		alerts = waitAlerts(t, p, auth, func(map[string]alertJSON) bool { return true })
+		for name, b := range before {
+			after[name] = readKept(t, p, auth, cfgPath, name, alerts)
+			if a := after[name]; a.runs < b.runs+3 || a.reportRuns < b.reportRuns+3 || a.reportBad < b.reportBad {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		return fmt.Sprintf("after the reload: %+v; before: %+v; want the history and the SLO report's runs kept and growing", after, before)
+	})
 	for name, b := range before {
-		a := readKept(t, p, auth, cfgPath, name, alerts)
-		if a.runs <= b.runs {
-			t.Errorf("%s: %d runs in its history after the reload, %d before: want them kept and growing", name, a.runs, b.runs)
-		}
-		if a.reportRuns <= b.reportRuns || a.reportBad < b.reportBad {
-			t.Errorf("%s: sla report after the reload %d runs, %d bad; before %d runs, %d bad: want the figures to go on",
-				name, a.reportRuns, a.reportBad, b.reportRuns, b.reportBad)
-		}
+		a := after[name]
 		if a.alertID != b.alertID || a.alertStatus != b.alertStatus || !a.startsAt.Equal(b.startsAt) {
 			t.Errorf("%s: alert after the reload %s %s since %s; before %s %s since %s", name,
 				a.alertID, a.alertStatus, a.startsAt, b.alertID, b.alertStatus, b.startsAt)
 		}
 	}
-	if a, b := readKept(t, p, auth, cfgPath, "kept_flip", alerts), before["kept_flip"]; a.reportBad != b.reportBad {
+	if a, b := after["kept_flip"], before["kept_flip"]; a.reportBad != b.reportBad {
 		t.Errorf("kept_flip, passing, has %d bad runs after the reload, %d before", a.reportBad, b.reportBad)
 	}
 	if n := checkNotes(hooks, "firing"); n != firing {
@@ -197,6 +198,18 @@ func checkNotes(h *hookLog, st string) int {
 		}
 	}
 	return n
+}
+
+// waitKept polls ok for 30 s at most; then the test fails saying what().
+func waitKept(t *testing.T, ok func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // alertJSON is one alert of GET /v2/alerts.
