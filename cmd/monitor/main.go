@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -159,6 +161,9 @@ type loaded struct {
 	cfg    *config.Config
 	logger *slog.Logger
 	red    *check.Redactor
+	// logRed is what the logger redacts with: red, plus the secrets of
+	// every config a reload loads (see liveRedactor).
+	logRed *liveRedactor
 }
 
 // load resolves --config, loads and validates it (printing every problem)
@@ -171,8 +176,9 @@ func (c *commonFlags) load(cmd string, stderr io.Writer) (loaded, bool) {
 		return l, false
 	}
 	l.red = check.NewRedactor(l.cfg.Secrets...)
+	l.logRed = newLiveRedactor(l.cfg.Secrets...)
 	var err error
-	if l.logger, err = newLogger(stderr, c.logLevel, c.logFormat, l.red); err != nil {
+	if l.logger, err = newLogger(stderr, c.logLevel, c.logFormat, l.logRed); err != nil {
 		fmt.Fprintf(stderr, "monitor %s: %v\n", cmd, err)
 		return l, false
 	}
@@ -250,7 +256,10 @@ func count(n int, noun string) string {
 
 // newLogger builds the process logger; every string it writes passes
 // through the redactor so that no secret reaches a log line.
-func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Logger, error) {
+func newLogger(w io.Writer, level, format string, red redacter) (*slog.Logger, error) {
+	if red == nil {
+		red = (*check.Redactor)(nil)
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("bad --log-level %q (want debug, info, warn or error)", level)
@@ -274,6 +283,44 @@ func newLogger(w io.Writer, level, format string, red *check.Redactor) (*slog.Lo
 	}
 	return nil, fmt.Errorf("bad --log-format %q (want text or json)", format)
 }
+
+// redacter removes secrets from text.
+type redacter interface{ Redact(string) string }
+
+// liveRedactor is the process logger's redactor. A reload can bring new
+// secrets (a new DSN password, a webhook URL) that its log lines may quote
+// before or after the swap, so Add takes more while the logger runs. It
+// never forgets one: a secret a reload removed may still be in flight.
+type liveRedactor struct {
+	mu      sync.Mutex
+	secrets []string
+	cur     atomic.Pointer[check.Redactor]
+}
+
+func newLiveRedactor(secrets ...string) *liveRedactor {
+	l := &liveRedactor{}
+	l.Add(secrets...)
+	return l
+}
+
+// Add registers secrets not seen before.
+func (l *liveRedactor) Add(secrets ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	grew := l.cur.Load() == nil
+	for _, s := range secrets {
+		if !slices.Contains(l.secrets, s) {
+			l.secrets = append(l.secrets, s)
+			grew = true
+		}
+	}
+	if grew {
+		l.cur.Store(check.NewRedactor(l.secrets...))
+	}
+}
+
+// Redact hides every secret added so far.
+func (l *liveRedactor) Redact(s string) string { return l.cur.Load().Redact(s) }
 
 // alertingNotice names the receivers no route sends to: they get nothing
 // but `monitor alert test`, which a setting that parses must not hide.

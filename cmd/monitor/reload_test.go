@@ -274,3 +274,37 @@ func TestReloadOneAtATime(t *testing.T) {
 		t.Errorf("the POST whose caller left = %d %s, want 503 and no reload", gaveUp.Code, gaveUp.Body)
 	}
 }
+
+// TestReloadNewSecretsRedactedInLog: the process logger hides the secrets
+// of a config a reload brings (here a new database's password and token),
+// not only those of the config the daemon started with; a line quoting
+// them, from any component, shows *** instead.
+func TestReloadNewSecretsRedactedInLog(t *testing.T) {
+	d, _, path := startReloadDaemon(t)
+	logs := &lockedBuffer{}
+	red := newLiveRedactor(d.cfg.Secrets...)
+	logger, err := newLogger(logs, "debug", "text", red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.logger, d.logRed = logger, red
+	const password, token = "n3w-db-passw0rd", "n3w-api-t0ken"
+	text := strings.Replace(fmt.Sprintf(reloadAtomicV1, filepath.Dir(path)), `"old-token"`, `"`+token+`"`, 1) +
+		"  - { name: other_db, kind: db, database: pg, interval: 1h, timeout: 1s }\n"
+	text = strings.Replace(text, "databases:\n", fmt.Sprintf("databases:\n  pg: { dsn: \"postgres://monitor:%s@127.0.0.1:%d/x\" }\n", password, closedPort(t)), 1)
+	writeFile(t, path, text)
+	if _, err := d.reloadConfig("test", "test"); err != nil {
+		t.Fatalf("reload refused: %v", err)
+	}
+	d.logger.Info("a line quoting the new config", "dsn", "postgres://monitor:"+password+"@db/x", "header", "Bearer "+token)
+	d.logger.Error("an error quoting it", "err", errors.New("dial with "+password+" failed"))
+	log := logs.String()
+	for _, s := range []string{password, token} {
+		if strings.Contains(log, s) {
+			t.Errorf("the log shows %q, a secret of the reloaded config:\n%s", s, log)
+		}
+	}
+	if !strings.Contains(log, "***") {
+		t.Errorf("the log lines are not there with *** in place of the secrets:\n%s", log)
+	}
+}

@@ -66,6 +66,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("start failed", "err", err)
 		return exitFail
 	}
+	d.logRed = l.logRed
 	d.webConfig = *webConfig
 	if d.webConfig != "" {
 		// Basic auth from the web config stands in for a bearer token: a
@@ -117,6 +118,9 @@ type daemon struct {
 	// monitor_config_last_reload_success_timestamp_seconds, as Prometheus
 	// names its own: the start counts as a successful load.
 	reloadOK, reloadAt prometheus.Gauge
+	// logRed is the logger's redactor; a reload adds the new config's
+	// secrets to it before anything of that config is logged.
+	logRed *liveRedactor
 	// reloadSem lets one reload run at a time (SIGHUP and POST /-/reload);
 	// stopping, read and written holding it, refuses reloads once shutdown
 	// has begun.
@@ -378,6 +382,9 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 		return 0, r
 	}
 
+	if d.logRed != nil {
+		d.logRed.Add(cfg.Secrets...)
+	}
 	if err := checkStatusPageOut(cfg); err != nil {
 		d.logger.Error("reload rejected", "err", err)
 		d.auditRejected(actor, via, map[string]any{"stage": "statuspage"})
