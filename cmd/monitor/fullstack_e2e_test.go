@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -150,9 +152,17 @@ func TestE2EFullStack(t *testing.T) {
 
 	amURL, amLog := startAlertmanager(t, dir, fmt.Sprintf(fullStackAMConfig, rcv.URL+"/am"))
 
+	// The monitor reaches the platform database through a proxy that can
+	// stop answering; the platform itself writes directly.
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startTCPProxy(t, u.Host)
+	u.Host = proxy.addr()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	p := startMonitor(t, dir, func(listen string) (string, string) {
-		return cfgPath, fmt.Sprintf(fullStackConfig, listen, dsn, rcv.URL+"/hook", whsec, amURL)
+		return cfgPath, fmt.Sprintf(fullStackConfig, listen, u.String(), rcv.URL+"/hook", whsec, amURL)
 	}, []string{"--config", cfgPath})
 
 	rules, err := exec.Command(monitorBinary(t), "rules", "--config", cfgPath).Output()
@@ -211,27 +221,41 @@ func TestE2EFullStack(t *testing.T) {
 			return err == nil && len(res) == 1, fmt.Sprintf("%s: %v %v", q, res, err)
 		}
 	}
-	// Every burn-rate series the rules record for the check, at value v
-	// (0) or above it.
-	burn := func(above bool) func() (bool, string) {
-		q := fmt.Sprintf(`{__name__=~%q, check=%q}`, "monitor_slo:burn_rate:.*", check)
+	// The value of every burn-rate series the rules record for the check.
+	burnQuery := fmt.Sprintf(`{__name__=~%q, check=%q}`, "monitor_slo:burn_rate:.*", check)
+	burnRatesNow := func() (map[string]float64, error) {
+		res, err := query(burnQuery)
+		got := map[string]float64{}
+		for _, s := range res {
+			got[s.Metric["__name__"]] = s.float()
+		}
+		return got, err
+	}
+	// Every burn-rate series compares with its value in base as cmp says
+	// (above, below; NaN never does).
+	burn := func(base map[string]float64, cmp func(v, base float64) bool) func() (bool, string) {
 		return func() (bool, string) {
-			res, err := query(q)
-			got := map[string]float64{}
-			for _, s := range res {
-				got[s.Metric["__name__"]] = s.float()
-			}
+			got, err := burnRatesNow()
 			for _, name := range burnRates {
-				v, ok := got[name]
-				if !ok || (above && !(v > 0)) || (!above && v != 0) {
-					return false, fmt.Sprintf("burn rates %v (%v)", got, err)
+				if v, ok := got[name]; !ok || !cmp(v, base[name]) {
+					return false, fmt.Sprintf("burn rates %v, from %v (%v)", got, base, err)
 				}
 			}
 			return true, ""
 		}
 	}
-	hook := func(path, status string) func() (bool, string) {
-		return func() (bool, string) { return hooks.count(path, status) > 0, hooks.String() }
+	above := func(v, base float64) bool { return v > base }
+	below := func(v, base float64) bool { return v < base }
+	equal := func(v, base float64) bool { return v == base }
+	// At least n notifications at path with the check's alert in status
+	// (/hook ones signed). The monitor's own SLO burn-rate alerts (kind
+	// slo_burn, evaluated every 30s) may page too: they are not counted.
+	const alertID = "check:" + check
+	hook := func(path, status string, n int) func() (bool, string) {
+		return func() (bool, string) {
+			got := hooks.count(path, alertID, status)
+			return got >= n, fmt.Sprintf("%d %s notifications, want %d", got, status, n)
+		}
 	}
 
 	// Everything healthy first, and nobody paged.
@@ -240,46 +264,69 @@ func TestE2EFullStack(t *testing.T) {
 		{"health API all checks PASS", allPass},
 		{"status page operational", page(true)},
 		{"Prometheus monitor_check_status PASS", promStatus("PASS")},
-		{fmt.Sprintf("burn-rate rules (%d series) = 0", len(burnRates)), burn(false)},
+		{fmt.Sprintf("burn-rate rules (%d series) = 0", len(burnRates)), burn(nil, equal)},
 	})
 	if s := hooks.String(); s != "" {
 		t.Fatalf("notifications before anything broke:\n%s", s)
 	}
 
-	if _, err := db.Exec("ALTER TABLE usage_meters RENAME TO usage_meters_gone"); err != nil {
-		t.Fatal(err)
+	outages := []struct {
+		name       string
+		cause, fix func()
+	}{
+		{"table renamed", func() { exec1(t, db, "ALTER TABLE usage_meters RENAME TO usage_meters_gone") },
+			func() { exec1(t, db, "ALTER TABLE usage_meters_gone RENAME TO usage_meters") }},
+		{"database not answering", proxy.hang, proxy.heal},
 	}
-	waitAll(t, "break", 60*time.Second, []consumer{
-		{"health API FAIL (503)", dbCheck("FAIL")},
-		{"status page not operational", page(false)},
-		{"Prometheus monitor_check_status FAIL", promStatus("FAIL")},
-		{fmt.Sprintf("burn-rate rules (%d series) > 0", len(burnRates)), burn(true)},
-		{"monitor webhook firing (signed)", hook("/hook", "firing")},
-		{"Alertmanager webhook firing", hook("/am", "firing")},
-	})
+	for i, o := range outages {
+		base, err := burnRatesNow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.cause()
+		waitAll(t, o.name+", break", 60*time.Second, []consumer{
+			{"health API FAIL (503)", dbCheck("FAIL")},
+			{"status page not operational", page(false)},
+			{"Prometheus monitor_check_status FAIL", promStatus("FAIL")},
+			{fmt.Sprintf("burn-rate rules (%d series) rising", len(burnRates)), burn(base, above)},
+			{"monitor webhook firing (signed)", hook("/hook", "firing", i+1)},
+			{"Alertmanager webhook firing", hook("/am", "firing", i+1)},
+		})
 
-	if _, err := db.Exec("ALTER TABLE usage_meters_gone RENAME TO usage_meters"); err != nil {
-		t.Fatal(err)
-	}
-	waitAll(t, "repair", 60*time.Second, []consumer{
-		{"health API PASS", dbCheck("PASS")},
-		{"health API all checks PASS", allPass},
-		{"status page operational", page(true)},
-		{"Prometheus monitor_check_status PASS", promStatus("PASS")},
-		{"monitor webhook resolved (signed)", hook("/hook", "resolved")},
-		{"Alertmanager webhook resolved", hook("/am", "resolved")},
-	})
+		if base, err = burnRatesNow(); err != nil {
+			t.Fatal(err)
+		}
+		o.fix()
+		waitAll(t, o.name+", repair", 60*time.Second, []consumer{
+			{"health API PASS", dbCheck("PASS")},
+			{"health API all checks PASS", allPass},
+			{"status page operational", page(true)},
+			{"Prometheus monitor_check_status PASS", promStatus("PASS")},
+			{fmt.Sprintf("burn-rate rules (%d series) falling", len(burnRates)), burn(base, below)},
+			{"monitor webhook resolved (signed)", hook("/hook", "resolved", i+1)},
+			{"Alertmanager webhook resolved", hook("/am", "resolved", i+1)},
+		})
 
-	// One page and one all-clear through the monitor's own webhook, every
-	// one of them signed with the secret.
-	if n, m := hooks.count("/hook", "firing"), hooks.count("/hook", "resolved"); n != 1 || m != 1 {
-		t.Errorf("monitor webhook: %d firing and %d resolved notifications, want 1 and 1:\n%s", n, m, hooks)
+		// One page and one all-clear per outage through the monitor's own
+		// webhook.
+		if n, m := hooks.count("/hook", alertID, "firing"), hooks.count("/hook", alertID, "resolved"); n != i+1 || m != i+1 {
+			t.Errorf("monitor webhook: %d firing and %d resolved notifications after %d outages, want %d of each:\n%s",
+				n, m, i+1, i+1, hooks)
+		}
 	}
 	if bad := hooks.unsigned(); len(bad) > 0 {
 		t.Errorf("webhook notifications without a valid signature: %v", bad)
 	}
 	if res, err := query(fmt.Sprintf(`monitor_slo:burn_rate:rate5m{check=%q}`, check)); err == nil && len(res) == 1 {
 		t.Logf("burn rate over 5m after the repair: %.4g", res[0].float())
+	}
+}
+
+// exec1 runs one statement on the platform database.
+func exec1(t *testing.T, db *sql.DB, stmt string) {
+	t.Helper()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
 	}
 }
 
@@ -405,10 +452,12 @@ type fullStackHooks struct {
 }
 
 type fullStackNote struct {
-	path, status string
-	checks       []string // the check label of each alert
-	signed       bool     // a valid signature (always false on /am)
-	err          string   // why the signature is not valid
+	path   string
+	alerts map[string]string // alert id (Alertmanager: the alert_id label) → status
+	signed bool              // a valid signature (always false on /am)
+	err    string            // why the signature is not valid
+	at     time.Time
+	body   string
 }
 
 func (h *fullStackHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -418,20 +467,20 @@ func (h *fullStackHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var payload struct {
-		Status string `json:"status"`
 		Alerts []struct {
-			Check  string            `json:"check"`
+			ID     string            `json:"id"`
+			Status string            `json:"status"`
 			Labels map[string]string `json:"labels"`
 		} `json:"alerts"`
 	}
 	_ = json.Unmarshal(body, &payload)
-	n := fullStackNote{path: r.URL.Path, status: payload.Status}
+	n := fullStackNote{path: r.URL.Path, alerts: map[string]string{}, at: time.Now(), body: string(body)}
 	for _, a := range payload.Alerts {
-		c := a.Check
-		if c == "" {
-			c = a.Labels["check"]
+		id := a.ID
+		if id == "" {
+			id = a.Labels["alert_id"]
 		}
-		n.checks = append(n.checks, c)
+		n.alerts[id] = a.Status
 	}
 	if r.URL.Path == "/hook" {
 		if err := verifyStandardWebhook(h.key, r.Header, body, time.Now()); err != nil {
@@ -450,14 +499,15 @@ func (h *fullStackHooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// count returns how many notifications with status arrived at path with
-// the check among their alerts (and, on /hook, a valid signature).
-func (h *fullStackHooks) count(path, status string) int {
+// count returns how many notifications arrived at path with the alert id
+// in status (and, on /hook, a valid signature). Alertmanager groups by
+// alertname: its notification may carry other alerts in other states.
+func (h *fullStackHooks) count(path, id, status string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
 	for _, x := range h.notes {
-		if x.path == path && x.status == status && slices.Contains(x.checks, "usage_meters_db") &&
+		if x.path == path && x.alerts[id] == status &&
 			(path != "/hook" || x.signed) {
 			n++
 		}
@@ -483,7 +533,8 @@ func (h *fullStackHooks) String() string {
 	defer h.mu.Unlock()
 	var b strings.Builder
 	for _, x := range h.notes {
-		fmt.Fprintf(&b, "%s %s %v signed=%v %s\n", x.path, x.status, x.checks, x.signed, x.err)
+		fmt.Fprintf(&b, "%s %s %v signed=%v %s\n", x.at.Format("15:04:05.000"), x.path, x.alerts, x.signed, x.err)
+		fmt.Fprintf(&b, "   %s\n", x.body)
 	}
 	return b.String()
 }
@@ -563,6 +614,147 @@ func startAlertmanager(t *testing.T, dir, config string) (string, *lockedBuffer)
 			if time.Now().After(deadline) {
 				t.Fatalf("alertmanager not ready after 20s:\n%s", log.String())
 			}
+		}
+	}
+}
+
+// tcpProxy forwards TCP connections to target until it hangs: then no byte
+// goes through in either direction and new connections get no answer, as
+// when the database host stops answering. heal lets everything through
+// again, held bytes included, as TCP does once a partition ends.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	open   chan struct{} // closed while the proxy forwards
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+// startTCPProxy listens on a free loopback port and forwards to target
+// until the test ends.
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target, open: make(chan struct{}), conns: map[net.Conn]bool{}}
+	close(p.open)
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Go(func() { p.forward(c) })
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		p.closed = true
+		for c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		p.heal()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
+
+// hang stops forwarding.
+func (p *tcpProxy) hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.open:
+		p.open = make(chan struct{})
+	default:
+	}
+}
+
+// heal forwards again.
+func (p *tcpProxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.open:
+	default:
+		close(p.open)
+	}
+}
+
+// gate returns a channel that is closed while the proxy forwards.
+func (p *tcpProxy) gate() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
+// track remembers c, to close it at the end; false when the proxy is
+// closed already (c is then closed).
+func (p *tcpProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		_ = c.Close()
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *tcpProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	_ = c.Close()
+}
+
+// forward connects client to the target once the proxy forwards, and
+// copies both ways until either side closes.
+func (p *tcpProxy) forward(client net.Conn) {
+	if !p.track(client) {
+		return
+	}
+	defer p.untrack(client)
+	<-p.gate()
+	server, err := net.Dial("tcp", p.target)
+	if err != nil || !p.track(server) {
+		return
+	}
+	defer p.untrack(server)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.pipe(client, server)
+	}()
+	p.pipe(server, client)
+	<-done
+}
+
+// pipe copies src to dst, holding what it read while the proxy hangs, and
+// closes both when either side ends.
+func (p *tcpProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		<-p.gate()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
 		}
 	}
 }
