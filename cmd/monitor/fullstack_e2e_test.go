@@ -6,6 +6,7 @@ package main
 // receiver behind both the monitor's own webhook and Alertmanager.
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -101,10 +102,11 @@ receivers:
       - url: %s
 `
 
-// TestE2EFullStack breaks the platform database (its table renamed away)
-// and repairs it, and prints when each consumer saw the failure and the
-// recovery: the health API, the status page, Prometheus (the check's state
-// and the burn-rate recording rules), the monitor's own signed webhook and
+// TestE2EFullStack breaks the platform database twice (its table renamed
+// away, then the database not answering at all) and repairs it each time,
+// and prints when each consumer saw the failure and the recovery: the
+// health API, the status page, Prometheus (the check's state and the
+// burn-rate recording rules), the monitor's own signed webhook and
 // Alertmanager's webhook.
 func TestE2EFullStack(t *testing.T) {
 	t.Parallel()
@@ -231,13 +233,13 @@ func TestE2EFullStack(t *testing.T) {
 		}
 		return got, err
 	}
-	// Every burn-rate series compares with its value in base as cmp says
+	// Every burn-rate series compares with its value in base as by says
 	// (above, below; NaN never does).
-	burn := func(base map[string]float64, cmp func(v, base float64) bool) func() (bool, string) {
+	burn := func(base map[string]float64, by func(v, base float64) bool) func() (bool, string) {
 		return func() (bool, string) {
 			got, err := burnRatesNow()
 			for _, name := range burnRates {
-				if v, ok := got[name]; !ok || !cmp(v, base[name]) {
+				if v, ok := got[name]; !ok || !by(v, base[name]) {
 					return false, fmt.Sprintf("burn rates %v, from %v (%v)", got, base, err)
 				}
 			}
@@ -359,7 +361,7 @@ func waitAll(t *testing.T, what string, timeout time.Duration, cs []consumer) {
 			case seen[b] == 0:
 				return -1
 			}
-			return int(seen[a] - seen[b])
+			return cmp.Compare(seen[a], seen[b])
 		})
 		var b strings.Builder
 		for _, i := range idx {
