@@ -60,4 +60,42 @@ checks:
 			t.Error(err)
 		}
 	}
+
+	// A folder the rebuild must not replace (someone put a file in it):
+	// the page served live still turns, the refused write is logged once,
+	// not at every look, and the folder catches up once it is cleared.
+	foreign := filepath.Join(dir, "public", "status", "notes.txt")
+	writeFile(t, foreign, "mine")
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(marker, old, old); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := p.do("GET", "/api/v2/summary.json", nil, "")
+		if strings.Contains(string(body), "major_outage") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live page shows no major_outage after 30s:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	refused := func() int { return strings.Count(p.stderr.String(), "status page not rebuilt") }
+	for deadline := time.Now().Add(30 * time.Second); refused() == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refused write logged after 30s:\n%s", p.stderr.String())
+		}
+	}
+	time.Sleep(3500 * time.Millisecond) // three more looks at the page, each refused
+	if n := refused(); n != 1 {
+		t.Errorf("the same refused write is logged %d times in 3.5 s, want once:\n%s", n, p.stderr.String())
+	}
+	if b, _ := os.ReadFile(summary); strings.Contains(string(b), "major_outage") {
+		t.Errorf("the folder with a foreign file was replaced:\n%s", b)
+	}
+	if err := os.Remove(foreign); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(`"major_outage"`)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,12 +16,17 @@ import (
 	"github.com/monitor-dev/monitor/store"
 )
 
-// Rebuilds of statuspage.out: the public state is looked at every
-// statuspageEvery, and the folder rewritten when it changed, or at the
-// latest every statuspageRefresh (the bars and "last updated" move on).
+// Rebuilds of the page: what it is made of is looked at every
+// statuspageEvery (a hash of the public checks' states, cheap at 10,000
+// checks), the page built only when that changed, and served and written
+// to statuspage.out when what a visitor sees changed, or at the latest
+// every statuspageRefresh (the bars and "last updated" move on). A failed
+// rebuild is retried at the next look and logged once per statuspageQuiet
+// while it keeps failing the same way.
 const (
-	statuspageEvery   = 10 * time.Second
+	statuspageEvery   = time.Second
 	statuspageRefresh = 5 * time.Minute
+	statuspageQuiet   = time.Minute
 )
 
 // currentConfig is the config running now.
@@ -34,7 +40,8 @@ func (d *daemon) currentConfig() *config.Config { return d.live.Load() }
 func (d *daemon) runStatusPage(ctx context.Context) {
 	cache := statuspage.NewCache()
 	var last pageState
-	var written time.Time
+	var written, warned time.Time
+	var lastErr string
 	t := time.NewTicker(statuspageEvery)
 	defer t.Stop()
 	for {
@@ -43,11 +50,19 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 		fp, err := d.refreshStatusPage(ctx, cfg, cache, last, force)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			d.logger.Warn("status page not rebuilt", "err", err)
+			if msg := err.Error(); msg != lastErr || time.Since(warned) >= statuspageQuiet {
+				d.logger.Warn("status page not rebuilt", "err", err)
+				lastErr, warned = msg, time.Now()
+			}
 		case err == nil && (fp.public != last.public || force):
+			if lastErr != "" {
+				d.logger.Info("status page rebuilt again")
+				lastErr = ""
+			}
 			last, written = fp, time.Now()
 		case err == nil:
 			last = fp
+			lastErr = ""
 		}
 		select {
 		case <-ctx.Done():
@@ -182,27 +197,27 @@ type pageState struct{ input, public string }
 // public escalations, and the minute while maintenance windows exist
 // (one may begin or end).
 func inputState(cfg *config.Config, in statuspage.Inputs, now time.Time) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%p\n", cfg)
+	b := fnv.New128a()
+	fmt.Fprintf(b, "%p\n", cfg)
 	public := make(map[string]bool, len(cfg.Checks))
 	for _, sp := range cfg.Checks {
 		public[sp.Name] = sp.Component != ""
 	}
 	for _, r := range in.Results {
 		if public[r.Check] {
-			fmt.Fprintf(&b, "r %s %s %s\n", r.Check, r.Status, r.Severity)
+			fmt.Fprintf(b, "r %s %s %s\n", r.Check, r.Status, r.Severity)
 		}
 	}
 	for _, a := range in.Alerts {
-		fmt.Fprintf(&b, "a %s %s %s %t %t\n", a.ID, a.Status, a.Severity, a.Silenced, a.Maintenance)
+		fmt.Fprintf(b, "a %s %s %s %t %t\n", a.ID, a.Status, a.Severity, a.Silenced, a.Maintenance)
 	}
 	for _, e := range in.Escalations {
-		fmt.Fprintf(&b, "e %s %s\n", e.ID, e.Status)
+		fmt.Fprintf(b, "e %s %s\n", e.ID, e.Status)
 	}
 	if len(cfg.Maintenance) > 0 {
-		fmt.Fprintf(&b, "m %d\n", now.Unix()/60)
+		fmt.Fprintf(b, "m %d\n", now.Unix()/60)
 	}
-	return b.String()
+	return string(b.Sum(nil))
 }
 
 // publicState is what a visitor of the page would see change: the overall
@@ -232,7 +247,7 @@ func publicState(p *statuspage.Page) string {
 // refuse to replace (the root, a file, a folder with other files in it:
 // statuspage.CheckOut). validate, run's start and a reload ask the same
 // question, so that a config validate accepts never leaves the daemon
-// logging a refused write every 10 s.
+// logging a refused write at every rebuild.
 func checkStatusPageOut(cfg *config.Config) error {
 	if cfg.StatusPage.Out == "" {
 		return nil
