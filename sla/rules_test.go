@@ -23,7 +23,7 @@ func TestRules30dGolden(t *testing.T) {
 		{Check: "app_db", Target: 0.999, Window: 30 * day},
 		{Check: "orders_fresh", Target: 0.99, Window: 30 * day, SLI: WithinSLA},
 	}
-	got, err := Rules(objs)
+	got, err := Rules(objs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestRulesAgreeWithEvaluator(t *testing.T) {
 	for i, w := range []time.Duration{30 * day, 28 * day, 7 * day, day} {
 		objs = append(objs, Objective{Check: "c" + FormatWindow(w), Target: []float64{0.999, 0.99, 0.995, 0.9}[i], Window: w})
 	}
-	out, err := Rules(objs)
+	out, err := Rules(objs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
