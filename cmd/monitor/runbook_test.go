@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -85,5 +88,58 @@ func TestRulesRunbookURL(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestE2EAlertRunbookURL: the daemon's webhook notifications link each
+// alert to its runbook: a check's own runbook_url, else its kind's section
+// of the page alerting.runbook_url names.
+func TestE2EAlertRunbookURL(t *testing.T) {
+	t.Parallel()
+	hooks := &hookLog{}
+	rcv := httptest.NewServer(hooks)
+	defer rcv.Close()
+	dir := t.TempDir()
+	marker := staleMarker(t, dir)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	own := "https://wiki.example.com/teams/data/pipeline"
+	base := "https://wiki.example.com/monitor/runbooks"
+	other := strings.ReplaceAll(pipelineCheck, "pipeline_freshness", "export_freshness")
+	cfg := `server:
+  listen: "%s"
+storage:
+  dsn: sqlite://data/monitor.db
+checks:
+` + pipelineCheck + "    runbook_url: " + own + "\n" + other + `alerting:
+  failure_threshold: 1
+  runbook_url: ` + base + `
+  receivers:
+    - name: oncall
+      type: webhook
+      url: %s/hook
+  routes:
+    - match: { severity: CRITICAL }
+      receivers: [oncall]
+      group_wait: 0s
+      group_interval: 1s
+`
+	p := startMonitor(t, dir, func(listen string) (string, string) {
+		return cfgPath, fmt.Sprintf(cfg, listen, marker, marker, rcv.URL)
+	}, []string{"--config", cfgPath})
+	defer p.kill()
+	hooks.waitFor(t, "firing", 2, 20*time.Second)
+	got := map[string]string{}
+	hooks.mu.Lock()
+	for _, n := range hooks.got {
+		for _, a := range n.Alerts {
+			got[a.ID] = a.RunbookURL
+		}
+	}
+	hooks.mu.Unlock()
+	if got["check:pipeline_freshness"] != own {
+		t.Errorf("pipeline_freshness: runbookUrl %q, want its own %q", got["check:pipeline_freshness"], own)
+	}
+	if a := testenv.RunbookURL(t, base, got["check:export_freshness"]); a != "check-freshness" {
+		t.Errorf("export_freshness: runbookUrl %q, want the freshness section of %s", got["check:export_freshness"], base)
 	}
 }
