@@ -25,6 +25,17 @@ type Config struct {
 	// entry per retry, then the delivery is dead-lettered. Default
 	// 5s, 10s, 20s, 40s, 80s. An empty list: no retries.
 	Retry []time.Duration
+	// RunbookURL (runbook_url) is the runbook page every alert links to
+	// (alerts[].runbookUrl in notifications, the runbook_url annotation of
+	// Alertmanager and of `monitor rules`), each alert at its section:
+	// the page, then "#" and the anchor of docs/runbooks.md (#check-db,
+	// #check-freshness, #slo-burn, #escalation, ...). Set it to your own
+	// copy of docs/runbooks.md (a wiki, an internal mirror) that keeps those
+	// anchors. An absolute http(s) URL without a user, password or
+	// #fragment; "" = runbook.DefaultBase, the docs/runbooks.md of the
+	// monitor's repository on GitHub. A check's runbook_url takes its place
+	// for that check's alerts.
+	RunbookURL string
 }
 
 // Flapping is `alerting: flapping:`: more than Changes state changes within

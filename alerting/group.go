@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/monitor-dev/monitor/alerting/receiver"
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/runbook"
 	"github.com/monitor-dev/monitor/store"
 )
 
@@ -156,6 +158,7 @@ func (e *Engine) flush(g *group, now time.Time) {
 	ids := make([]string, len(listed))
 	for i, a := range listed {
 		alerts[i] = e.receiverAlert(a)
+		alerts[i].RunbookURL = e.runbookURL(a, notice == receiver.NoticeFlapping && a.Flapping)
 		ids[i] = a.ID
 	}
 	for _, name := range g.receivers {
@@ -233,4 +236,35 @@ func (e *Engine) receiverAlert(a *alert) receiver.Alert {
 		ra.EndsAt = &end
 	}
 	return ra
+}
+
+// runbookURL is the runbook link of a: its check's runbook_url, else the
+// section of the runbook page for what it is (flapping: a's notice is the
+// flapping one).
+func (e *Engine) runbookURL(a *alert, flapping bool) string {
+	if a.Check != "" {
+		if u := e.specs[a.Check].RunbookURL; u != "" {
+			return u
+		}
+	}
+	return runbook.URL(e.cfg.RunbookURL, e.runbookAnchor(a, flapping))
+}
+
+// runbookAnchor is the section of docs/runbooks.md about a.
+func (e *Engine) runbookAnchor(a *alert, flapping bool) string {
+	switch {
+	case flapping:
+		return runbook.Flapping
+	case a.Kind == KindSLOBurn:
+		return runbook.SLOBurn
+	case a.Kind == KindEscalation:
+		return runbook.Escalation
+	case a.Result != nil && a.Result.Status == check.Unknown:
+		return runbook.Unknown
+	case a.Kind == "db" && a.Result != nil && a.Result.Reason == check.ReasonHeadroom:
+		return runbook.DBHeadroom
+	case a.Kind == "freshness" && e.specs[a.Check].TakesHeartbeats():
+		return runbook.Heartbeat
+	}
+	return runbook.Check(a.Kind)
 }

@@ -15,6 +15,12 @@ type Spec struct {
 	UnknownSeverity Severity
 	Component       string // status page component; empty = private
 	DependsOn       []string
+	// RunbookURL (runbook_url) is the team's own runbook for this check:
+	// its alerts (its failures and its SLO burn-rate alerts, in the
+	// notifications and in `monitor rules`) link here instead of the
+	// section of alerting.runbook_url for its kind. An absolute http(s) URL
+	// without a user or password; "" = that section.
+	RunbookURL string
 	// Guarded means the SSRF guard applies to the check's own connections
 	// (server.guard_checks): kinds that dial what the configuration names
 	// (http, tls) refuse loopback, private and metadata addresses.

@@ -39,8 +39,9 @@ var receiverTypes = []receiver.Type{
 
 func (d *decoder) alerting(top fields) Alerting {
 	f := d.mapping(top.vals["alerting"], "alerting", "receivers", "routes",
-		"failure_threshold", "success_threshold", "repeat_interval", "flapping", "retry")
+		"failure_threshold", "success_threshold", "repeat_interval", "flapping", "retry", "runbook_url")
 	a := alerting.DefaultConfig
+	a.RunbookURL = d.runbookURL(f, "runbook_url", true)
 	a.Retry = slices.Clone(a.Retry)
 	a.Receivers = d.receivers(f)
 	a.Routes = d.routes(f, a.Receivers)

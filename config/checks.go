@@ -1,20 +1,23 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/runbook"
 	"github.com/monitor-dev/monitor/probes"
 )
 
 // checkKeys are the keys every check takes.
 var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
-	"unknown_severity", "component", "depends_on"}
+	"unknown_severity", "component", "depends_on", "runbook_url"}
 
 // kindKeys lists, per registered kind, the keys it takes besides
 // checkKeys: each kind declares them (probes.Kind.Keys).
@@ -82,6 +85,7 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		Severity:        d.severity(f, "severity"),
 		UnknownSeverity: d.severity(f, "unknown_severity"),
 		Component:       d.str(f, "component"),
+		RunbookURL:      d.runbookURL(f, "runbook_url", false),
 	}
 	switch {
 	case spec.Name == "":
@@ -143,3 +147,30 @@ func (d *decoder) severity(f fields, key string) check.Severity {
 
 // kindOf is the kind of a check read earlier; "" when unknown.
 func (d *decoder) kindOf(name string) check.Kind { return d.checkKind[name] }
+
+// runbookURL reads an optional runbook link: an absolute http(s) URL
+// without a user or password (it goes to every receiver); base: a page
+// whose section anchors are appended, so no #fragment. The value is never
+// printed: a link may carry a token.
+func (d *decoder) runbookURL(f fields, key string, base bool) string {
+	n, ok := d.scalar(f, key)
+	if !ok {
+		return ""
+	}
+	s := n.Value
+	switch err := runbook.Validate(s, base); {
+	case errors.Is(err, runbook.ErrCredentials):
+		d.hide = append(d.hide, s)
+		if u, err := url.Parse(s); err == nil {
+			p, _ := u.User.Password()
+			d.secret(p)
+		}
+		d.errorf(n, "%s%s holds a user or password (the link goes to every receiver; want a URL without credentials)", key, f.in())
+	case errors.Is(err, runbook.ErrFragment):
+		d.errorf(n, "%s%s has a #fragment (each alert's section anchor is appended to it; want the page's URL)", key, f.in())
+	case err != nil:
+		d.hide = append(d.hide, s)
+		d.errorf(n, "invalid %s%s (want an absolute http(s) URL)", key, f.in())
+	}
+	return s
+}

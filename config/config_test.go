@@ -469,6 +469,18 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			// A runbook link goes to every receiver: an absolute http(s) URL,
+			// no credentials (never echoed), and no #fragment on the page
+			// the anchors are appended to; a check's own may have one.
+			file: "invalid-runbook-url.yml",
+			want: []string{
+				`invalid-runbook-url.yml:5:18: invalid runbook_url in check "a" (want an absolute http(s) URL)`,
+				`invalid-runbook-url.yml:9:18: runbook_url in check "b" holds a user or password (the link goes to every receiver; want a URL without credentials)`,
+				`invalid-runbook-url.yml:13:18: runbook_url in check "c" must be a single value, not a list`,
+				`invalid-runbook-url.yml:21:16: runbook_url in alerting has a #fragment (each alert's section anchor is appended to it; want the page's URL)`,
+			},
+		},
+		{
 			file: "invalid-yaml.yml",
 			want: []string{`invalid-yaml.yml:2: invalid YAML: did not find expected '-' indicator`},
 		},
@@ -749,5 +761,39 @@ maintenance:
 	}
 	if cfg.Audit.Retention != 90*day {
 		t.Errorf("audit retention default = %v, want 90d", cfg.Audit.Retention)
+	}
+}
+
+// TestRunbookURLs: alerting.runbook_url and a check's runbook_url reach
+// the configuration as written; unset, both are empty (the default page).
+func TestRunbookURLs(t *testing.T) {
+	yml := `
+databases:
+  app: { dsn: "sqlite://data/app.db" }
+checks:
+  - { name: a, kind: db, database: app, runbook_url: "https://wiki.example.com/teams/db#connections" }
+  - { name: b, kind: db, database: app }
+alerting:
+  runbook_url: https://wiki.example.com/monitor/runbooks
+`
+	cfg, err := config.Parse("r.yml", []byte(yml), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Alerting.RunbookURL; got != "https://wiki.example.com/monitor/runbooks" {
+		t.Errorf("alerting.runbook_url = %q", got)
+	}
+	if got := cfg.Checks[0].RunbookURL; got != "https://wiki.example.com/teams/db#connections" {
+		t.Errorf("check a runbook_url = %q", got)
+	}
+	if got := cfg.Checks[1].RunbookURL; got != "" {
+		t.Errorf("check b runbook_url = %q, want none", got)
+	}
+	cfg, err = config.Parse("r.yml", []byte("checks: [{name: a, kind: tcp, address: \"127.0.0.1:1\"}]\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Alerting.RunbookURL != "" {
+		t.Errorf("alerting.runbook_url = %q by default, want empty (runbook.DefaultBase)", cfg.Alerting.RunbookURL)
 	}
 }

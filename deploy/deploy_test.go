@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/internal/testenv"
 )
@@ -245,5 +247,46 @@ func TestPrometheusFiles(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("prometheus.yml lacks %q", want)
 		}
+	}
+}
+
+// TestAlertRunbooks: every alert of alerts.yml links (annotation
+// runbook_url) to its own section of docs/runbooks.md, and promtool's unit
+// tests expect that annotation (so a dropped one fails there too).
+func TestAlertRunbooks(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("prometheus", "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	alerts := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts++
+			u, ok := r.Annotations["runbook_url"]
+			if !ok {
+				t.Errorf("alert %s has no runbook_url annotation", r.Alert)
+				continue
+			}
+			if anchor := testenv.RunbookURL(t, "", u); anchor != strings.ToLower(r.Alert) {
+				t.Errorf("alert %s links to #%s, want its own section #%s", r.Alert, anchor, strings.ToLower(r.Alert))
+			}
+		}
+	}
+	if alerts == 0 {
+		t.Fatal("no alert in alerts.yml")
 	}
 }

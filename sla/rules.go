@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/monitor-dev/monitor/internal/runbook"
 )
 
 // ErrorRatioRecord names the recording rule of the error ratio over a window.
@@ -43,7 +45,13 @@ type rule struct {
 // judges every run as the monitor's own figures do (the SLI of each SLO:
 // PASS for availability, younger than critical_age for within_sla; UNKNOWN
 // runs and maintenance windows left out), so both compute the same ratio.
-func Rules(objs []Objective) ([]byte, error) {
+// Every alert has the annotation runbook_url: runbookURL(check), or, when
+// runbookURL is nil, the MonitorSLOErrorBudgetBurn section of the
+// monitor's docs/runbooks.md.
+func Rules(objs []Objective, runbookURL func(check string) string) ([]byte, error) {
+	if runbookURL == nil {
+		runbookURL = func(string) string { return runbook.URL("", runbook.RuleSLOBurn) }
+	}
 	windows := map[time.Duration]bool{}
 	for _, o := range objs {
 		for _, w := range Windows(o) {
@@ -100,6 +108,7 @@ func Rules(objs []Objective) ([]byte, error) {
 					"summary": fmt.Sprintf("%s is burning its %s%% error budget %sx too fast", o.Check, objective, num(a.Factor)),
 					"description": fmt.Sprintf("The error ratio of %s has been above %s× the budget over the last %s and %s.",
 						o.Check, num(a.Factor), FormatWindow(a.Long), FormatWindow(a.Short)),
+					"runbook_url": runbookURL(o.Check),
 				},
 			})
 		}

@@ -23,7 +23,7 @@ func TestRules30dGolden(t *testing.T) {
 		{Check: "app_db", Target: 0.999, Window: 30 * day},
 		{Check: "orders_fresh", Target: 0.99, Window: 30 * day, SLI: WithinSLA},
 	}
-	got, err := Rules(objs)
+	got, err := Rules(objs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestRulesAgreeWithEvaluator(t *testing.T) {
 	for i, w := range []time.Duration{30 * day, 28 * day, 7 * day, day} {
 		objs = append(objs, Objective{Check: "c" + FormatWindow(w), Target: []float64{0.999, 0.99, 0.995, 0.9}[i], Window: w})
 	}
-	out, err := Rules(objs)
+	out, err := Rules(objs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +187,66 @@ func TestRulesAgreeWithEvaluator(t *testing.T) {
 				t.Errorf("%s: the evaluator has no figures over %s", o.Check, long)
 			}
 		}
+	}
+}
+
+// TestRulesRunbooks: every alerting rule carries the annotation
+// runbook_url: by default the MonitorSLOErrorBudgetBurn section of
+// docs/runbooks.md (an anchor the document has), else what the caller
+// gives for the check (a check's own runbook_url).
+func TestRulesRunbooks(t *testing.T) {
+	objs := []Objective{
+		{Check: "app_db", Target: 0.999, Window: 30 * day},
+		{Check: "orders_fresh", Target: 0.99, Window: 7 * day, SLI: WithinSLA},
+	}
+	alerts := func(b []byte) map[string][]string {
+		var f ruleFile
+		if err := yaml.Unmarshal(b, &f); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					out[r.Labels["check"]] = append(out[r.Labels["check"]], r.Annotations["runbook_url"])
+				}
+			}
+		}
+		return out
+	}
+	b, err := Rules(objs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := alerts(b)
+	if len(got["app_db"]) != 4 || len(got["orders_fresh"]) != 4 {
+		t.Fatalf("alerts per check: %v, want 4 each", got)
+	}
+	for check, urls := range got {
+		for _, u := range urls {
+			if a := testenv.RunbookURL(t, "", u); a != "monitorsloerrorbudgetburn" {
+				t.Errorf("%s: runbook_url %q, want the MonitorSLOErrorBudgetBurn section", check, u)
+			}
+		}
+	}
+
+	own := "https://wiki.example.com/teams/orders/freshness"
+	b, err = Rules(objs, func(check string) string {
+		if check == "orders_fresh" {
+			return own
+		}
+		return "https://wiki.example.com/runbooks#monitorsloerrorbudgetburn"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = alerts(b)
+	for _, u := range got["orders_fresh"] {
+		if u != own {
+			t.Errorf("orders_fresh: runbook_url %q, want %q", u, own)
+		}
+	}
+	for _, u := range got["app_db"] {
+		testenv.RunbookURL(t, "https://wiki.example.com/runbooks", u)
 	}
 }

@@ -326,6 +326,9 @@ func annotations(a receiver.Alert) map[string]string {
 	if a.Details != "" {
 		an["description"] = truncate(strings.ToValidUTF8(a.Details, "?"), maxDescription)
 	}
+	if a.RunbookURL != "" {
+		an["runbook_url"] = a.RunbookURL // as Prometheus alerting rules name it
+	}
 	if len(an) == 0 {
 		return nil
 	}

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
+// runbookDB is the runbook link of the sample's db alert.
+const runbookDB = "https://github.com/monitor-dev/monitor/blob/main/docs/runbooks.md#check-db"
+
 func firing(start time.Time) receiver.Notification {
 	return receiver.Notification{
 		ID:       "n-1",
@@ -35,10 +38,11 @@ func firing(start time.Time) receiver.Notification {
 			Severity: check.Critical,
 			Labels: map[string]string{"check": "usage_db", "kind": "db", "severity": "CRITICAL",
 				"component": "Usage metering", "handle": "acme", "team-name": "core"},
-			Summary:  "connect: connection refused",
-			Details:  "3 failures in a row",
-			StartsAt: start,
-			URL:      "https://status.example.com/alerts/check:usage_db",
+			Summary:    "connect: connection refused",
+			Details:    "3 failures in a row",
+			StartsAt:   start,
+			URL:        "https://status.example.com/alerts/check:usage_db",
+			RunbookURL: runbookDB,
 		}, {
 			ID: "escalation:7", Kind: "escalation", Status: receiver.StatusFiring, Severity: check.Warn,
 			Labels:   map[string]string{"handle": "acme"},
@@ -117,7 +121,8 @@ func TestPayload(t *testing.T) {
 	want := []postableAlert{{
 		Labels: map[string]string{"alertname": "usage_db", "check": "usage_db", "kind": "db", "severity": "CRITICAL",
 			"component": "Usage metering", "handle": "acme", "team_name": "core", "alert_id": "check:usage_db"},
-		Annotations:  map[string]string{"summary": "connect: connection refused", "description": "3 failures in a row"},
+		Annotations: map[string]string{"summary": "connect: connection refused", "description": "3 failures in a row",
+			"runbook_url": runbookDB},
 		StartsAt:     start,
 		EndsAt:       now.Add(DefaultResolveTimeout),
 		GeneratorURL: "https://status.example.com/alerts/check:usage_db",

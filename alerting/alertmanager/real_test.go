@@ -153,7 +153,8 @@ func TestRealAlertmanager(t *testing.T) {
 		if fmt.Sprint(db.Labels) != fmt.Sprint(wantLabels) {
 			t.Errorf("alertmanager %d labels %v, want %v", i, db.Labels, wantLabels)
 		}
-		if db.Annotations["summary"] != "connect: connection refused" || db.Annotations["description"] != "3 failures in a row" {
+		if db.Annotations["summary"] != "connect: connection refused" || db.Annotations["description"] != "3 failures in a row" ||
+			db.Annotations["runbook_url"] != runbookDB {
 			t.Errorf("annotations %v", db.Annotations)
 		}
 		if db.Status.State != "active" || !db.StartsAt.Equal(start) ||

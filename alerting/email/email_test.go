@@ -193,11 +193,12 @@ func storm() receiver.Notification {
 		Alerts: []receiver.Alert{
 			{
 				ID: "check:usage_db", Check: "usage_db", Kind: "db", Status: receiver.StatusFiring,
-				Severity: check.Critical,
-				Labels:   map[string]string{"component": "Usage metering", "check": "usage_db"},
-				Summary:  `connect: refused <script>alert("x")</script> & more`,
-				StartsAt: started,
-				URL:      "https://status.example.com/alerts/check:usage_db",
+				Severity:   check.Critical,
+				Labels:     map[string]string{"component": "Usage metering", "check": "usage_db"},
+				Summary:    `connect: refused <script>alert("x")</script> & more`,
+				StartsAt:   started,
+				URL:        "https://status.example.com/alerts/check:usage_db",
+				RunbookURL: "https://wiki.example.com/runbooks?space=ops&page=7#check-db",
 			},
 			{
 				ID: "check:usage_freshness", Check: "usage_freshness", Kind: "freshness", Status: receiver.StatusResolved,
@@ -316,6 +317,7 @@ func TestSendSTARTTLSWithAuth(t *testing.T) {
 		`connect: refused <script>alert("x")</script> & more`, // plain text is not HTML
 		"since 2026-11-29 10:30:00 UTC, firing for 1h30m",
 		"https://status.example.com/alerts/check:usage_db",
+		"  runbook: https://wiki.example.com/runbooks?space=ops&page=7#check-db",
 		"RESOLVED  usage_freshness  (WARN)",
 		"newest record 20m old", // the result's message when there is no summary
 		"since 2026-11-29 10:30:00 UTC, lasted 1h25m",
@@ -329,6 +331,7 @@ func TestSendSTARTTLSWithAuth(t *testing.T) {
 		`connect: refused &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more`,
 		`<a href="https://status.example.com/alerts/check:usage_db">usage_db</a>`,
 		`<a href="https://status.example.com/alerts">All alerts</a>`,
+		`<br><a href="https://wiki.example.com/runbooks?space=ops&amp;page=7#check-db">Runbook</a></td>`,
 		"firing for 1h30m", "lasted 1h25m", "CRITICAL", "RESOLVED",
 	} {
 		if !strings.Contains(p.html, want) {

@@ -41,6 +41,7 @@ type alertView struct {
 	Since    string // when it started, UTC
 	Duration string // "firing for 5m", "lasted 1h02m"
 	URL      string
+	Runbook  string // the alert's runbook link
 }
 
 func newView(n receiver.Notification, now time.Time) view {
@@ -85,6 +86,7 @@ func newView(n receiver.Notification, now time.Time) view {
 			Summary:  truncate(a.Summary, maxSummary),
 			Details:  truncate(a.Details, maxDetails),
 			URL:      a.URL,
+			Runbook:  a.RunbookURL,
 		}
 		if av.Summary == "" && a.Result != nil {
 			av.Summary = truncate(a.Result.Message, maxSummary)
@@ -187,6 +189,8 @@ var textTemplate = texttemplate.Must(texttemplate.New("text").Parse(`{{.Subject}
   since {{.}}{{end}}{{with .Duration}}, {{.}}{{end}}
 {{- with .URL}}
   {{.}}{{end}}
+{{- with .Runbook}}
+  runbook: {{.}}{{end}}
 {{end}}
 {{- if .More}}
 ... and {{.More}} more alerts.
@@ -210,7 +214,7 @@ var htmlTemplate = htmltemplate.Must(htmltemplate.New("html").Parse(`<!DOCTYPE h
 <td>{{if .URL}}<a href="{{.URL}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</td>
 <td>{{.Severity}}</td>
 <td>{{.Since}}{{with .Duration}}<br>{{.}}{{end}}</td>
-<td>{{.Summary}}{{with .Details}}<br><span style="white-space: pre-wrap;">{{.}}</span>{{end}}</td>
+<td>{{.Summary}}{{with .Details}}<br><span style="white-space: pre-wrap;">{{.}}</span>{{end}}{{with .Runbook}}<br><a href="{{.}}">Runbook</a>{{end}}</td>
 </tr>
 {{end}}</table>
 {{if .More}}<p>… and {{.More}} more alerts.</p>{{end}}

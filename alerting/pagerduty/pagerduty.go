@@ -191,6 +191,9 @@ func (p *Notifier) event(n receiver.Notification, a receiver.Alert) event {
 	if a.URL != "" {
 		details["url"] = a.URL
 	}
+	if a.RunbookURL != "" {
+		details["runbook_url"] = a.RunbookURL
+	}
 	if n.Notice != "" {
 		details["notice"] = n.Notice
 	}
@@ -204,6 +207,9 @@ func (p *Notifier) event(n receiver.Notification, a receiver.Alert) event {
 	}
 	if a.URL != "" {
 		ev.Links = append(ev.Links, link{Href: a.URL, Text: "This alert in the monitor"})
+	}
+	if a.RunbookURL != "" {
+		ev.Links = append(ev.Links, link{Href: a.RunbookURL, Text: "Runbook"})
 	}
 	if n.URL != "" && n.URL != a.URL {
 		ev.Links = append(ev.Links, link{Href: n.URL, Text: "All alerts"})

@@ -111,7 +111,7 @@ func TestTrigger(t *testing.T) {
 	cd := p.CustomDetails
 	if cd["check"] != "usage_meters_connectivity" || cd["alert"] != "check:usage_meters_connectivity" ||
 		cd["severity"] != "CRITICAL" || cd["status"] != "firing" || cd["notification"] != n.ID ||
-		cd["url"] != n.Alerts[0].URL || cd["startsAt"] != "2026-11-21T10:13:00Z" {
+		cd["url"] != n.Alerts[0].URL || cd["runbook_url"] != receivertest.RunbookDB || cd["startsAt"] != "2026-11-21T10:13:00Z" {
 		t.Errorf("custom_details %v", cd)
 	}
 	if res, _ := cd["result"].(map[string]any); res["status"] != "FAIL" || res["message"] != "dial tcp 10.0.0.5:5432: connection refused" {
@@ -120,7 +120,7 @@ func TestTrigger(t *testing.T) {
 	if labels, _ := cd["labels"].(map[string]any); labels["component"] != "Usage metering" || labels["kind"] != "db" {
 		t.Errorf("custom_details.labels %v", cd["labels"])
 	}
-	wantLinks := []string{n.Alerts[0].URL, "This alert in the monitor", n.URL, "All alerts"}
+	wantLinks := []string{n.Alerts[0].URL, "This alert in the monitor", receivertest.RunbookDB, "Runbook", n.URL, "All alerts"}
 	var links []string
 	for _, l := range ev.Links {
 		links = append(links, l.Href, l.Text)

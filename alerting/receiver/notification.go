@@ -49,6 +49,10 @@ type Alert struct {
 	StartsAt time.Time     `json:"startsAt"`
 	EndsAt   *time.Time    `json:"endsAt"`        // nil while firing
 	URL      string        `json:"url,omitempty"` // public_url link to the alert's page in the monitor
+	// RunbookURL is what to do about it: the section of the runbook page
+	// (alerting.runbook_url, default the monitor's docs/runbooks.md) for
+	// the alert's kind, or the check's own runbook_url.
+	RunbookURL string `json:"runbookUrl,omitempty"`
 }
 
 // Notification is one message to one receiver: the alerts of one group

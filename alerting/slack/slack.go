@@ -200,6 +200,9 @@ func section(a receiver.Alert, now time.Time) string {
 	if a.Kind != "" {
 		fmt.Fprintf(&b, " · %s", escape(a.Kind))
 	}
+	if a.RunbookURL != "" {
+		fmt.Fprintf(&b, " · <%s|runbook>", escape(a.RunbookURL))
+	}
 	if msg := message(a); msg != "" {
 		b.WriteString("\n" + cut(escape(msg), maxMessage))
 	}

@@ -95,13 +95,15 @@ func TestPayloadFiring(t *testing.T) {
 		t.Errorf("header %+v", h.Text)
 	}
 	s0, s1 := att.Blocks[1], att.Blocks[2]
-	want0 := ":red_circle: *<https://status.example.com/alerts/check:usage_meters_connectivity|usage_meters_connectivity>* · CRITICAL · db\n" +
+	want0 := ":red_circle: *<https://status.example.com/alerts/check:usage_meters_connectivity|usage_meters_connectivity>* · CRITICAL · db" +
+		" · <" + receivertest.RunbookDB + "|runbook>\n" +
 		"dial tcp: &lt;refused&gt; &amp; gone\n" +
 		"Since <!date^1795255980^{date_short_pretty} {time}|2026-11-21 10:13 UTC>"
 	if s0.Type != "section" || s0.Text.Type != "mrkdwn" || s0.Text.Text != want0 {
 		t.Errorf("section 0\n%s\nwant\n%s", s0.Text.Text, want0)
 	}
-	if !strings.HasPrefix(s1.Text.Text, ":large_orange_circle: *<https://status.example.com/alerts/check:redirect_analytics_freshness|redirect_analytics_freshness>* · WARN · freshness\nnewest row is 17m12s old (max 15m)") {
+	if !strings.HasPrefix(s1.Text.Text, ":large_orange_circle: *<https://status.example.com/alerts/check:redirect_analytics_freshness|redirect_analytics_freshness>* · WARN · freshness"+
+		" · <https://wiki.example.com/teams/analytics/freshness?space=ops&amp;page=42|runbook>\nnewest row is 17m12s old (max 15m)") {
 		t.Errorf("section 1: %s", s1.Text.Text)
 	}
 	c := att.Blocks[3]
@@ -124,7 +126,8 @@ func TestPayloadResolved(t *testing.T) {
 	if got := att.Blocks[0].Text.Text; got != "RESOLVED · usage_meters_connectivity" {
 		t.Errorf("header %q", got)
 	}
-	want := ":large_green_circle: *<https://status.example.com/alerts/check:usage_meters_connectivity|usage_meters_connectivity>* resolved after 16m · was CRITICAL · db\nok"
+	want := ":large_green_circle: *<https://status.example.com/alerts/check:usage_meters_connectivity|usage_meters_connectivity>* resolved after 16m · was CRITICAL · db" +
+		" · <" + receivertest.RunbookDB + "|runbook>\nok"
 	if got := att.Blocks[1].Text.Text; got != want {
 		t.Errorf("section\n%s\nwant\n%s", got, want)
 	}

@@ -174,6 +174,7 @@ func TestSendSigned(t *testing.T) {
 			StartsAt time.Time         `json:"startsAt"`
 			EndsAt   *time.Time        `json:"endsAt"`
 			URL      string            `json:"url"`
+			Runbook  string            `json:"runbookUrl"`
 		} `json:"alerts"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(reqs[1].Body))
@@ -187,8 +188,11 @@ func TestSendSigned(t *testing.T) {
 	a, want := got.Alerts[1], n.Alerts[1]
 	if a.ID != want.ID || a.Check != want.Check || a.Kind != "freshness" || a.Status != "firing" ||
 		a.Severity != "WARN" || !reflect.DeepEqual(a.Labels, want.Labels) || !a.StartsAt.Equal(want.StartsAt) ||
-		a.EndsAt != nil || a.URL != want.URL {
+		a.EndsAt != nil || a.URL != want.URL || a.Runbook != receivertest.RunbookOwn {
 		t.Errorf("alert: %+v\nwant %+v", a, want)
+	}
+	if got.Alerts[0].Runbook != receivertest.RunbookDB {
+		t.Errorf("alerts[0].runbookUrl %q, want %q", got.Alerts[0].Runbook, receivertest.RunbookDB)
 	}
 	// result is in the health shape.
 	wantResult := map[string]any{"name": "redirect_analytics_freshness", "kind": "freshness", "status": "FAIL",

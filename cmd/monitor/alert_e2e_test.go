@@ -76,8 +76,9 @@ type hookNote struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Alerts []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
+		ID         string `json:"id"`
+		Status     string `json:"status"`
+		RunbookURL string `json:"runbookUrl"`
 	} `json:"alerts"`
 	webhookID string
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting/receiver"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/internal/runbook"
 )
 
 // alertTestTimeout bounds `monitor alert test`'s one attempt.
@@ -64,6 +65,7 @@ func cmdAlert(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitConfig
 	}
 	n := sampleNotification(rcv.Name, l.cfg.Server.PublicURL, time.Now())
+	n.Alerts[0].RunbookURL = runbook.URL(l.cfg.Alerting.RunbookURL, runbook.Test)
 	sctx, cancel := context.WithTimeout(ctx, alertTestTimeout)
 	defer cancel()
 	start := time.Now()

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/monitor-dev/monitor/alerting/receiver"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // monitor alert test sends one signed sample to the named receiver, says
@@ -14,8 +19,10 @@ import (
 func TestAlertTestCommand(t *testing.T) {
 	var code atomic.Int32
 	code.Store(http.StatusNoContent)
-	var gotID, gotSig atomic.Value
+	var gotID, gotSig, gotBody atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		gotBody.Store(body)
 		gotID.Store(r.Header.Get("webhook-id"))
 		gotSig.Store(r.Header.Get("webhook-signature"))
 		w.WriteHeader(int(code.Load()))
@@ -36,6 +43,7 @@ alerting:
       type: webhook
       url: `+srv.URL+`/hook?token=hooksecret123
       secret: "${HOOK_SECRET}"
+  runbook_url: https://wiki.example.com/monitor/runbooks
 `)
 	rc, out, errOut := runMain(t, "alert", "test", "--config", cfg, "--receiver", "oncall")
 	if rc != 0 || !strings.Contains(out, "oncall (webhook): sent") {
@@ -46,6 +54,15 @@ alerting:
 	}
 	if sig, _ := gotSig.Load().(string); !strings.HasPrefix(sig, "v1,") {
 		t.Errorf("webhook-signature %q", sig)
+	}
+	// The sample links to the test notification's section of the runbook
+	// page that alerting.runbook_url names.
+	var sample receiver.Notification
+	if body, _ := gotBody.Load().([]byte); json.Unmarshal(body, &sample) != nil || len(sample.Alerts) != 1 {
+		t.Fatalf("body %s", body)
+	}
+	if a := testenv.RunbookURL(t, "https://wiki.example.com/monitor/runbooks", sample.Alerts[0].RunbookURL); a != "test-notification" {
+		t.Errorf("runbookUrl %q, want the test notification's section", sample.Alerts[0].RunbookURL)
 	}
 
 	code.Store(http.StatusInternalServerError)

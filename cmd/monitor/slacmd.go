@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/internal/runbook"
 	"github.com/monitor-dev/monitor/sla"
 )
 
@@ -40,11 +41,11 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.parse(fs, "rules", args, stdout, stderr); !ok {
 		return code
 	}
-	_, objs, ok := c.loadObjectives("rules", stderr)
+	l, objs, ok := c.loadObjectives("rules", stderr)
 	if !ok {
 		return exitConfig
 	}
-	b, err := sla.Rules(objs)
+	b, err := sla.Rules(objs, ruleRunbooks(l.cfg))
 	if err != nil {
 		fmt.Fprintf(stderr, "monitor rules: %v\n", err)
 		return exitFail
@@ -120,4 +121,20 @@ func cmdSLA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// ruleRunbooks gives the runbook_url annotation of a check's burn-rate
+// alerts: the check's own runbook_url, else the MonitorSLOErrorBudgetBurn
+// section of alerting.runbook_url.
+func ruleRunbooks(cfg *config.Config) func(check string) string {
+	own := map[string]string{}
+	for _, c := range cfg.Checks {
+		own[c.Name] = c.RunbookURL
+	}
+	return func(check string) string {
+		if u := own[check]; u != "" {
+			return u
+		}
+		return runbook.URL(cfg.Alerting.RunbookURL, runbook.RuleSLOBurn)
+	}
 }

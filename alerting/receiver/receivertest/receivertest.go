@@ -19,6 +19,13 @@ import (
 // Now is the clock of the samples.
 var Now = time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 
+// The runbook links of the sample's alerts: the db check's section of the
+// monitor's docs/runbooks.md, and the freshness check's own runbook_url.
+const (
+	RunbookDB  = "https://github.com/monitor-dev/monitor/blob/main/docs/runbooks.md#check-db"
+	RunbookOwn = "https://wiki.example.com/teams/analytics/freshness?space=ops&page=42"
+)
+
 // Notification is a sample: two alerts of one group, a CRITICAL check
 // failing and a WARN freshness check, both firing (status resolved: both
 // resolved, with their ends).
@@ -34,8 +41,9 @@ func Notification(status string) receiver.Notification {
 		Result: &check.Result{Check: "usage_meters_connectivity", Kind: "db", Status: check.Fail,
 			Severity: check.Critical, Message: "dial tcp 10.0.0.5:5432: connection refused",
 			CheckedAt: Now.Add(-20 * time.Second)},
-		StartsAt: started,
-		URL:      "https://status.example.com/alerts/check:usage_meters_connectivity",
+		StartsAt:   started,
+		URL:        "https://status.example.com/alerts/check:usage_meters_connectivity",
+		RunbookURL: RunbookDB,
 	}
 	b := receiver.Alert{
 		ID: "check:redirect_analytics_freshness", Check: "redirect_analytics_freshness", Kind: "freshness",
@@ -46,8 +54,9 @@ func Notification(status string) receiver.Notification {
 		Result: &check.Result{Check: "redirect_analytics_freshness", Kind: "freshness", Status: check.Fail,
 			Severity: check.Warn, Message: "newest row is 17m12s old (max 15m)",
 			ObservedValue: &v, ObservedUnit: "s", CheckedAt: Now.Add(-19 * time.Second)},
-		StartsAt: started.Add(time.Minute),
-		URL:      "https://status.example.com/alerts/check:redirect_analytics_freshness",
+		StartsAt:   started.Add(time.Minute),
+		URL:        "https://status.example.com/alerts/check:redirect_analytics_freshness",
+		RunbookURL: RunbookOwn,
 	}
 	if status == receiver.StatusResolved {
 		end := Now.Add(-time.Minute)
