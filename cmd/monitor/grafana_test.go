@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	grafanadash "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -179,6 +183,35 @@ func TestGrafanaDashboardSchema(t *testing.T) {
 						}
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestGrafanaDashboardStrictSchema decodes both dashboards with the types
+// Grafana publishes for its dashboard schema and panel plugins (the
+// foundation SDK, generated from Grafana's own schemas), strictly: an
+// unknown key, a wrong type or a missing required field in the dashboard,
+// a panel, its options or field config, or a Prometheus query fails.
+func TestGrafanaDashboardStrictSchema(t *testing.T) {
+	plugins.RegisterDefaultPlugins()
+	for name := range dashboardFiles {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(grafanaDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d grafanadash.Dashboard
+			err = d.UnmarshalJSONStrict(b)
+			var be cog.BuildErrors
+			if errors.As(err, &be) && len(be) == 0 {
+				err = nil // the SDK returns an empty list as a non-nil error
+			}
+			if err != nil {
+				t.Fatalf("%s against Grafana's dashboard schema:\n%v", name, err)
+			}
+			if err := d.Validate(); err != nil {
+				t.Errorf("%s: %v", name, err)
 			}
 		})
 	}
