@@ -117,6 +117,24 @@ func TestE2EGrafanaDashboards(t *testing.T) {
 	if len(checks) < 6 {
 		t.Fatalf("checks %v", checks)
 	}
+	// The drill-down's check variable, label_values(monitor_check_status,
+	// check), offers every configured check.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		res, err := query("group by (check) (monitor_check_status)")
+		var offered []string
+		for _, s := range res {
+			offered = append(offered, s.Metric["check"])
+		}
+		slices.Sort(offered)
+		want := slices.Sorted(slices.Values(checks))
+		if err == nil && slices.Equal(offered, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the check variable would offer %v (%v), want %v", offered, err, want)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 
 	type pending struct{ dash, panel, ref, expr string }
 	var todo []pending
