@@ -201,6 +201,10 @@ func TestGrafanaDashboardStrictSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The SDK marks the classic schema deprecated in favour of
+			// dashboardv2 (Grafana 12's opt-in resource format); the
+			// classic JSON is what import and file provisioning read.
+			//lint:ignore SA1019 the committed dashboards are classic JSON on purpose
 			var d grafanadash.Dashboard
 			err = d.UnmarshalJSONStrict(b)
 			var be cog.BuildErrors
