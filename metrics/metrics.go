@@ -6,7 +6,9 @@ package metrics
 
 import (
 	"runtime"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,6 +27,9 @@ type Metrics struct {
 }
 
 var (
+	descInfo = prometheus.NewDesc("monitor_check_info",
+		"Always 1: a configured check's kind and status page component (empty for a private check).",
+		[]string{"check", "kind", "component"}, nil)
 	descStatus = prometheus.NewDesc("monitor_check_status",
 		"Current status of a check: 1 for the current status, 0 for the others.", []string{"check", "status"}, nil)
 	descSeverity = prometheus.NewDesc("monitor_check_severity",
@@ -35,10 +40,18 @@ var (
 		"Age of the newest record a freshness check saw, as of this scrape.", []string{"check"}, nil)
 	descNewest = prometheus.NewDesc("monitor_freshness_newest_timestamp_seconds",
 		"Unix time of the newest record a freshness check saw.", []string{"check"}, nil)
+	descMaxAge = prometheus.NewDesc("monitor_freshness_max_age_seconds",
+		"A freshness check's max_age: data older than this fails the check.", []string{"check"}, nil)
+	descCriticalAge = prometheus.NewDesc("monitor_freshness_critical_age_seconds",
+		"A freshness check's critical_age, when set: data older than this fails the check as CRITICAL and is outside its SLA.",
+		[]string{"check"}, nil)
 	descCertExpiry = prometheus.NewDesc("monitor_tls_cert_expiry_timestamp_seconds",
 		"Unix time the server's leaf certificate expires, as an http or tls check last saw it.", []string{"check"}, nil)
 	descLinks = prometheus.NewDesc("monitor_link_results",
 		"Links of a link check by the status of their last check.", []string{"check", "status"}, nil)
+	descLinkFailures = prometheus.NewDesc("monitor_link_failures",
+		"Failing links of a link check by the kind of failure of their last check (the links API's error).",
+		[]string{"check", "reason"}, nil)
 	descLinkUp = prometheus.NewDesc("monitor_link_up",
 		"1 if the link passed its last check (checks with per_link_metrics only).", []string{"check", "url"}, nil)
 	descLinkCode = prometheus.NewDesc("monitor_link_status_code",
@@ -116,13 +129,26 @@ func (m *Metrics) Observe(r check.Result) {
 type stateCollector struct{ snap *snapshot.Snapshot }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStatus, descSeverity, descLastRun, descAge, descNewest,
-		descCertExpiry, descLinks, descLinkUp, descLinkCode, descDBConns, descDBMax} {
+	for _, d := range []*prometheus.Desc{descInfo, descStatus, descSeverity, descLastRun, descAge, descNewest,
+		descMaxAge, descCriticalAge, descCertExpiry, descLinks, descLinkFailures, descLinkUp, descLinkCode,
+		descDBConns, descDBMax} {
 		ch <- d
 	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, sp := range c.snap.Specs() {
+		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, sp.Name, string(sp.Kind), sp.Component)
+		if a, ok := sp.Config.(interface {
+			AgeLimits() (maxAge, criticalAge time.Duration)
+		}); ok {
+			maxAge, critical := a.AgeLimits()
+			ch <- prometheus.MustNewConstMetric(descMaxAge, prometheus.GaugeValue, maxAge.Seconds(), sp.Name)
+			if critical > 0 {
+				ch <- prometheus.MustNewConstMetric(descCriticalAge, prometheus.GaugeValue, critical.Seconds(), sp.Name)
+			}
+		}
+	}
 	v := c.snap.View()
 	for _, r := range v.Checks {
 		for _, st := range check.Statuses {
@@ -161,11 +187,18 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Result) {
 	counts := map[check.Status]int{}
+	failures := map[check.Reason]int{}
 	for _, l := range raw.Links {
 		counts[l.Status]++
+		if l.Status != check.Pass && l.Error != "" {
+			failures[linkReason(l.Error)]++
+		}
 	}
 	for _, st := range check.Statuses {
 		ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(counts[st]), raw.Check, string(st))
+	}
+	for _, reason := range linkReasons {
+		ch <- prometheus.MustNewConstMetric(descLinkFailures, prometheus.GaugeValue, float64(failures[reason]), raw.Check, string(reason))
 	}
 	sp, ok := c.snap.Spec(raw.Check)
 	if !ok || !sp.PerItemMetrics() {
@@ -181,6 +214,21 @@ func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Resu
 		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.Status == check.Pass), raw.Check, label)
 		ch <- prometheus.MustNewConstMetric(descLinkCode, prometheus.GaugeValue, float64(l.StatusCode), raw.Check, label)
 	}
+}
+
+// linkReasons are the reason label values of monitor_link_failures: the
+// kinds of failure of a link (check.LinkErr*), and error for any other.
+// All are exported, at 0 when no link fails that way.
+var linkReasons = []check.Reason{check.LinkErrDNS, check.LinkErrConnect, check.LinkErrTLS, check.LinkErrTimeout,
+	check.LinkErrHTTPStatus, check.LinkErrRedirects, check.LinkErrBlocked, check.LinkErrInvalidURL, check.ReasonError}
+
+// linkReason keeps the label set bounded: a reason outside linkReasons
+// counts as error.
+func linkReason(r check.Reason) check.Reason {
+	if slices.Contains(linkReasons, r) {
+		return r
+	}
+	return check.ReasonError
 }
 
 func b2f(b bool) float64 {

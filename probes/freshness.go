@@ -58,6 +58,12 @@ func (c FreshnessConfig) TakesHeartbeats() bool {
 	return ok
 }
 
+// AgeLimits are max_age and critical_age (0 when not set), exported as
+// monitor_freshness_max_age_seconds and monitor_freshness_critical_age_seconds.
+func (c FreshnessConfig) AgeLimits() (maxAge, criticalAge time.Duration) {
+	return c.MaxAge, c.CriticalAge
+}
+
 // freshnessConfig is spec's FreshnessConfig (zero when spec is not a
 // freshness check).
 func freshnessConfig(spec check.Spec) FreshnessConfig {

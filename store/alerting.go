@@ -151,6 +151,8 @@ type AlertStore interface {
 	Replay(ctx context.Context, id int64, now time.Time) (Delivery, error)
 	// PendingCounts returns the number of pending deliveries per receiver.
 	PendingCounts(ctx context.Context) (map[string]int, error)
+	// DeadLetterCounts returns the number of dead letters per receiver.
+	DeadLetterCounts(ctx context.Context) (map[string]int, error)
 
 	// SaveSilence inserts or replaces a silence (by ID).
 	SaveSilence(ctx context.Context, s Silence) error

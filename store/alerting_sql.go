@@ -754,10 +754,29 @@ func (s *sqlStore) Replay(ctx context.Context, id int64, now time.Time) (Deliver
 // PendingCounts returns the number of pending deliveries per receiver
 // (receivers without any are absent).
 func (s *sqlStore) PendingCounts(ctx context.Context) (map[string]int, error) {
-	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(
-		"SELECT receiver, COUNT(*) FROM deliveries WHERE state = ? GROUP BY receiver"), DeliveryPending)
+	out, err := s.countByReceiver(ctx, DeliveryPending)
 	if err != nil {
 		return nil, fmt.Errorf("store pending counts: %w", err)
+	}
+	return out, nil
+}
+
+// DeadLetterCounts returns the number of dead letters per receiver
+// (receivers without any are absent).
+func (s *sqlStore) DeadLetterCounts(ctx context.Context) (map[string]int, error) {
+	out, err := s.countByReceiver(ctx, DeliveryDead)
+	if err != nil {
+		return nil, fmt.Errorf("store dead letter counts: %w", err)
+	}
+	return out, nil
+}
+
+// countByReceiver counts the deliveries in state per receiver.
+func (s *sqlStore) countByReceiver(ctx context.Context, state string) (map[string]int, error) {
+	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(
+		"SELECT receiver, COUNT(*) FROM deliveries WHERE state = ? GROUP BY receiver"), state)
+	if err != nil {
+		return nil, err
 	}
 	defer rs.Close()
 	out := map[string]int{}
@@ -765,14 +784,11 @@ func (s *sqlStore) PendingCounts(ctx context.Context) (map[string]int, error) {
 		var r string
 		var n int
 		if err := rs.Scan(&r, &n); err != nil {
-			return nil, fmt.Errorf("store pending counts: %w", err)
+			return nil, err
 		}
 		out[r] = n
 	}
-	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("store pending counts: %w", err)
-	}
-	return out, nil
+	return out, rs.Err()
 }
 
 // --- silences and escalations ---------------------------------------------

@@ -450,6 +450,16 @@ func testPendingCounts(t *testing.T, e engine) {
 	if want := map[string]int{"oncall": 2, "slack": 1}; err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("PendingCounts = %v, %v, want %v", got, err, want)
 	}
+	got, err = st.DeadLetterCounts(ctx)
+	if want := map[string]int{"slack": 1}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("DeadLetterCounts = %v, %v, want %v", got, err, want)
+	}
+	if _, err := st.Replay(ctx, ids[3], at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.DeadLetterCounts(ctx); err != nil || len(got) != 0 {
+		t.Errorf("DeadLetterCounts after the replay = %v, %v, want none", got, err)
+	}
 }
 
 func testAttemptsByReceiver(t *testing.T, e engine) {

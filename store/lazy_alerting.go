@@ -64,6 +64,13 @@ func (l *Lazy) PendingCounts(ctx context.Context) (map[string]int, error) {
 	return nil, ErrUnavailable
 }
 
+func (l *Lazy) DeadLetterCounts(ctx context.Context) (map[string]int, error) {
+	if st := l.get(); st != nil {
+		return st.DeadLetterCounts(ctx)
+	}
+	return nil, ErrUnavailable
+}
+
 func (l *Lazy) SaveSilence(ctx context.Context, s Silence) error {
 	if st := l.get(); st != nil {
 		return st.SaveSilence(ctx, s)

@@ -134,6 +134,14 @@ func (m *memStore) Replay(_ context.Context, id int64, now time.Time) (store.Del
 }
 
 func (m *memStore) PendingCounts(context.Context) (map[string]int, error) {
+	return m.counts(store.DeliveryPending)
+}
+
+func (m *memStore) DeadLetterCounts(context.Context) (map[string]int, error) {
+	return m.counts(store.DeliveryDead)
+}
+
+func (m *memStore) counts(state string) (map[string]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -141,7 +149,7 @@ func (m *memStore) PendingCounts(context.Context) (map[string]int, error) {
 	}
 	out := map[string]int{}
 	for _, d := range m.dels {
-		if d.State == store.DeliveryPending {
+		if d.State == state {
 			out[d.Receiver]++
 		}
 	}

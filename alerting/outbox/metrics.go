@@ -14,9 +14,11 @@ type metrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	pendDsc *prometheus.Desc
+	deadDsc *prometheus.Desc
 
 	mu      sync.Mutex
 	pending map[string]int // per receiver, as the store last counted, less what finished since
+	dead    map[string]int // per receiver, as the store last counted, plus the deliveries given up since
 	known   []string       // configured receivers: always exported
 }
 
@@ -33,7 +35,10 @@ func newMetrics() *metrics {
 		}, []string{"receiver"}),
 		pendDsc: prometheus.NewDesc("monitor_notifications_pending",
 			"Outbox deliveries not yet sent (nor dead-lettered).", []string{"receiver"}, nil),
+		deadDsc: prometheus.NewDesc("monitor_notifications_dead_letters",
+			"Deliveries given up and kept as dead letters (until replayed or past retention).", []string{"receiver"}, nil),
 		pending: map[string]int{},
+		dead:    map[string]int{},
 	}
 }
 
@@ -56,6 +61,15 @@ func (m *metrics) setPending(counts map[string]int) {
 	clear(m.pending)
 	for k, v := range counts {
 		m.pending[k] = v
+	}
+}
+
+func (m *metrics) setDead(counts map[string]int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.dead)
+	for k, v := range counts {
+		m.dead[k] = v
 	}
 }
 
@@ -88,11 +102,15 @@ func (m *metrics) attempted(a store.Attempt, createdAt time.Time) {
 	if m.pending[a.Receiver] > 0 {
 		m.pending[a.Receiver]--
 	}
+	if a.Outcome == store.OutcomeDead {
+		m.dead[a.Receiver]++
+	}
 	m.mu.Unlock()
 }
 
 // Collector returns the collector of monitor_notifications_total,
-// monitor_notifications_pending and monitor_notification_delivery_seconds.
+// monitor_notifications_pending, monitor_notifications_dead_letters and
+// monitor_notification_delivery_seconds.
 func (d *Dispatcher) Collector() prometheus.Collector { return d.m }
 
 // Describe implements prometheus.Collector.
@@ -100,6 +118,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.total.Describe(ch)
 	m.latency.Describe(ch)
 	ch <- m.pendDsc
+	ch <- m.deadDsc
 }
 
 // Collect implements prometheus.Collector.
@@ -107,15 +126,22 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.total.Collect(ch)
 	m.latency.Collect(ch)
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.collectCounts(ch, m.pendDsc, m.pending)
+	m.collectCounts(ch, m.deadDsc, m.dead)
+}
+
+// collectCounts exports counts: every configured receiver (at zero when it
+// has none) and any other receiver with some (one removed from the config).
+func (m *metrics) collectCounts(ch chan<- prometheus.Metric, desc *prometheus.Desc, counts map[string]int) {
 	seen := map[string]bool{}
 	for _, n := range m.known {
 		seen[n] = true
-		ch <- prometheus.MustNewConstMetric(m.pendDsc, prometheus.GaugeValue, float64(m.pending[n]), n)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(counts[n]), n)
 	}
-	for n, v := range m.pending {
+	for n, v := range counts {
 		if !seen[n] && v > 0 {
-			ch <- prometheus.MustNewConstMetric(m.pendDsc, prometheus.GaugeValue, float64(v), n)
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), n)
 		}
 	}
-	m.mu.Unlock()
 }

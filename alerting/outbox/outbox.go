@@ -510,6 +510,14 @@ func (d *Dispatcher) load(ctx context.Context, count bool) {
 			return
 		}
 		d.m.setPending(counts)
+		dead, err := d.st.DeadLetterCounts(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("reading the outbox failed", "err", err)
+			}
+			return
+		}
+		d.m.setDead(dead)
 	}
 	counts := d.m.pendingCounts()
 	d.mu.Lock()

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -200,6 +201,21 @@ func TestOutageDeadLetterReplay(t *testing.T) {
 		if got := testutil.ToFloat64(d.m.total.WithLabelValues("hook", "retried")); got != 5 {
 			t.Errorf("retried = %v, want 5", got)
 		}
+		deadLetters := func(want int) {
+			t.Helper()
+			exp := fmt.Sprintf(`# HELP monitor_notifications_dead_letters Deliveries given up and kept as dead letters (until replayed or past retention).
+# TYPE monitor_notifications_dead_letters gauge
+monitor_notifications_dead_letters{receiver="hook"} %d
+`, want)
+			if err := testutil.CollectAndCompare(d.Collector(), strings.NewReader(exp), "monitor_notifications_dead_letters"); err != nil {
+				t.Error(err)
+			}
+		}
+		deadLetters(1)
+		// The store's count agrees after the next poll.
+		time.Sleep(DefaultPollInterval)
+		settle()
+		deadLetters(1)
 
 		if _, err := d.Replay(context.Background(), 999, "ops"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Replay of an unknown id: %v, want ErrNotFound", err)
@@ -219,6 +235,7 @@ func TestOutageDeadLetterReplay(t *testing.T) {
 		if dl := delivery(t, st, ids[0]); dl.State != store.DeliverySent {
 			t.Errorf("replayed delivery is %s, want sent", dl.State)
 		}
+		deadLetters(0)
 		evs, _ = st.AuditEvents(context.Background(), store.AuditQuery{Limit: 10, Action: ActionReplayed})
 		if len(evs) != 1 || evs[0].Actor != "ops" || evs[0].Target != target(ids[0]) {
 			t.Errorf("replay audit events %+v", evs)
