@@ -16,11 +16,11 @@ import (
 	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
-// cookbookBlocks returns the fenced blocks of docs/cookbook.md tagged lang,
-// indentation removed.
-func cookbookBlocks(t *testing.T, lang string) []string {
+// docBlocks returns the fenced blocks of docs/NAME tagged lang,
+// indentation removed (a block inside a list item is indented).
+func docBlocks(t *testing.T, name, lang string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "cookbook.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +41,12 @@ func cookbookBlocks(t *testing.T, lang string) []string {
 	return blocks
 }
 
-// cookbookBlock is the one block of lang that contains every one of want.
-func cookbookBlock(t *testing.T, lang string, want ...string) string {
+// docBlock is the one block of docs/NAME tagged lang that contains every
+// one of want.
+func docBlock(t *testing.T, name, lang string, want ...string) string {
 	t.Helper()
 	var found []string
-	for _, b := range cookbookBlocks(t, lang) {
+	for _, b := range docBlocks(t, name, lang) {
 		ok := true
 		for _, w := range want {
 			ok = ok && strings.Contains(b, w)
@@ -55,9 +56,15 @@ func cookbookBlock(t *testing.T, lang string, want ...string) string {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("docs/cookbook.md has %d %s blocks with %q, want 1", len(found), lang, want)
+		t.Fatalf("docs/%s has %d %s blocks with %q, want 1", name, len(found), lang, want)
 	}
 	return found[0]
+}
+
+// cookbookBlock is docBlock of docs/cookbook.md.
+func cookbookBlock(t *testing.T, lang string, want ...string) string {
+	t.Helper()
+	return docBlock(t, "cookbook.md", lang, want...)
 }
 
 // replaceAll replaces each old with its new in s, failing when an old is
