@@ -54,22 +54,24 @@ func TestConfigReference(t *testing.T) {
 // refGen writes the reference.
 type refGen struct {
 	t       *testing.T
-	root    string                     // the module's directory
-	docs    map[string]string          // "pkgpath.Type.Field" → its comment
-	enums   map[string][]string        // "pkgpath.Type" → the values of its constants
-	parsed  map[string]bool            // package paths read
-	out     bytes.Buffer               //
-	missing []string                   // keys without documentation
-	keys    map[string]map[string]bool // section → the top-level keys written (for the completeness checks)
-	types   map[string]string          // full key → its type, where a registry knows it better
+	root    string                       // the module's directory
+	docs    map[string]string            // "pkgpath.Type.Field" → its comment
+	enums   map[string][]string          // "pkgpath.Type" → the values of its constants
+	consts  map[string]map[string]string // pkgpath → exported constant → its value, as written
+	parsed  map[string]bool              // package paths read
+	out     bytes.Buffer                 //
+	missing []string                     // keys without documentation
+	keys    map[string]map[string]bool   // section → the top-level keys written (for the completeness checks)
+	types   map[string]string            // full key → its type, where a registry knows it better
+	words   map[string]bool              // every key (path segment) and word of a type written
 }
 
 const modulePath = "github.com/monitor-dev/monitor"
 
 func generateReference(t *testing.T) ([]byte, []string) {
 	t.Helper()
-	g := &refGen{t: t, root: "..", docs: map[string]string{}, enums: map[string][]string{},
-		parsed: map[string]bool{}, keys: map[string]map[string]bool{}, types: map[string]string{}}
+	g := &refGen{t: t, root: "..", docs: map[string]string{}, enums: map[string][]string{}, consts: map[string]map[string]string{},
+		parsed: map[string]bool{}, keys: map[string]map[string]bool{}, types: map[string]string{}, words: map[string]bool{}}
 	var kinds, rtypes []string
 	for _, k := range probes.Kinds() {
 		kinds = append(kinds, string(k.Name))
@@ -151,7 +153,73 @@ file, so it is as current as the binary built with it. For a tour with examples,
 		}
 		g.table(func() { g.field(rt, sf, dv, "", key) })
 	}
+	// Every key the decoder reads (the known keys of its mappings) is in
+	// the reference: a key added to the decoder needs a tagged field.
+	for _, key := range decoderKeys(t) {
+		if !g.words[key] {
+			g.missing = append(g.missing, fmt.Sprintf("key %q (the decoder in config/*.go reads it; give its Go field a yaml tag)", key))
+		}
+	}
 	return g.out.Bytes(), g.missing
+}
+
+// decoderKeys lists the keys the decoder of this package knows: the string
+// arguments of its d.mapping(node, where, keys...) calls and of its
+// []string{...} variables named *Keys.
+func decoderKeys(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	add := func(e ast.Expr) {
+		if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			keys = append(keys, constant.StringVal(constant.MakeFromLiteral(lit.Value, lit.Kind, 0)))
+		}
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "mapping" && len(n.Args) > 2 {
+					for _, a := range n.Args[2:] {
+						add(a)
+					}
+				}
+			case *ast.ValueSpec:
+				for i, id := range n.Names {
+					if cl, ok := valueAt(n, i).(*ast.CompositeLit); ok && strings.HasSuffix(id.Name, "Keys") {
+						for _, e := range cl.Elts {
+							add(e)
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	if len(keys) < 50 {
+		t.Fatalf("found %d keys in the decoder, want every one of them: has it changed shape?", len(keys))
+	}
+	return keys
+}
+
+func valueAt(s *ast.ValueSpec, i int) ast.Expr {
+	if i < len(s.Values) {
+		return s.Values[i]
+	}
+	return nil
 }
 
 func (g *refGen) p(format string, args ...any) { fmt.Fprintf(&g.out, format, args...) }
@@ -306,6 +374,9 @@ func (g *refGen) field(owner reflect.Type, sf reflect.StructField, def reflect.V
 			typ += " (secret)"
 		}
 	}
+	for _, w := range regexp.MustCompile(`[a-z_]+`).FindAllString(full+" "+typ, -1) {
+		g.words[w] = true
+	}
 	dtext := defaultText(def)
 	if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
 		dtext = "" // the entries' defaults are in their rows
@@ -456,6 +527,12 @@ func (g *refGen) doc(owner reflect.Type, sf reflect.StructField) string {
 	} else if rest, ok := strings.CutPrefix(text, sf.Name+": "); ok && rest != "" {
 		text = strings.ToUpper(rest[:1]) + rest[1:]
 	}
+	for name, v := range g.consts[owner.PkgPath()] {
+		if !strings.HasPrefix(name, "Max") && !strings.HasPrefix(name, "Min") && !strings.HasPrefix(name, "Default") {
+			continue // only bounds and defaults: TLS is a word, not email.TLS
+		}
+		text = regexp.MustCompile(`\b`+name+`\b`).ReplaceAllLiteralString(text, v)
+	}
 	if key != "" {
 		// "listen; default ...", "to: the recipients' ...", "url (or url_file): ..."
 		re := regexp.MustCompile(`^` + "`?" + regexp.QuoteMeta(key) + "`?" + `( \([^)]*\))?[:;]\s*`)
@@ -526,10 +603,23 @@ func (g *refGen) parse(t reflect.Type) {
 						}
 					}
 				case *ast.ValueSpec:
+					if gd.Tok != token.CONST {
+						continue
+					}
+					// An exported bound or default named in a comment reads as
+					// its value: "1 to MaxRecipients" is "1 to 100".
+					for i, n := range s.Names {
+						if lit, ok := constValue(s, i); ok && n.IsExported() {
+							if g.consts[pkg] == nil {
+								g.consts[pkg] = map[string]string{}
+							}
+							g.consts[pkg][n.Name] = lit
+						}
+					}
 					// Typed string constants are the allowed values of
 					// their type: const Minor Impact = "minor".
 					id, ok := s.Type.(*ast.Ident)
-					if gd.Tok != token.CONST || !ok {
+					if !ok {
 						continue
 					}
 					for _, v := range s.Values {
@@ -545,6 +635,25 @@ func (g *refGen) parse(t reflect.Type) {
 			}
 		}
 	}
+}
+
+// constValue is the value of the i-th constant of s when it is a plain
+// literal: a number, or a string (unquoted).
+func constValue(s *ast.ValueSpec, i int) (string, bool) {
+	if i >= len(s.Values) {
+		return "", false
+	}
+	lit, ok := s.Values[i].(*ast.BasicLit)
+	if !ok {
+		return "", false
+	}
+	switch lit.Kind {
+	case token.STRING:
+		return constant.StringVal(constant.MakeFromLiteral(lit.Value, lit.Kind, 0)), true
+	case token.INT, token.FLOAT:
+		return strings.ReplaceAll(lit.Value, "_", ""), true
+	}
+	return "", false
 }
 
 // commentText joins a comment's lines into one paragraph.
