@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
-	"github.com/monitor-dev/monitor/incidents"
 	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/probes"
 )
@@ -82,9 +81,20 @@ func generateReference(t *testing.T) ([]byte, []string) {
 	g.types["checks[].kind"] = strings.Join(kinds, " | ")
 	g.types["alerting.receivers[].type"] = strings.Join(rtypes, " | ")
 
-	// The defaults are those the loader applies to a minimal file.
-	cfg, err := Parse("minimal.yaml", []byte("checks:\n  - {name: a, kind: tcp, address: \"127.0.0.1:1\"}\n"),
-		func(string) (string, bool) { return "", false })
+	// The defaults are those the loader applies to a minimal file: one
+	// entry of each list whose entries have defaults, with only its
+	// required keys (which are then blanked out).
+	cfg, err := Parse("minimal.yaml", []byte(`checks:
+  - {name: a, kind: tcp, address: "127.0.0.1:1"}
+slos:
+  - {check: a, objective: 99}
+alerting:
+  receivers: [{name: r, type: webhook, url: "https://hooks.example.com/x"}]
+  routes: [{receivers: [r]}]
+incidents:
+  - title: t
+    updates: [{at: 2026-11-21T10:00:00Z, status: investigating, body: b}]
+`), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +149,19 @@ file, so it is as current as the binary built with it. For a tour with examples,
 			g.checks(sf, reflect.ValueOf(spec))
 			continue
 		case "alerting":
+			a := cfg.Alerting
+			a.Receivers = nil
+			a.Routes[0].Receivers = nil
+			dv = reflect.ValueOf(a)
 			g.table(func() { g.fields(sf.Type, dv, "alerting", "alerting") })
 			g.receivers()
 			continue
 		case "slos":
-			dv = reflect.ValueOf([]SLO{defaultSLO})
+			slo := cfg.SLOs[0]
+			slo.Check, slo.Objective = "", 0
+			dv = reflect.ValueOf([]SLO{slo})
 		case "incidents":
-			dv = reflect.ValueOf([]Incident{{Impact: incidents.DefaultImpact}})
+			dv = reflect.ValueOf([]Incident{{Impact: cfg.Incidents[0].Impact}})
 		}
 		if t := sf.Type; t.Kind() == reflect.Struct {
 			g.table(func() { g.fields(t, dv, key, key) })
