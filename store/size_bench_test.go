@@ -141,3 +141,42 @@ func BenchmarkBytesPerResultPostgres(b *testing.B) {
 		return total, results, rollups
 	})
 }
+
+// BenchmarkCopySQLiteToPostgres times `monitor store copy` of a SQLite
+// store of 100,000 results (with their roll-ups) into an empty PostgreSQL
+// schema, and reports the rows copied per second:
+//
+//	go test ./store -run '^$' -bench CopySQLiteToPostgres -benchtime 3x
+func BenchmarkCopySQLiteToPostgres(b *testing.B) {
+	ctx := context.Background()
+	from := "sqlite://" + filepath.Join(b.TempDir(), "monitor.db")
+	st := openT(b, from, Options{})
+	fill := sizeLoad(100)
+	recs := make([]Record, 500)
+	for range 200 {
+		fill(recs)
+		if err := st.Write(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.Compact(ctx, recs[len(recs)-1].CheckedAt.Add(time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	var rows int64
+	for b.Loop() {
+		b.StopTimer()
+		to := postgresDSN(b)
+		b.StartTimer()
+		stats, err := Copy(ctx, from, to, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range stats.Rows {
+			rows += n
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
