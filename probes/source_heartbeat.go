@@ -21,7 +21,7 @@ var heartbeatSourceType = sourceType{
 	Want: "heartbeat: true",
 	Used: func(src check.Fields) bool { return src.Bool("heartbeat") },
 	Decode: func(check.Fields) Source {
-		return HeartbeatSource{}
+		return HeartbeatSource{On: true}
 	},
 }
 
