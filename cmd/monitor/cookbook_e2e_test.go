@@ -160,6 +160,43 @@ func TestCookbookPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("read-only role", func(t *testing.T) {
+		// The role block, under a name of its own and rolled back: roles
+		// belong to the whole server.
+		block := replaceAll(t, cookbookBlock(t, "sql", "CREATE ROLE monitor"),
+			"ROLE monitor ", "ROLE cookbook_monitor_e2e ", "TO monitor;", "TO cookbook_monitor_e2e;")
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, block); err != nil {
+			t.Errorf("the cookbook's role block fails: %v\n%s", err, block)
+		}
+	})
+
+	t.Run("dbt sources", func(t *testing.T) {
+		// The shop tables live in the test's schema, not in shop.
+		mustExec(`CREATE TABLE orders_dbt (_loaded_at timestamptz)`)
+		mustExec(`CREATE TABLE customers (_loaded_at timestamptz)`)
+		mustExec(`CREATE TABLE refunds (updated_at timestamptz)`)
+		mustExec(`INSERT INTO orders_dbt VALUES (now() - interval '13 hours')`) // past warn_after 12h
+		mustExec(`INSERT INTO customers VALUES (now() - interval '2 days')`)    // within its own 3d
+		mustExec(`INSERT INTO refunds VALUES (now() - interval '25 hours')`)    // past error_after 24h
+		t.Setenv("WAREHOUSE_DATABASE_URL", dsn)
+		recipe := replaceAll(t, cookbookBlock(t, "yaml", "name: shop_refunds_freshness"),
+			"shop.orders", "orders_dbt", "shop.customers", "customers", "shop.refunds", "refunds")
+		for name, want := range map[string]string{
+			"shop_orders_freshness":    "FAIL WARN newest row is 13h old (max 12h)",
+			"shop_customers_freshness": "PASS INFO newest row is 2 days old (max 3 days)",
+			"shop_refunds_freshness":   "FAIL CRITICAL newest row is 1 day old (critical 1 day)",
+		} {
+			if _, got := runCheckJSON(t, recipe, name); !strings.HasPrefix(got, want) {
+				t.Errorf("%s: %s, want %s…", name, got, want)
+			}
+		}
+	})
+
 	t.Run("time zones", func(t *testing.T) {
 		// booked_at is a timestamp without time zone holding Paris wall
 		// time, as an application in Paris writes it.
