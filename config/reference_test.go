@@ -384,6 +384,9 @@ func (g *refGen) field(owner reflect.Type, sf reflect.StructField, def reflect.V
 	if r, ok := g.types[full]; ok {
 		typ = r
 	}
+	// Comments are plain text: what Markdown would read as emphasis or
+	// HTML (targeting_*, whsec_<base64>) is escaped.
+	doc = strings.NewReplacer("*", `\*`, "<", "&lt;").Replace(doc)
 	if ft == secretType_ || ft.Kind() == reflect.Slice && ft.Elem() == secretType_ || strings.Contains(typ, "(secret)") {
 		doc += " *Secret.*"
 		if !strings.Contains(typ, "secret") {
