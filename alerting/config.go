@@ -14,35 +14,53 @@ import (
 )
 
 // Config is the `alerting:` section.
+//
+// The yaml tags name the configuration keys (docs/config.md is generated
+// from them and from these comments).
 type Config struct {
-	Receivers        []Receiver
-	Routes           []Route
-	FailureThreshold int           // failure_threshold: consecutive FAIL runs before firing; default 2
-	SuccessThreshold int           // success_threshold: consecutive PASS runs before resolving; default 1
-	RepeatInterval   time.Duration // repeat_interval: re-notify a firing alert this often; default 4h
-	Flapping         Flapping      // flapping
-	// retry: the waits between delivery attempts after the first try; one
-	// entry per retry, then the delivery is dead-lettered. Default
-	// 5s, 10s, 20s, 40s, 80s. An empty list: no retries.
-	Retry []time.Duration
-	// RunbookURL (runbook_url) is the runbook page every alert links to
+	// Receivers are where notifications go; each has a name, a type and
+	// the keys of its type. At most 1000.
+	Receivers []Receiver `yaml:"receivers"`
+	// Routes send alerts to receivers: the first route whose match fits
+	// takes an alert, unless it has continue. At most 1000.
+	Routes []Route `yaml:"routes"`
+	// FailureThreshold is how many consecutive FAIL runs fire an alert; 1
+	// to 1000.
+	FailureThreshold int `yaml:"failure_threshold"`
+	// SuccessThreshold is how many consecutive PASS runs resolve it; 1 to
+	// 1000.
+	SuccessThreshold int `yaml:"success_threshold"`
+	// RepeatInterval is how often a firing alert is notified again; at
+	// most 30d.
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	Flapping       Flapping      `yaml:"flapping"`
+	// Retry lists the waits between delivery attempts after the first try
+	// (with jitter; Retry-After on 429/503 is honoured); one entry per
+	// retry, at most 20 of at most 24h each, then the delivery is
+	// dead-lettered. An empty list: no retries.
+	Retry []time.Duration `yaml:"retry"`
+	// RunbookURL is the runbook page every alert links to
 	// (alerts[].runbookUrl in notifications, the runbook_url annotation of
 	// Alertmanager and of `monitor rules`), each alert at its section:
 	// the page, then "#" and the anchor of docs/runbooks.md (#check-db,
 	// #check-freshness, #slo-burn, #escalation, ...). Set it to your own
 	// copy of docs/runbooks.md (a wiki, an internal mirror) that keeps those
 	// anchors. An absolute http(s) URL without a user, password or
-	// #fragment; "" = runbook.DefaultBase, the docs/runbooks.md of the
-	// monitor's repository on GitHub. A check's runbook_url takes its place
-	// for that check's alerts.
-	RunbookURL string
+	// #fragment; empty = the docs/runbooks.md of the monitor's repository
+	// on GitHub. A check's runbook_url takes its place for that check's
+	// alerts.
+	RunbookURL string `yaml:"runbook_url"`
 }
 
-// Flapping is `alerting: flapping:`: more than Changes state changes within
-// Window send one "flapping" notice, then stay quiet until it settles.
+// Flapping is `alerting: flapping:`: more than `changes` state changes
+// within `window` send one "flapping" notice, then stay quiet until it
+// settles.
 type Flapping struct {
-	Changes int           // changes; default 6; 0 turns flap detection off
-	Window  time.Duration // window; default 30m
+	// Changes is the number of state changes within window above which a
+	// check is flapping; 0 turns flap detection off; at most 1000.
+	Changes int `yaml:"changes"`
+	// Window is the window changes are counted over; at most 24h.
+	Window time.Duration `yaml:"window"`
 }
 
 // DefaultConfig is the alerting configuration when the file sets none.
@@ -79,31 +97,42 @@ const KindEscalation = "escalation"
 
 // Receiver is one entry of `alerting: receivers:`.
 type Receiver struct {
-	Name string // name, unique
-	Type string // type: webhook, slack, pagerduty, email or alertmanager
+	// Name names the receiver in routes, metrics and the API; unique.
+	Name string `yaml:"name"`
+	// Type is the receiver's type; each type takes keys of its own
+	// (below).
+	Type string `yaml:"type" ref:"webhook | slack | pagerduty | email | alertmanager"`
 
 	// Config is the type's configuration: *webhook.Config, *slack.Config,
 	// *pagerduty.Config, *email.Config or *alertmanager.Config.
-	Config receiver.Config
+	Config receiver.Config `yaml:"-"`
 }
 
 // Route is one entry of `alerting: routes:`. Routes are tried in order; the
 // first whose Match fits an alert takes it, unless it has Continue, in
 // which case the next ones are tried as well.
 type Route struct {
-	Match     Match
-	Receivers []string // receivers: names of receivers, at least one
-	// group_by: alert labels (check, kind, severity, component, handle or a
-	// label name); alerts that share them go out in one notification.
-	// Empty: one notification per alert.
-	GroupBy       []string
-	GroupWait     time.Duration // group_wait: wait for more alerts of a new group; default 30s
-	GroupInterval time.Duration // group_interval: wait between notifications of a group; default 5m
-	Continue      bool          // continue: try the next routes too
-	// unknown: what an UNKNOWN result means to the alerts of this route:
-	// UnknownKeep (default: neither fires nor resolves), UnknownFire
-	// (counts as a failure) or UnknownResolve (counts as a success).
-	Unknown string
+	// Match selects the alerts of the route; empty or absent: every alert.
+	Match Match `yaml:"match"`
+	// Receivers are the names of the receivers the route notifies, at
+	// least one.
+	Receivers []string `yaml:"receivers"`
+	// GroupBy lists alert labels (check, kind, severity, component, handle
+	// or a label name; at most 10); alerts that share them go out in one
+	// notification. Empty: one notification per alert.
+	GroupBy []string `yaml:"group_by"`
+	// GroupWait is how long a new group waits for more alerts before its
+	// first notification; at most 1h.
+	GroupWait time.Duration `yaml:"group_wait"`
+	// GroupInterval is the wait between two notifications of a group; at
+	// most 24h.
+	GroupInterval time.Duration `yaml:"group_interval"`
+	// Continue tries the next routes too when this one matched.
+	Continue bool `yaml:"continue"`
+	// Unknown is what an UNKNOWN result means to the alerts of this route:
+	// keep (neither fires nor resolves; the default), fire (counts as a
+	// failure) or resolve (counts as a success).
+	Unknown string `yaml:"unknown" ref:"keep | fire | resolve"`
 }
 
 // Values of Route.Unknown.
@@ -116,10 +145,16 @@ const (
 // Match is a route's `match:`. Every set field must fit; an empty Match
 // fits every alert.
 type Match struct {
-	Severity  check.Severity    // severity: INFO, WARN or CRITICAL
-	Check     string            // check: a check name or a glob (targeting_*)
-	Kind      string            // kind: a check kind, or escalation
-	Component string            // component
-	Handle    string            // handle: the handle label (escalations)
-	Labels    map[string]string // labels: more labels, each equal
+	// Severity matches alerts of this severity.
+	Severity check.Severity `yaml:"severity"`
+	// Check is a check name or a glob (targeting_*).
+	Check string `yaml:"check"`
+	// Kind is a check kind, or escalation (operator escalations).
+	Kind string `yaml:"kind"`
+	// Component matches the checks of this status page component.
+	Component string `yaml:"component"`
+	// Handle is the handle label of escalations.
+	Handle string `yaml:"handle"`
+	// Labels are more labels, each of which must be equal (at most 20).
+	Labels map[string]string `yaml:"labels" ref:"mapping of label → value"`
 }

@@ -4,23 +4,44 @@ import "time"
 
 // Spec is one configured check, as the scheduler and the probes see it. The
 // config package builds it; defaults are already applied.
+//
+// The yaml tags name the configuration keys (docs/config.md is generated
+// from them and from these comments).
 type Spec struct {
-	Name     string
-	Kind     Kind
-	Interval time.Duration
-	Cron     string // when set, runs on this cron expression instead of Interval
-	Timeout  time.Duration
-	Severity Severity // severity of a FAIL (escalations aside); default WARN
-	// UnknownSeverity is the severity of an UNKNOWN result; default WARN.
-	UnknownSeverity Severity
-	Component       string // status page component; empty = private
-	DependsOn       []string
-	// RunbookURL (runbook_url) is the team's own runbook for this check:
-	// its alerts (its failures and its SLO burn-rate alerts, in the
-	// notifications and in `monitor rules`) link here instead of the
-	// section of alerting.runbook_url for its kind. An absolute http(s) URL
-	// without a user or password; "" = that section.
-	RunbookURL string
+	// Name names the check in metrics, alerts and the API: [a-z0-9_]+,
+	// unique.
+	Name string `yaml:"name"`
+	// Kind is the kind of check; each kind takes keys of its own (below).
+	Kind Kind `yaml:"kind"`
+	// Interval is how often the check runs; > 0 and longer than its
+	// timeout. Default: defaults.interval.
+	Interval time.Duration `yaml:"interval"`
+	// Cron, when set, runs the check on this cron expression instead of
+	// every interval: 5 fields (6 with seconds first), @hourly or @every 90s,
+	// with an optional CRON_TZ=Zone prefix (else UTC); a date that never
+	// comes (0 0 30 2 *) is an error.
+	Cron string `yaml:"cron"`
+	// Timeout bounds one run (a link check: one link); shorter than the
+	// interval. Default: defaults.timeout (4s for link checks).
+	Timeout time.Duration `yaml:"timeout"`
+	// Severity is the severity of a FAIL (thresholds such as critical_age
+	// escalate it).
+	Severity Severity `yaml:"severity"`
+	// UnknownSeverity is the severity of an UNKNOWN result.
+	UnknownSeverity Severity `yaml:"unknown_severity"`
+	// Component is the status page component the check feeds; empty =
+	// private (the check never shows on the public page). No leading or
+	// trailing spaces.
+	Component string `yaml:"component"`
+	// DependsOn names parent checks: while a parent FAILs this check is
+	// UNKNOWN ("parent X failing") and does not page. A cycle is an error.
+	DependsOn []string `yaml:"depends_on"`
+	// RunbookURL is the team's own runbook for this check: its alerts (its
+	// failures and its SLO burn-rate alerts, in the notifications and in
+	// `monitor rules`) link here instead of the section of
+	// alerting.runbook_url for its kind. An absolute http(s) URL without a
+	// user or password; empty = that section.
+	RunbookURL string `yaml:"runbook_url"`
 	// Guarded means the SSRF guard applies to the check's own connections
 	// (server.guard_checks): kinds that dial what the configuration names
 	// (http, tls) refuse loopback, private and metadata addresses.

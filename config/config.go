@@ -24,24 +24,43 @@ import (
 )
 
 // Config is a loaded, valid configuration with every default applied.
+//
+// The yaml tags of this file's types (and of the types they hold) name the
+// YAML keys the decoder reads; the decoder does not use them (it walks
+// yaml.Node, for line and column), but docs/config.md is generated from
+// them and from the fields' comments (TestConfigReference): a field's
+// comment is its documentation.
 type Config struct {
-	File        string // the path it was loaded from
-	Server      Server
-	Storage     Storage
-	Databases   map[string]Database // named connections, by name
-	Defaults    Defaults
-	Checks      []check.Spec // in file order
-	SLOs        []SLO
-	Alerting    Alerting
-	Maintenance []Maintenance
-	Audit       Audit
-	Demo        Demo
-	StatusPage  StatusPage
+	File    string  // the path it was loaded from
+	Server  Server  `yaml:"server"`
+	Storage Storage `yaml:"storage"`
+	// Databases are named connections, pooled and reused by every run,
+	// that checks and sources refer to by name.
+	Databases map[string]Database `yaml:"databases" ref:"mapping of names to databases"`
+	Defaults  Defaults            `yaml:"defaults"`
+	// Checks are the checks, in file order: at least one. The keys every
+	// check takes are below; each kind adds its own (see the kinds).
+	Checks []check.Spec `yaml:"checks"`
+	// SLOs are service level objectives over the checks' results: `monitor
+	// sla report`, the SLO metrics and `monitor rules` read them.
+	SLOs     []SLO    `yaml:"slos"`
+	Alerting Alerting `yaml:"alerting"`
+	// Maintenance lists maintenance windows: while one is on, the results
+	// of the checks it covers do not count against SLOs and their alerts
+	// stay quiet. At most 1,000 entries.
+	Maintenance []Maintenance `yaml:"maintenance"`
+	Audit       Audit         `yaml:"audit"`
+	Demo        Demo          `yaml:"demo"`
+	StatusPage  StatusPage    `yaml:"statuspage"`
 	// Incidents are the incidents written by hand: those of incidents:,
-	// then one per file of IncidentsDir (incidents_dir:, read at every
-	// load), by file name.
-	Incidents    []Incident
-	IncidentsDir string
+	// then one per file of incidents_dir (read at every load), by file
+	// name. At most 1,000 in all.
+	Incidents []Incident `yaml:"incidents"`
+	// IncidentsDir is a directory holding one incident per .yaml or .yml
+	// file (the keys of incidents: entries), read at every load and
+	// reload; relative to the config file's directory. ${VAR} is not
+	// expanded in those files.
+	IncidentsDir string `yaml:"incidents_dir"`
 
 	// Secrets holds every secret value seen after expansion: DSNs with a
 	// password and their passwords, API tokens, receiver URLs, secrets,
@@ -51,75 +70,117 @@ type Config struct {
 
 // Server is the `server:` section.
 type Server struct {
-	Listen    string   // listen; default 127.0.0.1:8080
-	PublicURL string   // public_url, without a trailing slash
-	Tokens    []string // tokens: bearer tokens for the private endpoints; empty ones are left out
+	// Listen is the host:port the HTTP server (API, status page, metrics)
+	// listens on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the address users reach the monitor at, used in links,
+	// feeds and alert bodies: an absolute http(s) URL (a trailing slash is
+	// dropped).
+	PublicURL string `yaml:"public_url"`
+	// Tokens are the bearer tokens of the private endpoints (none: the
+	// private API is open). An entry is a plain string (named token-1,
+	// token-2, ... by its place in the list) or a mapping {name, token} or
+	// {name, token_file} (a file holding the token); names are 1 to 64 of
+	// [a-z0-9_.-] and unique, tokens are unique, an empty token is left
+	// out. At most 100. A token's name is the actor of the audit trail.
+	Tokens []string `yaml:"tokens" ref:"list of strings or {name, token | token_file} (secret)"`
 	// TokenNames names the tokens for the audit trail, index by index: an
 	// entry {name: ops, token: ...} is "ops"; a plain string is named by its
 	// position in the list, token-1, token-2, ... (never by its value).
-	TokenNames        []string
-	LinksAllowPrivate bool // links_allow_private: let user-supplied URLs reach private addresses
-	// GuardChecks (guard_checks) puts the SSRF guard on the connections of
-	// configured http and tls checks too (check.Spec.Guarded); off by
-	// default, as operators monitor internal services.
-	GuardChecks bool
-	RateLimits  RateLimits
+	TokenNames []string
+	// LinksAllowPrivate lets the on-demand link API (POST
+	// /v2/links/health-check) reach loopback, private and metadata
+	// addresses, which the SSRF guard otherwise refuses.
+	LinksAllowPrivate bool `yaml:"links_allow_private"`
+	// GuardChecks puts the SSRF guard on the connections of configured
+	// http, tls and tcp checks too (loopback, private and metadata
+	// addresses refused at dial time); off by default, as operators
+	// monitor internal services.
+	GuardChecks bool       `yaml:"guard_checks"`
+	RateLimits  RateLimits `yaml:"rate_limits"`
 }
 
 // RateLimits is `server: rate_limits:`, the limits of the private API and
-// of the on-demand link checks. On by default.
+// of the on-demand link checks. On by default, with the defaults below.
 type RateLimits struct {
-	// requests_per_second and burst: per client (its bearer token, else its
-	// IP address) on the private endpoints; requests_per_second 0 = off.
-	RequestsPerSecond float64
-	Burst             int
-	// failed_auth_per_minute and failed_auth_burst: requests with a missing
-	// or wrong token, per IP address; failed_auth_per_minute 0 = off.
-	FailedAuthPerMinute float64
-	FailedAuthBurst     int
-	// max_clients: how many clients are remembered (the least recently
-	// seen are forgotten), so that a flood of addresses cannot grow memory.
-	MaxClients int
-	// link_checks: on-demand link requests checked at once, all clients
-	// together; link_connections: their outbound connections at once.
-	LinkChecks      int
-	LinkConnections int
-	// queue_timeout: how long a request waits for a link-check slot before
-	// it is answered 429.
-	QueueTimeout time.Duration
+	// RequestsPerSecond is the rate each client (its bearer token, else
+	// its IP address) may send to the private endpoints; 0 turns the limit
+	// off; at most 1e6. Past it: 429 rate_limited with Retry-After.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Burst is how many requests a client may send at once above the
+	// rate; 1 to 1e6.
+	Burst int `yaml:"burst"`
+	// FailedAuthPerMinute limits requests with a missing or wrong token,
+	// per IP address: past it they get 429 before the token is compared;
+	// 0 turns it off; at most 1e6.
+	FailedAuthPerMinute float64 `yaml:"failed_auth_per_minute"`
+	// FailedAuthBurst is the burst of failed_auth_per_minute; 1 to 1e6.
+	FailedAuthBurst int `yaml:"failed_auth_burst"`
+	// MaxClients is how many clients are remembered (the least recently
+	// seen are forgotten first), so that a flood of addresses cannot grow
+	// memory; 1 to 1,000,000.
+	MaxClients int `yaml:"max_clients"`
+	// LinkChecks is how many on-demand link requests are checked at once,
+	// all clients together; 1 to 1000.
+	LinkChecks int `yaml:"link_checks"`
+	// LinkConnections is how many outbound connections those requests
+	// open at once (each request gets link_connections/link_checks links
+	// at once); 1 to 100,000.
+	LinkConnections int `yaml:"link_connections"`
+	// QueueTimeout is how long a request waits for a link-check slot
+	// before it is answered 429; 0s to 1m.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
 }
 
 // DefaultRateLimits are the limits when the config sets none.
 var DefaultRateLimits = RateLimits{RequestsPerSecond: 20, Burst: 40, FailedAuthPerMinute: 10, FailedAuthBurst: 10,
 	MaxClients: 10_000, LinkChecks: 2, LinkConnections: 32, QueueTimeout: 2 * time.Second}
 
-// Storage is the `storage:` section.
+// Storage is the `storage:` section: where the result history, alert
+// state and outbox are kept.
 type Storage struct {
-	DSN       string        // dsn: sqlite:// or postgres://; default sqlite://data/monitor.db
-	Retention time.Duration // retention; default 90d
+	// DSN is the store: sqlite://PATH (embedded; a relative path is
+	// relative to the config file's directory) or postgres://. One daemon
+	// per SQLite store (a lock file beside it).
+	DSN string `yaml:"dsn"`
+	// Retention is how long results are kept; older ones are deleted
+	// (hourly roll-ups keep the SLA figures). Must be > 0.
+	Retention time.Duration `yaml:"retention"`
 }
 
-// Database is one entry of `databases:`.
+// Database is one entry of `databases:`, a named connection that checks
+// refer to by name (pooled, reused by every run).
 type Database struct {
-	DSN string // dsn: postgres://, postgresql://, mysql://, sqlite://, redis:// or rediss://
+	// DSN is the connection: postgres://, postgresql://, mysql://,
+	// sqlite://, redis:// or rediss://. Parsed at load by the parser its
+	// driver uses; its password is redacted everywhere.
+	DSN string `yaml:"dsn"`
 }
 
 // Defaults is the `defaults:` section, the interval and timeout of checks
 // that set none.
 type Defaults struct {
-	Interval time.Duration // interval; default 60s
-	Timeout  time.Duration // timeout; default 10s
+	// Interval is how often a check without interval (or cron) runs; > 0.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds a run of a check without timeout; > 0 and shorter
+	// than interval. Link checks default to 4s per link instead.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // SLO is one entry of `slos:`.
 type SLO struct {
-	Check     string        // check
-	Objective float64       // objective: percent of good runs, 0 < x < 100
-	Window    time.Duration // window; default 30d
-	// SLI: availability (good runs are PASS; default) or within_sla (for
-	// freshness checks: good runs saw data younger than critical_age, or
-	// max_age when the check has none).
-	SLI string
+	// Check is the name of the check the objective is about; one SLO per
+	// check.
+	Check string `yaml:"check"`
+	// Objective is the percentage of good runs wanted over the window,
+	// between 0 and 100 exclusive, like 99.9. Required.
+	Objective float64 `yaml:"objective"`
+	// Window is the rolling window the objective is measured over; > 0.
+	Window time.Duration `yaml:"window"`
+	// SLI says which runs are good: availability (PASS runs) or
+	// within_sla (for freshness checks: runs that saw data younger than
+	// critical_age, or max_age when the check has none).
+	SLI string `yaml:"sli" ref:"availability | within_sla"`
 }
 
 // Alerting is the `alerting:` section, its receivers (each type's
@@ -135,17 +196,26 @@ type Route = alerting.Route
 // Maintenance is one entry of `maintenance:`: the results of the checks
 // it covers do not count against SLOs and their alerts stay quiet while it
 // is on (sla.InMaintenance decides). It covers the checks named by Checks
-// and every check of Components.
+// and every check of Components. At most 1,000 entries.
 type Maintenance struct {
-	Checks     []string // checks: names or globs (targeting_*)
-	Components []string // components: every check of these components
-	// A one-off window is Start to End (end excluded); a recurring one
-	// starts on every activation of Cron (a cron expression, UTC unless it
-	// starts with CRON_TZ=Zone) and lasts Duration.
-	Start, End time.Time
-	Cron       string
-	Duration   time.Duration
-	Reason     string // reason, for people
+	// Checks are check names or globs (targeting_*); a name that is no
+	// check or a glob that matches none is an error.
+	Checks []string `yaml:"checks"`
+	// Components covers every check of these status page components.
+	Components []string `yaml:"components"`
+	// Start is when a one-off window begins.
+	Start time.Time `yaml:"start"`
+	// End is when it ends (excluded); after start.
+	End time.Time `yaml:"end"`
+	// Cron makes the window recurring: it starts on every activation of
+	// this cron expression (UTC unless it starts with CRON_TZ=Zone) and
+	// lasts duration. Exclusive with start and end.
+	Cron string `yaml:"cron"`
+	// Duration is the length of a recurring window; at most 7d.
+	Duration time.Duration `yaml:"duration"`
+	// Reason is for people (status page, audit trail); at most 1000
+	// characters.
+	Reason string `yaml:"reason"`
 }
 
 // Bounds of maintenance windows.
@@ -157,12 +227,17 @@ const (
 
 // Audit is the `audit:` section.
 type Audit struct {
-	Retention time.Duration // retention: keep audit events this long; default 90d
+	// Retention is how long audit events (escalations, silences, replays,
+	// reloads, alerts) are kept; 1h to 3650d.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Demo is the `demo:` section.
 type Demo struct {
-	Database string // database: seed and feed this database with demo data; "" = off
+	// Database names a database (of databases:) the built-in demo pipeline
+	// seeds and feeds with demo data (SQLite only: it switches itself off
+	// on another engine); "" turns the demo off.
+	Database string `yaml:"database"`
 }
 
 // ErrNoChecks is the problem of a configuration without checks: the daemon

@@ -24,23 +24,35 @@ import (
 // StatusPage is the `statuspage:` section: the public page's branding, the
 // order and groups of its components, and where the daemon writes it.
 type StatusPage struct {
-	Title   string // title; default "Status"
-	LogoURL string // logo_url: an absolute http(s) URL; "" = none
-	HomeURL string // home_url: an absolute http(s) URL; "" = none
-	// Out (out:) is the directory the daemon rebuilds the static page into
-	// on every public change; "" = none. Load makes a relative path
-	// relative to the config file's directory.
-	Out string
+	// Title is the page's title: one line, at most 100 characters.
+	Title string `yaml:"title"`
+	// LogoURL is the logo shown in the header: an absolute http(s) URL
+	// without user or password; "" = none. The only thing the page loads
+	// from elsewhere.
+	LogoURL string `yaml:"logo_url"`
+	// HomeURL is where the title links to: an absolute http(s) URL; "" =
+	// none.
+	HomeURL string `yaml:"home_url"`
+	// Out is the directory the daemon rebuilds the static page into on
+	// every public change; "" = none. Load makes a relative path relative
+	// to the config file's directory. A folder of its own: validate and run
+	// refuse one holding other files.
+	Out string `yaml:"out"`
 	// Components holds every public component (the `component` of some
 	// check) exactly once, in page order: those listed under components:
-	// first, as listed, then the others by name, without a group.
-	Components []PageComponent
+	// first, as listed (at most 500), then the others by name, without a
+	// group. An entry is a plain name or {name, group}.
+	Components []PageComponent `yaml:"components" ref:"list of names or {name, group}"`
 }
 
 // PageComponent is one component of the status page.
 type PageComponent struct {
-	Name  string // a check's component
-	Group string // group: a heading for the components that share it; "" = none
+	// Name is a component some check has (a near miss is named in the
+	// error).
+	Name string `yaml:"name"`
+	// Group is a heading for the components that share it (at most 100
+	// characters); "" = none.
+	Group string `yaml:"group"`
 }
 
 // Incident is one incident written by hand (`incidents:` or a file of

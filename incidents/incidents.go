@@ -61,20 +61,32 @@ type Incident struct {
 	// else the file's name without its extension (incidents_dir), else the
 	// first update's time and the title (`incidents:`), as
 	// 20261121-1000-delayed-analytics. See ID.
-	ID         string
-	Title      string
-	Components []string // public component names; may be empty
-	Impact     Impact
-	Updates    []Update
+	ID string `yaml:"id"`
+	// Title is the incident's headline.
+	Title string `yaml:"title"`
+	// Components are the public components affected (each one some check
+	// has); may be empty.
+	Components []string `yaml:"components"`
+	// Impact is how bad it is; it colours the incident on the page.
+	Impact Impact `yaml:"impact"`
+	// Updates are the incident's updates, oldest first; at least 1, at
+	// most 100.
+	Updates []Update `yaml:"updates"`
 }
 
 // Update is one update of an incident.
 type Update struct {
-	ID     string // the incident's ID, "-" and the update's 1-based position
-	At     time.Time
-	Status Status
-	Body   string        // Markdown source, as written
-	HTML   template.HTML // Body rendered by Markdown: safe to put in a page as is
+	ID string // the incident's ID, "-" and the update's 1-based position
+	// At is when the update was posted.
+	At time.Time `yaml:"at"`
+	// Status is where the incident stands; the latest update's is the
+	// incident's.
+	Status Status `yaml:"status"`
+	// Body is the update's text in Markdown, as written: at most 10,000
+	// characters (5,000,000 across all incidents); raw HTML shows as text,
+	// links keep http, https and mailto targets, images become links.
+	Body string        `yaml:"body"`
+	HTML template.HTML // Body rendered by Markdown: safe to put in a page as is
 }
 
 // Status is the status of the latest update.

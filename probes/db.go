@@ -27,12 +27,20 @@ var dbKind = Kind{
 }
 
 // DBConfig is the configuration of a db check (check.Spec.Config).
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type DBConfig struct {
-	Database string // a name under databases:
-	Query    string // optional; for Redis a command ("INFO server")
+	// Database is the name of the database (under databases:) to connect
+	// to and ping. Required.
+	Database string `yaml:"database"`
+	// Query is run after the ping, its first row read and discarded
+	// (SELECT 1); for Redis a command ("INFO server"). Optional.
+	Query string `yaml:"query"`
 	// Headroom, when set, compares the server's connections in use with
-	// its max_connections (PostgreSQL and MySQL/MariaDB only).
-	Headroom *Headroom
+	// its connection limit (PostgreSQL and MySQL/MariaDB only) and FAILs
+	// before the application's pools run out.
+	Headroom *Headroom `yaml:"headroom"`
 }
 
 func decodeDB(f check.Fields) any {

@@ -17,13 +17,16 @@ import (
 // application's pools start failing with "too many connections" or
 // "remaining connection slots are reserved".
 type Headroom struct {
-	// Warn and Critical are percentages of the limit (0: not set); at or
-	// above Warn the check FAILs with WARN, at or above Critical with
-	// CRITICAL.
-	Warn, Critical float64
+	// Warn is the share of the limit in use, written as a percentage with
+	// its sign (80%), at or above which the check FAILs WARN. Warn or
+	// critical is required; warn ≤ critical.
+	Warn float64 `yaml:"warn" ref:"percentage (80%)"`
+	// Critical is the share at or above which the check FAILs CRITICAL
+	// (92.5%).
+	Critical float64 `yaml:"critical" ref:"percentage (95%)"`
 	// MaxConnections replaces the server's limit when > 0: for managed
-	// databases that hide it, or a pool limit lower than the server's.
-	MaxConnections int
+	// databases that hide it, or a pooler's limit lower than the server's.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // pgStates are PostgreSQL's pg_stat_activity.state values, exported at 0

@@ -42,13 +42,22 @@ var freshnessKind = Kind{
 
 // FreshnessConfig is the configuration of a freshness check
 // (check.Spec.Config).
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type FreshnessConfig struct {
-	Source      Source
-	MaxAge      time.Duration
-	CriticalAge time.Duration
+	// Source is where the newest timestamp is read: exactly one of the
+	// sources below. Required.
+	Source Source `yaml:"source" ref:"mapping: one source"`
+	// MaxAge is the age of the newest record above which the check FAILs
+	// with its severity; > 0. Required.
+	MaxAge time.Duration `yaml:"max_age"`
+	// CriticalAge is the age above which it FAILs CRITICAL; ≥ max_age.
+	// Optional. Also the limit of the within_sla SLI.
+	CriticalAge time.Duration `yaml:"critical_age"`
 	// Skew is how far in the future a timestamp may be before the result is
-	// UNKNOWN ("clock skew"). Default 1m.
-	Skew time.Duration
+	// UNKNOWN ("clock skew"); ≥ 0.
+	Skew time.Duration `yaml:"skew"`
 }
 
 // TakesHeartbeats tells whether the check is fed by POST

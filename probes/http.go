@@ -53,28 +53,59 @@ var httpKind = Kind{
 // HTTPConfig is the configuration of an http check (check.Spec.Config).
 // It holds patterns and paths as written (compiled at each run), so that
 // two loads of one file give equal specs.
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type HTTPConfig struct {
-	URL     string
-	Method  string   // default GET
-	Headers []Header // request headers, in file order; their values are secrets
-	Body    string
-	// BasicAuth is basic_auth: {username, password}; BearerToken is
-	// bearer_token. At most one of them.
-	Username        string
-	Password        check.Secret
-	BearerToken     check.Secret
-	Files           TLSFiles
-	FollowRedirects bool  // default true
-	MaxBody         int64 // bytes of the body read; default 1 MiB
+	// URL is the request's URL: absolute http(s). A password or a query
+	// string makes it a secret (hidden in every message). Required.
+	URL string `yaml:"url"`
+	// Method is the request's method.
+	Method string `yaml:"method" ref:"GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS"`
+	// Headers are request headers, in file order; their values are secrets
+	// (but for a few harmless ones such as Accept), not sent on when a
+	// redirect leaves the configured host and port.
+	Headers []Header `yaml:"headers" ref:"mapping of header → value"`
+	// Body is the request body, as written.
+	Body string `yaml:"body"`
+	// Username and Password are basic_auth: {username, password} (the
+	// password a secret). At most one of basic_auth, bearer_token and an
+	// Authorization header.
+	Username string `yaml:"basic_auth.username"`
+	// Password is basic_auth's password.
+	Password check.Secret `yaml:"basic_auth.password"`
+	// BearerToken is sent as Authorization: Bearer; a secret.
+	BearerToken check.Secret `yaml:"bearer_token"`
+	Files       TLSFiles     `yaml:",inline"`
+	// FollowRedirects follows redirects (up to 10); false judges the
+	// redirect itself (status: [301, 302]).
+	FollowRedirects bool `yaml:"follow_redirects"`
+	// MaxBody is how much of the body is read (the connection is dropped
+	// there): a size like 1MiB, 512KiB, 1MB or 65536; 1 byte to 16MiB.
+	MaxBody int64 `yaml:"max_body" ref:"size"`
 
 	// The assertions; all must hold for PASS.
-	Status       []StatusRange // default 2xx
-	BodyContains string
-	BodyRegex    string
-	JSON         []JSONAssertion
-	Header       []HeaderAssertion
-	Latency      Latency
-	CertExpiry   Expiry // zero: the certificate's expiry is not judged
+
+	// Status lists the accepted final status codes: codes (200) or
+	// classes (2xx). Empty: any 2xx.
+	Status []StatusRange `yaml:"status" ref:"list of codes or classes"`
+	// BodyContains must occur in the body.
+	BodyContains string `yaml:"body_contains"`
+	// BodyRegex must match the body (Go regular expression syntax).
+	BodyRegex string `yaml:"body_regex"`
+	// JSON lists assertions on the JSON body, each {path, OPERATOR:
+	// value} with one operator of equals, not_equals, lt, lte, gt, gte,
+	// contains, exists; paths as in freshness sources ($.a.b, $.items[0],
+	// $.items[*].ok; with a wildcard every value must hold).
+	JSON []JSONAssertion `yaml:"json" ref:"list of {path, operator: value}"`
+	// Header lists response headers and the value each must have: equal,
+	// case ignored, parameters (; charset=...) aside.
+	Header []HeaderAssertion `yaml:"header" ref:"mapping of header → value"`
+	// Latency FAILs a slow answer: {warn, critical}, each optional.
+	Latency Latency `yaml:"latency"`
+	// CertExpiry judges the days left of an https answer's certificate;
+	// zero: not judged.
+	CertExpiry Expiry `yaml:"cert_expiry"`
 }
 
 // Header is one request header.
@@ -101,7 +132,12 @@ type HeaderAssertion struct{ Name, Value string }
 
 // Latency is latency: an answer slower than Warn FAILs WARN, slower than
 // Critical FAILs CRITICAL (zero: not judged).
-type Latency struct{ Warn, Critical time.Duration }
+type Latency struct {
+	// Warn: an answer slower than this FAILs WARN; > 0.
+	Warn time.Duration `yaml:"warn"`
+	// Critical: an answer slower than this FAILs CRITICAL; > 0.
+	Critical time.Duration `yaml:"critical"`
+}
 
 // JSONAssertion is one entry of json: the values Path selects must all
 // satisfy Op against Value (Value is the YAML scalar as written).

@@ -43,18 +43,35 @@ var linkKind = Kind{
 // LinkConfig is the configuration of a link check (check.Spec.Config). The
 // links are URLs, or rows (handle, slug, destination_url) of Source.Query
 // on Source.Database.
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type LinkConfig struct {
-	URLs        []string
-	Source      SQLSource
-	Method      string  // HEAD (default; GET fallback) or GET
-	Concurrency int     // links checked at once by this check; default 32
-	PerHost     int     // links checked at once per host; default 4
-	FailRatio   float64 // FAIL when the failing share exceeds this
-	// ValidCodes are the final status codes that count as PASS; empty means
-	// any 2xx or 3xx.
-	ValidCodes     []int
-	AllowPrivate   bool // lets the links reach loopback and private addresses
-	PerLinkMetrics bool // export one series per link (opt-in: unbounded)
+	// URLs are the links to check: absolute http(s) URLs. urls or source
+	// is required, not both.
+	URLs []string `yaml:"urls"`
+	// Source reads the links from SQL: {database, query}, the query
+	// returning rows (handle, slug, destination_url).
+	Source SQLSource `yaml:"source"`
+	// Method is HEAD (GET fallback when HEAD answers 405/501, breaks or
+	// hangs, and GET again for another 5xx) or GET.
+	Method string `yaml:"method" ref:"HEAD | GET"`
+	// Concurrency is how many links this check requests at once; > 0.
+	Concurrency int `yaml:"concurrency"`
+	// PerHost is how many links it requests at once per host (politeness);
+	// > 0.
+	PerHost int `yaml:"per_host"`
+	// FailRatio FAILs the check when the share of failing links exceeds
+	// it; 0 to 1 (0.01 = 1 %; 0 = any failing link).
+	FailRatio float64 `yaml:"fail_ratio"`
+	// ValidCodes are the final status codes (100 to 599) that count as
+	// PASS; empty means any 2xx or 3xx.
+	ValidCodes []int `yaml:"valid_status_codes"`
+	// AllowPrivate lifts the SSRF guard for this check's links (loopback,
+	// private and metadata addresses).
+	AllowPrivate bool `yaml:"allow_private"`
+	// PerLinkMetrics exports one series per link (opt-in: unbounded).
+	PerLinkMetrics bool `yaml:"per_link_metrics"`
 }
 
 // PerItemMetrics tells whether the check exports one series per link

@@ -34,6 +34,19 @@ type sourceType struct {
 	// Decode reads and checks the keys (reporting every problem at its
 	// position) into the source.
 	Decode func(src check.Fields) Source
+	// Zero is the source's zero value: its fields' yaml tags and comments
+	// document its keys (docs/config.md).
+	Zero Source
+}
+
+// Sources lists the zero value of every freshness source, in registry
+// order, for the configuration reference.
+func Sources() []Source {
+	out := make([]Source, len(freshnessSources))
+	for i, st := range freshnessSources {
+		out[i] = st.Zero
+	}
+	return out
 }
 
 // freshnessSources is the registry of sources, one line each: exactly one

@@ -13,10 +13,13 @@ import (
 
 // FileSource is a file whose modification time is the timestamp.
 type FileSource struct {
-	Path string // `file:` in the YAML
+	// Path is the file whose modification time is the newest timestamp
+	// (a flag file a job touches); a missing file is UNKNOWN.
+	Path string `yaml:"file"`
 }
 
 var fileSourceType = sourceType{
+	Zero: FileSource{},
 	Keys: []string{"file"},
 	Want: "file",
 	Decode: func(src check.Fields) Source {

@@ -8,14 +8,20 @@ import (
 )
 
 // HeartbeatSource is the last push to POST /v2/heartbeats/{check}.
-type HeartbeatSource struct{}
+type HeartbeatSource struct {
+	// On (heartbeat: true) makes the check pushed: each POST
+	// /v2/heartbeats/{check} (bearer token) records "fresh now"; none yet is
+	// UNKNOWN.
+	On bool `yaml:"heartbeat"`
+}
 
 var heartbeatSourceType = sourceType{
+	Zero: HeartbeatSource{},
 	Keys: []string{"heartbeat"},
 	Want: "heartbeat: true",
 	Used: func(src check.Fields) bool { return src.Bool("heartbeat") },
 	Decode: func(check.Fields) Source {
-		return HeartbeatSource{}
+		return HeartbeatSource{On: true}
 	},
 }
 

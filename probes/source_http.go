@@ -16,11 +16,15 @@ import (
 // HTTPSource is a URL answering JSON; JSONPath picks the timestamp (the
 // newest, when it matches several).
 type HTTPSource struct {
-	URL      string // `http:` in the YAML
-	JSONPath string
+	// URL is an absolute http(s) URL answering JSON.
+	URL string `yaml:"http"`
+	// JSONPath picks the timestamp in the answer ($.lastEventAt); with a
+	// wildcard the newest value matched.
+	JSONPath string `yaml:"json_path"`
 }
 
 var httpSourceType = sourceType{
+	Zero: HTTPSource{},
 	Keys: []string{"http", "json_path"},
 	Want: "http",
 	Decode: func(src check.Fields) Source {

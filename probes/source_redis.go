@@ -14,11 +14,14 @@ import (
 // RedisSource is a key of a named redis database holding a timestamp or
 // epoch seconds.
 type RedisSource struct {
-	Database string // `redis:` in the YAML
-	Key      string
+	// Database is the name of a redis:// database under databases:.
+	Database string `yaml:"redis"`
+	// Key holds the timestamp: RFC 3339 or epoch seconds/milliseconds.
+	Key string `yaml:"key"`
 }
 
 var redisSourceType = sourceType{
+	Zero: RedisSource{},
 	Keys: []string{"redis", "key"},
 	Want: "redis and key",
 	Decode: func(src check.Fields) Source {

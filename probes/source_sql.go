@@ -13,11 +13,17 @@ import (
 // SQLSource is a query on a named database returning one timestamp or
 // epoch seconds. Link checks read their links from one too.
 type SQLSource struct {
-	Database string
-	Query    string
+	// Database is the name of a database under databases:.
+	Database string `yaml:"database"`
+	// Query is the SQL run at every check: for a freshness check it returns
+	// one value, the newest timestamp (a timestamp, RFC 3339 text,
+	// YYYY-MM-DD hh:mm:ss[.fff] taken as UTC, or epoch seconds or
+	// milliseconds); no row or NULL is UNKNOWN.
+	Query string `yaml:"query"`
 }
 
 var sqlSourceType = sourceType{
+	Zero: SQLSource{},
 	Keys: []string{"database", "query"},
 	Want: "database and query",
 	Decode: func(src check.Fields) Source {

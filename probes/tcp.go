@@ -40,12 +40,19 @@ const maxTCPReply = 64 << 10
 const replyExcerpt = 64
 
 // TCPConfig is the configuration of a tcp check (check.Spec.Config).
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type TCPConfig struct {
-	Address string // host:port
-	Send    string // written once connected, as is (e.g. "PING\r\n"); optional
-	// Expect must match the reply (read up to 64 KiB within the timeout);
-	// nil: connecting is enough.
-	Expect *regexp.Regexp
+	// Address is the service's host:port (port 1 to 65535). Required.
+	Address string `yaml:"address"`
+	// Send is written once connected, as is ("PING\r\n" in double quotes
+	// sends CR LF); optional.
+	Send string `yaml:"send"`
+	// Expect is a regular expression the reply must match (read up to 64
+	// KiB within the timeout; without send, a banner such as ^220 ); unset:
+	// connecting is enough.
+	Expect *regexp.Regexp `yaml:"expect" ref:"regular expression"`
 }
 
 func decodeTCP(f check.Fields) any {

@@ -45,12 +45,22 @@ var tlsKind = Kind{
 }
 
 // TLSConfig is the configuration of a tls check (check.Spec.Config).
+//
+// The yaml tags name the check's keys (docs/config.md is generated from
+// them and from these comments).
 type TLSConfig struct {
-	Address    string // host:port
-	ServerName string // the name verified; default the host of Address
-	Files      TLSFiles
-	CertExpiry Expiry // default warn 21d, critical 7d
-	StartTLS   string // "", smtp or postgres
+	// Address is the service's host:port (port 1 to 65535). Required.
+	Address string `yaml:"address"`
+	// ServerName is the name the certificate is verified for; default the
+	// host of address.
+	ServerName string   `yaml:"server_name"`
+	Files      TLSFiles `yaml:",inline"`
+	// CertExpiry judges the leaf certificate's days left.
+	CertExpiry Expiry `yaml:"cert_expiry"`
+	// StartTLS speaks a protocol before the handshake: smtp (EHLO then
+	// STARTTLS) or postgres (PostgreSQL's SSLRequest); unset: TLS from the
+	// first byte (443, 465, 993).
+	StartTLS string `yaml:"starttls" ref:"smtp | postgres"`
 }
 
 // TLSFiles are a check's certificate files: CAFile trusts a private CA
@@ -58,13 +68,22 @@ type TLSConfig struct {
 // (mTLS). They are read at every run, so that a renewed certificate is
 // picked up without a reload.
 type TLSFiles struct {
-	CAFile, CertFile, KeyFile string
+	// CAFile is a PEM file of a private CA, trusted besides the system's
+	// roots; relative to the config file's directory.
+	CAFile string `yaml:"ca_file"`
+	// CertFile is a PEM client certificate (mTLS); needs key_file.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the client certificate's PEM key; needs cert_file.
+	KeyFile string `yaml:"key_file"`
 }
 
 // Expiry is cert_expiry: a leaf certificate with at most Warn left FAILs
 // WARN, with at most Critical left FAILs CRITICAL (zero: not judged).
 type Expiry struct {
-	Warn, Critical time.Duration
+	// Warn: a certificate with at most this long left FAILs WARN; > 0.
+	Warn time.Duration `yaml:"warn"`
+	// Critical: at most this long left FAILs CRITICAL; > 0 and ≤ warn.
+	Critical time.Duration `yaml:"critical"`
 }
 
 func decodeTLS(f check.Fields) any {

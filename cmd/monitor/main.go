@@ -39,6 +39,7 @@ Commands:
   rules      print Prometheus recording and alerting rules for the configured SLOs
   alert test send a sample notification to one receiver (--receiver NAME)
   alerts     list the firing alerts of a running daemon
+  store copy --from DSN --to DSN: copy the history store into an empty one (SQLite to PostgreSQL)
   healthcheck GET a running daemon's /readyz; exit 0 when it answers 2xx (container HEALTHCHECK)
   version    print the version
 
@@ -90,6 +91,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return cmdSLA(ctx, rest, stdout, stderr)
 	case "statuspage":
 		return cmdStatuspage(ctx, rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":

@@ -78,6 +78,12 @@ var helps = map[string]help{
 		example: "MONITOR_API_TOKEN=... monitor alerts --config config.yaml\nmonitor alerts --url http://127.0.0.1:8080 --format json",
 		exits:   "0 ok, 1 the daemon could not be asked, 2 usage or config error",
 	},
+	"store copy": {
+		usage:   "monitor store copy --from DSN --to DSN [flags]",
+		what:    "Copy every table of a history store (results, rollups, outages, heartbeats, alert state, outbox, silences, escalations, audit trail) into an empty one, SQLite to PostgreSQL or back, in primary-key order and batches of 2,000 rows. Stop the daemon first: both stores are locked, and a target holding any row is refused before anything is written.",
+		example: "monitor store copy --from sqlite:///var/lib/monitor/data/monitor.db --to 'postgres://monitor@db:5432/monitor?search_path=monitor'",
+		exits:   "0 copied, 1 store error (refused or failed), 2 usage error",
+	},
 	"healthcheck": {
 		usage:   "monitor healthcheck [flags]",
 		what:    "GET a running daemon's /readyz once and print one line: exit 0 on a 2xx answer, 1 on anything else or no answer. The URL comes from --url, else server.listen of the config named with --config (0.0.0.0 and :: mean the loopback address), else $MONITOR_LISTEN, else 127.0.0.1:8080; the config.yaml of the working directory is not read. No proxy, no redirects; the output shows scheme, host and path only. For the HEALTHCHECK of an image with no shell or curl.",

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/store"
+)
+
+// cmdStore runs `monitor store copy`: every table of one history store
+// into another, empty one (SQLite to PostgreSQL, or back).
+func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "copy" {
+		w, code := stderr, exitConfig
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+			w, code = stdout, exitOK
+		} else if len(args) > 0 {
+			fmt.Fprintf(stderr, "monitor store: unknown subcommand %q\n", args[0])
+		}
+		fmt.Fprintln(w, "Usage: monitor store copy --from DSN --to DSN\n\nSubcommands:\n  copy  copy every table of a history store into an empty one\n\nRun 'monitor store copy --help' for its flags.")
+		return code
+	}
+	fs := newCommand("store copy")
+	from := fs.String("from", "", "the `DSN` of the store to copy: sqlite://path/monitor.db or postgres://... (a relative sqlite path is relative to the working directory)")
+	to := fs.String("to", "", "the `DSN` of the empty store to fill: postgres://... or sqlite://...")
+	var lf logFlags
+	lf.register(fs)
+	rest, code, ok := parse(fs, "store copy", args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	if !lf.check("store copy", stderr) {
+		return exitConfig
+	}
+	switch {
+	case len(rest) > 0:
+		fmt.Fprintf(stderr, "monitor store copy: unexpected argument %q\n", rest[0])
+		return exitConfig
+	case *from == "" || *to == "":
+		fmt.Fprintln(stderr, "monitor store copy: --from and --to are required\nRun 'monitor store copy --help' for usage.")
+		return exitConfig
+	case *from == *to:
+		fmt.Fprintln(stderr, "monitor store copy: --from and --to name the same store")
+		return exitConfig
+	}
+	redact := check.NewRedactor(*from, *to)
+	stats, err := store.Copy(ctx, *from, *to, nil)
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TABLE\tROWS")
+	for i, t := range stats.Tables {
+		fmt.Fprintf(w, "%s\t%d\n", t, stats.Rows[i])
+	}
+	_ = w.Flush()
+	if err != nil {
+		fmt.Fprintf(stderr, "monitor store copy: %s\n", check.RedactText(redact.Redact(err.Error())))
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "copied; point storage.dsn at the new store and start the daemon")
+	return exitOK
+}
