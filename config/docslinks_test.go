@@ -4,44 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-// githubAnchors are the anchors GitHub gives the headings of a Markdown
-// file (outside fenced blocks).
-func githubAnchors(text string) map[string]bool {
-	anchors, seen := map[string]bool{}, map[string]int{}
-	in := false
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(line, " "), "```") {
-			in = !in
-			continue
-		}
-		if in || !strings.HasPrefix(line, "#") {
-			continue
-		}
-		h := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
-		a := strings.Map(func(r rune) rune {
-			switch {
-			case r == ' ':
-				return '-'
-			case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127:
-				return r
-			}
-			return -1
-		}, h)
-		if n := seen[a]; n > 0 { // GitHub numbers repeated headings: x, x-1, x-2
-			seen[a]++
-			a += "-" + strconv.Itoa(n)
-		} else {
-			seen[a] = 1
-		}
-		anchors[a] = true
-	}
-	return anchors
-}
+	"github.com/monitor-dev/monitor/internal/runbook"
+)
 
 // Every relative link of README.md and docs/*.md leads to a file that
 // exists and, with #anchor, to one of its headings.
@@ -69,8 +36,8 @@ func TestDocsLinks(t *testing.T) {
 				t.Errorf("%s links to %s, which does not exist", file, target)
 				continue
 			}
-			if anchor != "" && strings.HasSuffix(dest, ".md") && !githubAnchors(string(text))[anchor] {
-				t.Errorf("%s links to %s: no heading has the anchor #%s", file, target, anchor)
+			if anchor != "" && strings.HasSuffix(dest, ".md") && !runbook.Anchors(text)[anchor] {
+				t.Errorf("%s links to %s: no heading or <a id> has the anchor #%s", file, target, anchor)
 			}
 		}
 	}

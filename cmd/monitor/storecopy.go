@@ -13,14 +13,7 @@ import (
 // cmdStore runs `monitor store copy`: every table of one history store
 // into another, empty one (SQLite to PostgreSQL, or back).
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "copy" {
-		w, code := stderr, exitConfig
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-			w, code = stdout, exitOK
-		} else if len(args) > 0 {
-			fmt.Fprintf(stderr, "monitor store: unknown subcommand %q\n", args[0])
-		}
-		fmt.Fprintln(w, "Usage: monitor store copy --from DSN --to DSN\n\nSubcommands:\n  copy  copy every table of a history store into an empty one\n\nRun 'monitor store copy --help' for its flags.")
+	if code, done := groupUsage("store", args, stdout, stderr); done {
 		return code
 	}
 	fs := newCommand("store copy")

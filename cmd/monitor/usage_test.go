@@ -124,7 +124,7 @@ func TestHelpEveryCommand(t *testing.T) {
 		if singleDash.MatchString(help) {
 			t.Errorf("monitor %s --help prints a flag with a single dash:\n%s", name, help)
 		}
-		if name != "links" && name != "version" && !strings.Contains(help, "  --config FILE\n") {
+		if name != "links" && name != "version" && name != "store copy" && !strings.Contains(help, "  --config FILE\n") {
 			t.Errorf("monitor %s --help does not list --config:\n%s", name, help)
 		}
 		// The example uses the command's own flags.
@@ -220,6 +220,9 @@ func TestLogFlagsEveryCommand(t *testing.T) {
 				if name == "version" {
 					args = args[:len(args)-1]
 				}
+			}
+			if name == "store copy" { // takes two DSNs, no config
+				args = append(append(append([]string{}, cmd...), bad...), "--from", "sqlite://from.db", "--to", "sqlite://to.db")
 			}
 			code, _, stderr := runMain(t, args...)
 			if code != 2 || !strings.Contains(stderr, "bad "+bad[0]) {
