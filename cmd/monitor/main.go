@@ -30,18 +30,18 @@ var version = "dev"
 const usage = `Usage: monitor <command> [flags]
 
 Commands:
-  run        run the daemon: scheduler and HTTP server (SIGTERM drains, SIGHUP or POST /-/reload reloads)
-  check      run every (or --only the named) check once and print the results
-  validate   check the config; print file:line:col: message per problem
-  links      check links ad hoc: URL... or - for one per line on stdin
-  sla report availability, error budget and outages per SLO (--window 30d or --month 2026-10)
-  statuspage build --out DIR: write the static status page (HTML, JSON, badges, feeds)
-  rules      print Prometheus recording and alerting rules for the configured SLOs
-  alert test send a sample notification to one receiver (--receiver NAME)
-  alerts     list the firing alerts of a running daemon
-  store copy --from DSN --to DSN: copy the history store into an empty one (SQLite to PostgreSQL)
-  healthcheck GET a running daemon's /readyz; exit 0 when it answers 2xx (container HEALTHCHECK)
-  version    print the version
+  run               run the daemon: scheduler and HTTP server (SIGTERM drains, SIGHUP or POST /-/reload reloads)
+  check             run every (or --only the named) check once and print the results
+  validate          check the config; print file:line:col: message per problem
+  links             check links ad hoc: URL... or - for one per line on stdin
+  sla report        availability, error budget and outages per SLO (--window 30d or --month 2026-10)
+  statuspage build  write the static status page to --out DIR (HTML, JSON, badges, feeds)
+  rules             print Prometheus recording and alerting rules for the configured SLOs
+  alert test        send a sample notification to one receiver (--receiver NAME)
+  alerts            list the firing alerts of a running daemon
+  store copy        copy the history store into an empty one (--from DSN --to DSN)
+  healthcheck       GET a running daemon's /readyz; exit 0 on 2xx (container HEALTHCHECK)
+  version           print the version
 
 Every command takes --log-level (debug, info, warn, error) and --log-format
 (text, json); the config-reading ones take --config FILE or the file as
