@@ -82,7 +82,7 @@ checks:
 	for i, kind := range []string{"VACUUM INTO", ".backup"} {
 		before := sqliteCount(t, sqlite3, store, "SELECT count(*) FROM results")
 		block := replaceAll(t, docBlock(t, "operations.md", "sh", kind),
-			"STORE=/var/lib/monitor/data/monitor.db", "STORE="+store,
+			"STORE=/var/lib/monitor/monitor.db", "STORE="+store,
 			"BACKUP=/var/backups/monitor/monitor-", fmt.Sprintf("BACKUP=%s/%d-monitor-", backups, i))
 		if out := runBlock(t, block); strings.TrimSpace(out) != "ok" {
 			t.Errorf("the %s block printed %q, want the integrity check's ok", kind, out)
@@ -107,7 +107,7 @@ checks:
 
 	// Restore the VACUUM INTO backup under a restarted daemon.
 	block := replaceAll(t, docBlock(t, "operations.md", "sh", "cp \"$BACKUP\" \"$STORE\""),
-		"STORE=/var/lib/monitor/data/monitor.db", "STORE="+store,
+		"STORE=/var/lib/monitor/monitor.db", "STORE="+store,
 		"BACKUP=/var/backups/monitor/monitor-20261130T031500Z.db", "BACKUP="+vacuumed)
 	if out := runBlock(t, block); strings.TrimSpace(out) != "ok" {
 		t.Errorf("the restore block printed %q", out)

@@ -82,7 +82,7 @@ var helps = map[string]help{
 		usage:   "monitor store copy --from DSN --to DSN [flags]",
 		short:   "copy every table of a history store into an empty one",
 		what:    "Copy every table of a history store (results, rollups, outages, heartbeats, alert state, outbox, silences, escalations, audit trail) into an empty one, SQLite to PostgreSQL or back, in primary-key order and batches of 2,000 rows. Stop the daemon first: both stores are locked, and a target holding any row is refused before anything is written.",
-		example: "monitor store copy --from sqlite:///var/lib/monitor/data/monitor.db --to 'postgres://monitor@db:5432/monitor?search_path=monitor'",
+		example: "monitor store copy --from sqlite:///var/lib/monitor/monitor.db --to 'postgres://monitor@db:5432/monitor?search_path=monitor'",
 		exits:   "0 copied, 1 store error (refused or failed), 2 usage error",
 	},
 	"healthcheck": {
