@@ -284,11 +284,15 @@ func TestBadConfigs(t *testing.T) {
 				`invalid-max-age.yml:7:14: max_age must be > 0 in check "zero"`,
 				`invalid-max-age.yml:11:14: max_age must be > 0 in check "negative"`,
 				`invalid-max-age.yml:12:5: missing max_age in check "missing"`,
+				`invalid-max-age.yml:18:14: invalid max_age "5x" in check "typo" (want a duration like 30s, 15m or 1d)`,
 			},
 		},
 		{
 			file: "invalid-critical-age.yml",
-			want: []string{`invalid-critical-age.yml:8:19: critical_age 30m < max_age 1h in check "x"`},
+			want: []string{
+				`invalid-critical-age.yml:8:19: critical_age 30m < max_age 1h in check "x"`,
+				`invalid-critical-age.yml:13:19: invalid critical_age "2hh" in check "typo" (want a duration like 30s, 15m or 1d)`,
+			},
 		},
 		{
 			file: "invalid-timeout.yml",

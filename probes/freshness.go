@@ -81,16 +81,23 @@ func freshnessConfig(spec check.Spec) FreshnessConfig {
 }
 
 func decodeFreshness(f check.Fields) any {
+	// A max_age or critical_age that does not parse is reported once, as
+	// such, not again as ≤ 0 or below max_age.
+	maxAge, maxAgeOK := positiveDuration(f, "max_age")
+	const malformed = time.Duration(math.MinInt64)
 	c := FreshnessConfig{
-		MaxAge:      f.Duration("max_age", 0),
-		CriticalAge: f.Duration("critical_age", 0),
+		MaxAge:      maxAge,
+		CriticalAge: f.Duration("critical_age", malformed),
 		Skew:        f.Duration("skew", defaultSkew),
+	}
+	criticalOK := c.CriticalAge != malformed
+	if !criticalOK {
+		c.CriticalAge = 0
 	}
 	switch {
 	case !f.Has("max_age"):
 		f.Errorf("", "missing max_age%s", f.In())
-	case c.MaxAge <= 0:
-		f.Errorf("max_age", "max_age must be > 0%s", f.In())
+	case !maxAgeOK || !criticalOK: // reported as malformed or ≤ 0
 	case f.Has("critical_age") && c.CriticalAge < c.MaxAge:
 		f.Errorf("critical_age", "critical_age %s < max_age %s%s",
 			check.FormatDuration(c.CriticalAge), check.FormatDuration(c.MaxAge), f.In())
