@@ -5,11 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // ErrTargetNotEmpty is a copy refused because the target store holds data.
 var ErrTargetNotEmpty = errors.New("target store is not empty")
+
+// ErrSourceMissing is a copy refused because the source SQLite file does not
+// exist: opening it would create an empty store and copy nothing.
+var ErrSourceMissing = errors.New("source store does not exist")
 
 // copyTables are the tables Copy moves, in an order that keeps references
 // valid, each with its primary key (the order rows are read and written
@@ -49,6 +57,15 @@ type CopyStats struct {
 // progress, when set, is called after each batch.
 func Copy(ctx context.Context, from, to string, progress func(table string, rows int64)) (CopyStats, error) {
 	var stats CopyStats
+	// A mistyped source path is refused, not opened: that would create a
+	// new, empty store and report a successful copy of nothing.
+	if e, err := dsn.EngineOf(from); err == nil && e == dsn.SQLite {
+		if p, err := dsn.ParseSQLite(from); err == nil && !p.Memory {
+			if _, err := os.Stat(p.File); errors.Is(err, fs.ErrNotExist) {
+				return stats, fmt.Errorf("open source: %w: no file %s", ErrSourceMissing, p.File)
+			}
+		}
+	}
 	// The source is locked too: a daemon still writing to it is refused.
 	src, err := Open(ctx, from, Options{Owner: &Owner{Listen: "monitor store copy"}})
 	if err != nil {

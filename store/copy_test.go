@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,4 +162,20 @@ func dump(t *testing.T, st *sqlStore, table, key string) [][]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A --from path with a typo is refused before anything is opened: no empty
+// store appears at either path, and no copy of nothing is reported done.
+func TestStoreCopyRefusesMissingSource(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "monitr.db"), filepath.Join(dir, "copy.db")
+	_, err := Copy(context.Background(), "sqlite://"+from, "sqlite://"+to, nil)
+	if !errors.Is(err, ErrSourceMissing) || !strings.Contains(err.Error(), from) {
+		t.Fatalf("Copy from a missing file = %v, want ErrSourceMissing naming %s", err, from)
+	}
+	for _, p := range []string{from, to} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("Copy from a missing file created %s", p)
+		}
+	}
 }
