@@ -369,6 +369,10 @@ func didYouMean(key string, known []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
+// DidYouMean is didYouMean for the command line: ` (did you mean "check"?)`
+// for a mistyped command, or "".
+func DidYouMean(word string, known []string) string { return didYouMean(word, known) }
+
 // editDistance is the Levenshtein distance of a and b (keys are short).
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)

@@ -123,6 +123,8 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "Usage: monitor"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"chek"}, `unknown command "chek" (did you mean "check"?)`},
+		{[]string{"valdiate"}, `unknown command "valdiate" (did you mean "validate"?)`},
 		{[]string{"validate", "--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"validate", "--config", "testdata/valid.yaml", "extra"}, `two config files, --config testdata/valid.yaml and extra (want one)`},
 		{[]string{"validate", "testdata/valid.yaml", "extra"}, `unexpected argument "extra" (want one config file at most)`},

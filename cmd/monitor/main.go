@@ -109,10 +109,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "monitor: unknown flag %q (a command's flags go after it: monitor check --config FILE)\n\n%s", cmd, usage)
 			return exitConfig
 		}
-		fmt.Fprintf(stderr, "monitor: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "monitor: unknown command %q%s\n\n%s", cmd, config.DidYouMean(cmd, commandNames), usage)
 		return exitConfig
 	}
 }
+
+// commandNames are the commands Main knows, for a typo's suggestion.
+var commandNames = []string{"run", "check", "validate", "links", "rules", "alert", "alerts",
+	"sla", "statuspage", "store", "healthcheck", "version", "help"}
 
 // commonFlags are the flags every config-reading command takes.
 type commonFlags struct {
