@@ -365,3 +365,19 @@ func TestCheckOnlyRepeatedName(t *testing.T) {
 		t.Errorf("check --only app_db,app_db = %d, checks %v; want 0 and app_db once", code, h.names())
 	}
 }
+
+// A $MONITOR_CONFIG naming a file that is gone is named as the source of
+// the path, so the operator knows where it came from.
+func TestMissingConfigFromEnv(t *testing.T) {
+	t.Chdir(t.TempDir())
+	missing := filepath.Join(t.TempDir(), "monitor.yaml")
+	t.Setenv("MONITOR_CONFIG", missing)
+	code, _, stderr := runMain(t, "validate")
+	if want := "config file " + missing + " (from $MONITOR_CONFIG) does not exist"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("validate with $MONITOR_CONFIG=%s = %d, %q; want 2 and %q", missing, code, stderr, want)
+	}
+	code, _, stderr = runMain(t, "validate", "--config", "other.yaml")
+	if want := "config file other.yaml does not exist"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("validate --config other.yaml = %d, %q; want 2 and %q", code, stderr, want)
+	}
+}

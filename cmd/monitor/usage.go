@@ -293,6 +293,10 @@ func sameFile(a, b string) bool {
 // one.
 func noConfigHint(path string, explicit bool) string {
 	if explicit {
+		if _, err := os.Stat("config.yaml"); err != nil && path == os.Getenv("MONITOR_CONFIG") {
+			// Named by the variable, perhaps set long ago: say so.
+			return fmt.Sprintf("config file %s (from $MONITOR_CONFIG) does not exist", path)
+		}
 		return fmt.Sprintf("config file %s does not exist", path)
 	}
 	wd, _ := os.Getwd()
