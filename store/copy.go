@@ -15,9 +15,57 @@ import (
 // ErrTargetNotEmpty is a copy refused because the target store holds data.
 var ErrTargetNotEmpty = errors.New("target store is not empty")
 
-// ErrSourceMissing is a copy refused because the source SQLite file does not
-// exist: opening it would create an empty store and copy nothing.
+// ErrSourceMissing is a copy refused because the source holds no store: a
+// SQLite file that does not exist or has no store tables, a PostgreSQL
+// schema (search_path) without them.
 var ErrSourceMissing = errors.New("source store does not exist")
+
+// checkSource tells whether from holds a store (its schema_migrations
+// table), without creating or migrating anything. A source it cannot
+// reach is left for Open to report.
+func checkSource(ctx context.Context, from string) error {
+	e, err := dsn.EngineOf(from)
+	if err != nil {
+		return nil
+	}
+	var db *sql.DB
+	where := ""
+	switch e {
+	case dsn.SQLite:
+		p, err := dsn.ParseSQLite(from)
+		if err != nil || p.Memory {
+			return nil
+		}
+		if _, err := os.Stat(p.File); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: no file %s", ErrSourceMissing, p.File)
+		}
+		// mode=rw: never creates the file.
+		if db, err = sql.Open("sqlite", "file:"+p.File+"?mode=rw"); err != nil {
+			return nil
+		}
+		where = p.File
+	case dsn.Postgres:
+		if db, err = openPostgres(from); err != nil {
+			return nil
+		}
+		where = "the schema of its search_path"
+	default:
+		return nil
+	}
+	defer db.Close()
+	var found bool
+	q := "SELECT to_regclass('schema_migrations') IS NOT NULL"
+	if e == dsn.SQLite {
+		q = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	}
+	if err := db.QueryRowContext(ctx, q).Scan(&found); err != nil {
+		return nil
+	}
+	if !found {
+		return fmt.Errorf("%w: %s holds no monitor store tables", ErrSourceMissing, where)
+	}
+	return nil
+}
 
 // copyTables are the tables Copy moves, in an order that keeps references
 // valid, each with its primary key (the order rows are read and written
@@ -57,14 +105,11 @@ type CopyStats struct {
 // progress, when set, is called after each batch.
 func Copy(ctx context.Context, from, to string, progress func(table string, rows int64)) (CopyStats, error) {
 	var stats CopyStats
-	// A mistyped source path is refused, not opened: that would create a
-	// new, empty store and report a successful copy of nothing.
-	if e, err := dsn.EngineOf(from); err == nil && e == dsn.SQLite {
-		if p, err := dsn.ParseSQLite(from); err == nil && !p.Memory {
-			if _, err := os.Stat(p.File); errors.Is(err, fs.ErrNotExist) {
-				return stats, fmt.Errorf("open source: %w: no file %s", ErrSourceMissing, p.File)
-			}
-		}
+	// A mistyped source is refused, not opened: opening migrates, which
+	// would create a new, empty store (or add the store's tables to
+	// another database) and report a successful copy of nothing.
+	if err := checkSource(ctx, from); err != nil {
+		return stats, fmt.Errorf("open source: %w", err)
 	}
 	// The source is locked too: a daemon still writing to it is refused.
 	src, err := Open(ctx, from, Options{Owner: &Owner{Listen: "monitor store copy"}})

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -177,5 +178,46 @@ func TestStoreCopyRefusesMissingSource(t *testing.T) {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("Copy from a missing file created %s", p)
 		}
+	}
+}
+
+// A source that exists but holds no store (another SQLite database, a
+// PostgreSQL schema without the store's tables) is refused the same way,
+// and left as it was: no store tables are created in it.
+func TestStoreCopyRefusesASourceThatIsNoStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.db")
+	db, err := sql.Open("sqlite", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE links (url TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	pg := postgresDSN(t)
+	for _, from := range []string{"sqlite://" + app, pg} {
+		to := "sqlite://" + filepath.Join(dir, "copy.db")
+		if _, err := Copy(ctx, from, to, nil); !errors.Is(err, ErrSourceMissing) || !strings.Contains(err.Error(), "holds no monitor store tables") {
+			t.Errorf("Copy from %s = %v, want ErrSourceMissing: holds no monitor store tables", check.RedactURL(from), err)
+		}
+	}
+	db, err = sql.Open("sqlite", app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the app database holds %d tables after the refused copy (%v), want its 1", n, err)
+	}
+	pdb, err := openPostgres(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pdb.Close()
+	if err := pdb.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the PostgreSQL schema holds %d tables after the refused copy (%v), want none", n, err)
 	}
 }
