@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/scheduler"
 	"github.com/monitor-dev/monitor/snapshot"
@@ -50,7 +53,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			picked[name] = true
 			sp, ok := byName[name]
 			if !ok {
-				fmt.Fprintf(stderr, "monitor check: no check named %q in %s\n", name, path)
+				fmt.Fprintf(stderr, "monitor check: no check named %q in %s%s\n", name, path, config.DidYouMean(name, slices.Sorted(maps.Keys(byName))))
 				return exitConfig
 			}
 			specs = append(specs, sp)

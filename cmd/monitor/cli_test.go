@@ -263,6 +263,10 @@ func TestCheckOnlyUnknownName(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `no check named "nope"`) || stdout != "" {
 		t.Errorf("check --only app_db,nope = %d, stdout %q, stderr %q; want 2 and the unknown name", code, stdout, stderr)
 	}
+	code, _, stderr = runMain(t, "check", "--config", cfg, "--only", "app_bd")
+	if want := `no check named "app_bd" in ` + cfg + ` (did you mean "app_db"?)`; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("check --only app_bd = %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
 }
 
 // TestCheckOnlyChildOfFailingParent: the parent runs (so depends_on reads as
