@@ -67,7 +67,7 @@ func Copy(ctx context.Context, from, to string, progress func(table string, rows
 		err := d.rdb.QueryRowContext(ctx, "SELECT 1 FROM "+t.name+" LIMIT 1").Scan(&one)
 		switch {
 		case err == nil:
-			return stats, fmt.Errorf("%w: table %s has rows (copy into a new, empty database or schema)", ErrTargetNotEmpty, t.name)
+			return stats, fmt.Errorf("%w: table %s has rows (copy into a new, empty database or schema; an interrupted copy leaves a partial one behind: delete it first)", ErrTargetNotEmpty, t.name)
 		case !errors.Is(err, sql.ErrNoRows):
 			return stats, fmt.Errorf("read target %s: %w", t.name, err)
 		}
