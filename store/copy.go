@@ -11,6 +11,10 @@ import (
 // ErrTargetNotEmpty is a copy refused because the target store holds data.
 var ErrTargetNotEmpty = errors.New("target store is not empty")
 
+// ErrSameStore is a copy refused because from and to are two spellings of
+// one store (the source's lock is found on the target).
+var ErrSameStore = errors.New("--from and --to name the same store")
+
 // copyTables are the tables Copy moves, in an order that keeps references
 // valid, each with its primary key (the order rows are read and written
 // in). owner is left out: it names the daemon holding a store, and the
@@ -56,6 +60,9 @@ func Copy(ctx context.Context, from, to string, progress func(table string, rows
 	}
 	defer src.Close()
 	dst, err := Open(ctx, to, Options{Owner: &Owner{Listen: "monitor store copy"}})
+	if le := (*LockedError)(nil); errors.As(err, &le) && le.ours() {
+		return stats, ErrSameStore
+	}
 	if err != nil {
 		return stats, fmt.Errorf("open target: %w", err)
 	}

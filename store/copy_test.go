@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -160,4 +161,32 @@ func dump(t *testing.T, st *sqlStore, table, key string) [][]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Two spellings of one store are refused as the same store, not as a store
+// "in use by another monitor" (which would be this very copy).
+func TestCopySameStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pg := postgresDSN(t)
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *u
+	switch h, port := u.Hostname(), u.Port(); h {
+	case "127.0.0.1":
+		other.Host = "localhost:" + port
+	default:
+		other.Host = "127.0.0.1:" + port
+	}
+	for _, tc := range [][2]string{
+		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/./a.db"},
+		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/../" + filepath.Base(dir) + "/a.db"},
+		{pg, other.String()},
+	} {
+		if _, err := Copy(ctx, tc[0], tc[1], nil); !errors.Is(err, ErrSameStore) {
+			t.Errorf("Copy(%s, %s) = %v; want ErrSameStore", tc[0], tc[1], err)
+		}
+	}
 }

@@ -50,6 +50,10 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer stop()
 	stats, err := store.Copy(ctx, *from, *to, nil)
 	stop()
+	if errors.Is(err, store.ErrSameStore) {
+		fmt.Fprintf(stderr, "monitor store copy: %s\n", err)
+		return exitConfig
+	}
 	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "TABLE\tROWS")
 	for i, t := range stats.Tables {

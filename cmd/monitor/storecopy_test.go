@@ -17,6 +17,7 @@ func TestStoreCopyUsage(t *testing.T) {
 			}
 		}
 	}
+	dir := t.TempDir()
 	if code, stdout, _ := runMain(t, "store", "--help"); code != 0 || !strings.Contains(stdout, "monitor store copy") {
 		t.Errorf("monitor store --help = %d %q", code, stdout)
 	}
@@ -28,6 +29,7 @@ func TestStoreCopyUsage(t *testing.T) {
 		{[]string{"store", "move"}, `unknown subcommand "move"`},
 		{[]string{"store", "copy", "--from", "sqlite://a.db"}, "--from and --to are required"},
 		{[]string{"store", "copy", "--from", "sqlite://a.db", "--to", "sqlite://a.db"}, "the same store"},
+		{[]string{"store", "copy", "--from", "sqlite://" + dir + "/a.db", "--to", "sqlite://" + dir + "/./a.db"}, "the same store"},
 		{[]string{"store", "copy", "--form", "x"}, "flag provided but not defined: --form"},
 		{[]string{"store", "copy", "--from", "sqlite://a.db", "--to", "sqlite://b.db", "--log-level", "loud"}, "log"},
 	} {
