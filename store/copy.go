@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+
+	"github.com/monitor-dev/monitor/internal/dsn"
 )
 
 // ErrTargetNotEmpty is a copy refused because the target store holds data.
@@ -14,6 +17,52 @@ var ErrTargetNotEmpty = errors.New("target store is not empty")
 // ErrSameStore is a copy refused because from and to are two spellings of
 // one store (the source's lock is found on the target).
 var ErrSameStore = errors.New("--from and --to name the same store")
+
+// ErrNoStore is a copy refused because its source holds no store.
+var ErrNoStore = errors.New("no monitor store there")
+
+// isStore tells whether the store at d exists, without creating anything:
+// an SQLite file, or a PostgreSQL schema, with the store's
+// schema_migrations table.
+func isStore(ctx context.Context, d string) error {
+	var db *sql.DB
+	var q string
+	switch e, err := dsn.EngineOf(d); {
+	case err != nil:
+		return ErrUnsupportedScheme
+	case e == dsn.SQLite:
+		s, err := dsn.ParseSQLite(d)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidDSN, err)
+		}
+		if s.Memory {
+			return fmt.Errorf("%w: an in-memory database", ErrNoStore)
+		}
+		if _, err := os.Stat(s.File); err != nil {
+			return fmt.Errorf("%w: %w", ErrNoStore, err)
+		}
+		if db, err = sql.Open("sqlite", "file:"+s.File+"?mode=ro"); err != nil {
+			return err
+		}
+		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	case e == dsn.Postgres:
+		if db, err = openPostgres(d); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidDSN, err)
+		}
+		q = "SELECT count(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE t IS NOT NULL"
+	default:
+		return ErrUnsupportedScheme
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the database holds no schema_migrations table (check the DSN, and search_path on PostgreSQL)", ErrNoStore)
+	}
+	return nil
+}
 
 // copyTables are the tables Copy moves, in an order that keeps references
 // valid, each with its primary key (the order rows are read and written
@@ -46,13 +95,19 @@ type CopyStats struct {
 // Copy moves every table of the store at from into the store at to (SQLite
 // or PostgreSQL either way), in primary-key order, in batches of copyBatch
 // rows, each batch one transaction. Both schemas are brought up to date
-// first; a target that holds any row is refused with ErrTargetNotEmpty,
+// first (a source that holds no store is refused with ErrNoStore, and
+// nothing is created there); a target that holds any row is refused with ErrTargetNotEmpty,
 // before anything is written. PostgreSQL identity columns continue after
 // the copied ids. No daemon may write to either store meanwhile: stop it
 // (the target's lock, see Options.Owner, keeps one from starting on it).
 // progress, when set, is called after each batch.
 func Copy(ctx context.Context, from, to string, progress func(table string, rows int64)) (CopyStats, error) {
 	var stats CopyStats
+	// A source that is no store (a typo in its path, the wrong database)
+	// is refused before Open would create one there and copy it, empty.
+	if err := isStore(ctx, from); err != nil {
+		return stats, fmt.Errorf("open source: %w", redactErr(from, err))
+	}
 	// The source is locked too: a daemon still writing to it is refused.
 	src, err := Open(ctx, from, Options{Owner: &Owner{Listen: "monitor store copy"}})
 	if err != nil {

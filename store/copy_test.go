@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -180,6 +182,9 @@ func TestCopySameStore(t *testing.T) {
 	default:
 		other.Host = "127.0.0.1:" + port
 	}
+	for _, d := range []string{"sqlite://" + dir + "/a.db", pg} {
+		openT(t, d, Options{}).Close()
+	}
 	for _, tc := range [][2]string{
 		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/./a.db"},
 		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/../" + filepath.Base(dir) + "/a.db"},
@@ -188,5 +193,42 @@ func TestCopySameStore(t *testing.T) {
 		if _, err := Copy(ctx, tc[0], tc[1], nil); !errors.Is(err, ErrSameStore) {
 			t.Errorf("Copy(%s, %s) = %v; want ErrSameStore", tc[0], tc[1], err)
 		}
+	}
+}
+
+// A source that is no store (a typo in its path, the wrong database or
+// schema) is refused, and nothing is created there or in the target.
+func TestCopyNoSource(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	notStore := filepath.Join(dir, "app.db")
+	db, err := sql.Open("sqlite", notStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE orders (id INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	emptySchema := postgresDSN(t)
+	for _, from := range []string{"sqlite://" + filepath.Join(dir, "typo", "monitr.db"), "sqlite://" + notStore, emptySchema} {
+		to := "sqlite://" + filepath.Join(dir, "to.db")
+		if _, err := Copy(ctx, from, to, nil); !errors.Is(err, ErrNoStore) {
+			t.Errorf("Copy from %s = %v; want ErrNoStore", from, err)
+		}
+		for _, p := range []string{filepath.Join(dir, "typo"), filepath.Join(dir, "to.db")} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("Copy from %s created %s", from, p)
+			}
+		}
+	}
+	pg, err := sql.Open("pgx", emptySchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	var tables int
+	if err := pg.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the empty source schema holds %d tables (%v) after the refused copy; want 0", tables, err)
 	}
 }

@@ -54,12 +54,14 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "monitor store copy: %s\n", err)
 		return exitConfig
 	}
-	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TABLE\tROWS")
-	for i, t := range stats.Tables {
-		fmt.Fprintf(w, "%s\t%d\n", t, stats.Rows[i])
+	if len(stats.Tables) > 0 {
+		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "TABLE\tROWS")
+		for i, t := range stats.Tables {
+			fmt.Fprintf(w, "%s\t%d\n", t, stats.Rows[i])
+		}
+		_ = w.Flush()
 	}
-	_ = w.Flush()
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			err = errors.New("interrupted")
