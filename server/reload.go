@@ -11,6 +11,9 @@ import (
 // ReloadResult is what a reload that took effect reports.
 type ReloadResult struct {
 	Checks int // checks of the config now running
+	// RestartNeeded names the settings the new config changes that only a
+	// restart applies (server.listen, storage); the old values keep running.
+	RestartNeeded []string
 }
 
 // ReloadRefused is the error of a reload that did not take effect: the
@@ -43,7 +46,9 @@ func (s *Server) routeReload() {
 }
 
 // reload answers POST /-/reload, as Prometheus names it: 200
-// {"status":"reloaded","checks":N} when the new config took effect, 400
+// {"status":"reloaded","checks":N} when the new config took effect (with
+// "restart_needed":["server.listen","storage"] when it moves what only a
+// restart moves), 400
 // invalid_request with every problem in details.problems when it was
 // refused (the previous config keeps running).
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +62,11 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	var refused *ReloadRefused
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "checks": res.Checks})
+		ans := map[string]any{"status": "reloaded", "checks": res.Checks}
+		if len(res.RestartNeeded) > 0 {
+			ans["restart_needed"] = res.RestartNeeded
+		}
+		writeJSON(w, http.StatusOK, ans)
 	case errors.As(err, &refused):
 		problems := refused.Problems
 		if problems == nil {

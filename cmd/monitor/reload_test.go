@@ -191,7 +191,10 @@ func TestReloadBackToRunningListenAndStore(t *testing.T) {
 	v1 := fmt.Sprintf(reloadAtomicV1, filepath.Dir(path))
 	moved := strings.Replace(strings.Replace(v1, "127.0.0.1:0", "127.0.0.1:1", 1), "history.db", "other.db", 1)
 	writeFile(t, path, moved)
-	d.reload()
+	res, err := d.reloadAs(context.Background(), "test", "test")
+	if err != nil || !slices.Equal(res.RestartNeeded, []string{"server.listen", "storage"}) {
+		t.Errorf("reload moving listen and storage = %+v, %v; want restart_needed server.listen and storage", res, err)
+	}
 	log := logs.String()
 	if !strings.Contains(log, "server.listen changed") || !strings.Contains(log, "storage changed") {
 		t.Fatalf("moving listen and storage was not warned about:\n%s", log)
@@ -201,7 +204,9 @@ func TestReloadBackToRunningListenAndStore(t *testing.T) {
 	}
 	n := len(log)
 	writeFile(t, path, v1)
-	d.reload()
+	if res, err := d.reloadAs(context.Background(), "test", "test"); err != nil || len(res.RestartNeeded) > 0 {
+		t.Errorf("reload back = %+v, %v; want nothing left for a restart", res, err)
+	}
 	log = logs.String()[n:]
 	if !strings.Contains(log, "config reloaded") {
 		t.Fatalf("reload back failed:\n%s", log)

@@ -334,14 +334,14 @@ func (d *daemon) reloadAs(ctx context.Context, actor alerting.Actor, via string)
 	if d.stopping {
 		return server.ReloadResult{}, server.ErrReloadUnavailable
 	}
-	n, err := d.reloadConfig(actor, via)
+	res, err := d.reloadConfig(actor, via)
 	if err != nil {
 		d.reloadOK.Set(0)
 		return server.ReloadResult{}, err
 	}
 	d.reloadOK.Set(1)
 	d.reloadAt.SetToCurrentTime()
-	return server.ReloadResult{Checks: n}, nil
+	return res, nil
 }
 
 // refused is the error of a reload refused at stage for err: the config
@@ -352,8 +352,9 @@ func (d *daemon) refused(stage string, err error, cfg *config.Config) *server.Re
 }
 
 // reloadConfig applies the config file again, all or nothing, and returns
-// the number of checks now running or why it did not take effect.
-func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
+// the number of checks now running and the settings left for a restart, or
+// why it did not take effect.
+func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadResult, error) {
 	load := d.load
 	if load == nil {
 		load = config.Load
@@ -373,13 +374,13 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 		}
 		d.auditRejected(actor, via, details)
 		if len(probs) == 0 {
-			return 0, d.refused("config", err, d.cfg)
+			return server.ReloadResult{}, d.refused("config", err, d.cfg)
 		}
 		r := &server.ReloadRefused{Stage: "config"}
 		for _, p := range probs {
 			r.Problems = append(r.Problems, p.Error())
 		}
-		return 0, r
+		return server.ReloadResult{}, r
 	}
 
 	if d.logRed != nil {
@@ -388,21 +389,21 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 	if err := checkStatusPageOut(cfg); err != nil {
 		d.logger.Error("reload rejected", "err", err)
 		d.auditRejected(actor, via, map[string]any{"stage": "statuspage"})
-		return 0, d.refused("statuspage", err, cfg)
+		return server.ReloadResult{}, d.refused("statuspage", err, cfg)
 	}
 	// Build: the receivers' senders, and new pools when the databases
 	// changed (not yet used).
 	applyAlerting, err := d.reloadAlerting(cfg)
 	if err != nil {
 		d.auditRejected(actor, via, map[string]any{"stage": "alerting"})
-		return 0, d.refused("alerting", err, cfg)
+		return server.ReloadResult{}, d.refused("alerting", err, cfg)
 	}
 	env := d.env
 	if !sameDatabases(cfg, d.cfg) {
 		if env, err = newEnv(cfg, d.beats, d.links, d.logger); err != nil {
 			d.logger.Error("reload rejected: databases", "err", err)
 			d.auditRejected(actor, via, map[string]any{"stage": "databases"})
-			return 0, d.refused("databases", err, cfg)
+			return server.ReloadResult{}, d.refused("databases", err, cfg)
 		}
 	}
 	// Schedule: the only step that can still fail, so it goes first. It is
@@ -418,20 +419,23 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 		if swapEnv != nil {
 			_ = swapEnv.Pool.Close()
 		}
-		return 0, d.refused("scheduling", err, cfg)
+		return server.ReloadResult{}, d.refused("scheduling", err, cfg)
 	}
 
 	// Swap: nothing below can fail.
 	// The listener and the store stay those the daemon started with: the
 	// config it keeps says so, so that a later reload back to them is no
 	// change, and one elsewhere is compared with what runs.
+	var restart []string
 	if cfg.Server.Listen != d.cfg.Server.Listen {
+		restart = append(restart, "server.listen")
 		d.logger.Warn("server.listen changed; it takes effect on restart",
 			"listening", d.cfg.Server.Listen, "configured", cfg.Server.Listen)
 		cfg.Server.Listen = d.cfg.Server.Listen
 	}
 	if cfg.Storage != d.cfg.Storage || historyDSN(cfg) != historyDSN(d.cfg) {
 		// Also when the demo was switched on or off: its history is kept apart.
+		restart = append(restart, "storage")
 		d.logger.Warn("storage changed; it takes effect on restart")
 		cfg.Storage = d.cfg.Storage
 	}
@@ -444,7 +448,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 	d.hub.SetSpecs(cfg.Checks)
 	d.setMaintenance(cfg)
 	applyAlerting()
-	d.auditReload(actor, via, cfg)
+	d.auditReload(actor, via, cfg, restart)
 	d.eval.SetObjectives(objectives(cfg))
 	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
@@ -455,7 +459,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (int, error) {
 	d.cfg = cfg
 	d.live.Store(cfg)
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks), "by", string(actor), "via", via)
-	return len(cfg.Checks), nil
+	return server.ReloadResult{Checks: len(cfg.Checks), RestartNeeded: restart}, nil
 }
 
 // compactEvery is how often finished hours are rolled up and old history
