@@ -46,7 +46,8 @@ type Config struct {
 	// #check-freshness, #slo-burn, #escalation, ...). Set it to your own
 	// copy of docs/runbooks.md (a wiki, an internal mirror) that keeps those
 	// anchors. An absolute http(s) URL without a user, password or
-	// #fragment; empty = the docs/runbooks.md of the monitor's repository
+	// #fragment, at most 2048 bytes, with " < > \ ^ { | } and the backquote %-encoded;
+	// empty = the docs/runbooks.md of the monitor's repository
 	// on GitHub. A check's runbook_url takes its place for that check's
 	// alerts.
 	RunbookURL string `yaml:"runbook_url"`

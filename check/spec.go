@@ -40,7 +40,8 @@ type Spec struct {
 	// failures and its SLO burn-rate alerts, in the notifications and in
 	// `monitor rules`) link here instead of the section of
 	// alerting.runbook_url for its kind. An absolute http(s) URL without a
-	// user or password; empty = that section.
+	// user or password, at most 2048 bytes, with " < > \ ^ { | } and the backquote
+	// %-encoded; empty = that section.
 	RunbookURL string `yaml:"runbook_url"`
 	// Guarded means the SSRF guard applies to the check's own connections
 	// (server.guard_checks): kinds that dial what the configuration names

@@ -166,6 +166,10 @@ func (d *decoder) runbookURL(f fields, key string, base bool) string {
 			d.secret(p)
 		}
 		d.errorf(n, "%s%s holds a user or password (the link goes to every receiver; want a URL without credentials)", key, f.in())
+	case errors.Is(err, runbook.ErrTooLong):
+		d.errorf(n, "%s%s is longer than %d bytes (it goes into every notification)", key, f.in(), runbook.MaxLen)
+	case errors.Is(err, runbook.ErrUnescaped):
+		d.errorf(n, "%s%s holds a character to %%-encode, one of \" < > \\ ^ ` { | } (they end a link in Slack or HTML; want the URL as a browser's address bar copies it)", key, f.in())
 	case errors.Is(err, runbook.ErrFragment):
 		d.errorf(n, "%s%s has a #fragment (each alert's section anchor is appended to it; want the page's URL)", key, f.in())
 	case err != nil:

@@ -263,7 +263,7 @@ const (
 // from the process environment. Relative sqlite:// paths are resolved
 // against the file's directory (see resolvePaths).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -273,6 +273,28 @@ func Load(path string) (*Config, error) {
 	}
 	resolvePaths(cfg, filepath.Dir(path))
 	return cfg, nil
+}
+
+// MaxFileSize bounds the configuration file: a config of 1,000 checks is
+// well under 1 MiB, and a file named by mistake (a log, a database, a
+// device) must not take the daemon's memory, at start or on reload.
+const MaxFileSize = 16 << 20
+
+// readConfig reads the file at path, at most MaxFileSize bytes of it.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(data) > MaxFileSize:
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a config file", path, MaxFileSize>>20)
+	}
+	return data, nil
 }
 
 // Parse reads a configuration from data; file names it in errors and in

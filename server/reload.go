@@ -11,9 +11,9 @@ import (
 // ReloadResult is what a reload that took effect reports.
 type ReloadResult struct {
 	Checks int // checks of the config now running
-	// RestartRequired names the changed settings a reload cannot apply
-	// (server.listen, storage): they take effect on the next start.
-	RestartRequired []string
+	// RestartNeeded names the settings the new config changes that only a
+	// restart applies (server.listen, storage); the old values keep running.
+	RestartNeeded []string
 }
 
 // ReloadRefused is the error of a reload that did not take effect: the
@@ -47,8 +47,8 @@ func (s *Server) routeReload() {
 
 // reload answers POST /-/reload, as Prometheus names it: 200
 // {"status":"reloaded","checks":N} when the new config took effect (with
-// "restartRequired": [...] naming changed settings that wait for a
-// restart), 400
+// "restartRequired":["server.listen","storage"] when it moves what only a
+// restart moves), 400
 // invalid_request with every problem in details.problems when it was
 // refused (the previous config keeps running).
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
@@ -62,11 +62,11 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	var refused *ReloadRefused
 	switch {
 	case err == nil:
-		answer := map[string]any{"status": "reloaded", "checks": res.Checks}
-		if len(res.RestartRequired) > 0 {
-			answer["restartRequired"] = res.RestartRequired
+		ans := map[string]any{"status": "reloaded", "checks": res.Checks}
+		if len(res.RestartNeeded) > 0 {
+			ans["restartRequired"] = res.RestartNeeded
 		}
-		writeJSON(w, http.StatusOK, answer)
+		writeJSON(w, http.StatusOK, ans)
 	case errors.As(err, &refused):
 		problems := refused.Problems
 		if problems == nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strings"
 
@@ -15,54 +14,52 @@ import (
 // ErrTargetNotEmpty is a copy refused because the target store holds data.
 var ErrTargetNotEmpty = errors.New("target store is not empty")
 
-// ErrSourceMissing is a copy refused because the source holds no store: a
-// SQLite file that does not exist or has no store tables, a PostgreSQL
-// schema (search_path) without them.
-var ErrSourceMissing = errors.New("source store does not exist")
+// ErrSameStore is a copy refused because from and to are two spellings of
+// one store (the source's lock is found on the target).
+var ErrSameStore = errors.New("--from and --to name the same store")
 
-// checkSource tells whether from holds a store (its schema_migrations
-// table), without creating or migrating anything. A source it cannot
-// reach is left for Open to report.
-func checkSource(ctx context.Context, from string) error {
-	e, err := dsn.EngineOf(from)
-	if err != nil {
-		return nil
-	}
+// ErrNoStore is a copy refused because its source holds no store.
+var ErrNoStore = errors.New("no monitor store there")
+
+// isStore tells whether the store at d exists, without creating anything:
+// an SQLite file, or a PostgreSQL schema, with the store's
+// schema_migrations table.
+func isStore(ctx context.Context, d string) error {
 	var db *sql.DB
-	where := ""
-	switch e {
-	case dsn.SQLite:
-		p, err := dsn.ParseSQLite(from)
-		if err != nil || p.Memory {
-			return nil
+	var q string
+	switch e, err := dsn.EngineOf(d); {
+	case err != nil:
+		return ErrUnsupportedScheme
+	case e == dsn.SQLite:
+		s, err := dsn.ParseSQLite(d)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidDSN, err)
 		}
-		if _, err := os.Stat(p.File); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: no file %s", ErrSourceMissing, p.File)
+		if s.Memory {
+			return fmt.Errorf("%w: an in-memory database", ErrNoStore)
 		}
-		// mode=rw: never creates the file.
-		if db, err = sql.Open("sqlite", "file:"+p.File+"?mode=rw"); err != nil {
-			return nil
+		if _, err := os.Stat(s.File); err != nil {
+			return fmt.Errorf("%w: %w", ErrNoStore, err)
 		}
-		where = p.File
-	case dsn.Postgres:
-		if db, err = openPostgres(from); err != nil {
-			return nil
+		if db, err = sql.Open("sqlite", "file:"+s.File+"?mode=ro"); err != nil {
+			return err
 		}
-		where = "the schema of its search_path"
+		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	case e == dsn.Postgres:
+		if db, err = openPostgres(d); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidDSN, err)
+		}
+		q = "SELECT count(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE t IS NOT NULL"
 	default:
-		return nil
+		return ErrUnsupportedScheme
 	}
 	defer db.Close()
-	var found bool
-	q := "SELECT to_regclass('schema_migrations') IS NOT NULL"
-	if e == dsn.SQLite {
-		q = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	var n int
+	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return err
 	}
-	if err := db.QueryRowContext(ctx, q).Scan(&found); err != nil {
-		return nil
-	}
-	if !found {
-		return fmt.Errorf("%w: %s holds no monitor store tables", ErrSourceMissing, where)
+	if n == 0 {
+		return fmt.Errorf("%w: the database holds no schema_migrations table (check the DSN, and search_path on PostgreSQL)", ErrNoStore)
 	}
 	return nil
 }
@@ -98,18 +95,18 @@ type CopyStats struct {
 // Copy moves every table of the store at from into the store at to (SQLite
 // or PostgreSQL either way), in primary-key order, in batches of copyBatch
 // rows, each batch one transaction. Both schemas are brought up to date
-// first; a target that holds any row is refused with ErrTargetNotEmpty,
+// first (a source that holds no store is refused with ErrNoStore, and
+// nothing is created there); a target that holds any row is refused with ErrTargetNotEmpty,
 // before anything is written. PostgreSQL identity columns continue after
 // the copied ids. No daemon may write to either store meanwhile: stop it
 // (the target's lock, see Options.Owner, keeps one from starting on it).
 // progress, when set, is called after each batch.
 func Copy(ctx context.Context, from, to string, progress func(table string, rows int64)) (CopyStats, error) {
 	var stats CopyStats
-	// A mistyped source is refused, not opened: opening migrates, which
-	// would create a new, empty store (or add the store's tables to
-	// another database) and report a successful copy of nothing.
-	if err := checkSource(ctx, from); err != nil {
-		return stats, fmt.Errorf("open source: %w", err)
+	// A source that is no store (a typo in its path, the wrong database)
+	// is refused before Open would create one there and copy it, empty.
+	if err := isStore(ctx, from); err != nil {
+		return stats, fmt.Errorf("open source: %w", redactErr(from, err))
 	}
 	// The source is locked too: a daemon still writing to it is refused.
 	src, err := Open(ctx, from, Options{Owner: &Owner{Listen: "monitor store copy"}})
@@ -118,6 +115,9 @@ func Copy(ctx context.Context, from, to string, progress func(table string, rows
 	}
 	defer src.Close()
 	dst, err := Open(ctx, to, Options{Owner: &Owner{Listen: "monitor store copy"}})
+	if le := (*LockedError)(nil); errors.As(err, &le) && le.ours() {
+		return stats, ErrSameStore
+	}
 	if err != nil {
 		return stats, fmt.Errorf("open target: %w", err)
 	}
@@ -129,7 +129,7 @@ func Copy(ctx context.Context, from, to string, progress func(table string, rows
 		err := d.rdb.QueryRowContext(ctx, "SELECT 1 FROM "+t.name+" LIMIT 1").Scan(&one)
 		switch {
 		case err == nil:
-			return stats, fmt.Errorf("%w: table %s has rows (copy into a new, empty database or schema)", ErrTargetNotEmpty, t.name)
+			return stats, fmt.Errorf("%w: table %s has rows (copy into a new, empty database or schema; an interrupted copy leaves a partial one behind: delete it first)", ErrTargetNotEmpty, t.name)
 		case !errors.Is(err, sql.ErrNoRows):
 			return stats, fmt.Errorf("read target %s: %w", t.name, err)
 		}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -165,59 +165,70 @@ func dump(t *testing.T, st *sqlStore, table, key string) [][]any {
 	return out
 }
 
-// A --from path with a typo is refused before anything is opened: no empty
-// store appears at either path, and no copy of nothing is reported done.
-func TestStoreCopyRefusesMissingSource(t *testing.T) {
+// Two spellings of one store are refused as the same store, not as a store
+// "in use by another monitor" (which would be this very copy).
+func TestCopySameStore(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
-	from, to := filepath.Join(dir, "monitr.db"), filepath.Join(dir, "copy.db")
-	_, err := Copy(context.Background(), "sqlite://"+from, "sqlite://"+to, nil)
-	if !errors.Is(err, ErrSourceMissing) || !strings.Contains(err.Error(), from) {
-		t.Fatalf("Copy from a missing file = %v, want ErrSourceMissing naming %s", err, from)
+	pg := postgresDSN(t)
+	u, err := url.Parse(pg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range []string{from, to} {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("Copy from a missing file created %s", p)
+	other := *u
+	switch h, port := u.Hostname(), u.Port(); h {
+	case "127.0.0.1":
+		other.Host = "localhost:" + port
+	default:
+		other.Host = "127.0.0.1:" + port
+	}
+	for _, d := range []string{"sqlite://" + dir + "/a.db", pg} {
+		openT(t, d, Options{}).Close()
+	}
+	for _, tc := range [][2]string{
+		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/./a.db"},
+		{"sqlite://" + dir + "/a.db", "sqlite://" + dir + "/../" + filepath.Base(dir) + "/a.db"},
+		{pg, other.String()},
+	} {
+		if _, err := Copy(ctx, tc[0], tc[1], nil); !errors.Is(err, ErrSameStore) {
+			t.Errorf("Copy(%s, %s) = %v; want ErrSameStore", tc[0], tc[1], err)
 		}
 	}
 }
 
-// A source that exists but holds no store (another SQLite database, a
-// PostgreSQL schema without the store's tables) is refused the same way,
-// and left as it was: no store tables are created in it.
-func TestStoreCopyRefusesASourceThatIsNoStore(t *testing.T) {
+// A source that is no store (a typo in its path, the wrong database or
+// schema) is refused, and nothing is created there or in the target.
+func TestCopyNoSource(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	app := filepath.Join(dir, "app.db")
-	db, err := sql.Open("sqlite", app)
+	notStore := filepath.Join(dir, "app.db")
+	db, err := sql.Open("sqlite", notStore)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("CREATE TABLE links (url TEXT)"); err != nil {
+	if _, err := db.Exec("CREATE TABLE orders (id INTEGER)"); err != nil {
 		t.Fatal(err)
 	}
 	_ = db.Close()
-	pg := postgresDSN(t)
-	for _, from := range []string{"sqlite://" + app, pg} {
-		to := "sqlite://" + filepath.Join(dir, "copy.db")
-		if _, err := Copy(ctx, from, to, nil); !errors.Is(err, ErrSourceMissing) || !strings.Contains(err.Error(), "holds no monitor store tables") {
-			t.Errorf("Copy from %s = %v, want ErrSourceMissing: holds no monitor store tables", check.RedactURL(from), err)
+	emptySchema := postgresDSN(t)
+	for _, from := range []string{"sqlite://" + filepath.Join(dir, "typo", "monitr.db"), "sqlite://" + notStore, emptySchema} {
+		to := "sqlite://" + filepath.Join(dir, "to.db")
+		if _, err := Copy(ctx, from, to, nil); !errors.Is(err, ErrNoStore) {
+			t.Errorf("Copy from %s = %v; want ErrNoStore", from, err)
+		}
+		for _, p := range []string{filepath.Join(dir, "typo"), filepath.Join(dir, "to.db")} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("Copy from %s created %s", from, p)
+			}
 		}
 	}
-	db, err = sql.Open("sqlite", app)
+	pg, err := sql.Open("pgx", emptySchema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 1 {
-		t.Errorf("the app database holds %d tables after the refused copy (%v), want its 1", n, err)
-	}
-	pdb, err := openPostgres(pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pdb.Close()
-	if err := pdb.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&n); err != nil || n != 0 {
-		t.Errorf("the PostgreSQL schema holds %d tables after the refused copy (%v), want none", n, err)
+	defer pg.Close()
+	var tables int
+	if err := pg.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("the empty source schema holds %d tables (%v) after the refused copy; want 0", tables, err)
 	}
 }

@@ -56,7 +56,17 @@ func self(o *Owner) holder {
 
 // LockedError is the ErrLocked of a store another monitor holds, naming
 // that monitor; its message is whole, to be shown without prefixes.
-type LockedError struct{ msg string }
+type LockedError struct {
+	msg  string
+	held holder
+}
+
+// ours tells whether this process holds the lock (a second Open of a store
+// it has open, under another spelling of its DSN).
+func (e *LockedError) ours() bool {
+	host, _ := os.Hostname()
+	return e.held.pid == os.Getpid() && e.held.host == host
+}
 
 func (e *LockedError) Error() string { return e.msg }
 
@@ -68,7 +78,7 @@ func lockedErr(h holder) error {
 	if s := h.String(); s != "" {
 		who = " (" + s + ")"
 	}
-	return &LockedError{msg: ErrLocked.Error() + who + "; stop that one first, or give this one another storage.dsn"}
+	return &LockedError{msg: ErrLocked.Error() + who + "; stop that one first, or give this one another storage.dsn", held: h}
 }
 
 // lockFile takes the exclusive lock on path (the SQLite database's

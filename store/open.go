@@ -90,6 +90,9 @@ func Open(ctx context.Context, d string, opts Options) (Store, error) {
 	default:
 		return nil, ErrUnsupportedScheme
 	}
+	if fe := (*fileError)(nil); errors.As(err, &fe) {
+		return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
+	}
 	if err != nil {
 		return nil, redactErr(d, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
 	}

@@ -49,8 +49,18 @@ func openSQLite(d string) (w, r *sql.DB, file string, err error) {
 	path, q, memory, filePath := s.Path, s.Query, s.Memory, s.File
 	if dir := s.Dir(); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, nil, "", fmt.Errorf("create directory: %w", err)
+			return nil, nil, "", &fileError{fmt.Errorf("create directory: %w", err)}
 		}
+	}
+	if !memory {
+		// Opened here first, so that a file that cannot be written (a
+		// read-only directory, a directory at its path) is said so by the
+		// OS, not as SQLite's "unable to open database file (14)".
+		f, err := os.OpenFile(filePath, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, nil, "", &fileError{err}
+		}
+		_ = f.Close()
 	}
 
 	setWAL := false
@@ -98,6 +108,13 @@ func openSQLite(d string) (w, r *sql.DB, file string, err error) {
 	r.SetMaxIdleConns(4)
 	return w, r, filePath, nil
 }
+
+// fileError is a database file or directory the OS refused: the DSN is
+// fine, the place is not.
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
 
 // walBusyWait bounds how long opening waits for another process to let go
 // of a new database file before switching it to WAL (the busy_timeout).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -695,5 +697,23 @@ func TestMemory(t *testing.T) {
 	got, err := st.Latest(ctx)
 	if err != nil || len(got) != 1 {
 		t.Errorf("Latest = %v, %v", got, err)
+	}
+}
+
+// A SQLite store at a place the OS refuses reads as the OS says, not as an
+// invalid DSN or SQLite's "unable to open database file".
+func TestOpenSQLitePlaceRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dir, "is a directory"},
+		{filepath.Join(dir, "file", "monitor.db"), "not a directory"},
+	} {
+		_, err := Open(context.Background(), "sqlite://"+tc.path, Options{})
+		if err == nil || errors.Is(err, ErrInvalidDSN) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "(14)") {
+			t.Errorf("Open(sqlite://%s) = %v; want the OS's %q, not an invalid DSN", tc.path, err, tc.want)
+		}
 	}
 }

@@ -95,10 +95,13 @@ const (
 
 // auditReload writes a reload that took effect to the audit trail, by
 // actor (config for SIGHUP, the token's name for POST /-/reload).
-func (d *daemon) auditReload(actor alerting.Actor, via string, cfg *config.Config) {
-	d.alerts.Audit(store.AuditEvent{Actor: actor, Action: actionConfigReloaded, Target: d.path,
-		Details: map[string]any{"checks": len(cfg.Checks), "receivers": len(cfg.Alerting.Receivers),
-			"routes": len(cfg.Alerting.Routes), "via": via}})
+func (d *daemon) auditReload(actor alerting.Actor, via string, cfg *config.Config, restartNeeded []string) {
+	details := map[string]any{"checks": len(cfg.Checks), "receivers": len(cfg.Alerting.Receivers),
+		"routes": len(cfg.Alerting.Routes), "via": via}
+	if len(restartNeeded) > 0 {
+		details["restartRequired"] = restartNeeded
+	}
+	d.alerts.Audit(store.AuditEvent{Actor: actor, Action: actionConfigReloaded, Target: d.path, Details: details})
 }
 
 // auditRejected writes a refused reload to the audit trail; details say

@@ -268,9 +268,21 @@ func TestCookbookHeartbeatCurl(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// curl as a wrapper that writes down its arguments: the token must not
+	// be among them (ps shows every process's arguments to every user).
+	realCurl, argv := curl, filepath.Join(dir, "curl-argv")
+	curl = filepath.Join(dir, "curl")
+	writeFile(t, curl, "#!/bin/sh\nprintf '%s\\n' \"$@\" >>"+argv+"\nexec "+realCurl+" \"$@\"\n")
+	if err := os.Chmod(curl, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := run(token); err != nil || out != "" {
 		t.Fatalf("the cookbook's curl: %v, output %q; want exit 0 and no output (cron mails any)", err, out)
 	}
+	if b, err := os.ReadFile(argv); err != nil || strings.Contains(string(b), token) {
+		t.Errorf("the cookbook's curl has the token on its command line, where ps shows it (%v):\n%s", err, b)
+	}
+	curl = realCurl
 	h = p.waitHealth(5*time.Second, "nightly_export PASS", func(h healthBody) bool {
 		c, _ := h.find("nightly_export")
 		return c.Status == "PASS"

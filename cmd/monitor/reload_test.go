@@ -191,8 +191,8 @@ func TestReloadBackToRunningListenAndStore(t *testing.T) {
 	v1 := fmt.Sprintf(reloadAtomicV1, filepath.Dir(path))
 	moved := strings.Replace(strings.Replace(v1, "127.0.0.1:0", "127.0.0.1:1", 1), "history.db", "other.db", 1)
 	writeFile(t, path, moved)
-	res, err := d.reloadAs(context.Background(), "ops", "POST /-/reload")
-	if err != nil || !slices.Equal(res.RestartRequired, []string{"server.listen", "storage"}) {
+	res, err := d.reloadAs(context.Background(), "test", "test")
+	if err != nil || !slices.Equal(res.RestartNeeded, []string{"server.listen", "storage"}) {
 		t.Errorf("reload moving listen and storage = %+v, %v; want restartRequired server.listen and storage", res, err)
 	}
 	log := logs.String()
@@ -204,7 +204,7 @@ func TestReloadBackToRunningListenAndStore(t *testing.T) {
 	}
 	n := len(log)
 	writeFile(t, path, v1)
-	if res, err := d.reloadAs(context.Background(), "ops", "POST /-/reload"); err != nil || len(res.RestartRequired) != 0 {
+	if res, err := d.reloadAs(context.Background(), "test", "test"); err != nil || len(res.RestartNeeded) > 0 {
 		t.Errorf("reload back = %+v, %v; want nothing left for a restart", res, err)
 	}
 	log = logs.String()[n:]

@@ -352,8 +352,8 @@ func (d *daemon) refused(stage string, err error, cfg *config.Config) *server.Re
 }
 
 // reloadConfig applies the config file again, all or nothing, and returns
-// the number of checks now running and the settings left for a restart,
-// or why it did not take effect.
+// the number of checks now running and the settings left for a restart, or
+// why it did not take effect.
 func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadResult, error) {
 	load := d.load
 	if load == nil {
@@ -448,7 +448,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 	d.hub.SetSpecs(cfg.Checks)
 	d.setMaintenance(cfg)
 	applyAlerting()
-	d.auditReload(actor, via, cfg)
+	d.auditReload(actor, via, cfg, restart)
 	d.eval.SetObjectives(objectives(cfg))
 	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)
@@ -459,7 +459,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 	d.cfg = cfg
 	d.live.Store(cfg)
 	d.logger.Info("config reloaded", "config", d.path, "checks", len(cfg.Checks), "by", string(actor), "via", via)
-	return server.ReloadResult{Checks: len(cfg.Checks), RestartRequired: restart}, nil
+	return server.ReloadResult{Checks: len(cfg.Checks), RestartNeeded: restart}, nil
 }
 
 // compactEvery is how often finished hours are rolled up and old history

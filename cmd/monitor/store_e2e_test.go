@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net"
@@ -414,4 +415,88 @@ func TestE2EDemoHistoryApart(t *testing.T) {
 			t.Errorf("data/monitor.db holds %s from %s, before the real platform's daemon started (a demo result)", r.Check, r.CheckedAt)
 		}
 	}
+}
+
+// TestE2EStoreCopyInterrupted: Ctrl-C in the middle of `monitor store copy`
+// stops it with exit 1 and a word that the target holds a partial copy not
+// to be used; a second copy into it is refused, saying why.
+func TestE2EStoreCopyInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from.db"), filepath.Join(dir, "to.db")
+	st, err := store.Open(context.Background(), "sqlite://"+from, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough rows that the copy runs for a while (about 80,000 rows a second).
+	for _, q := range []string{
+		`INSERT INTO checks (id, name) VALUES (1, 'orders_fresh')`,
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 600000)
+		 INSERT INTO results (check_id, ts, status, severity, maintenance, within_sla, value, duration_ms)
+		 SELECT 1, 1700000000000 + i*1000, 0, 0, 0, 1, 0.5, 3 FROM n`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = db.Close()
+
+	var stderr strings.Builder
+	cmd := exec.Command(monitorBinary(t), "store", "copy", "--from", "sqlite://"+from, "--to", "sqlite://"+to)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Interrupt once some results are in the target.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("no result reached the target in 30 s")
+		}
+		if n := countRows(to, "results"); n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitFail {
+		t.Fatalf("monitor store copy interrupted: %v (exit %d), stderr %q; want exit 1", err, code, stderr.String())
+	}
+	if n := countRows(to, "results"); n >= 600000 {
+		t.Fatalf("the copy finished (%d results) before the interrupt; make the source bigger", n)
+	}
+	for _, want := range []string{"interrupted", "partial copy", "not a usable store", "delete it"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr of an interrupted copy = %q; want %q", stderr.String(), want)
+		}
+	}
+	code, _, errOut := runMain(t, "store", "copy", "--from", "sqlite://"+from, "--to", "sqlite://"+to)
+	if code != exitFail || !strings.Contains(errOut, "interrupted copy") {
+		t.Errorf("a copy into the partial target = %d, stderr %q; want 1 and a word about an interrupted copy", code, errOut)
+	}
+}
+
+// countRows is the number of rows of table in the SQLite database at path,
+// 0 when it cannot be read (yet).
+func countRows(path, table string) int {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(2000)")
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		return 0
+	}
+	return n
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/monitor-dev/monitor/check"
@@ -40,15 +44,37 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitConfig
 	}
 	redact := check.NewRedactor(*from, *to)
+	// Ctrl-C or SIGTERM stops the copy between two statements, so that it
+	// can say what it leaves behind instead of dying silently.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	stats, err := store.Copy(ctx, *from, *to, nil)
-	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TABLE\tROWS")
-	for i, t := range stats.Tables {
-		fmt.Fprintf(w, "%s\t%d\n", t, stats.Rows[i])
+	stop()
+	if errors.Is(err, store.ErrSameStore) {
+		fmt.Fprintf(stderr, "monitor store copy: %s\n", err)
+		return exitConfig
 	}
-	_ = w.Flush()
+	if len(stats.Tables) > 0 {
+		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "TABLE\tROWS")
+		for i, t := range stats.Tables {
+			fmt.Fprintf(w, "%s\t%d\n", t, stats.Rows[i])
+		}
+		_ = w.Flush()
+	}
 	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			err = errors.New("interrupted")
+		}
 		fmt.Fprintf(stderr, "monitor store copy: %s\n", check.RedactText(redact.Redact(err.Error())))
+		var copied int64
+		for _, n := range stats.Rows {
+			copied += n
+		}
+		if copied > 0 {
+			fmt.Fprintf(stderr, "monitor store copy: the target holds a partial copy (%d rows written): it is not a usable store, "+
+				"do not point storage.dsn at it; delete it (the SQLite file, or DROP SCHEMA ... CASCADE) and copy again\n", copied)
+		}
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "copied; point storage.dsn at the new store and start the daemon")

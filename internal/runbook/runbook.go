@@ -60,7 +60,19 @@ var (
 	ErrNotHTTP     = errors.New("not an absolute http(s) URL")
 	ErrCredentials = errors.New("holds a user or password")
 	ErrFragment    = errors.New("has a #fragment")
+	ErrTooLong     = errors.New("longer than " + strconv.Itoa(MaxLen) + " bytes")
+	ErrUnescaped   = errors.New("holds a character to %-encode")
 )
+
+// MaxLen bounds a runbook URL: it goes into every notification, and a
+// Slack message or an Alertmanager annotation has a size limit of its own.
+// Browsers and proxies take URLs of this length everywhere.
+const MaxLen = 2048
+
+// unescaped are the characters RFC 3986 leaves out of a URL that Go's
+// parser lets through; in a notification they end a Slack link (| and >)
+// or an attribute.
+const unescaped = "\"<>\\^`{|}"
 
 // Validate checks a runbook URL from the configuration: an absolute
 // http(s) URL with a host and without a user or password (it is sent to
@@ -73,6 +85,10 @@ func Validate(s string, base bool) error {
 		return ErrNotHTTP
 	case u.User != nil:
 		return ErrCredentials
+	case len(s) > MaxLen:
+		return ErrTooLong
+	case strings.ContainsAny(s, unescaped):
+		return ErrUnescaped
 	case base && (u.Fragment != "" || strings.Contains(s, "#")):
 		return ErrFragment
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,12 @@ func TestValidate(t *testing.T) {
 		{"https:///path", false, ErrNotHTTP},
 		{"https://wiki.example.com/a b", false, ErrNotHTTP},
 		{"https://bob:hunter2@wiki.example.com/", false, ErrCredentials},
+		{"https://wiki.example.com/" + strings.Repeat("a", MaxLen-25), false, nil},
+		{"https://wiki.example.com/" + strings.Repeat("a", MaxLen-24), false, ErrTooLong},
+		{"https://wiki.example.com/a|<!channel>", false, ErrUnescaped},
+		{`https://wiki.example.com/a"><script>alert(1)</script>`, false, ErrUnescaped},
+		{"https://wiki.example.com/%7C%3E", false, nil},
+		{"https://wiki.example.com/ñ?q=é", false, nil},
 	} {
 		if err := Validate(tc.url, tc.base); !errors.Is(err, tc.want) {
 			t.Errorf("Validate(%q, %v) = %v, want %v", tc.url, tc.base, err, tc.want)
