@@ -30,8 +30,8 @@ type Spec struct {
 	// UnknownSeverity is the severity of an UNKNOWN result.
 	UnknownSeverity Severity `yaml:"unknown_severity"`
 	// Component is the status page component the check feeds; empty =
-	// private (the check never shows on the public page). No leading or
-	// trailing spaces.
+	// private (the check never shows on the public page). At most 100
+	// characters, no leading or trailing spaces, no control characters.
 	Component string `yaml:"component"`
 	// DependsOn names parent checks: while a parent FAILs this check is
 	// UNKNOWN ("parent X failing") and does not page. A cycle is an error.

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,6 +20,9 @@ import (
 // checkKeys are the keys every check takes.
 var checkKeys = []string{"name", "kind", "interval", "cron", "timeout", "severity",
 	"unknown_severity", "component", "depends_on", "runbook_url"}
+
+// MaxComponentName bounds a component's name, in characters.
+const MaxComponentName = 100
 
 // kindKeys lists, per registered kind, the keys it takes besides
 // checkKeys: each kind declares them (probes.Kind.Keys).
@@ -98,6 +103,10 @@ func (d *decoder) check(f fields, def Defaults) check.Spec {
 		// A component is a public name: a blank one shows as a nameless
 		// row, and edge spaces make two names that read the same.
 		d.errorf(f.at("component"), "invalid component %q%s (want a name without leading or trailing spaces)", spec.Component, f.in())
+	} else if f.has("component") && (strings.IndexFunc(spec.Component, unicode.IsControl) >= 0 || utf8.RuneCountInString(spec.Component) > MaxComponentName) {
+		// Shown on the public page, in feeds, badges and labels: no
+		// newlines, tabs or NULs, and a length a row can show.
+		d.errorf(f.at("component"), "invalid component %q%s (want at most %d characters and no control characters)", spec.Component, f.in(), MaxComponentName)
 	}
 
 	interval := d.positive(f, "interval", spec.Interval)

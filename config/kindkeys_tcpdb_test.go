@@ -78,8 +78,8 @@ checks:
 	}
 }
 
-// A component is a public name: blank or with edge spaces it is refused
-// where it is written.
+// A component is a public name: blank, with edge spaces, control
+// characters or over 100 characters it is refused where it is written.
 func TestComponentBlank(t *testing.T) {
 	_, err := config.Parse("c.yml", []byte(`checks:
   - name: a
@@ -97,6 +97,21 @@ func TestComponentBlank(t *testing.T) {
     source: { heartbeat: true }
     max_age: 10m
     component: Redirects
+  - name: d
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: "Re\ndirects"
+  - name: e
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: "`+strings.Repeat("é", config.MaxComponentName+1)+`"
+  - name: f
+    kind: freshness
+    source: { heartbeat: true }
+    max_age: 10m
+    component: "`+strings.Repeat("é", config.MaxComponentName)+`"
 `), nil)
 	var got []string
 	for _, p := range config.Problems(err) {
@@ -105,6 +120,8 @@ func TestComponentBlank(t *testing.T) {
 	want := []string{
 		`c.yml:6:16: invalid component "   " in check "a" (want a name without leading or trailing spaces)`,
 		`c.yml:11:16: invalid component " Redirects" in check "b" (want a name without leading or trailing spaces)`,
+		`c.yml:21:16: invalid component "Re\ndirects" in check "d" (want at most 100 characters and no control characters)`,
+		`c.yml:26:16: invalid component "` + strings.Repeat("é", config.MaxComponentName+1) + `" in check "e" (want at most 100 characters and no control characters)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,5 +313,42 @@ func TestReloadNewSecretsRedactedInLog(t *testing.T) {
 	}
 	if !strings.Contains(log, "***") {
 		t.Errorf("the log lines are not there with *** in place of the secrets:\n%s", log)
+	}
+}
+
+// TestReloadFromBlockingFileGivesUp: a config path that blocks on read (a
+// FIFO nobody writes to) refuses the reload after reloadReadTimeout,
+// instead of holding the reload lock, and with it SIGTERM, forever.
+func TestReloadFromBlockingFileGivesUp(t *testing.T) {
+	d, logs, path := startReloadDaemon(t)
+	fifo := filepath.Join(filepath.Dir(path), "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := reloadReadTimeout
+	reloadReadTimeout = 200 * time.Millisecond
+	t.Cleanup(func() {
+		reloadReadTimeout = old
+		// Let the abandoned read finish: open the FIFO for writing, once.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	d.path = fifo
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.reloadConfig("test", "test")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "took longer than 200ms") {
+			t.Errorf("reload from a FIFO = %v; want it refused as taking too long", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("reload from a FIFO still blocked after 10 s")
+	}
+	if !strings.Contains(logs.String(), "reload rejected") {
+		t.Errorf("the refused reload is not logged:\n%s", logs.String())
 	}
 }

@@ -351,6 +351,33 @@ func (d *daemon) refused(stage string, err error, cfg *config.Config) *server.Re
 	return &server.ReloadRefused{Stage: stage, Problems: []string{d.path + ": " + red.Redact(err.Error())}}
 }
 
+// reloadReadTimeout bounds how long a reload waits for the config file to
+// be read: a path that blocks (a FIFO with no writer, a hung network file
+// system) must not hold the reload lock, and with it shutdown, forever.
+var reloadReadTimeout = 10 * time.Second
+
+// loadWithin runs load(path) and gives up after timeout; the read left
+// behind ends when the file answers (its result is dropped).
+func loadWithin(load func(string) (*config.Config, error), path string, timeout time.Duration) (*config.Config, error) {
+	type loaded struct {
+		cfg *config.Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		cfg, err := load(path)
+		done <- loaded{cfg, err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-t.C:
+		return nil, fmt.Errorf("reading %s took longer than %s (a FIFO without a writer, or a hung file system?)", path, timeout)
+	}
+}
+
 // reloadConfig applies the config file again, all or nothing, and returns
 // the number of checks now running and the settings left for a restart, or
 // why it did not take effect.
@@ -359,7 +386,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 	if load == nil {
 		load = config.Load
 	}
-	cfg, err := load(d.path)
+	cfg, err := loadWithin(load, d.path, reloadReadTimeout)
 	if err != nil {
 		probs := config.Problems(err)
 		for _, p := range probs {
