@@ -319,35 +319,6 @@ func writeText(w http.ResponseWriter, r *http.Request, code int, body string) {
 	}
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	ietf := acceptsHealthJSON(r.Header.Get("Accept"))
-	body := s.opts.Snapshot.Health(ietf)
-	h := w.Header()
-	if ietf {
-		h.Set("Content-Type", "application/health+json")
-	} else {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Accept")
-	w.WriteHeader(body.Code)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body.Body)
-	}
-}
-
-// acceptsHealthJSON reports whether the client asked for the IETF draft's
-// media type.
-func acceptsHealthJSON(accept string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		mt, _, _ := strings.Cut(part, ";")
-		if strings.EqualFold(strings.TrimSpace(mt), "application/health+json") {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("check")
 	sp, ok := s.opts.Snapshot.Spec(name)

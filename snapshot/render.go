@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -10,14 +11,14 @@ import (
 	"github.com/monitor-dev/monitor/check"
 )
 
-// maxBodyAge bounds how old generatedAt may be in a served body.
-const maxBodyAge = time.Second
-
 // minRefresh is the least time between two renderings while results keep
 // changing: a new result shows within it, and a busy daemon does not spend
 // its CPU re-rendering for every request. A rendering that costs more
-// stretches it to ten times its cost.
-const minRefresh = 100 * time.Millisecond
+// stretches it to ten times its cost, up to maxRefresh.
+const (
+	minRefresh = 100 * time.Millisecond
+	maxRefresh = time.Second
+)
 
 type renderCache struct {
 	health, ietf renderSlot
@@ -28,26 +29,57 @@ type renderSlot struct {
 	mu  sync.Mutex // one rendering at a time
 }
 
-// Rendered is a health body ready to be written.
+// Rendered is a health body ready to be written: the JSON, its gzip copy
+// (Gzip), a strong ETag for each, and what a Filter needs to answer from it
+// without rendering again.
+//
+// A body is rendered when what it shows changes (a result, the checks, a
+// result going stale or a stale result's age), not on a timer: its
+// generatedAt is when it was rendered, and while nothing changes the same
+// bytes and ETag are served, so that a client can revalidate with
+// If-None-Match.
 type Rendered struct {
-	Body        []byte
-	Code        int // 200, or 503 when a check is FAIL with CRITICAL severity
+	Body []byte
+	Code int    // 200, or 503 when a check is FAIL with CRITICAL severity
+	ETag string // strong: "CODE-HASH" of Body, quoted
+
+	gzOnce sync.Once
+	gz     []byte
+	gzETag string
+
+	// Body[:head] is the envelope up to the checks' opening bracket,
+	// Body[tail:] from their closing one; entries are the checks, in name
+	// order, each a span of Body.
+	head, tail int
+	entries    []entry
+	filters    filterCache
+
 	version     uint64
 	builtAt     time.Time
-	validBefore time.Time
+	validBefore time.Time // zero: until a result changes
 	refresh     time.Duration
+}
+
+// entry is one check of a rendered body.
+type entry struct {
+	start, end uint32 // its JSON in Body
+	status     check.Status
+	name       string
+	component  string
 }
 
 // fresh reports whether r may still be served at now.
 func (r *Rendered) fresh(now time.Time, version uint64) bool {
-	return r != nil && now.Before(r.validBefore) && (r.version == version || now.Sub(r.builtAt) < r.refresh)
+	return r != nil && (r.validBefore.IsZero() || now.Before(r.validBefore)) &&
+		(r.version == version || now.Sub(r.builtAt) < r.refresh)
 }
 
 // Health returns the GET /v2/system/health body in the contract's shape, or
-// with ietf the IETF health-check draft shape (application/health+json).
-// A body is rendered once and served to every request until a result
-// changes (at most every minRefresh), a result goes stale, or a second has
-// passed. While one request renders, the others get the previous body.
+// with ietf the IETF health-check draft shape (application/health+json),
+// with its gzip copy built. A body is rendered once and served to every
+// request until a result changes (at most every minRefresh) or the clock
+// changes what it shows (a result going stale). While one request renders,
+// the others get the previous body.
 func (s *Snapshot) Health(ietf bool) *Rendered {
 	slot := &s.cache.health
 	if ietf {
@@ -71,17 +103,16 @@ func (s *Snapshot) Health(ietf bool) *Rendered {
 	}
 	t0 := time.Now()
 	v := s.view(false)
-	r = &Rendered{Code: StatusCode(v), version: v.Version, builtAt: v.GeneratedAt}
 	if ietf {
-		r.Body = renderIETF(v)
+		r = renderIETF(v)
 	} else {
-		r.Body = renderHealth(v)
+		r = renderHealth(v)
 	}
-	r.refresh = max(minRefresh, 10*time.Since(t0))
-	r.validBefore = s.now().Add(maxBodyAge)
-	if !v.NextChange.IsZero() && v.NextChange.Before(r.validBefore) {
-		r.validBefore = v.NextChange
-	}
+	r.Code, r.version, r.builtAt = StatusCode(v), v.Version, v.GeneratedAt
+	r.ETag = etag(r.Code, r.Body)
+	r.Gzip() // built once per change, by the request that renders
+	r.refresh = min(max(minRefresh, 10*time.Since(t0)), maxRefresh)
+	r.validBefore = v.NextChange
 	slot.cur.Store(r)
 	return r
 }
@@ -102,18 +133,54 @@ func StatusCode(v View) int {
 	return http.StatusOK
 }
 
-func renderHealth(v View) []byte {
-	body := struct {
-		Status      check.Status   `json:"status"`
-		Severity    check.Severity `json:"severity"`
-		GeneratedAt string         `json:"generatedAt"`
-		Checks      []check.Result `json:"checks"`
-	}{v.Status, v.Severity, v.GeneratedAt.UTC().Format(time.RFC3339), v.Checks}
-	b, err := json.Marshal(body)
-	if err != nil { // cannot happen: every field marshals
+// bodyWriter builds a body: the envelope around one span per check.
+type bodyWriter struct {
+	b   bytes.Buffer
+	enc *json.Encoder
+}
+
+func newBodyWriter(checks int) *bodyWriter {
+	w := &bodyWriter{}
+	w.b.Grow(128 + checks*256)
+	w.enc = json.NewEncoder(&w.b)
+	return w
+}
+
+// value appends v as json.Marshal writes it.
+func (w *bodyWriter) value(v any) {
+	if err := w.enc.Encode(v); err != nil { // cannot happen: every value marshals
 		panic(err)
 	}
-	return append(b, '\n')
+	w.b.Truncate(w.b.Len() - 1) // Encode's newline
+}
+
+func (w *bodyWriter) raw(s string) { w.b.WriteString(s) }
+
+// renderHealth writes json.Marshal's bytes of
+// {status, severity, generatedAt, checks}, keeping where each check is.
+func renderHealth(v View) *Rendered {
+	w := newBodyWriter(len(v.Checks))
+	w.raw(`{"status":`)
+	w.value(v.Status)
+	w.raw(`,"severity":`)
+	w.value(v.Severity)
+	w.raw(`,"generatedAt":`)
+	w.value(v.GeneratedAt.UTC().Format(time.RFC3339))
+	w.raw(`,"checks":[`)
+	r := &Rendered{head: w.b.Len(), entries: make([]entry, len(v.Checks))}
+	for i, c := range v.Checks {
+		if i > 0 {
+			w.raw(",")
+		}
+		start := w.b.Len()
+		w.value(c)
+		r.entries[i] = entry{start: uint32(start), end: uint32(w.b.Len()), status: c.Status, name: c.Check,
+			component: v.components[i]}
+	}
+	r.tail = w.b.Len()
+	w.raw("]}\n")
+	r.Body = w.b.Bytes()
+	return r
 }
 
 // ietfStatus maps a status and severity onto the draft's pass/warn/fail.
@@ -151,27 +218,38 @@ func overallIETF(v View) string {
 	return "warn"
 }
 
-func renderIETF(v View) []byte {
-	checks := make(map[string][]ietfCheck, len(v.Checks))
-	for _, r := range v.Checks {
-		c := ietfCheck{ComponentType: r.Kind.ComponentType(), ObservedValue: r.ObservedValue,
-			ObservedUnit: r.ObservedUnit, Status: ietfStatus(r.Status, r.Severity)}
-		if !r.CheckedAt.IsZero() {
-			c.Time = r.CheckedAt.UTC().Format(time.RFC3339)
+// renderIETF writes json.Marshal's bytes of {status, description, checks}
+// with checks a map of one-element arrays by name (names are sorted, as
+// json.Marshal sorts a map's keys), keeping where each check is.
+func renderIETF(v View) *Rendered {
+	w := newBodyWriter(len(v.Checks))
+	w.raw(`{"status":`)
+	w.value(overallIETF(v))
+	w.raw(`,"description":"monitor: platform health","checks":{`)
+	r := &Rendered{head: w.b.Len(), entries: make([]entry, len(v.Checks))}
+	one := make([]ietfCheck, 1)
+	for i, res := range v.Checks {
+		if i > 0 {
+			w.raw(",")
 		}
-		if r.Status != check.Pass {
-			c.Output = r.Message
+		start := w.b.Len()
+		c := ietfCheck{ComponentType: res.Kind.ComponentType(), ObservedValue: res.ObservedValue,
+			ObservedUnit: res.ObservedUnit, Status: ietfStatus(res.Status, res.Severity)}
+		if !res.CheckedAt.IsZero() {
+			c.Time = res.CheckedAt.UTC().Format(time.RFC3339)
 		}
-		checks[r.Check] = []ietfCheck{c}
+		if res.Status != check.Pass {
+			c.Output = res.Message
+		}
+		one[0] = c
+		w.value(res.Check)
+		w.raw(":")
+		w.value(one)
+		r.entries[i] = entry{start: uint32(start), end: uint32(w.b.Len()), status: res.Status, name: res.Check,
+			component: v.components[i]}
 	}
-	body := struct {
-		Status      string                 `json:"status"`
-		Description string                 `json:"description"`
-		Checks      map[string][]ietfCheck `json:"checks"`
-	}{overallIETF(v), "monitor: platform health", checks}
-	b, err := json.Marshal(body)
-	if err != nil {
-		panic(err)
-	}
-	return append(b, '\n')
+	r.tail = w.b.Len()
+	w.raw("}}\n")
+	r.Body = w.b.Bytes()
+	return r
 }

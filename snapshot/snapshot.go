@@ -121,12 +121,15 @@ type View struct {
 	// clock alone (a result going stale); zero when none will.
 	NextChange time.Time
 	Version    uint64
+
+	components []string // Checks[i]'s spec.Component; for rendering only
 }
 
 // View computes the current state of every check.
 func (s *Snapshot) View() View { return s.view(true) }
 
-// view computes the state; withRaw also fills View.Raw.
+// view computes the state; withRaw also fills View.Raw, else
+// View.components (what a rendering needs).
 func (s *Snapshot) view(withRaw bool) View {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -134,24 +137,44 @@ func (s *Snapshot) view(withRaw bool) View {
 	v := View{GeneratedAt: now, Version: s.version, Checks: make([]check.Result, 0, len(s.names))}
 	if withRaw {
 		v.Raw = make(map[string]check.Result, len(s.latest))
+	} else {
+		v.components = make([]string, 0, len(s.names))
 	}
 	visiting := make(map[string]bool, 4)
 	for _, name := range s.names {
 		sp := s.specs[name]
 		r := s.effectiveLocked(sp, now, visiting)
 		v.Checks = append(v.Checks, r)
+		if !withRaw {
+			v.components = append(v.components, sp.Component)
+		}
 		if raw, ok := s.latest[name]; ok {
 			if withRaw {
 				v.Raw[name] = raw
 			}
-			if at := raw.CheckedAt.Add(sp.StaleAfter()); at.After(now) &&
-				(v.NextChange.IsZero() || at.Before(v.NextChange)) {
+			if at := nextChange(sp, raw, now); !at.IsZero() && (v.NextChange.IsZero() || at.Before(v.NextChange)) {
 				v.NextChange = at
 			}
 		}
 	}
 	v.Status, v.Severity = check.Worst(v.Checks)
 	return v
+}
+
+// nextChange is the first instant after now at which the clock alone
+// changes how raw reads (hub.Effective): when it goes stale (just after
+// StaleAfter), and once stale, when its message's age, in whole seconds,
+// moves on. Zero when never.
+func nextChange(sp check.Spec, raw check.Result, now time.Time) time.Time {
+	if sp.Interval <= 0 {
+		return time.Time{}
+	}
+	staleAt := raw.CheckedAt.Add(sp.StaleAfter())
+	if !now.After(staleAt) {
+		return staleAt.Add(time.Nanosecond)
+	}
+	age := now.Sub(raw.CheckedAt).Round(time.Second) // rounds x.5 s up
+	return raw.CheckedAt.Add(age + time.Second/2)
 }
 
 // effectiveLocked is the named check's result as readers see it

@@ -1,0 +1,211 @@
+package snapshot
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// gzipLevel is the level of the health bodies' gzip copies, chosen by
+// measurement (bench/health: BenchmarkGzipLevels, README): on the body of
+// 10,000 checks, level 1 (BestSpeed) takes a fraction of the default
+// level's time for a body a few percent larger, far past the 5× target.
+const gzipLevel = gzip.BestSpeed
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzipLevel)
+	return zw
+}}
+
+// Gzip returns the gzip copy of r.Body and its strong ETag (r.ETag with
+// "-gzip": another representation, another tag), compressed once per body;
+// nil when compression would not make it smaller.
+func (r *Rendered) Gzip() ([]byte, string) {
+	r.gzOnce.Do(func() {
+		var b bytes.Buffer
+		b.Grow(len(r.Body)/8 + 64)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&b)
+		_, _ = zw.Write(r.Body)
+		err := zw.Close()
+		zw.Reset(nil)
+		gzipWriters.Put(zw)
+		if err == nil && b.Len() < len(r.Body) {
+			r.gz = b.Bytes()
+			r.gzETag = strings.TrimSuffix(r.ETag, `"`) + `-gzip"`
+		}
+	})
+	return r.gz, r.gzETag
+}
+
+// etag is the strong ETag of a body answered with code: the code and a
+// hash of the bytes, so that the same bytes under another status never
+// share a tag.
+func etag(code int, body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + strconv.Itoa(code) + "-" + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// Filter picks checks of a health body. Within a field any value matches;
+// fields combine with AND; an empty field does not filter.
+type Filter struct {
+	Statuses   []check.Status
+	Components []string
+	// Checks are names or path.Match patterns ("orders_*").
+	Checks []string
+}
+
+// IsZero reports whether f filters nothing out.
+func (f Filter) IsZero() bool {
+	return len(f.Statuses) == 0 && len(f.Components) == 0 && len(f.Checks) == 0
+}
+
+// key identifies the filter's meaning: values sorted, without duplicates,
+// each with its length so that no value can pass for two.
+func (f Filter) key() string {
+	var b strings.Builder
+	for i, vals := range [][]string{statusStrings(f.Statuses), f.Components, f.Checks} {
+		vals = slices.Compact(slices.Sorted(slices.Values(vals)))
+		fmt.Fprintf(&b, "%d:%d;", i, len(vals))
+		for _, v := range vals {
+			fmt.Fprintf(&b, "%d:%s", len(v), v)
+		}
+	}
+	return b.String()
+}
+
+func statusStrings(st []check.Status) []string {
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// NoMatchError is a filter value that names nothing configured: a
+// component no check feeds, or a check name (not a pattern) no check has.
+// A filter that matches no check because of statuses or patterns is no
+// error: its answer lists no check.
+type NoMatchError struct {
+	Param, Value string
+}
+
+func (e *NoMatchError) Error() string {
+	if e.Param == "component" {
+		return "no check feeds component " + strconv.Quote(e.Value)
+	}
+	return "no check named " + strconv.Quote(e.Value)
+}
+
+// maxCachedFilters bounds the filtered answers kept per rendered body;
+// past it, answers are built per request.
+const maxCachedFilters = 32
+
+type filterCache struct {
+	mu sync.Mutex
+	m  map[string]*Rendered
+}
+
+// Filter returns the body with only the checks f picks, in name order, in
+// the same envelope: the top-level status and severity, and the answer's
+// code, stay the whole platform's, so that a filtered poll never hides a
+// failure elsewhere. It is built from r's own bytes (no rendering), with
+// its own ETag, and kept with r for the next request with the same
+// filter. Patterns must be valid path.Match patterns.
+func (r *Rendered) Filter(f Filter) (*Rendered, error) {
+	if f.IsZero() {
+		return r, nil
+	}
+	key := f.key()
+	r.filters.mu.Lock()
+	out, ok := r.filters.m[key]
+	r.filters.mu.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := r.filter(f)
+	if err != nil {
+		return nil, err
+	}
+	r.filters.mu.Lock()
+	defer r.filters.mu.Unlock()
+	if prev, ok := r.filters.m[key]; ok {
+		return prev, nil // built meanwhile: one answer, one ETag
+	}
+	if len(r.filters.m) < maxCachedFilters {
+		if r.filters.m == nil {
+			r.filters.m = make(map[string]*Rendered)
+		}
+		r.filters.m[key] = out
+	}
+	return out, nil
+}
+
+func (r *Rendered) filter(f Filter) (*Rendered, error) {
+	for _, p := range f.Checks {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("check %q: %w", p, err)
+		}
+	}
+	seenComp := make([]bool, len(f.Components))
+	seenName := make([]bool, len(f.Checks))
+	picked := make([]int, 0, 64)
+	size := r.head + len(r.Body) - r.tail
+	for i, e := range r.entries {
+		ok := true
+		if len(f.Components) > 0 {
+			j := slices.Index(f.Components, e.component)
+			if j >= 0 {
+				seenComp[j] = true
+			}
+			ok = j >= 0
+		}
+		if len(f.Checks) > 0 {
+			match := false
+			for j, p := range f.Checks {
+				if p == e.name {
+					seenName[j] = true
+				}
+				if m, _ := path.Match(p, e.name); m {
+					match = true
+				}
+			}
+			ok = ok && match
+		}
+		if ok && (len(f.Statuses) == 0 || slices.Contains(f.Statuses, e.status)) {
+			picked = append(picked, i)
+			size += int(e.end-e.start) + 1
+		}
+	}
+	for j, seen := range seenComp {
+		if !seen {
+			return nil, &NoMatchError{Param: "component", Value: f.Components[j]}
+		}
+	}
+	for j, seen := range seenName {
+		if !seen && !strings.ContainsAny(f.Checks[j], `*?[\`) {
+			return nil, &NoMatchError{Param: "check", Value: f.Checks[j]}
+		}
+	}
+	body := make([]byte, 0, size)
+	body = append(body, r.Body[:r.head]...)
+	for n, i := range picked {
+		if n > 0 {
+			body = append(body, ',')
+		}
+		e := r.entries[i]
+		body = append(body, r.Body[e.start:e.end]...)
+	}
+	body = append(body, r.Body[r.tail:]...)
+	return &Rendered{Body: body, Code: r.Code, ETag: etag(r.Code, body),
+		version: r.version, builtAt: r.builtAt}, nil
+}
