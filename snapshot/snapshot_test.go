@@ -258,3 +258,31 @@ func TestHealthIETFFailMapsToCode(t *testing.T) {
 		})
 	}
 }
+
+// A body is rendered again only when what it shows changes: not while the
+// clock moves over unchanged results (same bytes, same ETag), but when a
+// result goes stale and, once stale, when its age in the message moves on.
+func TestHealthChangesOnlyWithWhatItShows(t *testing.T) {
+	c := newClock()
+	a := spec("a", "db") // stale after 2×30s + 5s = 65s
+	s := New([]check.Spec{a}, c.now)
+	s.Record(result(a, check.Pass, check.Info, c.now()))
+	h := s.Health(false)
+	c.add(65 * time.Second)
+	if h2 := s.Health(false); h2.ETag != h.ETag || string(h2.Body) != string(h.Body) {
+		t.Fatalf("nothing changed in 65s, yet the body did:\n%s\n%s", h.Body, h2.Body)
+	}
+	c.add(time.Nanosecond)
+	stale := s.Health(false)
+	if stale.ETag == h.ETag || !strings.Contains(string(stale.Body), "stale: last result is 1m5s old") {
+		t.Fatalf("just past 65s: %s", stale.Body)
+	}
+	c.add(400 * time.Millisecond) // 65.4s still reads 1m5s
+	if h3 := s.Health(false); h3.ETag != stale.ETag {
+		t.Fatalf("65.4s re-rendered: %s", h3.Body)
+	}
+	c.add(100 * time.Millisecond) // 65.5s reads 1m6s
+	if h4 := s.Health(false); !strings.Contains(string(h4.Body), "1m6s old") {
+		t.Fatalf("at 65.5s: %s", h4.Body)
+	}
+}

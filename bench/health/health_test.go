@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -93,4 +96,35 @@ func (d *discardWriter) Write(p []byte) (int, error) {
 	}
 	d.n += len(p)
 	return len(p), nil
+}
+
+// BenchmarkGzipLevels compresses the 10,000-check health bodies at each
+// gzip level, reporting the compressed size and the ratio: the measurement
+// behind snapshot's gzipLevel (time per body vs size).
+//
+//	go test -run '^$' -bench GzipLevels -count 3 ./bench/health/
+func BenchmarkGzipLevels(b *testing.B) {
+	f := newFixture(10000, false, time.Now())
+	for _, ietf := range []bool{false, true} {
+		body := f.snap.Health(ietf).Body
+		name := "json"
+		if ietf {
+			name = "health+json"
+		}
+		for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, 2, 4, gzip.DefaultCompression, gzip.BestCompression} {
+			b.Run(fmt.Sprintf("%s/level%d", name, level), func(b *testing.B) {
+				var buf bytes.Buffer
+				zw, _ := gzip.NewWriterLevel(&buf, level)
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					buf.Reset()
+					zw.Reset(&buf)
+					_, _ = zw.Write(body)
+					_ = zw.Close()
+				}
+				b.ReportMetric(float64(buf.Len()), "gz-bytes")
+				b.ReportMetric(float64(len(body))/float64(buf.Len()), "ratio")
+			})
+		}
+	}
 }
