@@ -191,14 +191,30 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// acceptsGzip reports whether an Accept-Encoding header takes gzip
-// (without q=0).
+// acceptsGzip reports whether an Accept-Encoding header takes gzip: named
+// (or x-gzip), else through "*", in either case without q=0.
 func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
+	star := false
+	for part := range strings.SplitSeq(header, ",") {
 		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") || strings.TrimSpace(enc) == "*" {
-			q := strings.ReplaceAll(params, " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		enc = strings.TrimSpace(enc)
+		switch {
+		case strings.EqualFold(enc, "gzip"), strings.EqualFold(enc, "x-gzip"):
+			return !qZero(params)
+		case enc == "*":
+			star = !qZero(params)
+		}
+	}
+	return star
+}
+
+// qZero reports whether an Accept-Encoding entry's parameters say q=0.
+func qZero(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q == 0
 		}
 	}
 	return false

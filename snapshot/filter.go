@@ -31,6 +31,9 @@ var gzipWriters = sync.Pool{New: func() any {
 // "-gzip": another representation, another tag), compressed once per body;
 // nil when compression would not make it smaller.
 func (r *Rendered) Gzip() ([]byte, string) {
+	if r.noGzip {
+		return nil, ""
+	}
 	r.gzOnce.Do(func() {
 		var b bytes.Buffer
 		b.Grow(len(r.Body)/8 + 64)
@@ -107,13 +110,16 @@ func (e *NoMatchError) Error() string {
 	return "no check named " + strconv.Quote(e.Value)
 }
 
-// maxCachedFilters bounds the filtered answers kept per rendered body;
-// past it, answers are built per request.
+// maxCachedFilters bounds the filtered answers kept per rendered body, and
+// their bytes together at most the body's own size; past either, answers
+// are built per request and served without a gzip copy, so that a client
+// cycling through filters costs neither memory nor compression.
 const maxCachedFilters = 32
 
 type filterCache struct {
-	mu sync.Mutex
-	m  map[string]*Rendered
+	mu    sync.Mutex
+	m     map[string]*Rendered
+	bytes int
 }
 
 // Filter returns the body with only the checks f picks, in name order, in
@@ -142,12 +148,15 @@ func (r *Rendered) Filter(f Filter) (*Rendered, error) {
 	if prev, ok := r.filters.m[key]; ok {
 		return prev, nil // built meanwhile: one answer, one ETag
 	}
-	if len(r.filters.m) < maxCachedFilters {
-		if r.filters.m == nil {
-			r.filters.m = make(map[string]*Rendered)
-		}
-		r.filters.m[key] = out
+	if len(r.filters.m) >= maxCachedFilters || r.filters.bytes+len(out.Body) > len(r.Body) {
+		out.noGzip = true
+		return out, nil
 	}
+	if r.filters.m == nil {
+		r.filters.m = make(map[string]*Rendered)
+	}
+	r.filters.m[key] = out
+	r.filters.bytes += len(out.Body)
 	return out, nil
 }
 

@@ -71,3 +71,48 @@ func indentJSON(t *testing.T, body []byte) []byte {
 	}
 	return b.Bytes() // the body ends with its own newline
 }
+
+// The bodies are written piece by piece (so that filters can reuse each
+// check's bytes); they must be exactly what json.Marshal writes of the
+// whole answer, escapes included.
+func TestHealthBodiesAreJSONMarshal(t *testing.T) {
+	s := goldenSnapshot()
+	s.Record(check.Result{Check: "idle", Kind: "db", Status: check.Fail, Severity: check.Warn,
+		Message: `<script>&"quoted"` + "\u2028\t", CheckedAt: newClock().now()})
+	v := s.view(false)
+	want, err := json.Marshal(struct {
+		Status      check.Status   `json:"status"`
+		Severity    check.Severity `json:"severity"`
+		GeneratedAt string         `json:"generatedAt"`
+		Checks      []check.Result `json:"checks"`
+	}{v.Status, v.Severity, v.GeneratedAt.UTC().Format(time.RFC3339), v.Checks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := renderHealth(v).Body; !bytes.Equal(got, append(want, '\n')) {
+		t.Fatalf("health body\n got %s\nwant %s", got, want)
+	}
+	checks := map[string][]ietfCheck{}
+	for _, r := range v.Checks {
+		c := ietfCheck{ComponentType: r.Kind.ComponentType(), ObservedValue: r.ObservedValue,
+			ObservedUnit: r.ObservedUnit, Status: ietfStatus(r.Status, r.Severity)}
+		if !r.CheckedAt.IsZero() {
+			c.Time = r.CheckedAt.UTC().Format(time.RFC3339)
+		}
+		if r.Status != check.Pass {
+			c.Output = r.Message
+		}
+		checks[r.Check] = []ietfCheck{c}
+	}
+	want, err = json.Marshal(struct {
+		Status      string                 `json:"status"`
+		Description string                 `json:"description"`
+		Checks      map[string][]ietfCheck `json:"checks"`
+	}{overallIETF(v), "monitor: platform health", checks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := renderIETF(v).Body; !bytes.Equal(got, append(want, '\n')) {
+		t.Fatalf("health+json body\n got %s\nwant %s", got, want)
+	}
+}

@@ -46,6 +46,7 @@ type Rendered struct {
 	gzOnce sync.Once
 	gz     []byte
 	gzETag string
+	noGzip bool // a filtered answer built for one request
 
 	// Body[:head] is the envelope up to the checks' opening bracket,
 	// Body[tail:] from their closing one; entries are the checks, in name
@@ -173,7 +174,14 @@ func renderHealth(v View) *Rendered {
 			w.raw(",")
 		}
 		start := w.b.Len()
-		w.value(c)
+		// Result.MarshalJSON's bytes are json.Marshal's already (compact,
+		// HTML-escaped): written as they are, without the encoder's
+		// second pass over them.
+		frag, err := c.MarshalJSON()
+		if err != nil { // cannot happen: every field marshals
+			panic(err)
+		}
+		w.b.Write(frag)
 		r.entries[i] = entry{start: uint32(start), end: uint32(w.b.Len()), status: c.Status, name: c.Check,
 			component: v.components[i]}
 	}

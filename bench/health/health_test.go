@@ -22,9 +22,15 @@ import (
 // running scheduler records results between requests. The recorder's own
 // copy of the body counts in B/op; "discard" sub-benchmarks write to a
 // ResponseWriter that drops the body, to show the handler's own allocations.
+// "gzip" asks with Accept-Encoding: gzip, "304" revalidates with the current
+// ETag, "status=FAIL" filters (answered from the rendered body).
+// (Since the render cache serves a body for at least 100 ms, "Uncached"
+// renders at most ten times a second; BenchmarkRender10000 in snapshot/
+// times one rendering.)
 
-func BenchmarkHealth100(b *testing.B)  { benchHealth(b, 100, false) }
-func BenchmarkHealth1000(b *testing.B) { benchHealth(b, 1000, false) }
+func BenchmarkHealth100(b *testing.B)   { benchHealth(b, 100, false) }
+func BenchmarkHealth1000(b *testing.B)  { benchHealth(b, 1000, false) }
+func BenchmarkHealth10000(b *testing.B) { benchHealth(b, 10000, false) }
 
 func BenchmarkHealthUncached1000(b *testing.B)  { benchHealth(b, 1000, true) }
 func BenchmarkHealthUncached10000(b *testing.B) { benchHealth(b, 10000, true) }
@@ -34,16 +40,33 @@ func benchHealth(b *testing.B, n int, uncached bool) {
 	for _, v := range []struct {
 		name, accept string
 		discard      bool
+		query, enc   string
+		revalidate   bool // If-None-Match: the current ETag (a 304)
 	}{
-		{"json", "", false},
-		{"health+json", "application/health+json", false},
-		{"json/discard", "", true},
-		{"health+json/discard", "application/health+json", true},
+		{name: "json"},
+		{name: "health+json", accept: "application/health+json"},
+		{name: "json/discard", discard: true},
+		{name: "health+json/discard", accept: "application/health+json", discard: true},
+		{name: "json/gzip", enc: "gzip"},
+		{name: "json/gzip/discard", enc: "gzip", discard: true},
+		{name: "json/gzip/304", enc: "gzip", discard: true, revalidate: true},
+		{name: "json/status=FAIL/gzip", query: "?status=FAIL", enc: "gzip"},
 	} {
+		if v.revalidate && uncached {
+			continue // every request changes the body: no 304
+		}
 		b.Run(v.name, func(b *testing.B) {
-			req := httptest.NewRequest(http.MethodGet, "/v2/system/health", nil)
+			req := httptest.NewRequest(http.MethodGet, "/v2/system/health"+v.query, nil)
 			if v.accept != "" {
 				req.Header.Set("Accept", v.accept)
+			}
+			if v.enc != "" {
+				req.Header.Set("Accept-Encoding", v.enc)
+			}
+			if v.revalidate {
+				rec := httptest.NewRecorder()
+				f.srv.ServeHTTP(rec, req)
+				req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
 			}
 			dw := &discardWriter{h: http.Header{}}
 			serve := func() (int, int) {
@@ -58,7 +81,11 @@ func benchHealth(b *testing.B, n int, uncached bool) {
 				return rec.Code, rec.Body.Len()
 			}
 			code, size := serve()
-			if code != http.StatusOK || size == 0 {
+			if v.revalidate {
+				if code != http.StatusNotModified {
+					b.Fatalf("revalidation: %d", code)
+				}
+			} else if code != http.StatusOK || size == 0 {
 				b.Fatalf("GET /v2/system/health: %d, %d bytes", code, size)
 			}
 			b.ReportAllocs()
