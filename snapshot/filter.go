@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -132,6 +133,9 @@ func (r *Rendered) Filter(f Filter) (*Rendered, error) {
 	if f.IsZero() {
 		return r, nil
 	}
+	if r.filtered {
+		return nil, errors.New("snapshot: a filtered answer cannot be filtered again")
+	}
 	key := f.key()
 	r.filters.mu.Lock()
 	out, ok := r.filters.m[key]
@@ -216,6 +220,6 @@ func (r *Rendered) filter(f Filter) (*Rendered, error) {
 		body = append(body, r.Body[e.start:e.end]...)
 	}
 	body = append(body, r.Body[r.tail:]...)
-	return &Rendered{Body: body, Code: r.Code, ETag: etag(r.Code, body),
+	return &Rendered{Body: body, Code: r.Code, ETag: etag(r.Code, body), filtered: true,
 		version: r.version, builtAt: r.builtAt}, nil
 }

@@ -43,10 +43,11 @@ type Rendered struct {
 	Code int    // 200, or 503 when a check is FAIL with CRITICAL severity
 	ETag string // strong: "CODE-HASH" of Body, quoted
 
-	gzOnce sync.Once
-	gz     []byte
-	gzETag string
-	noGzip bool // a filtered answer built for one request
+	gzOnce   sync.Once
+	gz       []byte
+	gzETag   string
+	noGzip   bool // a filtered answer built for one request
+	filtered bool // an answer of Filter: no entries of its own
 
 	// Body[:head] is the envelope up to the checks' opening bracket,
 	// Body[tail:] from their closing one; entries are the checks, in name
