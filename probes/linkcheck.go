@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
@@ -73,6 +74,7 @@ type LinkClients struct {
 	mu      sync.Mutex
 	clients map[bool]*http.Client
 	noHEAD  sync.Map      // host key → struct{}: answer HEAD badly, use GET
+	noHEADn atomic.Int64  // entries in noHEAD: while 0, no host key is needed
 	conns   chan struct{} // nil, or one slot per open outbound connection
 }
 
@@ -378,9 +380,10 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 	deadline := time.Now().Add(c.opts.Timeout)
 	expired := func() bool { return ctx.Err() != nil || !time.Now().Before(deadline) }
 
-	key := hostKey(u)
 	method := c.opts.Method
-	if method == http.MethodHead {
+	var key string // the host key, once needed
+	if method == http.MethodHead && c.lc.noHEADn.Load() > 0 {
+		key = hostKey(u)
 		if _, bad := c.lc.noHEAD.Load(key); bad {
 			method = http.MethodGet
 		}
@@ -394,7 +397,12 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 		switch {
 		case res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
 			res.protocol || headTimedOut:
-			c.lc.noHEAD.Store(key, struct{}{})
+			if key == "" {
+				key = hostKey(u)
+			}
+			if _, known := c.lc.noHEAD.LoadOrStore(key, struct{}{}); !known {
+				c.lc.noHEADn.Add(1)
+			}
 			method = http.MethodGet
 		case res.code >= 500 && !expired():
 			// A server error on HEAD is often a handler that only knows
@@ -453,7 +461,7 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 		}
 		req.Header = c.header
 		req.Close = closeConn
-		resp, err := c.client.Do(req)
+		resp, err := c.do(req)
 		if err != nil {
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
 			var blocked *blockedError
@@ -496,6 +504,29 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 		seen[nextS] = true
 		cur, curS = next, nextS
 	}
+}
+
+// do sends req as c.client.Do does, redirects left to the caller (the
+// client's CheckRedirect stops at the first answer anyway), without the
+// client's copy of every request's header for the redirects it would
+// follow: the URL's user and password go as basic auth, and a TLS record
+// that starts with "HTTP/" is http.ErrSchemeMismatch, and errors come
+// wrapped in a *url.Error.
+func (c *LinkChecker) do(req *http.Request) (*http.Response, error) {
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		password, _ := u.Password()
+		req.Header = req.Header.Clone() // c.header is shared
+		req.SetBasicAuth(u.Username(), password)
+	}
+	resp, err := c.client.Transport.RoundTrip(req)
+	if err != nil {
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
 }
 
 // guardMsg is the message of a URL the guard refused before dialling, with

@@ -84,7 +84,10 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		Timeout: *timeout, Concurrency: *concurrency, PerHost: *perHost, Method: *method, OneShot: true,
 		AllowHint: "run with --allow-private to allow it",
 	})
-	results := make([]check.LinkResult, len(targets))
+	// Each result is its own allocation, set once: the JSON writer lets go
+	// of a result once written, and the heap reuses its memory rather
+	// than touching fresh pages for a slice of every result at once.
+	results := make([]atomic.Pointer[check.LinkResult], len(targets))
 	var doneN, failN atomic.Int64
 	var out *linksJSON
 	if *format == "json" {
@@ -93,10 +96,7 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	bar := newProgress(stderr, *progress, len(targets), &doneN, &failN)
 	start := time.Now()
 	checker.Check(ctx, targets, func(i int, r check.LinkResult) {
-		results[i] = r
-		if out != nil {
-			out.done[i].Store(true)
-		}
+		results[i].Store(&r)
 		doneN.Add(1)
 		if r.Status != check.Pass {
 			failN.Add(1)
@@ -113,7 +113,8 @@ func cmdLinks(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATUS\tCODE\tMETHOD\tTIME\tURL\tERROR")
-		for _, r := range results {
+		for i := range results {
+			r := results[i].Load()
 			code := "-"
 			if r.StatusCode > 0 {
 				code = fmt.Sprint(r.StatusCode)
@@ -192,9 +193,8 @@ func (p *progress) stop() {
 // json.MarshalIndent (see appendLinkJSON).
 type linksJSON struct {
 	bw      *bufio.Writer
-	results []check.LinkResult
-	done    []atomic.Bool // done[i]: results[i] is set
-	next    int           // the first result not yet written
+	results []atomic.Pointer[check.LinkResult] // nil: not known yet
+	next    int                                // the first result not yet written
 	buf     []byte
 	err     error
 
@@ -204,8 +204,8 @@ type linksJSON struct {
 // linksJSONTick is how often the results known so far are written.
 const linksJSONTick = 10 * time.Millisecond
 
-func newLinksJSON(w io.Writer, results []check.LinkResult) *linksJSON {
-	j := &linksJSON{bw: bufio.NewWriterSize(w, 64<<10), results: results, done: make([]atomic.Bool, len(results)),
+func newLinksJSON(w io.Writer, results []atomic.Pointer[check.LinkResult]) *linksJSON {
+	j := &linksJSON{bw: bufio.NewWriterSize(w, 64<<10), results: results,
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	j.bw.WriteString("{\n  \"results\": [")
 	go func() {
@@ -226,8 +226,12 @@ func newLinksJSON(w io.Writer, results []check.LinkResult) *linksJSON {
 
 // drain writes the results known so far, in order.
 func (j *linksJSON) drain() {
-	for j.err == nil && j.next < len(j.results) && j.done[j.next].Load() {
-		j.buf, j.err = appendLinkJSON(j.buf[:0], j.results[j.next])
+	for j.err == nil && j.next < len(j.results) {
+		r := j.results[j.next].Load()
+		if r == nil {
+			return
+		}
+		j.buf, j.err = appendLinkJSON(j.buf[:0], *r)
 		if j.err != nil {
 			return
 		}
@@ -236,7 +240,7 @@ func (j *linksJSON) drain() {
 		}
 		j.bw.WriteString("\n    ")
 		j.bw.Write(j.buf)
-		j.results[j.next] = check.LinkResult{}
+		j.results[j.next].Store(nil)
 		j.next++
 	}
 }
