@@ -959,3 +959,44 @@ func TestProbeLinkPostgres(t *testing.T) {
 		t.Fatalf("%s %q %+v", r.Status, r.Message, r.Links)
 	}
 }
+
+// TestLinkClientBehaviours: what http.Client.Do did for a link request
+// still happens: a URL's user and password go as basic auth (a relative
+// redirect keeps them: it resolves against the URL), and an https link to a
+// plain-HTTP server is told apart from a TLS failure.
+func TestLinkClientBehaviours(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var saw []string
+	srv := linkServer(t, func(w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		user, pass, ok := r.BasicAuth()
+		mu.Lock()
+		saw = append(saw, fmt.Sprintf("%s %s %q %q %v", r.Method, r.URL.Path, user, pass, ok))
+		mu.Unlock()
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/target", http.StatusFound)
+		}
+	})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c := privateChecker(LinkOptions{})
+	res := checkURLs(t, c, "http://us%20er:p%40ss@"+host+"/auth", "http://"+host+"/none",
+		"http://u:p@"+host+"/moved", "https://"+host+"/tls")
+	for i, r := range res[:3] {
+		if r.Status != check.Pass {
+			t.Errorf("link %d: %s %s %s", i, r.Status, r.Error, r.ErrorMessage)
+		}
+	}
+	mu.Lock()
+	got := strings.Join(saw, "\n")
+	mu.Unlock()
+	for _, want := range []string{`HEAD /auth "us er" "p@ss" true`, `HEAD /none "" "" false`,
+		`HEAD /moved "u" "p" true`, `HEAD /target "u" "p" true`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the server did not see %s; it saw:\n%s", want, got)
+		}
+	}
+	if r := res[3]; r.Status != check.Fail || r.Error != check.LinkErrConnect ||
+		r.ErrorMessage != "http: server gave HTTP response to HTTPS client" {
+		t.Errorf("https to a plain server: %s %s %q", r.Status, r.Error, r.ErrorMessage)
+	}
+}

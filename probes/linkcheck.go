@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
@@ -73,6 +74,7 @@ type LinkClients struct {
 	mu      sync.Mutex
 	clients map[bool]*http.Client
 	noHEAD  sync.Map      // host key → struct{}: answer HEAD badly, use GET
+	noHEADn atomic.Int64  // entries in noHEAD: while 0, no host key is needed
 	conns   chan struct{} // nil, or one slot per open outbound connection
 }
 
@@ -161,7 +163,9 @@ func (lc *LinkClients) Checker(allowPrivate bool, o LinkOptions) *LinkChecker {
 		lc.clients[allowPrivate] = c
 	}
 	lc.mu.Unlock()
-	return &LinkChecker{client: c, guard: g, opts: o, lc: lc}
+	return &LinkChecker{client: c, guard: g, opts: o, lc: lc,
+		noAnswer: fmt.Errorf("no answer within %s", o.Timeout),
+		header:   http.Header{"User-Agent": {UserAgent}, "Accept": {"*/*"}}}
 }
 
 // CloseIdle drops idle connections.
@@ -179,6 +183,13 @@ type LinkChecker struct {
 	guard  Guard
 	opts   LinkOptions
 	lc     *LinkClients
+
+	noAnswer error // the cause of a link's deadline: no answer within Timeout
+	// header is the header of every request: User-Agent (UserAgent when
+	// the checker was made) and Accept. It is shared, never written: the
+	// client and the transport only read a request's header (the client
+	// copies it before adding to it).
+	header http.Header
 }
 
 // hostState is one host's queue of links and how it is doing.
@@ -190,18 +201,16 @@ type hostState struct {
 	inReady  bool
 }
 
-type linkJob struct {
-	i    int32
-	h    *hostState
-	last bool // the host's last queued link
-}
-
 // Check checks every target and calls each once per target, from the
 // worker goroutines (each must be safe for concurrent use). At most
 // Concurrency links are in flight, and at most PerHost per host: links are
 // handed out round-robin over hosts, so one slow host cannot starve the
 // rest. A host that keeps timing out is slowed to one link at a time, then
 // skipped. Check returns when every target has a result.
+//
+// The workers take their next link themselves, under one lock, rather than
+// through a dispatching goroutine: a link costs no hand-off and no wake-up
+// of a third goroutine.
 func (c *LinkChecker) Check(ctx context.Context, targets []LinkTarget, each func(i int, r check.LinkResult)) {
 	if len(targets) == 0 {
 		return
@@ -223,76 +232,99 @@ func (c *LinkChecker) Check(ctx context.Context, targets []LinkTarget, each func
 		h.queue = append(h.queue, int32(i))
 	}
 
-	workers := min(c.opts.Concurrency, len(targets))
-	jobs := make(chan linkJob)
-	type doneMsg struct {
-		h        *hostState
-		timedOut bool
+	var (
+		mu       sync.Mutex
+		idle     = sync.NewCond(&mu) // a worker waits here for a host to get ready
+		waiting  int                 // workers waiting on idle
+		inflight int
+	)
+	// push makes h ready again; mu is held.
+	push := func(h *hostState) {
+		ready = append(ready, h)
+		h.inReady = true
+		if waiting > 0 {
+			idle.Signal()
+		}
 	}
-	done := make(chan doneMsg, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				r := c.one(ctx, targets[j.i], j.last && c.opts.OneShot)
-				each(int(j.i), r)
-				done <- doneMsg{j.h, r.Error == check.LinkErrTimeout}
-			}
-		})
-	}
-
-	skip := func(h *hostState, why string) {
-		for _, i := range h.queue {
+	skip := func(q []int32, why string) {
+		for _, i := range q {
 			t := targets[i]
 			each(int(i), check.LinkResult{URL: t.URL, Handle: t.Handle, Slug: t.Slug, Status: check.Fail,
 				Method: c.opts.Method, Error: check.LinkErrTimeout, ErrorMessage: why})
 		}
-		h.queue = nil
 	}
-	inflight := 0
-	for {
-		for inflight < workers && len(ready) > 0 {
+	work := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for {
+			if len(ready) == 0 {
+				if inflight == 0 {
+					// Every host is done: no link left and none that could
+					// make a host ready again.
+					idle.Broadcast()
+					return
+				}
+				waiting++
+				idle.Wait()
+				waiting--
+				continue
+			}
 			h := ready[0]
+			ready[0] = nil
 			ready = ready[1:]
 			h.inReady = false
 			if ctx.Err() != nil {
-				skip(h, "not checked: "+context.Cause(ctx).Error())
+				q := h.queue
+				h.queue = nil
+				mu.Unlock()
+				skip(q, "not checked: "+context.Cause(ctx).Error())
+				mu.Lock()
 				continue
 			}
 			i := h.queue[0]
 			h.queue = h.queue[1:]
 			h.active++
 			inflight++
-			jobs <- linkJob{i, h, len(h.queue) == 0}
-			if len(h.queue) > 0 && h.active < h.limit {
-				ready = append(ready, h)
-				h.inReady = true
+			last := len(h.queue) == 0
+			if !last && h.active < h.limit {
+				push(h)
 			}
-		}
-		if inflight == 0 {
-			break
-		}
-		m := <-done
-		inflight--
-		h := m.h
-		h.active--
-		if m.timedOut {
-			h.timeouts++
-			if h.timeouts >= hostSlowAfter {
-				h.limit = 1
+			mu.Unlock()
+
+			r := c.one(ctx, targets[i], last && c.opts.OneShot)
+			each(int(i), r)
+
+			var skipped []int32
+			var why string
+			mu.Lock()
+			inflight--
+			h.active--
+			if r.Error == check.LinkErrTimeout {
+				h.timeouts++
+				if h.timeouts >= hostSlowAfter {
+					h.limit = 1
+				}
+				if h.timeouts >= hostSkipAfter && len(h.queue) > 0 {
+					skipped, h.queue = h.queue, nil
+					why = fmt.Sprintf("not checked: the host timed out %d times in a row", h.timeouts)
+				}
+			} else {
+				h.timeouts = 0
 			}
-			if h.timeouts >= hostSkipAfter && len(h.queue) > 0 {
-				skip(h, fmt.Sprintf("not checked: the host timed out %d times in a row", h.timeouts))
+			if len(h.queue) > 0 && h.active < h.limit && !h.inReady {
+				push(h)
 			}
-		} else {
-			h.timeouts = 0
-		}
-		if len(h.queue) > 0 && h.active < h.limit && !h.inReady {
-			ready = append(ready, h)
-			h.inReady = true
+			if skipped != nil {
+				mu.Unlock()
+				skip(skipped, why)
+				mu.Lock()
+			}
 		}
 	}
-	close(jobs)
+	var wg sync.WaitGroup
+	for range min(c.opts.Concurrency, len(targets)) {
+		wg.Go(work)
+	}
 	wg.Wait()
 }
 
@@ -342,13 +374,16 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 		r.Status, r.Error, r.ErrorMessage = check.Fail, kindOfGuardErr(err), c.guardMsg(err)
 		return r
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout,
-		fmt.Errorf("no answer within %s", c.opts.Timeout))
-	defer cancel()
+	// The link's whole exchange ends at deadline. HEAD gets half of it, in
+	// a context of its own; the context of GET, with the whole budget, is
+	// made only when GET is asked (most links answer HEAD).
+	deadline := time.Now().Add(c.opts.Timeout)
+	expired := func() bool { return ctx.Err() != nil || !time.Now().Before(deadline) }
 
-	key := hostKey(u)
 	method := c.opts.Method
-	if method == http.MethodHead {
+	var key string // the host key, once needed
+	if method == http.MethodHead && c.lc.noHEADn.Load() > 0 {
+		key = hostKey(u)
 		if _, bad := c.lc.noHEAD.Load(key); bad {
 			method = http.MethodGet
 		}
@@ -357,21 +392,28 @@ func (c *LinkChecker) one(ctx context.Context, t LinkTarget, closeConn bool) (r 
 	if method == http.MethodHead {
 		hctx, hcancel := context.WithTimeout(ctx, c.opts.Timeout/2)
 		res = c.follow(hctx, http.MethodHead, u, closeConn)
-		headTimedOut := res.kind == check.LinkErrTimeout && ctx.Err() == nil
 		hcancel()
+		headTimedOut := res.kind == check.LinkErrTimeout && !expired()
 		switch {
 		case res.code == http.StatusMethodNotAllowed || res.code == http.StatusNotImplemented ||
 			res.protocol || headTimedOut:
-			c.lc.noHEAD.Store(key, struct{}{})
+			if key == "" {
+				key = hostKey(u)
+			}
+			if _, known := c.lc.noHEAD.LoadOrStore(key, struct{}{}); !known {
+				c.lc.noHEADn.Add(1)
+			}
 			method = http.MethodGet
-		case res.code >= 500 && ctx.Err() == nil:
+		case res.code >= 500 && !expired():
 			// A server error on HEAD is often a handler that only knows
 			// GET: ask this link again with GET (the host keeps HEAD).
 			method = http.MethodGet
 		}
 	}
 	if method == http.MethodGet {
-		res = c.follow(ctx, http.MethodGet, u, closeConn)
+		gctx, gcancel := context.WithDeadlineCause(ctx, deadline, c.noAnswer)
+		res = c.follow(gctx, http.MethodGet, u, closeConn)
+		gcancel()
 	}
 	r.Method, r.StatusCode, r.FinalURL, r.Redirects = method, res.code, res.finalURL, res.hops
 	if res.liftable {
@@ -404,23 +446,22 @@ func (c *LinkChecker) valid(code int) bool {
 // follow asks u with method and follows up to MaxRedirects redirects.
 func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, closeConn bool) hopResult {
 	var res hopResult
-	seen := map[string]bool{u.String(): true}
-	cur := u
+	var seen map[string]bool // the URLs asked, from the first redirect on
+	cur, curS := u, u.String()
 	for {
-		res.finalURL = cur.String()
+		res.finalURL = curS
 		if err := c.guard.checkURL(cur); err != nil {
 			res.kind, res.msg = kindOfGuardErr(err), c.guardMsg(err)
 			return res
 		}
-		req, err := http.NewRequestWithContext(ctx, method, cur.String(), nil)
+		req, err := http.NewRequestWithContext(ctx, method, curS, nil)
 		if err != nil {
 			res.kind, res.msg = check.LinkErrInvalidURL, "invalid URL"
 			return res
 		}
-		req.Header.Set("User-Agent", UserAgent)
-		req.Header.Set("Accept", "*/*")
+		req.Header = c.header
 		req.Close = closeConn
-		resp, err := c.client.Do(req)
+		resp, err := c.do(req)
 		if err != nil {
 			res.kind, res.msg, res.protocol = classifyLinkErr(ctx, err)
 			var blocked *blockedError
@@ -440,25 +481,52 @@ func (c *LinkChecker) follow(ctx context.Context, method string, u *url.URL, clo
 		if res.code < 300 || res.code >= 400 || res.code == http.StatusNotModified || loc == "" {
 			return res
 		}
-		res.hops = append(res.hops, check.Hop{URL: cur.String(), StatusCode: res.code})
+		res.hops = append(res.hops, check.Hop{URL: curS, StatusCode: res.code})
 		next, err := cur.Parse(loc)
 		if err != nil {
 			res.kind, res.msg = check.LinkErrInvalidURL, "invalid redirect Location"
 			return res
 		}
 		next.Fragment = ""
-		if seen[next.String()] {
+		nextS := next.String()
+		if seen == nil {
+			seen = map[string]bool{u.String(): true}
+		}
+		if seen[nextS] {
 			res.kind, res.msg = check.LinkErrRedirects, "redirect loop"
-			res.finalURL = next.String()
+			res.finalURL = nextS
 			return res
 		}
 		if len(res.hops) > MaxRedirects {
 			res.kind, res.msg = check.LinkErrRedirects, fmt.Sprintf("more than %d redirects", MaxRedirects)
 			return res
 		}
-		seen[next.String()] = true
-		cur = next
+		seen[nextS] = true
+		cur, curS = next, nextS
 	}
+}
+
+// do sends req as c.client.Do does, redirects left to the caller (the
+// client's CheckRedirect stops at the first answer anyway), without the
+// client's copy of every request's header for the redirects it would
+// follow: the URL's user and password go as basic auth, and a TLS record
+// that starts with "HTTP/" is http.ErrSchemeMismatch, and errors come
+// wrapped in a *url.Error.
+func (c *LinkChecker) do(req *http.Request) (*http.Response, error) {
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		password, _ := u.Password()
+		req.Header = req.Header.Clone() // c.header is shared
+		req.SetBasicAuth(u.Username(), password)
+	}
+	resp, err := c.client.Transport.RoundTrip(req)
+	if err != nil {
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		op := req.Method[:1] + strings.ToLower(req.Method[1:])
+		return nil, &url.Error{Op: op, URL: req.URL.Redacted(), Err: err}
+	}
+	return resp, nil
 }
 
 // guardMsg is the message of a URL the guard refused before dialling, with

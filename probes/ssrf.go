@@ -154,7 +154,12 @@ func hostKey(u *url.URL) string {
 	h := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		switch u.Scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
 	}
 	return net.JoinHostPort(h, port)
 }

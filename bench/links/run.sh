@@ -16,6 +16,9 @@
 #   SCHED [1]           the 1,000-scheduled-checks bench (bench/links/sched);
 #                       SCHED_RUNS [3], SCHED_DURATION [60s]
 #   OUT [mktemp -d]     where binaries, URL lists, raw results and the summary go
+#   OLD [unset]         another monitor binary (say, built from an older commit)
+#                       run as the cases old-interleaved and old-grouped in the
+#                       same rounds, for a before/after side by side
 #
 # Every case of a round runs back to back on the same target process, so
 # that the figures compared are taken side by side on the same (noisy)
@@ -36,6 +39,7 @@ SCHED=${SCHED:-1}
 SCHED_RUNS=${SCHED_RUNS:-3}
 SCHED_DURATION=${SCHED_DURATION:-60s}
 OUT=${OUT:-$(mktemp -d /tmp/linkbench.XXXXXX)}
+OLD=${OLD:-}
 
 cd "$(dirname "$0")/../.."
 mkdir -p "$OUT/bin"
@@ -138,6 +142,7 @@ one() {
 	esac
 	case $case in
 	monitor-*) cmd=("$BIN/monitor" links --concurrency "$CONC" --allow-private --format json -) ;;
+	old-*) cmd=("$OLD" links --concurrency "$CONC" --allow-private --format json -) ;;
 	bare | keepalive) cmd=("$BIN/bbdriver" -mode "$case" -concurrency "$CONC") ;;
 	blackbox) cmd=("$BIN/bbdriver" -mode blackbox -bb "$BB" -module http_head -concurrency "$CONC") ;;
 	esac
@@ -167,6 +172,12 @@ one() {
 }
 
 CASES="monitor-interleaved monitor-grouped bare keepalive"
+if [ -n "$OLD" ]; then
+	[ -x "$OLD" ] || die "OLD=$OLD is not an executable"
+	CASES="old-interleaved old-grouped $CASES"
+	say "# OLD: $OLD as old-interleaved, old-grouped"
+fi
+MCASES=${CASES%% bare*} # the monitor links cases
 [ -n "$BB" ] && CASES="$CASES blackbox"
 for delay in $DELAYS; do
 	echo "== delay $delay: target on 127.0.0.1-127.0.0.$HOSTS:$PORT"
@@ -176,6 +187,7 @@ for delay in $DELAYS; do
 	wait_http "http://127.0.0.1:$PORT/_stats"
 	# One warm-up pass (page cache, binaries), not recorded.
 	"$BIN/monitor" links --concurrency "$CONC" --allow-private --format json - <"$OUT/urls-interleaved.txt" >/dev/null || true
+	[ -z "$OLD" ] || "$OLD" links --concurrency "$CONC" --allow-private --format json - <"$OUT/urls-interleaved.txt" >/dev/null || true
 	for run in $(seq "$RUNS"); do
 		for c in $CASES; do one "$delay" "$c" "$run"; done
 	done
@@ -218,7 +230,7 @@ paired() {
 say ""
 say "## ratios (median over rounds of the per-round ratio)"
 for delay in $DELAYS; do
-	for m in monitor-interleaved monitor-grouped; do
+	for m in $MCASES; do
 		w=$(col "$m" "$delay" wall_s | median)
 		if [ -n "$BB" ]; then
 			note=""
@@ -234,6 +246,11 @@ for delay in $DELAYS; do
 				"$(awk -v w="$w" -v b="$bound" 'BEGIN { printf "%.3f", w / b }')" "$bound")"
 		fi
 	done
+	if [ -n "$OLD" ]; then
+		for o in interleaved grouped; do
+			say "$(printf '%-6s %-20s old/monitor      = %5.3f' "$delay" "$o" "$(paired "$delay" "monitor-$o" "old-$o")")"
+		done
+	fi
 done
 
 # --- memory flatness -------------------------------------------------------

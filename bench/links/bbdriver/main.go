@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ func main() {
 		module      = flag.String("module", "http_head", "blackbox_exporter module (mode blackbox)")
 		concurrency = flag.Int("concurrency", 256, "URLs checked at once")
 		timeout     = flag.Duration("timeout", 10*time.Second, "per URL")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the checks to this file")
 	)
 	flag.Parse()
 	var urls []string
@@ -114,6 +116,17 @@ func main() {
 		os.Exit(2)
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bbdriver:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
+	}
 	var ok, fail atomic.Int64
 	var firstErr atomic.Pointer[string]
 	var next atomic.Int64
@@ -143,6 +156,7 @@ func main() {
 	wg.Wait()
 	wall := time.Since(start)
 	cpu := cpuTime() - cpu0
+	pprof.StopCPUProfile()
 	fmt.Printf("mode=%s n=%d ok=%d fail=%d wall_s=%.3f cpu_s=%.3f\n", *mode, len(urls), ok.Load(), fail.Load(),
 		wall.Seconds(), cpu.Seconds())
 	if p := firstErr.Load(); p != nil {
