@@ -245,3 +245,9 @@ func unix(t interface{ UnixMilli() int64 }) float64 { return float64(t.UnixMilli
 // linkLabel is a link's URL as a label value, redacted as everywhere else
 // (check.RedactURL): links that differ only in secrets share a series.
 func linkLabel(raw string) string { return check.RedactURL(raw) }
+
+// Collectors are the check series' collectors (bench/metrics caches what
+// they collect).
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.duration, m.runs, stateCollector{m.snap}}
+}
