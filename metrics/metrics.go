@@ -79,6 +79,13 @@ var (
 var families = []family{famBuild, famInfo, famStatus, famSeverity, famLastRun, famRuns, famDur, famAge, famNewest,
 	famMaxAge, famCriticalAge, famCertExpiry, famLinks, famLinkFailures, famLinkUp, famLinkCode, famDBConns, famDBMax}
 
+// The sample names of monitor_check_duration_seconds.
+const (
+	durBucket = "monitor_check_duration_seconds_bucket"
+	durSum    = "monitor_check_duration_seconds_sum"
+	durCount  = "monitor_check_duration_seconds_count"
+)
+
 // durationBuckets are the upper bounds of monitor_check_duration_seconds.
 var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
@@ -292,11 +299,11 @@ func (m *Metrics) WriteText(w io.Writer) error {
 		var cum uint64
 		for i, n := range c.buckets {
 			cum += n
-			t.sample(famDur.name+"_bucket", s.label, bucketLabels[i], float64(cum))
+			t.sample(durBucket, s.label, bucketLabels[i], float64(cum))
 		}
-		t.sample(famDur.name+"_bucket", s.label, bucketLabels[len(durationBuckets)], float64(c.count))
-		t.sample(famDur.name+"_sum", s.label, "", c.sum)
-		t.sample(famDur.name+"_count", s.label, "", float64(c.count))
+		t.sample(durBucket, s.label, bucketLabels[len(durationBuckets)], float64(c.count))
+		t.sample(durSum, s.label, "", c.sum)
+		t.sample(durCount, s.label, "", float64(c.count))
 	}
 	t.begin(famAge)
 	for _, r := range v.Checks {

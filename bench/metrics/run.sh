@@ -9,7 +9,7 @@ RUNS=${RUNS:-3}
 SCRAPES=${SCRAPES:-5}
 cd "$(dirname "$0")/../.."
 echo "== go test -bench (count $RUNS)"
-go test -run '^$' -bench Scrape -benchmem -count "$RUNS" ./bench/metrics/
+go test -run '^$' -bench 'Scrape' -benchmem -count "$RUNS" ./bench/metrics/
 (cd bench/metrics/vm && go test -run '^$' -bench Scrape -benchmem -count "$RUNS" .)
 echo "== fresh process, $SCRAPES scrapes"
 tmp=$(mktemp -d)
