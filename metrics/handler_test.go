@@ -1,12 +1,14 @@
 package metrics
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/probes"
 	"github.com/monitor-dev/monitor/snapshot"
 )
@@ -34,6 +37,7 @@ func handlerFixture(t *testing.T) (*prometheus.Registry, *Metrics, *snapshot.Sna
 		{Name: "beat_b", Kind: "freshness", Interval: 10 * time.Second, Timeout: 5 * time.Second,
 			Config: probes.FreshnessConfig{MaxAge: time.Hour}},
 		{Name: "site", Kind: "link", Interval: time.Minute, Timeout: 5 * time.Second},
+		{Name: "pg", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
 	m := New(snap)
@@ -45,6 +49,10 @@ func handlerFixture(t *testing.T) (*prometheus.Registry, *Metrics, *snapshot.Sna
 			{URL: "https://example.com/", Status: check.Pass, StatusCode: 200},
 			{URL: "https://example.com/gone", Status: check.Fail, StatusCode: 404, Error: check.LinkErrHTTPStatus},
 		}}))
+
+	m.Observe(snap.Record(check.Result{Check: "pg", Kind: "db", Status: check.Pass, Severity: check.Info,
+		CheckedAt: now.Add(-time.Second), Duration: 40 * time.Millisecond, CertNotAfter: now.Add(90 * 24 * time.Hour),
+		Connections: &check.DBConnections{ByState: map[string]int{"active": 3, "idle in transaction": 1, "idle": 7}, Max: 97}}))
 
 	reg := prometheus.NewPedanticRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "monitor_store_dropped_total", Help: "Dropped."})
@@ -182,6 +190,8 @@ func TestHandlerNegotiation(t *testing.T) {
 		`monitor_check_duration_seconds_bucket{check="site", le="1"} 0`,
 		`monitor_check_runs_total{check="site", status="FAIL"} 1`,
 		`monitor_link_failures{check="site", reason="http_status"} 1`,
+		`monitor_db_connections{check="pg", state="idle in transaction"} 1`,
+		`monitor_db_max_connections{check="pg"} 97`,
 		"# monitor_check_runs_total COUNTER Check runs by the status they ended with.",
 		"# monitor_check_duration_seconds HISTOGRAM How long a check's probe took.",
 	} {
@@ -261,3 +271,59 @@ func TestNegotiateGzip(t *testing.T) {
 		}
 	}
 }
+
+// promtool check metrics reports nothing on the text answer, gzip
+// included (decoded first).
+func TestHandlerPromtool(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool", "prometheus")
+	reg, m, _, _ := handlerFixture(t)
+	resp := get(t, Handler(reg, m, nil), "/metrics", "application/openmetrics-text;version=1.0.0", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, body)
+	}
+}
+
+// Scrapes while results arrive and reloads change the checks (go test
+// -race finds what is not synchronised); every answer parses.
+func TestHandlerConcurrent(t *testing.T) {
+	reg, m, snap, specs := handlerFixture(t)
+	h := Handler(reg, m, nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			next := specs[:1+i%len(specs)]
+			snap.SetSpecs(next)
+			m.SetChecks(next)
+			m.Observe(snap.Record(check.Result{Check: specs[0].Name, Kind: "freshness", Status: check.Pass,
+				CheckedAt: time.Now(), NewestAt: time.Now(), Duration: time.Millisecond}))
+		}
+	}()
+	for range 30 {
+		decode(t, get(t, h, "/metrics", "", "gzip"))
+		decode(t, get(t, h, "/metrics", fixtureProtobuf, ""))
+	}
+	close(stop)
+	<-done
+}
+
+const fixtureProtobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
