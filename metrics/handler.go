@@ -30,7 +30,7 @@ func Handler(reg prometheus.Gatherer, m *Metrics, errorLog *log.Logger) http.Han
 	}
 	slow := promhttp.HandlerFor(prometheus.Gatherers{reg, m}, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := expfmt.Negotiate(r.Header)
+		format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...) // as promhttp without OpenMetrics
 		if format.FormatType() != expfmt.TypeTextPlain || r.URL.Query().Has("name[]") {
 			slow.ServeHTTP(w, r)
 			return
