@@ -15,8 +15,6 @@
 package metrics
 
 import (
-	"bytes"
-	"fmt"
 	"io"
 	"runtime"
 	"slices"
@@ -28,8 +26,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/snapshot"
@@ -75,10 +71,6 @@ var (
 		"gauge"}
 )
 
-// families are every family WriteText may write, in its order.
-var families = []family{famBuild, famInfo, famStatus, famSeverity, famLastRun, famRuns, famDur, famAge, famNewest,
-	famMaxAge, famCriticalAge, famCertExpiry, famLinks, famLinkFailures, famLinkUp, famLinkCode, famDBConns, famDBMax}
-
 // The sample names of monitor_check_duration_seconds.
 const (
 	durBucket = "monitor_check_duration_seconds_bucket"
@@ -98,7 +90,7 @@ var Version = "dev"
 // Metrics owns the monitor's check series.
 type Metrics struct {
 	snap  *snapshot.Snapshot
-	build []byte // the monitor_build_info family, rendered once
+	build []pair // monitor_build_info's labels
 
 	mu sync.Mutex // serialises SetChecks
 	// checks is the configuration's per-check state; SetChecks replaces it
@@ -112,14 +104,14 @@ type checkSet struct {
 }
 
 // series is what a check's families need besides the snapshot: its label
-// value and static lines, rendered once per configuration, and its counts.
+// and static values, rendered once per configuration, and its counts.
 type series struct {
 	name  string
 	label string // `check="name"`, escaped
-	info  []byte // the monitor_check_info sample line
-	// maxAge and criticalAge are the monitor_freshness_*_age_seconds
-	// sample lines (nil when the check has none).
-	maxAge, criticalAge []byte
+	info  []pair // monitor_check_info's component and kind
+	// maxAge and criticalAge are the values of monitor_freshness_*_age_seconds
+	// (0: no series).
+	maxAge, criticalAge float64
 	perItem             bool
 	c                   *counts // shared by the series of the same check across reloads
 }
@@ -133,19 +125,18 @@ type counts struct {
 	sum     float64
 }
 
+// pair is a label besides check, with its text form (`,name="value"`,
+// escaped) rendered once.
+type pair struct{ name, value, text string }
+
+func newPair(name, value string) pair {
+	return pair{name, value, "," + name + `="` + string(appendEscaped(nil, value)) + `"`}
+}
+
 // New returns the check series of snap's checks; SetChecks declares them.
 // Serve them with Handler; Metrics is also a prometheus.Gatherer.
 func New(snap *snapshot.Snapshot) *Metrics {
-	m := &Metrics{snap: snap}
-	var b []byte
-	b = appendHeader(b, famBuild)
-	b = append(b, famBuild.name...)
-	b = append(b, `{goversion="`...)
-	b = appendEscaped(b, runtime.Version())
-	b = append(b, `",version="`...)
-	b = appendEscaped(b, Version)
-	b = append(b, "\"} 1\n"...)
-	m.build = b
+	m := &Metrics{snap: snap, build: []pair{newPair("goversion", runtime.Version()), newPair("version", Version)}}
 	m.checks.Store(&checkSet{byName: map[string]*series{}})
 	return m
 }
@@ -174,24 +165,14 @@ func (m *Metrics) SetChecks(specs []check.Spec) {
 }
 
 func newSeries(sp check.Spec) *series {
-	label := string(appendEscaped([]byte(`check="`), sp.Name)) + `"`
-	s := &series{name: sp.Name, label: label, perItem: sp.PerItemMetrics(), c: &counts{}}
-	s.info = append(s.info, famInfo.name...)
-	s.info = append(s.info, '{')
-	s.info = append(s.info, label...)
-	s.info = append(s.info, `,kind="`...)
-	s.info = appendEscaped(s.info, string(sp.Kind))
-	s.info = append(s.info, `",component="`...)
-	s.info = appendEscaped(s.info, sp.Component)
-	s.info = append(s.info, "\"} 1\n"...)
+	s := &series{name: sp.Name, label: string(appendEscaped([]byte(`check="`), sp.Name)) + `"`,
+		info:    []pair{newPair("component", sp.Component), newPair("kind", string(sp.Kind))}, // by name, as client_golang orders them
+		perItem: sp.PerItemMetrics(), c: &counts{}}
 	if a, ok := sp.Config.(interface {
 		AgeLimits() (maxAge, criticalAge time.Duration)
 	}); ok {
 		maxAge, critical := a.AgeLimits()
-		s.maxAge = appendSample(nil, famMaxAge.name, label, "", maxAge.Seconds())
-		if critical > 0 {
-			s.criticalAge = appendSample(nil, famCriticalAge.name, label, "", critical.Seconds())
-		}
+		s.maxAge, s.criticalAge = maxAge.Seconds(), critical.Seconds()
 	}
 	return s
 }
@@ -218,12 +199,13 @@ func (m *Metrics) Observe(r check.Result) {
 	c.mu.Unlock()
 }
 
-// Pre-rendered label pairs of the state sets.
+// The label pairs of the state sets and link failures.
 var (
-	statusLabels   = labelPairs("status", check.Statuses)
-	severityLabels = labelPairs("severity", check.Severities)
-	reasonLabels   = labelPairs("reason", linkReasons)
-	bucketLabels   = func() []string {
+	statusPairs   = pairsOf("status", check.Statuses)
+	severityPairs = pairsOf("severity", check.Severities)
+	reasonPairs   = pairsOf("reason", linkReasons)
+	// bucketLabels are the le labels of the duration histogram, +Inf last.
+	bucketLabels = func() []string {
 		out := make([]string, 0, len(durationBuckets)+1)
 		for _, b := range durationBuckets {
 			out = append(out, `,le="`+string(appendFloat(nil, b))+`"`)
@@ -232,141 +214,139 @@ var (
 	}()
 )
 
-func labelPairs[T ~string](name string, values []T) []string {
-	out := make([]string, len(values))
+func pairsOf[T ~string](name string, values []T) []pair {
+	out := make([]pair, len(values))
 	for i, v := range values {
-		out[i] = "," + name + `="` + string(appendEscaped(nil, string(v))) + `"`
+		out[i] = newPair(name, string(v))
 	}
 	return out
 }
 
+// sink receives the check families: begin announces a family, and each
+// sample or histogram after it belongs to it (s nil: a sample without the
+// check label). A family without samples is left out.
+type sink interface {
+	begin(f family)
+	sample(s *series, extra []pair, v float64)
+	histogram(s *series, c *counts)
+}
+
 // WriteText writes the check families in the Prometheus text format
-// (version 0.0.4; also valid as 1.0.0): one group per family, a family
-// without series left out.
+// (version 0.0.4; also valid as 1.0.0): one group per family.
 func (m *Metrics) WriteText(w io.Writer) error {
+	t := &textSink{w: w, buf: (*bufPool.Get().(*[]byte))[:0]}
+	defer t.release()
+	m.write(t)
+	return t.flush()
+}
+
+// write sends every check family to out, from the per-check state and the
+// snapshot as of now.
+func (m *Metrics) write(out sink) {
 	set := m.checks.Load()
 	v := m.snap.View()
-	t := textWriter{w: w, buf: (*bufPool.Get().(*[]byte))[:0]}
-	defer t.release()
-	t.buf = append(t.buf, m.build...)
+	out.begin(famBuild)
+	out.sample(nil, m.build, 1)
 
-	t.begin(famInfo)
-	for _, r := range v.Checks {
-		if s := set.byName[r.Check]; s != nil {
-			t.line(s.info)
-		}
-	}
-	t.begin(famStatus)
-	for _, r := range v.Checks {
-		if s := set.byName[r.Check]; s != nil {
-			for i, st := range check.Statuses {
-				t.sample(famStatus.name, s.label, statusLabels[i], b2f(r.Status == st))
+	// each calls f for the checks of the snapshot that are configured here,
+	// by name, with their raw result when they ran.
+	each := func(f func(s *series, r check.Result, raw check.Result, ran bool)) {
+		for _, r := range v.Checks {
+			if s := set.byName[r.Check]; s != nil {
+				raw, ran := v.Raw[r.Check]
+				f(s, r, raw, ran)
 			}
 		}
 	}
-	t.begin(famSeverity)
-	for _, r := range v.Checks {
-		if s := set.byName[r.Check]; s != nil {
-			for i, sev := range check.Severities {
-				t.sample(famSeverity.name, s.label, severityLabels[i], b2f(r.Severity == sev))
-			}
+	out.begin(famInfo)
+	each(func(s *series, _, _ check.Result, _ bool) { out.sample(s, s.info, 1) })
+	out.begin(famStatus)
+	each(func(s *series, r, _ check.Result, _ bool) {
+		for i, st := range check.Statuses {
+			out.sample(s, statusPairs[i:i+1], b2f(r.Status == st))
 		}
-	}
-	t.begin(famLastRun)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok {
-			t.sample(famLastRun.name, s.label, "", unix(raw.CheckedAt))
+	})
+	out.begin(famSeverity)
+	each(func(s *series, r, _ check.Result, _ bool) {
+		for i, sev := range check.Severities {
+			out.sample(s, severityPairs[i:i+1], b2f(r.Severity == sev))
 		}
-	}
-	t.begin(famRuns)
+	})
+	out.begin(famLastRun)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran {
+			out.sample(s, nil, unix(raw.CheckedAt))
+		}
+	})
+	out.begin(famRuns)
 	var c counts
 	for _, s := range set.sorted {
 		s.c.mu.Lock()
 		c.runs = s.c.runs
 		s.c.mu.Unlock()
 		for i := range check.Statuses {
-			t.sample(famRuns.name, s.label, statusLabels[i], float64(c.runs[i]))
+			out.sample(s, statusPairs[i:i+1], float64(c.runs[i]))
 		}
 	}
-	t.begin(famDur)
+	out.begin(famDur)
 	for _, s := range set.sorted {
 		s.c.mu.Lock()
 		c.buckets, c.count, c.sum = s.c.buckets, s.c.count, s.c.sum
 		s.c.mu.Unlock()
-		if c.count == 0 {
-			continue
-		}
-		var cum uint64
-		for i, n := range c.buckets {
-			cum += n
-			t.sample(durBucket, s.label, bucketLabels[i], float64(cum))
-		}
-		t.sample(durBucket, s.label, bucketLabels[len(durationBuckets)], float64(c.count))
-		t.sample(durSum, s.label, "", c.sum)
-		t.sample(durCount, s.label, "", float64(c.count))
-	}
-	t.begin(famAge)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok && !raw.NewestAt.IsZero() { // a kind that reads a newest record (freshness)
-			t.sample(famAge.name, s.label, "", max(v.GeneratedAt.Sub(raw.NewestAt).Seconds(), 0))
+		if c.count > 0 {
+			out.histogram(s, &c)
 		}
 	}
-	t.begin(famNewest)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok && !raw.NewestAt.IsZero() {
-			t.sample(famNewest.name, s.label, "", unix(raw.NewestAt))
+	out.begin(famAge)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.NewestAt.IsZero() { // a kind that reads a newest record (freshness)
+			out.sample(s, nil, max(v.GeneratedAt.Sub(raw.NewestAt).Seconds(), 0))
 		}
-	}
-	t.begin(famMaxAge)
-	for _, r := range v.Checks {
-		if s := set.byName[r.Check]; s != nil {
-			t.line(s.maxAge)
+	})
+	out.begin(famNewest)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.NewestAt.IsZero() {
+			out.sample(s, nil, unix(raw.NewestAt))
 		}
-	}
-	t.begin(famCriticalAge)
-	for _, r := range v.Checks {
-		if s := set.byName[r.Check]; s != nil {
-			t.line(s.criticalAge)
+	})
+	out.begin(famMaxAge)
+	each(func(s *series, _, _ check.Result, _ bool) {
+		if s.maxAge > 0 {
+			out.sample(s, nil, s.maxAge)
 		}
-	}
-	t.begin(famCertExpiry)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok && !raw.CertNotAfter.IsZero() { // a kind that sees a TLS certificate (http, tls)
-			t.sample(famCertExpiry.name, s.label, "", unix(raw.CertNotAfter))
+	})
+	out.begin(famCriticalAge)
+	each(func(s *series, _, _ check.Result, _ bool) {
+		if s.criticalAge > 0 {
+			out.sample(s, nil, s.criticalAge)
 		}
-	}
-	m.writeLinks(&t, set, v)
-	t.begin(famDBConns)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok && raw.Connections != nil { // a db check with headroom
+	})
+	out.begin(famCertExpiry)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.CertNotAfter.IsZero() { // a kind that sees a TLS certificate (http, tls)
+			out.sample(s, nil, unix(raw.CertNotAfter))
+		}
+	})
+	writeLinks(out, set, v)
+	out.begin(famDBConns)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && raw.Connections != nil { // a db check with headroom
 			states := make([]string, 0, len(raw.Connections.ByState))
 			for st := range raw.Connections.ByState {
 				states = append(states, st)
 			}
 			slices.Sort(states)
 			for _, st := range states {
-				t.sample(famDBConns.name, s.label, string(appendEscaped([]byte(`,state="`), st))+`"`,
-					float64(raw.Connections.ByState[st]))
+				out.sample(s, []pair{newPair("state", st)}, float64(raw.Connections.ByState[st]))
 			}
 		}
-	}
-	t.begin(famDBMax)
-	for _, r := range v.Checks {
-		if s, raw, ok := ran(set, v, r.Check); ok && raw.Connections != nil {
-			t.sample(famDBMax.name, s.label, "", float64(raw.Connections.Max))
+	})
+	out.begin(famDBMax)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && raw.Connections != nil {
+			out.sample(s, nil, float64(raw.Connections.Max))
 		}
-	}
-	return t.flush()
-}
-
-// ran returns a configured check's series and its raw result, if it ran.
-func ran(set *checkSet, v snapshot.View, name string) (*series, check.Result, bool) {
-	s := set.byName[name]
-	if s == nil {
-		return nil, check.Result{}, false
-	}
-	raw, ok := v.Raw[name]
-	return s, raw, ok
+	})
 }
 
 // linkCounts are a link check's links by status and failing links by reason.
@@ -375,58 +355,60 @@ type linkCounts struct {
 	byReason []int
 }
 
-func (m *Metrics) writeLinks(t *textWriter, set *checkSet, v snapshot.View) {
+func writeLinks(out sink, set *checkSet, v snapshot.View) {
 	counted := map[string]linkCounts{}
 	for _, r := range v.Checks {
-		if _, raw, ok := ran(set, v, r.Check); ok && raw.Kind.Behaviour().Items {
-			lc := linkCounts{byReason: make([]int, len(linkReasons))}
-			for _, l := range raw.Links {
-				if i := slices.Index(check.Statuses, l.Status); i >= 0 {
-					lc.byStatus[i]++
-				}
-				if l.Status != check.Pass && l.Error != "" {
-					lc.byReason[slices.Index(linkReasons, linkReason(l.Error))]++
-				}
-			}
-			counted[r.Check] = lc
+		raw, ran := v.Raw[r.Check]
+		if set.byName[r.Check] == nil || !ran || !raw.Kind.Behaviour().Items {
+			continue
 		}
+		lc := linkCounts{byReason: make([]int, len(linkReasons))}
+		for _, l := range raw.Links {
+			if i := slices.Index(check.Statuses, l.Status); i >= 0 {
+				lc.byStatus[i]++
+			}
+			if l.Status != check.Pass && l.Error != "" {
+				lc.byReason[slices.Index(linkReasons, linkReason(l.Error))]++
+			}
+		}
+		counted[r.Check] = lc
 	}
 	if len(counted) == 0 {
 		return
 	}
-	t.begin(famLinks)
+	out.begin(famLinks)
 	for _, r := range v.Checks {
 		if lc, ok := counted[r.Check]; ok {
 			for i := range check.Statuses {
-				t.sample(famLinks.name, set.byName[r.Check].label, statusLabels[i], float64(lc.byStatus[i]))
+				out.sample(set.byName[r.Check], statusPairs[i:i+1], float64(lc.byStatus[i]))
 			}
 		}
 	}
-	t.begin(famLinkFailures)
+	out.begin(famLinkFailures)
 	for _, r := range v.Checks {
 		if lc, ok := counted[r.Check]; ok {
 			for i := range linkReasons {
-				t.sample(famLinkFailures.name, set.byName[r.Check].label, reasonLabels[i], float64(lc.byReason[i]))
+				out.sample(set.byName[r.Check], reasonPairs[i:i+1], float64(lc.byReason[i]))
 			}
 		}
 	}
 	// Per-link series: one per redacted URL (never a secret in a label).
 	perLink := func(f family, value func(check.LinkResult) float64) {
-		t.begin(f)
+		out.begin(f)
 		for _, r := range v.Checks {
 			s := set.byName[r.Check]
 			if _, ok := counted[r.Check]; !ok || !s.perItem {
 				continue
 			}
-			raw := v.Raw[r.Check]
-			seen := make(map[string]bool, len(raw.Links))
-			for _, l := range raw.Links {
+			links := v.Raw[r.Check].Links
+			seen := make(map[string]bool, len(links))
+			for _, l := range links {
 				label := linkLabel(l.URL)
 				if seen[label] {
 					continue
 				}
 				seen[label] = true
-				t.sample(f.name, s.label, string(appendEscaped([]byte(`,url="`), label))+`"`, value(l))
+				out.sample(s, []pair{newPair("url", label)}, value(l))
 			}
 		}
 	}
@@ -449,70 +431,93 @@ func linkReason(r check.Reason) check.Reason {
 	return check.ReasonError
 }
 
-// Gather implements prometheus.Gatherer: the families of WriteText, parsed,
-// for the formats Handler does not write directly.
+// Gather implements prometheus.Gatherer: the families of WriteText as
+// metric families, for the formats Handler does not write directly.
 func (m *Metrics) Gather() ([]*dto.MetricFamily, error) {
-	var b bytes.Buffer
-	if err := m.WriteText(&b); err != nil {
-		return nil, err
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	byName, err := p.TextToMetricFamilies(&b)
-	if err != nil {
-		return nil, fmt.Errorf("check series: %w", err)
-	}
-	out := make([]*dto.MetricFamily, 0, len(byName))
-	for _, f := range families {
-		if mf := byName[f.name]; mf != nil {
-			out = append(out, mf)
-		}
-	}
+	d := &dtoSink{}
+	m.write(d)
 	// Sorted as a registry sorts them (families by name, series by labels).
-	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return out, nil })}.Gather()
+	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return d.out, nil })}.Gather()
 }
 
-// textWriter appends samples to a buffer and writes it out in chunks.
-type textWriter struct {
+// textSink writes samples as text into a buffer, and the buffer out in
+// chunks.
+type textSink struct {
 	w       io.Writer
 	buf     []byte
-	pending *family // family whose header is due before its first sample
+	f       family
+	pending bool // the family's header is due before its first sample
 	err     error
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-func (t *textWriter) begin(f family) { t.pending = &f }
+func (t *textSink) begin(f family) { t.f, t.pending = f, true }
 
-func (t *textWriter) header() {
-	if t.pending != nil {
-		t.buf = appendHeader(t.buf, *t.pending)
-		t.pending = nil
-	}
-}
-
-// line writes a pre-rendered sample line (nothing when empty).
-func (t *textWriter) line(l []byte) {
-	if len(l) == 0 {
-		return
-	}
+func (t *textSink) sample(s *series, extra []pair, v float64) {
 	t.header()
-	t.buf = append(t.buf, l...)
+	t.buf = append(t.buf, t.f.name...)
+	t.buf = append(t.buf, '{')
+	if s != nil {
+		t.buf = append(t.buf, s.label...)
+		for _, p := range extra {
+			t.buf = append(t.buf, p.text...)
+		}
+	} else {
+		for i, p := range extra {
+			text := p.text
+			if i == 0 {
+				text = text[1:] // the first without its comma
+			}
+			t.buf = append(t.buf, text...)
+		}
+	}
+	t.buf = append(t.buf, "} "...)
+	t.buf = appendFloat(t.buf, v)
+	t.buf = append(t.buf, '\n')
 	t.maybeFlush()
 }
 
-func (t *textWriter) sample(name, label, extra string, v float64) {
+func (t *textSink) histogram(s *series, c *counts) {
 	t.header()
-	t.buf = appendSampleTo(t.buf, name, label, extra, v)
+	var cum uint64
+	for i := range len(durationBuckets) + 1 {
+		if i < len(c.buckets) {
+			cum += c.buckets[i]
+		} else {
+			cum = c.count
+		}
+		t.line(durBucket, s.label, bucketLabels[i], float64(cum))
+	}
+	t.line(durSum, s.label, "", c.sum)
+	t.line(durCount, s.label, "", float64(c.count))
 	t.maybeFlush()
 }
 
-func (t *textWriter) maybeFlush() {
+func (t *textSink) line(name, label, extra string, v float64) {
+	t.buf = append(t.buf, name...)
+	t.buf = append(t.buf, '{')
+	t.buf = append(t.buf, label...)
+	t.buf = append(t.buf, extra...)
+	t.buf = append(t.buf, "} "...)
+	t.buf = appendFloat(t.buf, v)
+	t.buf = append(t.buf, '\n')
+}
+
+func (t *textSink) header() {
+	if t.pending {
+		t.buf = appendHeader(t.buf, t.f)
+		t.pending = false
+	}
+}
+
+func (t *textSink) maybeFlush() {
 	if len(t.buf) >= 60<<10 {
 		_ = t.flush()
 	}
 }
 
-func (t *textWriter) flush() error {
+func (t *textSink) flush() error {
 	if t.err == nil && len(t.buf) > 0 {
 		_, t.err = t.w.Write(t.buf)
 	}
@@ -520,10 +525,61 @@ func (t *textWriter) flush() error {
 	return t.err
 }
 
-func (t *textWriter) release() {
+func (t *textSink) release() {
 	b := t.buf[:0]
 	bufPool.Put(&b)
 }
+
+// dtoSink builds metric families.
+type dtoSink struct {
+	out []*dto.MetricFamily
+	f   family
+	cur *dto.MetricFamily // nil until the family's first sample
+}
+
+var dtoTypes = map[string]dto.MetricType{"gauge": dto.MetricType_GAUGE, "counter": dto.MetricType_COUNTER,
+	"histogram": dto.MetricType_HISTOGRAM}
+
+func (d *dtoSink) begin(f family) { d.f, d.cur = f, nil }
+
+func (d *dtoSink) metric(s *series, extra []pair) *dto.Metric {
+	if d.cur == nil {
+		name, help, typ := d.f.name, d.f.help, dtoTypes[d.f.typ]
+		d.cur = &dto.MetricFamily{Name: &name, Help: &help, Type: &typ}
+		d.out = append(d.out, d.cur)
+	}
+	labels := make([]*dto.LabelPair, 0, 1+len(extra))
+	if s != nil {
+		labels = append(labels, &dto.LabelPair{Name: ptr("check"), Value: &s.name})
+	}
+	for _, p := range extra {
+		labels = append(labels, &dto.LabelPair{Name: ptr(p.name), Value: ptr(p.value)})
+	}
+	m := &dto.Metric{Label: labels}
+	d.cur.Metric = append(d.cur.Metric, m)
+	return m
+}
+
+func (d *dtoSink) sample(s *series, extra []pair, v float64) {
+	m := d.metric(s, extra)
+	if d.f.typ == "counter" {
+		m.Counter = &dto.Counter{Value: &v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
+}
+
+func (d *dtoSink) histogram(s *series, c *counts) {
+	h := &dto.Histogram{SampleCount: ptr(c.count), SampleSum: ptr(c.sum)}
+	var cum uint64
+	for i, ub := range durationBuckets {
+		cum += c.buckets[i]
+		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: ptr(cum), UpperBound: ptr(ub)})
+	}
+	d.metric(s, nil).Histogram = h
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func appendHeader(b []byte, f family) []byte {
 	b = append(b, "# HELP "...)
@@ -534,20 +590,6 @@ func appendHeader(b []byte, f family) []byte {
 	b = append(b, f.name...)
 	b = append(b, ' ')
 	b = append(b, f.typ...)
-	return append(b, '\n')
-}
-
-func appendSample(b []byte, name, label, extra string, v float64) []byte {
-	return appendSampleTo(b, name, label, extra, v)
-}
-
-func appendSampleTo(b []byte, name, label, extra string, v float64) []byte {
-	b = append(b, name...)
-	b = append(b, '{')
-	b = append(b, label...)
-	b = append(b, extra...)
-	b = append(b, "} "...)
-	b = appendFloat(b, v)
 	return append(b, '\n')
 }
 
