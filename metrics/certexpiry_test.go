@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
@@ -22,8 +21,8 @@ func TestCertExpiryExported(t *testing.T) {
 		{Name: "plain", Kind: "http", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, snap)
+	m := New(snap)
+	reg := m // a prometheus.Gatherer
 	m.SetChecks(specs)
 	for _, r := range []check.Result{
 		{Check: "api", Kind: "http", Status: check.Pass, Severity: check.Info, CheckedAt: now,

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
@@ -24,8 +23,8 @@ func TestDBConnectionSeries(t *testing.T) {
 		{Name: "down", Kind: "db", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, snap)
+	m := New(snap)
+	reg := m // a prometheus.Gatherer
 	m.SetChecks(specs)
 	at := now.Add(-5 * time.Second)
 	for _, r := range []check.Result{

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
@@ -27,8 +26,8 @@ func TestDashboardSeries(t *testing.T) {
 		{Name: "site_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	New(reg, snap).SetChecks(specs)
+	reg := New(snap) // a prometheus.Gatherer
+	reg.SetChecks(specs)
 
 	fail := func(url string, reason check.Reason, code int) check.LinkResult {
 		return check.LinkResult{URL: url, Status: check.Fail, StatusCode: code, Error: reason}

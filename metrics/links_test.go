@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
@@ -33,8 +32,8 @@ func TestLinkResults(t *testing.T) {
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, snap)
+	m := New(snap)
+	reg := m // a prometheus.Gatherer
 	m.SetChecks(specs)
 
 	snap.Record(check.Result{Check: "dest_links", Kind: "link", Status: check.Fail, Severity: check.Warn,
@@ -133,8 +132,8 @@ func TestLinkSeriesSameRedactedURL(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 	specs := []check.Spec{{Name: "l", Kind: "link", Interval: time.Hour, Config: probes.LinkConfig{PerLinkMetrics: true}}}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	New(reg, snap).SetChecks(specs)
+	reg := New(snap) // a prometheus.Gatherer
+	reg.SetChecks(specs)
 	snap.Record(check.Result{Check: "l", Kind: "link", Status: check.Pass, CheckedAt: now, Links: []check.LinkResult{
 		linkResult("https://u:first-pass@example.com/", check.Pass, 200),
 		linkResult("https://u:second-pass@example.com/", check.Fail, 401),

@@ -2,66 +2,85 @@
 // state-set gauges are read from the snapshot at scrape time, so staleness
 // and depends_on show without waiting for a run; counters and histograms are
 // fed as results arrive.
+//
+// The per-check families are written straight as Prometheus text (WriteText)
+// from per-check state kept between scrapes: escaped label values and
+// static values prepared once per configuration, counts as plain numbers.
+// A scrape at 10,000 checks builds no metric family tree (client_golang's
+// Gather allocates ~30 dto objects per check; see bench/metrics). Handler
+// serves them after the registry's own families (Go, process, store, SLO,
+// alerts, ...). For what the text writer does not cover (protobuf, a
+// name[] filter) Metrics is also a prometheus.Gatherer: the same traversal
+// builds metric families instead of text, so every format answers the same
+// series.
 package metrics
 
 import (
+	"io"
 	"runtime"
 	"slices"
+	"sort"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/snapshot"
 )
 
-// Metrics owns the monitor's check series.
-type Metrics struct {
-	snap     *snapshot.Snapshot
-	duration *prometheus.HistogramVec
-	runs     *prometheus.CounterVec
-
-	mu    sync.Mutex
-	known map[string]bool // checks whose run series exist
-}
+// family is one metric family: its name, HELP and TYPE.
+type family struct{ name, help, typ string }
 
 var (
-	descInfo = prometheus.NewDesc("monitor_check_info",
-		"Always 1: a configured check's kind and status page component (empty for a private check).",
-		[]string{"check", "kind", "component"}, nil)
-	descStatus = prometheus.NewDesc("monitor_check_status",
-		"Current status of a check: 1 for the current status, 0 for the others.", []string{"check", "status"}, nil)
-	descSeverity = prometheus.NewDesc("monitor_check_severity",
-		"Current severity of a check: 1 for the current severity, 0 for the others.", []string{"check", "severity"}, nil)
-	descLastRun = prometheus.NewDesc("monitor_check_last_run_timestamp_seconds",
-		"Unix time of the check's last run.", []string{"check"}, nil)
-	descAge = prometheus.NewDesc("monitor_freshness_age_seconds",
-		"Age of the newest record a freshness check saw, as of this scrape.", []string{"check"}, nil)
-	descNewest = prometheus.NewDesc("monitor_freshness_newest_timestamp_seconds",
-		"Unix time of the newest record a freshness check saw.", []string{"check"}, nil)
-	descMaxAge = prometheus.NewDesc("monitor_freshness_max_age_seconds",
-		"A freshness check's max_age: data older than this fails the check.", []string{"check"}, nil)
-	descCriticalAge = prometheus.NewDesc("monitor_freshness_critical_age_seconds",
+	famBuild = family{"monitor_build_info", "Build information; always 1.", "gauge"}
+	famInfo  = family{"monitor_check_info",
+		"Always 1: a configured check's kind and status page component (empty for a private check).", "gauge"}
+	famStatus = family{"monitor_check_status",
+		"Current status of a check: 1 for the current status, 0 for the others.", "gauge"}
+	famSeverity = family{"monitor_check_severity",
+		"Current severity of a check: 1 for the current severity, 0 for the others.", "gauge"}
+	famLastRun = family{"monitor_check_last_run_timestamp_seconds", "Unix time of the check's last run.", "gauge"}
+	famRuns    = family{"monitor_check_runs_total", "Check runs by the status they ended with.", "counter"}
+	famDur     = family{"monitor_check_duration_seconds", "How long a check's probe took.", "histogram"}
+	famAge     = family{"monitor_freshness_age_seconds",
+		"Age of the newest record a freshness check saw, as of this scrape.", "gauge"}
+	famNewest = family{"monitor_freshness_newest_timestamp_seconds",
+		"Unix time of the newest record a freshness check saw.", "gauge"}
+	famMaxAge = family{"monitor_freshness_max_age_seconds",
+		"A freshness check's max_age: data older than this fails the check.", "gauge"}
+	famCriticalAge = family{"monitor_freshness_critical_age_seconds",
 		"A freshness check's critical_age, when set: data older than this fails the check as CRITICAL and is outside its SLA.",
-		[]string{"check"}, nil)
-	descCertExpiry = prometheus.NewDesc("monitor_tls_cert_expiry_timestamp_seconds",
-		"Unix time the server's leaf certificate expires, as an http or tls check last saw it.", []string{"check"}, nil)
-	descLinks = prometheus.NewDesc("monitor_link_results",
-		"Links of a link check by the status of their last check.", []string{"check", "status"}, nil)
-	descLinkFailures = prometheus.NewDesc("monitor_link_failures",
-		"Failing links of a link check by the kind of failure of their last check (the links API's error).",
-		[]string{"check", "reason"}, nil)
-	descLinkUp = prometheus.NewDesc("monitor_link_up",
-		"1 if the link passed its last check (checks with per_link_metrics only).", []string{"check", "url"}, nil)
-	descLinkCode = prometheus.NewDesc("monitor_link_status_code",
-		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", []string{"check", "url"}, nil)
-	descDBConns = prometheus.NewDesc("monitor_db_connections",
-		"Connections in use on the server of a db check with headroom, by state.", []string{"check", "state"}, nil)
-	descDBMax = prometheus.NewDesc("monitor_db_max_connections",
+		"gauge"}
+	famCertExpiry = family{"monitor_tls_cert_expiry_timestamp_seconds",
+		"Unix time the server's leaf certificate expires, as an http or tls check last saw it.", "gauge"}
+	famLinks = family{"monitor_link_results",
+		"Links of a link check by the status of their last check.", "gauge"}
+	famLinkFailures = family{"monitor_link_failures",
+		"Failing links of a link check by the kind of failure of their last check (the links API's error).", "gauge"}
+	famLinkUp = family{"monitor_link_up",
+		"1 if the link passed its last check (checks with per_link_metrics only).", "gauge"}
+	famLinkCode = family{"monitor_link_status_code",
+		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", "gauge"}
+	famDBConns = family{"monitor_db_connections",
+		"Connections in use on the server of a db check with headroom, by state.", "gauge"}
+	famDBMax = family{"monitor_db_max_connections",
 		"Connection limit a db check's headroom is measured against (the slots ordinary roles may use, or the check's override).",
-		[]string{"check"}, nil)
+		"gauge"}
 )
+
+// The sample names of monitor_check_duration_seconds.
+const (
+	durBucket = "monitor_check_duration_seconds_bucket"
+	durSum    = "monitor_check_duration_seconds_sum"
+	durCount  = "monitor_check_duration_seconds_count"
+)
+
+// durationBuckets are the upper bounds of monitor_check_duration_seconds.
+var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // Version is the version label of monitor_build_info, read by New.
 // cmd/monitor sets it before New to the version `monitor version` prints
@@ -69,151 +88,333 @@ var (
 // module version of `go install ...@vX`); left as "dev" otherwise.
 var Version = "dev"
 
-// New registers the check series on reg.
-func New(reg prometheus.Registerer, snap *snapshot.Snapshot) *Metrics {
-	m := &Metrics{
-		snap: snap,
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "monitor_check_duration_seconds",
-			Help:    "How long a check's probe took.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"check"}),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "monitor_check_runs_total",
-			Help: "Check runs by the status they ended with.",
-		}, []string{"check", "status"}),
-		known: map[string]bool{},
-	}
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "monitor_build_info",
-		Help:        "Build information; always 1.",
-		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
-	})
-	build.Set(1)
-	reg.MustRegister(m.duration, m.runs, build, stateCollector{snap})
+// Metrics owns the monitor's check series.
+type Metrics struct {
+	snap  *snapshot.Snapshot
+	build []pair // monitor_build_info's labels
+
+	mu sync.Mutex // serialises SetChecks
+	// checks is the configuration's per-check state; SetChecks replaces it
+	// whole, so a scrape reads the one it loaded without a lock.
+	checks atomic.Pointer[checkSet]
+}
+
+type checkSet struct {
+	byName map[string]*series
+	sorted []*series // by name
+}
+
+// series is what a check's families need besides the snapshot: its label
+// and static values, rendered once per configuration, and its counts.
+type series struct {
+	name  string
+	label string // `check="name"`, escaped
+	info  []pair // monitor_check_info's component and kind
+	// maxAge and criticalAge are the values of monitor_freshness_*_age_seconds
+	// (0: no series).
+	maxAge, criticalAge float64
+	perItem             bool
+	c                   *counts // shared by the series of the same check across reloads
+}
+
+// counts are a check's run counter and duration histogram.
+type counts struct {
+	mu      sync.Mutex
+	runs    [3]uint64 // by index in check.Statuses
+	buckets [12]uint64
+	count   uint64
+	sum     float64
+}
+
+// pair is a label besides check, with its text form (`,name="value"`,
+// escaped) rendered once.
+type pair struct{ name, value, text string }
+
+func newPair(name, value string) pair {
+	return pair{name, value, "," + name + `="` + string(appendEscaped(nil, value)) + `"`}
+}
+
+// New returns the check series of snap's checks; SetChecks declares them.
+// Serve them with Handler; Metrics is also a prometheus.Gatherer.
+func New(snap *snapshot.Snapshot) *Metrics {
+	m := &Metrics{snap: snap, build: []pair{newPair("goversion", runtime.Version()), newPair("version", Version)}}
+	m.checks.Store(&checkSet{byName: map[string]*series{}})
 	return m
 }
 
-// SetChecks creates the run series of every check at zero (so rate() works
-// from the first run) and deletes the series of checks no longer configured.
+// SetChecks creates the series of every check, run counters at zero (so
+// rate() works from the first run), and drops the series of checks no
+// longer configured. Counts of a check that stays are kept.
 func (m *Metrics) SetChecks(specs []check.Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	want := make(map[string]bool, len(specs))
+	old := m.checks.Load()
+	next := &checkSet{byName: make(map[string]*series, len(specs)), sorted: make([]*series, 0, len(specs))}
 	for _, sp := range specs {
-		want[sp.Name] = true
-		if !m.known[sp.Name] {
-			for _, st := range check.Statuses {
-				m.runs.WithLabelValues(sp.Name, string(st))
-			}
-		}
-	}
-	for name := range m.known {
-		if !want[name] {
-			m.duration.DeleteLabelValues(name)
-			for _, st := range check.Statuses {
-				m.runs.DeleteLabelValues(name, string(st))
-			}
-		}
-	}
-	m.known = want
-}
-
-// Observe counts one finished run.
-func (m *Metrics) Observe(r check.Result) {
-	m.runs.WithLabelValues(r.Check, string(r.Status)).Inc()
-	m.duration.WithLabelValues(r.Check).Observe(r.Duration.Seconds())
-}
-
-// stateCollector reads the snapshot at scrape time.
-type stateCollector struct{ snap *snapshot.Snapshot }
-
-func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descInfo, descStatus, descSeverity, descLastRun, descAge, descNewest,
-		descMaxAge, descCriticalAge, descCertExpiry, descLinks, descLinkFailures, descLinkUp, descLinkCode,
-		descDBConns, descDBMax} {
-		ch <- d
-	}
-}
-
-func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, sp := range c.snap.Specs() {
-		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, sp.Name, string(sp.Kind), sp.Component)
-		if a, ok := sp.Config.(interface {
-			AgeLimits() (maxAge, criticalAge time.Duration)
-		}); ok {
-			maxAge, critical := a.AgeLimits()
-			ch <- prometheus.MustNewConstMetric(descMaxAge, prometheus.GaugeValue, maxAge.Seconds(), sp.Name)
-			if critical > 0 {
-				ch <- prometheus.MustNewConstMetric(descCriticalAge, prometheus.GaugeValue, critical.Seconds(), sp.Name)
-			}
-		}
-	}
-	v := c.snap.View()
-	for _, r := range v.Checks {
-		for _, st := range check.Statuses {
-			ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, b2f(r.Status == st), r.Check, string(st))
-		}
-		for _, sev := range check.Severities {
-			ch <- prometheus.MustNewConstMetric(descSeverity, prometheus.GaugeValue, b2f(r.Severity == sev), r.Check, string(sev))
-		}
-		raw, ran := v.Raw[r.Check]
-		if !ran {
+		if next.byName[sp.Name] != nil {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(descLastRun, prometheus.GaugeValue, unix(raw.CheckedAt), r.Check)
-		if !raw.NewestAt.IsZero() { // a kind that reads a newest record (freshness)
-			age := v.GeneratedAt.Sub(raw.NewestAt).Seconds()
-			if age < 0 {
-				age = 0
-			}
-			ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, age, r.Check)
-			ch <- prometheus.MustNewConstMetric(descNewest, prometheus.GaugeValue, unix(raw.NewestAt), r.Check)
+		s := newSeries(sp)
+		if prev := old.byName[sp.Name]; prev != nil {
+			s.c = prev.c
 		}
-		if !raw.CertNotAfter.IsZero() { // a kind that sees a TLS certificate (http, tls)
-			ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, unix(raw.CertNotAfter), r.Check)
-		}
-		if raw.Kind.Behaviour().Items {
-			c.collectLinks(ch, raw)
-		}
-		if conns := raw.Connections; conns != nil { // a db check with headroom
-			for state, n := range conns.ByState {
-				ch <- prometheus.MustNewConstMetric(descDBConns, prometheus.GaugeValue, float64(n), r.Check, state)
-			}
-			ch <- prometheus.MustNewConstMetric(descDBMax, prometheus.GaugeValue, float64(conns.Max), r.Check)
-		}
+		next.byName[sp.Name] = s
+		next.sorted = append(next.sorted, s)
 	}
+	sort.Slice(next.sorted, func(i, j int) bool { return next.sorted[i].name < next.sorted[j].name })
+	m.checks.Store(next)
 }
 
-func (c stateCollector) collectLinks(ch chan<- prometheus.Metric, raw check.Result) {
-	counts := map[check.Status]int{}
-	failures := map[check.Reason]int{}
-	for _, l := range raw.Links {
-		counts[l.Status]++
-		if l.Status != check.Pass && l.Error != "" {
-			failures[linkReason(l.Error)]++
+func newSeries(sp check.Spec) *series {
+	s := &series{name: sp.Name, label: string(appendEscaped([]byte(`check="`), sp.Name)) + `"`,
+		info:    []pair{newPair("component", sp.Component), newPair("kind", string(sp.Kind))}, // by name, as client_golang orders them
+		perItem: sp.PerItemMetrics(), c: &counts{}}
+	if a, ok := sp.Config.(interface {
+		AgeLimits() (maxAge, criticalAge time.Duration)
+	}); ok {
+		maxAge, critical := a.AgeLimits()
+		s.maxAge, s.criticalAge = maxAge.Seconds(), critical.Seconds()
+	}
+	return s
+}
+
+// Observe counts one finished run of a configured check.
+func (m *Metrics) Observe(r check.Result) {
+	s := m.checks.Load().byName[r.Check]
+	if s == nil {
+		return // removed by a reload while it ran
+	}
+	i := slices.Index(check.Statuses, r.Status)
+	d := r.Duration.Seconds()
+	b := sort.SearchFloat64s(durationBuckets, d)
+	c := s.c
+	c.mu.Lock()
+	if i >= 0 {
+		c.runs[i]++
+	}
+	if b < len(c.buckets) {
+		c.buckets[b]++
+	}
+	c.count++
+	c.sum += d
+	c.mu.Unlock()
+}
+
+// The label pairs of the state sets and link failures.
+var (
+	statusPairs   = pairsOf("status", check.Statuses)
+	severityPairs = pairsOf("severity", check.Severities)
+	reasonPairs   = pairsOf("reason", linkReasons)
+	// bucketLabels are the le labels of the duration histogram, +Inf last.
+	bucketLabels = func() []string {
+		out := make([]string, 0, len(durationBuckets)+1)
+		for _, b := range durationBuckets {
+			out = append(out, `,le="`+string(appendFloat(nil, b))+`"`)
+		}
+		return append(out, `,le="+Inf"`)
+	}()
+)
+
+func pairsOf[T ~string](name string, values []T) []pair {
+	out := make([]pair, len(values))
+	for i, v := range values {
+		out[i] = newPair(name, string(v))
+	}
+	return out
+}
+
+// sink receives the check families: begin announces a family, and each
+// sample or histogram after it belongs to it (s nil: a sample without the
+// check label). A family without samples is left out.
+type sink interface {
+	begin(f family)
+	sample(s *series, extra []pair, v float64)
+	histogram(s *series, c *counts)
+}
+
+// WriteText writes the check families in the Prometheus text format
+// (version 0.0.4; also valid as 1.0.0): one group per family.
+func (m *Metrics) WriteText(w io.Writer) error {
+	t := &textSink{w: w, buf: (*bufPool.Get().(*[]byte))[:0]}
+	defer t.release()
+	m.write(t)
+	return t.flush()
+}
+
+// write sends every check family to out, from the per-check state and the
+// snapshot as of now.
+func (m *Metrics) write(out sink) {
+	set := m.checks.Load()
+	v := m.snap.View()
+	out.begin(famBuild)
+	out.sample(nil, m.build, 1)
+
+	// each calls f for the checks of the snapshot that are configured here,
+	// by name, with their raw result when they ran.
+	each := func(f func(s *series, r check.Result, raw check.Result, ran bool)) {
+		for _, r := range v.Checks {
+			if s := set.byName[r.Check]; s != nil {
+				raw, ran := v.Raw[r.Check]
+				f(s, r, raw, ran)
+			}
 		}
 	}
-	for _, st := range check.Statuses {
-		ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(counts[st]), raw.Check, string(st))
+	out.begin(famInfo)
+	each(func(s *series, _, _ check.Result, _ bool) { out.sample(s, s.info, 1) })
+	out.begin(famStatus)
+	each(func(s *series, r, _ check.Result, _ bool) {
+		for i, st := range check.Statuses {
+			out.sample(s, statusPairs[i:i+1], b2f(r.Status == st))
+		}
+	})
+	out.begin(famSeverity)
+	each(func(s *series, r, _ check.Result, _ bool) {
+		for i, sev := range check.Severities {
+			out.sample(s, severityPairs[i:i+1], b2f(r.Severity == sev))
+		}
+	})
+	out.begin(famLastRun)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran {
+			out.sample(s, nil, unix(raw.CheckedAt))
+		}
+	})
+	out.begin(famRuns)
+	var c counts
+	for _, s := range set.sorted {
+		s.c.mu.Lock()
+		c.runs = s.c.runs
+		s.c.mu.Unlock()
+		for i := range check.Statuses {
+			out.sample(s, statusPairs[i:i+1], float64(c.runs[i]))
+		}
 	}
-	for _, reason := range linkReasons {
-		ch <- prometheus.MustNewConstMetric(descLinkFailures, prometheus.GaugeValue, float64(failures[reason]), raw.Check, string(reason))
+	out.begin(famDur)
+	for _, s := range set.sorted {
+		s.c.mu.Lock()
+		c.buckets, c.count, c.sum = s.c.buckets, s.c.count, s.c.sum
+		s.c.mu.Unlock()
+		if c.count > 0 {
+			out.histogram(s, &c)
+		}
 	}
-	sp, ok := c.snap.Spec(raw.Check)
-	if !ok || !sp.PerItemMetrics() {
+	out.begin(famAge)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.NewestAt.IsZero() { // a kind that reads a newest record (freshness)
+			out.sample(s, nil, max(v.GeneratedAt.Sub(raw.NewestAt).Seconds(), 0))
+		}
+	})
+	out.begin(famNewest)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.NewestAt.IsZero() {
+			out.sample(s, nil, unix(raw.NewestAt))
+		}
+	})
+	out.begin(famMaxAge)
+	each(func(s *series, _, _ check.Result, _ bool) {
+		if s.maxAge > 0 {
+			out.sample(s, nil, s.maxAge)
+		}
+	})
+	out.begin(famCriticalAge)
+	each(func(s *series, _, _ check.Result, _ bool) {
+		if s.criticalAge > 0 {
+			out.sample(s, nil, s.criticalAge)
+		}
+	})
+	out.begin(famCertExpiry)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && !raw.CertNotAfter.IsZero() { // a kind that sees a TLS certificate (http, tls)
+			out.sample(s, nil, unix(raw.CertNotAfter))
+		}
+	})
+	writeLinks(out, set, v)
+	out.begin(famDBConns)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && raw.Connections != nil { // a db check with headroom
+			states := make([]string, 0, len(raw.Connections.ByState))
+			for st := range raw.Connections.ByState {
+				states = append(states, st)
+			}
+			slices.Sort(states)
+			for _, st := range states {
+				out.sample(s, []pair{newPair("state", st)}, float64(raw.Connections.ByState[st]))
+			}
+		}
+	})
+	out.begin(famDBMax)
+	each(func(s *series, _, raw check.Result, ran bool) {
+		if ran && raw.Connections != nil {
+			out.sample(s, nil, float64(raw.Connections.Max))
+		}
+	})
+}
+
+// linkCounts are a link check's links by status and failing links by reason.
+type linkCounts struct {
+	byStatus [3]int
+	byReason []int
+}
+
+func writeLinks(out sink, set *checkSet, v snapshot.View) {
+	counted := map[string]linkCounts{}
+	for _, r := range v.Checks {
+		raw, ran := v.Raw[r.Check]
+		if set.byName[r.Check] == nil || !ran || !raw.Kind.Behaviour().Items {
+			continue
+		}
+		lc := linkCounts{byReason: make([]int, len(linkReasons))}
+		for _, l := range raw.Links {
+			if i := slices.Index(check.Statuses, l.Status); i >= 0 {
+				lc.byStatus[i]++
+			}
+			if l.Status != check.Pass && l.Error != "" {
+				lc.byReason[slices.Index(linkReasons, linkReason(l.Error))]++
+			}
+		}
+		counted[r.Check] = lc
+	}
+	if len(counted) == 0 {
 		return
 	}
-	seen := make(map[string]bool, len(raw.Links))
-	for _, l := range raw.Links {
-		label := linkLabel(l.URL) // never a secret in a label
-		if seen[label] {          // one series per label
-			continue
+	out.begin(famLinks)
+	for _, r := range v.Checks {
+		if lc, ok := counted[r.Check]; ok {
+			for i := range check.Statuses {
+				out.sample(set.byName[r.Check], statusPairs[i:i+1], float64(lc.byStatus[i]))
+			}
 		}
-		seen[label] = true
-		ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, b2f(l.Status == check.Pass), raw.Check, label)
-		ch <- prometheus.MustNewConstMetric(descLinkCode, prometheus.GaugeValue, float64(l.StatusCode), raw.Check, label)
 	}
+	out.begin(famLinkFailures)
+	for _, r := range v.Checks {
+		if lc, ok := counted[r.Check]; ok {
+			for i := range linkReasons {
+				out.sample(set.byName[r.Check], reasonPairs[i:i+1], float64(lc.byReason[i]))
+			}
+		}
+	}
+	// Per-link series: one per redacted URL (never a secret in a label).
+	perLink := func(f family, value func(check.LinkResult) float64) {
+		out.begin(f)
+		for _, r := range v.Checks {
+			s := set.byName[r.Check]
+			if _, ok := counted[r.Check]; !ok || !s.perItem {
+				continue
+			}
+			links := v.Raw[r.Check].Links
+			seen := make(map[string]bool, len(links))
+			for _, l := range links {
+				label := linkLabel(l.URL)
+				if seen[label] {
+					continue
+				}
+				seen[label] = true
+				out.sample(s, []pair{newPair("url", label)}, value(l))
+			}
+		}
+	}
+	perLink(famLinkUp, func(l check.LinkResult) float64 { return b2f(l.Status == check.Pass) })
+	perLink(famLinkCode, func(l check.LinkResult) float64 { return float64(l.StatusCode) })
 }
 
 // linkReasons are the reason label values of monitor_link_failures: the
@@ -229,6 +430,211 @@ func linkReason(r check.Reason) check.Reason {
 		return r
 	}
 	return check.ReasonError
+}
+
+// Gather implements prometheus.Gatherer: the families of WriteText as
+// metric families, for the formats Handler does not write directly.
+func (m *Metrics) Gather() ([]*dto.MetricFamily, error) {
+	d := &dtoSink{}
+	m.write(d)
+	// Sorted as a registry sorts them (families by name, series by labels).
+	return prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return d.out, nil })}.Gather()
+}
+
+// textSink writes samples as text into a buffer, and the buffer out in
+// chunks.
+type textSink struct {
+	w       io.Writer
+	buf     []byte
+	f       family
+	pending bool // the family's header is due before its first sample
+	err     error
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func (t *textSink) begin(f family) { t.f, t.pending = f, true }
+
+func (t *textSink) sample(s *series, extra []pair, v float64) {
+	t.header()
+	t.buf = append(t.buf, t.f.name...)
+	t.buf = append(t.buf, '{')
+	if s != nil {
+		t.buf = append(t.buf, s.label...)
+		for _, p := range extra {
+			t.buf = append(t.buf, p.text...)
+		}
+	} else {
+		for i, p := range extra {
+			text := p.text
+			if i == 0 {
+				text = text[1:] // the first without its comma
+			}
+			t.buf = append(t.buf, text...)
+		}
+	}
+	t.buf = append(t.buf, "} "...)
+	t.buf = appendFloat(t.buf, v)
+	t.buf = append(t.buf, '\n')
+	t.maybeFlush()
+}
+
+func (t *textSink) histogram(s *series, c *counts) {
+	t.header()
+	var cum uint64
+	for i := range len(durationBuckets) + 1 {
+		if i < len(c.buckets) {
+			cum += c.buckets[i]
+		} else {
+			cum = c.count
+		}
+		t.line(durBucket, s.label, bucketLabels[i], float64(cum))
+	}
+	t.line(durSum, s.label, "", c.sum)
+	t.line(durCount, s.label, "", float64(c.count))
+	t.maybeFlush()
+}
+
+func (t *textSink) line(name, label, extra string, v float64) {
+	t.buf = append(t.buf, name...)
+	t.buf = append(t.buf, '{')
+	t.buf = append(t.buf, label...)
+	t.buf = append(t.buf, extra...)
+	t.buf = append(t.buf, "} "...)
+	t.buf = appendFloat(t.buf, v)
+	t.buf = append(t.buf, '\n')
+}
+
+func (t *textSink) header() {
+	if t.pending {
+		t.buf = appendHeader(t.buf, t.f)
+		t.pending = false
+	}
+}
+
+func (t *textSink) maybeFlush() {
+	if len(t.buf) >= 60<<10 {
+		_ = t.flush()
+	}
+}
+
+func (t *textSink) flush() error {
+	if t.err == nil && len(t.buf) > 0 {
+		_, t.err = t.w.Write(t.buf)
+	}
+	t.buf = t.buf[:0]
+	return t.err
+}
+
+func (t *textSink) release() {
+	b := t.buf[:0]
+	bufPool.Put(&b)
+}
+
+// dtoSink builds metric families.
+type dtoSink struct {
+	out []*dto.MetricFamily
+	f   family
+	cur *dto.MetricFamily // nil until the family's first sample
+}
+
+var dtoTypes = map[string]dto.MetricType{"gauge": dto.MetricType_GAUGE, "counter": dto.MetricType_COUNTER,
+	"histogram": dto.MetricType_HISTOGRAM}
+
+func (d *dtoSink) begin(f family) { d.f, d.cur = f, nil }
+
+func (d *dtoSink) metric(s *series, extra []pair) *dto.Metric {
+	if d.cur == nil {
+		name, help, typ := d.f.name, d.f.help, dtoTypes[d.f.typ]
+		d.cur = &dto.MetricFamily{Name: &name, Help: &help, Type: &typ}
+		d.out = append(d.out, d.cur)
+	}
+	labels := make([]*dto.LabelPair, 0, 1+len(extra))
+	if s != nil {
+		labels = append(labels, &dto.LabelPair{Name: ptr("check"), Value: &s.name})
+	}
+	for _, p := range extra {
+		labels = append(labels, &dto.LabelPair{Name: ptr(p.name), Value: ptr(p.value)})
+	}
+	m := &dto.Metric{Label: labels}
+	d.cur.Metric = append(d.cur.Metric, m)
+	return m
+}
+
+func (d *dtoSink) sample(s *series, extra []pair, v float64) {
+	m := d.metric(s, extra)
+	if d.f.typ == "counter" {
+		m.Counter = &dto.Counter{Value: &v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
+}
+
+func (d *dtoSink) histogram(s *series, c *counts) {
+	h := &dto.Histogram{SampleCount: ptr(c.count), SampleSum: ptr(c.sum)}
+	var cum uint64
+	for i, ub := range durationBuckets {
+		cum += c.buckets[i]
+		h.Bucket = append(h.Bucket, &dto.Bucket{CumulativeCount: ptr(cum), UpperBound: ptr(ub)})
+	}
+	d.metric(s, nil).Histogram = h
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func appendHeader(b []byte, f family) []byte {
+	b = append(b, "# HELP "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = appendHelp(b, f.help)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = append(b, f.typ...)
+	return append(b, '\n')
+}
+
+// appendFloat formats a sample value as expfmt does.
+func appendFloat(b []byte, f float64) []byte {
+	switch f {
+	case 0:
+		return append(b, '0')
+	case 1:
+		return append(b, '1')
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64) // NaN, +Inf, -Inf as the format spells them
+}
+
+// appendEscaped appends a label value escaped for the text format.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '"':
+			b = append(b, `\"`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendHelp appends a HELP text escaped for the text format.
+func appendHelp(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 func b2f(b bool) float64 {

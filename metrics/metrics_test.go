@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
@@ -21,8 +20,8 @@ func TestStateSetsAndLint(t *testing.T) {
 		{Name: "later", Kind: "db", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
 	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := prometheus.NewPedanticRegistry()
-	m := New(reg, snap)
+	m := New(snap)
+	reg := m // a prometheus.Gatherer
 	m.SetChecks(specs)
 
 	conn := snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Fail, Severity: check.Critical,

@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/metrics"
 	"github.com/monitor-dev/monitor/snapshot"
 )
 
@@ -37,6 +37,10 @@ type Options struct {
 	Beats    Beater
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// Metrics are the check series, served on /metrics after Gatherer's
+	// families (nil: Gatherer alone).
+	Metrics *metrics.Metrics
 }
 
 // Server is an http.Handler. Its tokens and readiness can change while it
@@ -82,9 +86,8 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /v2/system/health", s.health)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
-	}))
+	s.mux.Handle("GET /metrics", metrics.Handler(opts.Gatherer, opts.Metrics,
+		slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError)))
 	s.mux.Handle("POST /v2/heartbeats/{check}", s.private(http.HandlerFunc(s.heartbeat)))
 	s.routeLinks()
 	s.routeHistory()

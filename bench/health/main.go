@@ -126,12 +126,12 @@ func newFixture(n int, critical bool, now time.Time) *fixture {
 	}
 	f.snap = snapshot.New(f.specs, time.Now)
 	reg := prometheus.NewRegistry()
-	f.met = metrics.New(reg, f.snap)
+	f.met = metrics.New(f.snap)
 	f.met.SetChecks(f.specs)
 	for _, r := range f.results {
 		f.met.Observe(f.snap.Record(r))
 	}
-	f.srv = server.New(server.Options{Snapshot: f.snap, Gatherer: reg, Beats: probes.NewBeatStore(),
+	f.srv = server.New(server.Options{Snapshot: f.snap, Gatherer: reg, Metrics: f.met, Beats: probes.NewBeatStore(),
 		Logger: slog.New(slog.DiscardHandler)})
 	f.srv.SetReady(true)
 	return f

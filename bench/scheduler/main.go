@@ -263,7 +263,7 @@ func run(p params) result {
 	}
 	env := &probes.Env{Pool: pool, Heartbeats: beats, HTTP: &http.Client{}, Now: time.Now, Logger: logger}
 	snap := snapshot.New(cfg.Checks, time.Now)
-	met := metrics.New(reg, snap)
+	met := metrics.New(snap)
 	met.SetChecks(cfg.Checks)
 	h := hub.New(snap, // cmd/monitor/run.go newDaemon, without the history store
 		hub.Func(func(res check.Result, _ hub.Change) { met.Observe(res) }),

@@ -159,9 +159,9 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	}
 	d.env = env
 	d.snap = snapshot.New(cfg.Checks, time.Now)
-	d.metrics = metrics.New(d.reg, d.snap)
+	d.metrics = metrics.New(d.snap)
 	d.metrics.SetChecks(cfg.Checks)
-	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Beats: d.beats,
+	d.srv = server.New(server.Options{Snapshot: d.snap, Gatherer: d.reg, Metrics: d.metrics, Beats: d.beats,
 		Logger: logger.With("component", "http")})
 	d.srv.SetTokens(cfg.Server.Tokens, cfg.Server.TokenNames)
 	d.srv.SetRateLimits(cfg.Server.RateLimits)

@@ -343,7 +343,7 @@ func run(p params, w io.Writer) error {
 	defer pool.Close()
 	env := &probes.Env{Pool: pool, Heartbeats: beats, HTTP: &http.Client{}, Now: time.Now, Logger: logger}
 	snap := snapshot.New(cfg.Checks, time.Now)
-	met := metrics.New(reg, snap)
+	met := metrics.New(snap)
 	met.SetChecks(cfg.Checks)
 	writer := store.NewWriter(st, store.WriterOptions{Logger: logger, Registerer: reg})
 	snd := make(map[string]receiver.Sender, len(cfg.Alerting.Receivers))

@@ -216,7 +216,7 @@ func runInproc(p params) result {
 	env := &probes.Env{Pool: pool, Heartbeats: probes.NewBeatStore(), HTTP: &http.Client{},
 		Links: probes.NewLinkClients(probes.Guard{}), Now: time.Now, Logger: logger}
 	snap := snapshot.New(cfg.Checks, time.Now)
-	met := metrics.New(reg, snap)
+	met := metrics.New(snap)
 	met.SetChecks(cfg.Checks)
 
 	// -history: the history store and its batched writer, as newDaemon
