@@ -61,6 +61,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("start refused", "err", err)
 		return exitConfig
 	}
+	stopPprof, err := startPprof(logger)
+	if err != nil {
+		logger.Error("start refused", "err", err)
+		return exitConfig
+	}
+	defer stopPprof()
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)
