@@ -151,11 +151,12 @@ type sample struct {
 	heapInuse, heapAlloc, stackInuse, sys  float64 // go_memstats_*, at the scrape
 	goroutines, runs, scrapeMs, metricsLen float64
 	startup                                float64 // seconds from exec to /readyz
+	cpuPct                                 float64 // CPU (user+system) over the steady window, % of one core
 }
 
 func (s sample) String() string {
-	return fmt.Sprintf("rss %.1f MiB, after scrape %.1f MiB, hwm %.1f MiB, heap inuse %.1f MiB, stack %.1f MiB, goroutines %.0f, runs %.0f, scrape %.0f ms (%.1f MB)",
-		s.rssKiB/1024, s.rssScrapeKiB/1024, s.hwmKiB/1024, s.heapInuse/(1<<20), s.stackInuse/(1<<20), s.goroutines, s.runs, s.scrapeMs, s.metricsLen/1e6)
+	return fmt.Sprintf("cpu %.1f%%, rss %.1f MiB, after scrape %.1f MiB, hwm %.1f MiB, heap inuse %.1f MiB, stack %.1f MiB, goroutines %.0f, runs %.0f, scrape %.0f ms (%.1f MB)",
+		s.cpuPct, s.rssKiB/1024, s.rssScrapeKiB/1024, s.hwmKiB/1024, s.heapInuse/(1<<20), s.stackInuse/(1<<20), s.goroutines, s.runs, s.scrapeMs, s.metricsLen/1e6)
 }
 
 func measure(b build, n, run int, p params, target *http.Server) (sample, error) {
@@ -213,6 +214,7 @@ func measure(b build, n, run int, p params, target *http.Server) (sample, error)
 	pid := cmd.Process.Pid
 	var rss []float64
 	every := p.interval / time.Duration(max(p.rssSamples, 1))
+	cpu0, t0cpu := procCPU(pid), time.Now()
 	for i := range p.rssSamples {
 		if i > 0 {
 			time.Sleep(every)
@@ -224,6 +226,8 @@ func measure(b build, n, run int, p params, target *http.Server) (sample, error)
 		rss = append(rss, v)
 	}
 	s.rssKiB = median(rss)
+	time.Sleep(every) // the window is a whole interval: every check ran once in it
+	s.cpuPct = (procCPU(pid) - cpu0) / time.Since(t0cpu).Seconds() * 100
 
 	// One scrape, as Prometheus does it.
 	ts := time.Now()
@@ -263,10 +267,13 @@ func measure(b build, n, run int, p params, target *http.Server) (sample, error)
 		if err := saveProfile(client, "http://"+pprofAddr+"/debug/pprof/heap?gc=1", prof); err != nil {
 			fmt.Fprintf(os.Stderr, "%s N=%d: no heap profile (a build without $MONITOR_PPROF_LISTEN?): %v\n", b.name, n, err)
 		} else {
-			top := exec.Command("go", "tool", "pprof", "-top", "-sample_index=inuse_space", b.path, prof)
+			top := exec.Command("go", "tool", "pprof", "-top", "-nodecount=100000", "-sample_index=inuse_space", b.path, prof)
 			out, err := top.Output()
 			if err == nil {
 				err = os.WriteFile(strings.TrimSuffix(prof, ".pb.gz")+".top.txt", out, 0o644)
+			}
+			if err == nil {
+				err = os.WriteFile(strings.TrimSuffix(prof, ".pb.gz")+".pkg.txt", []byte(byPackage(out, n)), 0o644)
 			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "pprof top: %v\n", err)
@@ -439,6 +446,80 @@ func procStatus(pid int, field string) (float64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
+// byPackage sums the flat in-use bytes of a `pprof -top` listing by Go
+// package, largest first, with the bytes per check.
+func byPackage(top []byte, checks int) string {
+	sum := map[string]float64{}
+	var total float64
+	for line := range strings.SplitSeq(string(top), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		v, ok := parseSize(f[0])
+		if !ok {
+			continue
+		}
+		fn := strings.Join(f[5:], " ")
+		sum[pkgOf(fn)] += v
+		total += v
+	}
+	pkgs := make([]string, 0, len(sum))
+	for p := range sum {
+		pkgs = append(pkgs, p)
+	}
+	slices.SortFunc(pkgs, func(a, b string) int { return int(sum[b] - sum[a]) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%10s %8s %12s  %s\n", "MiB", "%", "B per check", "package (flat in-use heap, after GC)")
+	for _, p := range pkgs {
+		fmt.Fprintf(&b, "%10.2f %7.1f%% %12.0f  %s\n", sum[p]/(1<<20), 100*sum[p]/total, sum[p]/float64(checks), p)
+	}
+	fmt.Fprintf(&b, "%10.2f %7s %12.0f  total\n", total/(1<<20), "100%", total/float64(checks))
+	return b.String()
+}
+
+// pkgOf is the package path of a function name as pprof prints it.
+func pkgOf(fn string) string {
+	if i := strings.IndexAny(fn, "[ "); i >= 0 {
+		fn = fn[:i] // type arguments name other packages
+	}
+	slash := strings.LastIndexByte(fn, '/')
+	if i := strings.IndexByte(fn[slash+1:], '.'); i >= 0 {
+		return fn[:slash+1+i]
+	}
+	return fn
+}
+
+// parseSize reads pprof's "1.50MB", "512kB", "64B".
+func parseSize(s string) (float64, bool) {
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"kB", 1 << 10}, {"B", 1}} {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(num, 64)
+			return v * u.mult, err == nil
+		}
+	}
+	return 0, false
+}
+
+// procCPU is the user and system CPU time of pid so far, in seconds.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
 func freeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -463,7 +544,7 @@ func median(v []float64) float64 {
 func summarize(w io.Writer, bins []build, sizes []int, results map[string][]sample) {
 	fmt.Fprintln(w, "\nmedians:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "build\tchecks\truns\tVmRSS MiB\tafter scrape MiB\tVmHWM MiB\theap inuse MiB\tstack MiB\tgoroutines\tscrape ms\tstart-up s\t")
+	fmt.Fprintln(tw, "build\tchecks\truns\tCPU %\tVmRSS MiB\tafter scrape MiB\tVmHWM MiB\theap inuse MiB\tstack MiB\tgoroutines\tscrape ms\tstart-up s\t")
 	med := func(key string, f func(sample) float64) float64 {
 		var v []float64
 		for _, s := range results[key] {
@@ -474,7 +555,8 @@ func summarize(w io.Writer, bins []build, sizes []int, results map[string][]samp
 	for _, n := range sizes {
 		for _, b := range bins {
 			key := fmt.Sprint(b.name, "/", n)
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", b.name, n, len(results[key]),
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t\n", b.name, n, len(results[key]),
+				med(key, func(s sample) float64 { return s.cpuPct }),
 				med(key, func(s sample) float64 { return s.rssKiB / 1024 }),
 				med(key, func(s sample) float64 { return s.rssScrapeKiB / 1024 }),
 				med(key, func(s sample) float64 { return s.hwmKiB / 1024 }),
