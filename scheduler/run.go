@@ -1,6 +1,7 @@
-// Package scheduler runs each check on its schedule (gocron v2): never
-// overlapping itself, with a start jitter, under its timeout, and stops
-// gracefully. It owns time; a probe owns one observation.
+// Package scheduler runs each check on its schedule (an interval check on a
+// runtime timer of its own, a cron check with gocron v2): never overlapping
+// itself, with a start jitter, under its timeout, and stops gracefully. It
+// owns time; a probe owns one observation.
 package scheduler
 
 import (

@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/probes"
 )
@@ -135,8 +137,20 @@ func TestNeverOverlapsItself(t *testing.T) {
 		if m := maxRunning.Load(); m != 1 {
 			t.Fatalf("up to %d runs of one check at once, want 1", m)
 		}
-		if n := len(c.of("slow")); n < 8 {
+		runs := c.of("slow")
+		if n := len(runs); n < 8 {
 			t.Fatalf("only %d runs in 5m of a 25s probe", n)
+		}
+		// Due times stay on the interval's grid whatever a run lasts: a
+		// 25s run skips the two ticks it overlaps and the next run starts
+		// at the third, 30s after it began.
+		for i := 1; i < len(runs); i++ {
+			if d := runs[i].CheckedAt.Sub(runs[i-1].CheckedAt); d != 30*time.Second {
+				t.Fatalf("run %d started %s after the one before, want 30s (the grid)", i, d)
+			}
+		}
+		if got, want := testutil.ToFloat64(s.skipped), float64(2*(len(runs)-1)); got < want {
+			t.Errorf("skipped_runs_total = %v, want at least %v (two ticks per run)", got, want)
 		}
 	})
 }

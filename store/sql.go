@@ -251,7 +251,7 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 	if err != nil {
 		return nil, err
 	}
-	states, err := s.loadStates(ctx, tx)
+	states, err := s.loadStates(ctx, tx, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -378,42 +378,73 @@ func (s *sqlStore) resolveIDs(ctx context.Context, tx *sql.Tx, rows []row) (map[
 }
 
 // loadStates reads, under the write lock, what the outage and rollup
-// bookkeeping needs of every check.
-func (s *sqlStore) loadStates(ctx context.Context, tx *sql.Tx) (map[int64]*checkState, error) {
-	states := map[int64]*checkState{}
-	rs, err := tx.QueryContext(ctx,
-		"SELECT c.id, c.rolled_until, l.ts FROM checks c LEFT JOIN latest l ON l.check_id = c.id")
+// bookkeeping needs of the checks of rows (grouped by id); only those: at
+// 10,000 checks, reading every check's for each batch of 500 results
+// allocated ~4 MB per batch, 15 % of the daemon's allocations (bench/scale).
+func (s *sqlStore) loadStates(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]*checkState, error) {
+	var ids []any
+	for i := range rows {
+		if i == 0 || rows[i].id != rows[i-1].id {
+			ids = append(ids, rows[i].id)
+		}
+	}
+	states := make(map[int64]*checkState, len(ids))
+	for start := 0; start < len(ids); start += insertChunk {
+		chunk := ids[start:min(start+insertChunk, len(ids))]
+		// Padded to a power of two with the last id (a repeat changes
+		// nothing), so that few statement texts are cached.
+		n := 8
+		for n < len(chunk) {
+			n *= 2
+		}
+		args := make([]any, n)
+		for i := range args {
+			args[i] = chunk[min(i, len(chunk)-1)]
+		}
+		if err := s.loadStateChunk(ctx, tx, states, args); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func (s *sqlStore) loadStateChunk(ctx context.Context, tx *sql.Tx, states map[int64]*checkState, ids []any) error {
+	rs, err := tx.QueryContext(ctx, s.multiRowTuples(
+		"SELECT c.id, c.rolled_until, l.ts FROM checks c LEFT JOIN latest l ON l.check_id = c.id WHERE c.id IN (", "?", len(ids), ")"),
+		ids...)
 	if err != nil {
-		return nil, fmt.Errorf("load state: %w", err)
+		return fmt.Errorf("load state: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
 		var id, rolled int64
 		var last sql.NullInt64
 		if err := rs.Scan(&id, &rolled, &last); err != nil {
-			return nil, fmt.Errorf("load state: %w", err)
+			return fmt.Errorf("load state: %w", err)
 		}
 		states[id] = &checkState{rolledUntil: rolled, lastTs: last.Int64, hasLast: last.Valid}
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("load state: %w", err)
+		return fmt.Errorf("load state: %w", err)
 	}
 	rs.Close()
-	rs, err = tx.QueryContext(ctx, "SELECT check_id, start_ms FROM outages WHERE end_ms IS NULL")
+	rs, err = tx.QueryContext(ctx, s.multiRowTuples(
+		"SELECT check_id, start_ms FROM outages WHERE end_ms IS NULL AND check_id IN (", "?", len(ids), ")"),
+		ids...)
 	if err != nil {
-		return nil, fmt.Errorf("load outages: %w", err)
+		return fmt.Errorf("load outages: %w", err)
 	}
 	defer rs.Close()
 	for rs.Next() {
 		var id, start int64
 		if err := rs.Scan(&id, &start); err != nil {
-			return nil, fmt.Errorf("load outages: %w", err)
+			return fmt.Errorf("load outages: %w", err)
 		}
 		if st := states[id]; st != nil && (!st.outageOpen || start > st.outageStart) {
 			st.outageOpen, st.outageStart = true, start
 		}
 	}
-	return states, rs.Err()
+	return rs.Err()
 }
 
 // multiRow caches multi-row statements: head, then n tuples of cols

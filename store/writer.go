@@ -46,7 +46,10 @@ type Writer struct {
 	opts   WriterOptions
 	logger *slog.Logger
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// ring holds the queue; it starts small and doubles up to QueueSize
+	// (10,000 records are 2.3 MiB, which a daemon whose store keeps up
+	// never needs).
 	ring    []Record
 	head, n int
 	closed  bool
@@ -95,7 +98,7 @@ func NewWriter(st Store, opts WriterOptions) *Writer {
 	}
 	w := &Writer{
 		st: st, opts: opts, logger: opts.Logger,
-		ring: make([]Record, opts.QueueSize),
+		ring: make([]Record, min(opts.QueueSize, max(2*opts.BatchSize, initialRing))),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		drops: map[string]*dropLog{},
 	}
@@ -132,6 +135,23 @@ func (w *Writer) Len() int {
 	return w.n
 }
 
+// initialRing is the least the queue starts with.
+const initialRing = 1024
+
+// grow doubles the ring, up to QueueSize, keeping the queue's order; false
+// when it is at QueueSize already. The caller holds mu.
+func (w *Writer) grow() bool {
+	if len(w.ring) >= w.opts.QueueSize {
+		return false
+	}
+	ring := make([]Record, min(2*len(w.ring), w.opts.QueueSize))
+	for i := range w.n {
+		ring[i] = w.ring[(w.head+i)%len(w.ring)]
+	}
+	w.ring, w.head = ring, 0
+	return true
+}
+
 // Enqueue queues r without blocking. It returns false, counts and logs the
 // loss when the queue is full, the writer is closed or r is invalid.
 func (w *Writer) Enqueue(r Record) bool {
@@ -145,7 +165,7 @@ func (w *Writer) Enqueue(r Record) bool {
 		w.drop("closed", nil)
 		return false
 	}
-	if w.n == len(w.ring) {
+	if w.n == len(w.ring) && !w.grow() {
 		w.mu.Unlock()
 		w.drop("full", nil)
 		return false
@@ -188,7 +208,7 @@ func (w *Writer) logDrops(force bool) {
 		if d.pending == 0 || !force && now.Sub(d.last) < dropLogEvery {
 			continue
 		}
-		attrs := []any{"reason", reason, "dropped", d.pending, "queue_size", len(w.ring)}
+		attrs := []any{"reason", reason, "dropped", d.pending, "queue_size", w.opts.QueueSize}
 		switch reason {
 		case "full":
 			w.logger.Warn("store queue full: results dropped", attrs...)

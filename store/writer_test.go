@@ -216,6 +216,53 @@ func TestWriterFullQueueDrops(t *testing.T) {
 	})
 }
 
+// TestWriterQueueGrowsToItsBound: the queue starts small and grows while
+// the store is stuck, up to QueueSize exactly, keeping every result and
+// their order (a batch in Write while it grows included).
+func TestWriterQueueGrowsToItsBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStore{}
+		const size = 3*initialRing + 7
+		w := NewWriter(fs, WriterOptions{QueueSize: size, BatchSize: 10, FlushEvery: time.Second})
+		go w.Run(t.Context())
+		var acked []string
+		enqueue := func(i int) {
+			if w.Enqueue(seq(i)) {
+				acked = append(acked, seq(i).Check)
+			}
+		}
+		// One batch written: the queue's head moves, so that it wraps
+		// around the ring before it grows.
+		for i := range 10 {
+			enqueue(i)
+		}
+		synctest.Wait()
+		release := make(chan struct{})
+		fs.mu.Lock()
+		fs.block = release
+		fs.mu.Unlock()
+		for i := 10; i < 10+size+50; i++ {
+			enqueue(i)
+			if i == 20 {
+				synctest.Wait() // the second batch is stuck in Write
+			}
+		}
+		if len(acked) != 10+size {
+			t.Fatalf("accepted %d results, want 10 written and the bound %d", len(acked), size)
+		}
+		if n := testutil.ToFloat64(w.dropped); n != 50 {
+			t.Errorf("dropped_total = %v, want 50", n)
+		}
+		close(release)
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := fs.names(); fmt.Sprint(got) != fmt.Sprint(acked) {
+			t.Errorf("stored %d results out of order or not all, want the %d acknowledged", len(got), len(acked))
+		}
+	})
+}
+
 func TestWriterRetriesFailedBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &fakeStore{failN: 4}

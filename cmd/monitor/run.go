@@ -61,6 +61,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("start refused", "err", err)
 		return exitConfig
 	}
+	if p, ok := setGCPercent(); ok {
+		logger.Debug("garbage collection target set ($GOGC unset)", "gogc", p)
+	}
+	stopPprof, err := startPprof(logger)
+	if err != nil {
+		logger.Error("start refused", "err", err)
+		return exitConfig
+	}
+	defer stopPprof()
 	d, err := newDaemon(ctx, path, cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)
