@@ -17,8 +17,10 @@ import (
 )
 
 // Rebuilds of the page: what it is made of is looked at every
-// statuspageEvery (a hash of the public checks' states, cheap at 10,000
-// checks), the page built only when that changed, and served and written
+// statuspageEvery per 1,000 checks, between 1 and 10 s (a look copies the
+// results and alerts of every check to hash the public ones: at 10,000
+// checks once a second would be a third of the daemon's allocations), the
+// page built only when that changed, and served and written
 // to statuspage.out when what a visitor sees changed, or at the latest
 // every statuspageRefresh (the bars and "last updated" move on). A failed
 // rebuild is retried at the next look and logged once per statuspageQuiet
@@ -28,6 +30,13 @@ const (
 	statuspageRefresh = 5 * time.Minute
 	statuspageQuiet   = time.Minute
 )
+
+// lookEvery is how often the page's inputs are looked at with n checks:
+// statuspageEvery per 1,000 checks, at least statuspageEvery and at most
+// 10 times it.
+func lookEvery(n int) time.Duration {
+	return min(max(statuspageEvery*time.Duration(n)/1000, statuspageEvery), 10*statuspageEvery)
+}
 
 // currentConfig is the config running now.
 func (d *daemon) currentConfig() *config.Config { return d.live.Load() }
@@ -42,10 +51,11 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 	var last pageState
 	var written, warned time.Time
 	var lastErr string
-	t := time.NewTicker(statuspageEvery)
+	t := time.NewTimer(statuspageEvery)
 	defer t.Stop()
 	for {
 		cfg := d.currentConfig()
+		t.Reset(lookEvery(len(cfg.Checks)))
 		force := time.Since(written) >= statuspageRefresh
 		fp, err := d.refreshStatusPage(ctx, cfg, cache, last, force)
 		switch {

@@ -58,3 +58,13 @@ func TestAuditBehind(t *testing.T) {
 		})
 	}
 }
+
+// The page is looked at every second up to 1,000 checks, less often above
+// (a look copies every check's result), and at least every 10 s.
+func TestLookEvery(t *testing.T) {
+	for n, want := range map[int]time.Duration{0: time.Second, 3: time.Second, 1000: time.Second, 2500: 2500 * time.Millisecond, 10000: 10 * time.Second, 50000: 10 * time.Second} {
+		if got := lookEvery(n); got != want {
+			t.Errorf("lookEvery(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
