@@ -177,11 +177,15 @@ func (r *Rendered) filter(f Filter) (*Rendered, error) {
 	for i, e := range r.entries {
 		ok := true
 		if len(f.Components) > 0 {
-			j := slices.Index(f.Components, e.component)
-			if j >= 0 {
-				seenComp[j] = true
+			// Every equal value is seen: a repeated component is no
+			// component no check feeds.
+			match := false
+			for j, c := range f.Components {
+				if c == e.component {
+					seenComp[j], match = true, true
+				}
 			}
-			ok = j >= 0
+			ok = match
 		}
 		if len(f.Checks) > 0 {
 			match := false
