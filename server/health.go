@@ -34,11 +34,11 @@ const (
 // any 200's anyway, as the code is part of it).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ietf := acceptsHealthJSON(r.Header.Get("Accept"))
-	f, ok := healthFilter(w, r)
+	body := s.opts.Snapshot.Health(ietf)
+	f, ok := healthFilter(w, r, body.HasComponent)
 	if !ok {
 		return
 	}
-	body := s.opts.Snapshot.Health(ietf)
 	if !f.IsZero() {
 		fb, err := body.Filter(f)
 		var nm *snapshot.NoMatchError
@@ -92,8 +92,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 // healthFilter reads ?status=PASS,FAIL,UNKNOWN, ?component=NAME and
 // ?check=NAME-or-glob (each repeatable or comma-separated); other
 // parameters are ignored, as they always were. A bad value is answered
-// with 400 invalid_request naming the parameter.
-func healthFilter(w http.ResponseWriter, r *http.Request) (snapshot.Filter, bool) {
+// with 400 invalid_request naming the parameter. A component value that
+// names a component whole (component names may hold commas) is not split.
+func healthFilter(w http.ResponseWriter, r *http.Request, isComponent func(string) bool) (snapshot.Filter, bool) {
 	var f snapshot.Filter
 	if r.URL.RawQuery == "" {
 		return f, true
@@ -119,6 +120,10 @@ func healthFilter(w http.ResponseWriter, r *http.Request) (snapshot.Filter, bool
 	for _, field := range []string{"status", "component", "check"} {
 		var vals []string
 		for _, v := range q[field] {
+			if whole := strings.TrimSpace(v); field == "component" && strings.Contains(whole, ",") && isComponent(whole) {
+				vals = append(vals, whole)
+				continue
+			}
 			for item := range strings.SplitSeq(v, ",") {
 				if item = strings.TrimSpace(item); item != "" {
 					vals = append(vals, item)

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -412,5 +414,40 @@ func TestHealthHead(t *testing.T) {
 				head.StatusCode, len(hb), head.Header.Get("ETag"), head.Header.Get("Content-Length"),
 				get.StatusCode, len(gb), get.Header.Get("ETag"))
 		}
+	}
+}
+
+// A component's name may hold a comma: named whole it is one component,
+// not a list of two.
+func TestHealthFilterComponentWithComma(t *testing.T) {
+	clock := func() time.Time { return at }
+	var specs []check.Spec
+	for _, c := range []struct{ name, component string }{
+		{"eu_db", "Orders, EU"}, {"us_db", "Orders, US"}, {"other_db", "Other"},
+	} {
+		specs = append(specs, check.Spec{Name: c.name, Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second,
+			Severity: check.Warn, UnknownSeverity: check.Warn, Component: c.component})
+	}
+	f := &healthFixture{now: at, snap: snapshot.New(specs, clock)}
+	f.srv = httptest.NewServer(New(Options{Snapshot: f.snap, Gatherer: prometheus.NewRegistry(),
+		Beats: probes.NewBeatStore(), Now: clock}))
+	t.Cleanup(f.srv.Close)
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"component=" + url.QueryEscape("Orders, EU"), []string{"eu_db"}},
+		{"component=" + url.QueryEscape("Orders, EU") + "&component=Other", []string{"eu_db", "other_db"}},
+		{"component=" + url.QueryEscape("Orders, US"), []string{"us_db"}},
+	} {
+		resp, b := f.get(t, "GET", "/v2/system/health?"+tc.query)
+		if h := decodeHealth(t, b); resp.StatusCode != 200 || !slices.Equal(h.names(), tc.want) {
+			t.Errorf("?%s: %d %v, want %v: %s", tc.query, resp.StatusCode, h.names(), tc.want, b)
+		}
+	}
+	// A list of unknown parts is still a list, and still an error.
+	resp, b := f.get(t, "GET", "/v2/system/health?component=Other,Nope")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"got":"Nope"`) {
+		t.Errorf("?component=Other,Nope: %d %s", resp.StatusCode, b)
 	}
 }

@@ -96,6 +96,16 @@ func statusStrings(st []check.Status) []string {
 	return out
 }
 
+// HasComponent reports whether a check of r feeds the component name.
+func (r *Rendered) HasComponent(name string) bool {
+	for _, e := range r.entries {
+		if e.component == name {
+			return true
+		}
+	}
+	return false
+}
+
 // NoMatchError is a filter value that names nothing configured: a
 // component no check feeds, or a check name (not a pattern) no check has.
 // A filter that matches no check because of statuses or patterns is no
