@@ -313,3 +313,23 @@ type clock struct{ t time.Time }
 
 func (c *clock) Now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// flappingRig returns a rig whose check db (WARN, paging oncall after one
+// failure, flapping at 3 changes in 30 minutes) failed and passed in turn
+// every minute for ten minutes: two alerts fired and resolved, the third
+// fired as flapping and stays so until the window passes.
+func flappingRig(t *testing.T) *rig {
+	cfg := cfgWith(catchAll)
+	cfg.FailureThreshold = 1
+	cfg.Flapping = Flapping{Changes: 3, Window: 30 * time.Minute}
+	r := newRig(t, cfg, []check.Spec{spec("db", check.Warn, "")}, Options{})
+	for i := range 10 {
+		if i%2 == 0 {
+			r.fail("db")
+		} else {
+			r.pass("db")
+		}
+		r.wait(time.Minute)
+	}
+	return r
+}

@@ -125,18 +125,7 @@ func TestRunbookURLs(t *testing.T) {
 // flapping; the alert's other notifications to its kind's.
 func TestRunbookURLFlapping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := cfgWith(catchAll)
-		cfg.FailureThreshold = 1
-		cfg.Flapping = Flapping{Changes: 3, Window: 30 * time.Minute}
-		r := newRig(t, cfg, []check.Spec{spec("db", check.Warn, "")}, Options{})
-		for i := range 10 {
-			if i%2 == 0 {
-				r.fail("db")
-			} else {
-				r.pass("db")
-			}
-			r.wait(time.Minute)
-		}
+		r := flappingRig(t)
 		r.wait(30 * time.Minute)
 		r.expect("oncall firing check:db=firing", "oncall resolved check:db=resolved",
 			"oncall firing check:db=firing", "oncall resolved check:db=resolved",

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
-	"github.com/monitor-dev/monitor/snapshot"
 )
 
 // A result that saw a TLS certificate exports its expiry, whatever its
@@ -20,10 +19,7 @@ func TestCertExpiryExported(t *testing.T) {
 		{Name: "smtp_cert", Kind: "tls", Interval: time.Hour, Timeout: 5 * time.Second},
 		{Name: "plain", Kind: "http", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	m := New(snap)
-	reg := m // a prometheus.Gatherer
-	m.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 	for _, r := range []check.Result{
 		{Check: "api", Kind: "http", Status: check.Pass, Severity: check.Info, CheckedAt: now,
 			CertNotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
@@ -33,20 +29,14 @@ func TestCertExpiryExported(t *testing.T) {
 	} {
 		m.Observe(snap.Record(r))
 	}
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, m)
 	want := `
 # HELP monitor_tls_cert_expiry_timestamp_seconds Unix time the server's leaf certificate expires, as an http or tls check last saw it.
 # TYPE monitor_tls_cert_expiry_timestamp_seconds gauge
 monitor_tls_cert_expiry_timestamp_seconds{check="api"} 1.7987616e+09
 monitor_tls_cert_expiry_timestamp_seconds{check="smtp_cert"} 1.7955162e+09
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "monitor_tls_cert_expiry_timestamp_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want), "monitor_tls_cert_expiry_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/monitor-dev/monitor/check"
-	"github.com/monitor-dev/monitor/snapshot"
 )
 
 // A db check with headroom exports the connections it read, by state, and
@@ -22,10 +21,7 @@ func TestDBConnectionSeries(t *testing.T) {
 		{Name: "plain", Kind: "db", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 		{Name: "down", Kind: "db", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	m := New(snap)
-	reg := m // a prometheus.Gatherer
-	m.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 	at := now.Add(-5 * time.Second)
 	for _, r := range []check.Result{
 		{Check: "pg", Kind: "db", Status: check.Fail, Severity: check.Warn, CheckedAt: at,
@@ -41,13 +37,7 @@ func TestDBConnectionSeries(t *testing.T) {
 		m.Observe(snap.Record(r))
 	}
 
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, m)
 	want := `
 # HELP monitor_db_connections Connections in use on the server of a db check with headroom, by state.
 # TYPE monitor_db_connections gauge
@@ -62,7 +52,7 @@ monitor_db_connections{check="pg",state="idle in transaction (aborted)"} 0
 monitor_db_max_connections{check="maria"} 151
 monitor_db_max_connections{check="pg"} 197
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want),
 		"monitor_db_connections", "monitor_db_max_connections"); err != nil {
 		t.Error(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/probes"
-	"github.com/monitor-dev/monitor/snapshot"
 )
 
 // TestDashboardSeries: the series the Grafana dashboards join on: every
@@ -25,9 +24,7 @@ func TestDashboardSeries(t *testing.T) {
 			Config: probes.FreshnessConfig{MaxAge: 90 * time.Second}},
 		{Name: "site_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second},
 	}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := New(snap) // a prometheus.Gatherer
-	reg.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 
 	fail := func(url string, reason check.Reason, code int) check.LinkResult {
 		return check.LinkResult{URL: url, Status: check.Fail, StatusCode: code, Error: reason}
@@ -42,13 +39,7 @@ func TestDashboardSeries(t *testing.T) {
 			fail("https://odd.example/", "something_new", 0), // outside the set: counted as error
 		}})
 
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, m)
 
 	// Thresholds and info exist before any run; link failures once a run
 	// brought links. rollup has no critical_age: no series for it.
@@ -78,7 +69,7 @@ monitor_link_failures{check="site_links",reason="timeout"} 1
 monitor_link_failures{check="site_links",reason="tls"} 0
 monitor_link_failures{check="site_links",reason="too_many_redirects"} 0
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "monitor_check_info",
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want), "monitor_check_info",
 		"monitor_freshness_max_age_seconds", "monitor_freshness_critical_age_seconds", "monitor_link_failures"); err != nil {
 		t.Error(err)
 	}
@@ -90,7 +81,7 @@ monitor_link_failures{check="site_links",reason="too_many_redirects"} 0
 # TYPE monitor_check_info gauge
 monitor_check_info{check="conn",component="Usage metering",kind="db"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "monitor_check_info",
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want), "monitor_check_info",
 		"monitor_freshness_max_age_seconds", "monitor_link_failures"); err != nil {
 		t.Error(err)
 	}

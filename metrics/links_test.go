@@ -9,7 +9,6 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/probes"
-	"github.com/monitor-dev/monitor/snapshot"
 )
 
 func linkResult(url string, st check.Status, code int) check.LinkResult {
@@ -31,10 +30,7 @@ func TestLinkResults(t *testing.T) {
 		{Name: "later_links", Kind: "link", Interval: time.Hour, Timeout: 4 * time.Second, Config: probes.LinkConfig{PerLinkMetrics: true}},
 		{Name: "conn", Kind: "db", Interval: time.Minute, Timeout: 5 * time.Second},
 	}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	m := New(snap)
-	reg := m // a prometheus.Gatherer
-	m.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 
 	snap.Record(check.Result{Check: "dest_links", Kind: "link", Status: check.Fail, Severity: check.Warn,
 		CheckedAt: now.Add(-time.Minute), Links: []check.LinkResult{
@@ -54,13 +50,7 @@ func TestLinkResults(t *testing.T) {
 		}})
 	snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Pass, Severity: check.Info, CheckedAt: now})
 
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, m)
 
 	// later_links has not run: no link series yet. conn is not a link check.
 	want := `
@@ -83,14 +73,14 @@ monitor_link_status_code{check="docs_links",url="https://docs.example.com/gone"}
 monitor_link_status_code{check="docs_links",url="https://docs.example.com/ok"} 200
 monitor_link_status_code{check="docs_links",url="https://user:***@docs.example.com/private?lang=***&token=***"} 0
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want),
 		"monitor_link_results", "monitor_link_up", "monitor_link_status_code"); err != nil {
 		t.Error(err)
 	}
 
 	// No per-link series for a check without per_link_metrics, and no
 	// password anywhere.
-	mfs, err := reg.Gather()
+	mfs, err := m.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +111,7 @@ monitor_link_results{check="docs_links",status="FAIL"} 2
 monitor_link_results{check="docs_links",status="PASS"} 2
 monitor_link_results{check="docs_links",status="UNKNOWN"} 0
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "monitor_link_results"); err != nil {
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want), "monitor_link_results"); err != nil {
 		t.Error(err)
 	}
 }
@@ -131,14 +121,12 @@ monitor_link_results{check="docs_links",status="UNKNOWN"} 0
 func TestLinkSeriesSameRedactedURL(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 	specs := []check.Spec{{Name: "l", Kind: "link", Interval: time.Hour, Config: probes.LinkConfig{PerLinkMetrics: true}}}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	reg := New(snap) // a prometheus.Gatherer
-	reg.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 	snap.Record(check.Result{Check: "l", Kind: "link", Status: check.Pass, CheckedAt: now, Links: []check.LinkResult{
 		linkResult("https://u:first-pass@example.com/", check.Pass, 200),
 		linkResult("https://u:second-pass@example.com/", check.Fail, 401),
 	}})
-	if _, err := reg.Gather(); err != nil {
+	if _, err := m.Gather(); err != nil {
 		t.Fatalf("/metrics breaks: %v", err)
 	}
 }

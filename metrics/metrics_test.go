@@ -19,10 +19,7 @@ func TestStateSetsAndLint(t *testing.T) {
 			DependsOn: []string{"conn"}},
 		{Name: "later", Kind: "db", Interval: 30 * time.Second, Timeout: 5 * time.Second},
 	}
-	snap := snapshot.New(specs, func() time.Time { return now })
-	m := New(snap)
-	reg := m // a prometheus.Gatherer
-	m.SetChecks(specs)
+	snap, m := newTestMetrics(now, specs)
 
 	conn := snap.Record(check.Result{Check: "conn", Kind: "db", Status: check.Fail, Severity: check.Critical,
 		CheckedAt: now.Add(-10 * time.Second), Duration: 30 * time.Millisecond})
@@ -31,13 +28,7 @@ func TestStateSetsAndLint(t *testing.T) {
 		CheckedAt: now.Add(-10 * time.Second), NewestAt: now.Add(-17 * time.Minute)})
 	m.Observe(fresh)
 
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
-	}
+	lint(t, m)
 
 	want := `
 # HELP monitor_check_status Current status of a check: 1 for the current status, 0 for the others.
@@ -68,8 +59,30 @@ monitor_check_runs_total{check="later",status="UNKNOWN"} 0
 `
 	// fresh saw a fresh row, but its parent is failing: it reads and
 	// counts as UNKNOWN; its age is still exported.
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+	if err := testutil.GatherAndCompare(m, strings.NewReader(want),
 		"monitor_check_status", "monitor_freshness_age_seconds", "monitor_check_runs_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// newTestMetrics returns a snapshot of specs whose clock stands at now, and
+// the Metrics (a prometheus.Gatherer) that declares them.
+func newTestMetrics(now time.Time, specs []check.Spec) (*snapshot.Snapshot, *Metrics) {
+	snap := snapshot.New(specs, func() time.Time { return now })
+	m := New(snap)
+	m.SetChecks(specs)
+	return snap, m
+}
+
+// lint fails t with every problem Prometheus' metrics linter finds in what
+// m exports.
+func lint(t *testing.T, m *Metrics) {
+	t.Helper()
+	problems, err := testutil.GatherAndLint(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,39 +22,12 @@ func tcpSpec(addr, send, expect string, timeout time.Duration) check.Spec {
 	return check.Spec{Name: "tcp_check", Kind: KindTCP, Config: c, Timeout: timeout, Severity: check.Critical}
 }
 
-// tcpServer listens on loopback and hands every connection to serve, which
-// owns it; the listener and the connections close at the end of the test.
+// tcpServer is rawServer for servers that need no quit signal: it hands
+// every connection to serve; the listener and the connections close at the
+// end of the test.
 func tcpServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { serve(c) })
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return rawServer(t, func(c net.Conn, _ <-chan struct{}) { serve(c) })
 }
 
 // lineServer answers each line it reads with reply(line), until the client

@@ -88,15 +88,7 @@ func TestE2EGrafanaDashboards(t *testing.T) {
 	cfgPath := filepath.Join(dir, "config.yaml")
 	p := startMonitor(t, dir, func(string) (string, string) { return cfgPath, cfg }, []string{"--config", cfgPath})
 
-	code, rules, stderr := runMain(t, "rules", "--config", cfgPath)
-	if code != 0 {
-		t.Fatalf("monitor rules: exit %d: %s", code, stderr)
-	}
-	rulesPath := filepath.Join(dir, "rules.yml")
-	writeFile(t, rulesPath, rules)
-	if out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
-	}
+	rulesPath, _ := promRules(t, dir, promtool, cfgPath)
 	query, promLog := startPrometheus(t, dir, rulesPath, strings.TrimPrefix(p.base, "http://"))
 
 	// Deliveries the first scrape saw already are not a rate: once

@@ -55,15 +55,9 @@ func TestE2EPrometheusRules(t *testing.T) {
 		return cfgPath, fmt.Sprintf(sloConfig, listen)
 	}, []string{"--config", cfgPath})
 
-	code, rules, stderr := runMain(t, "rules", "--config", cfgPath)
-	if code != 0 {
-		t.Fatalf("monitor rules: exit %d: %s", code, stderr)
-	}
-	rulesPath := filepath.Join(dir, "rules.yml")
-	writeFile(t, rulesPath, rules)
-	if out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil ||
-		!strings.Contains(string(out), "SUCCESS") {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	rulesPath, out := promRules(t, dir, promtool, cfgPath)
+	if !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("promtool check rules:\n%s", out)
 	}
 
 	query, promLog := startPrometheus(t, dir, rulesPath, strings.TrimPrefix(p.base, "http://"))
@@ -80,6 +74,25 @@ func TestE2EPrometheusRules(t *testing.T) {
 	if err != nil || len(res) != 1 {
 		t.Fatalf("availability from the rules is not 1: %v %v", res, err)
 	}
+}
+
+// promRules writes the rules `monitor rules` makes of the configuration at
+// cfgPath to dir/rules.yml, fails t unless `promtool check rules` accepts
+// them, and returns the path and promtool's output (which also lists the
+// lint problems promtool does not fail on).
+func promRules(t *testing.T, dir, promtool, cfgPath string) (rulesPath, promtoolOut string) {
+	t.Helper()
+	code, rules, stderr := runMain(t, "rules", "--config", cfgPath)
+	if code != 0 {
+		t.Fatalf("monitor rules: exit %d: %s", code, stderr)
+	}
+	rulesPath = filepath.Join(dir, "rules.yml")
+	writeFile(t, rulesPath, rules)
+	out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	return rulesPath, string(out)
 }
 
 // startPrometheus runs a real Prometheus in dir that scrapes target every
@@ -207,15 +220,7 @@ func TestE2EPrometheusRulesAgreeWithDaemon(t *testing.T) {
 		return cfgPath, fmt.Sprintf(sloAgreeConfig, listen)
 	}, []string{"--config", cfgPath})
 
-	code, rules, stderr := runMain(t, "rules", "--config", cfgPath)
-	if code != 0 {
-		t.Fatalf("monitor rules: exit %d: %s", code, stderr)
-	}
-	rulesPath := filepath.Join(dir, "rules.yml")
-	writeFile(t, rulesPath, rules)
-	if out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
-	}
+	rulesPath, _ := promRules(t, dir, promtool, cfgPath)
 	query, promLog := startPrometheus(t, dir, rulesPath, strings.TrimPrefix(p.base, "http://"))
 
 	// The daemon's figures, once it has evaluated runs of both checks.
