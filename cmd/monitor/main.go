@@ -63,10 +63,16 @@ func main() {
 	os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
+// setVersion sets metrics.Version once per process: the tests call Main
+// from parallel goroutines, and the value never changes.
+var setVersion sync.Once
+
 // Main runs one command and returns its exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	bi, _ := debug.ReadBuildInfo()
-	metrics.Version = buildVersion(version, bi)
+	setVersion.Do(func() {
+		bi, _ := debug.ReadBuildInfo()
+		metrics.Version = buildVersion(version, bi)
+	})
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitConfig
