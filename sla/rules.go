@@ -83,17 +83,21 @@ func Rules(objs []Objective, runbookURL func(check string) string) ([]byte, erro
 		budget := 1 - o.Target
 		sel := fmt.Sprintf("{check=%q, sli=%q}", o.Check, SLIOf(o))
 		objective := strconv.FormatFloat(o.Target*100, 'f', -1, 64)
+		// The check and sli labels are those the selector already gives
+		// the series; written on the rule too, two SLOs of one objective
+		// are not duplicate rules to promtool's lint.
+		labels := map[string]string{"slo_objective": objective, "check": o.Check, "sli": string(SLIOf(o))}
 		for _, w := range Windows(o) {
 			g.Rules = append(g.Rules, rule{
 				Record: BurnRateRecord(w),
 				Expr:   fmt.Sprintf("%s%s / %s", ErrorRatioRecord(w), sel, num(budget)),
-				Labels: map[string]string{"slo_objective": objective},
+				Labels: labels,
 			})
 		}
 		g.Rules = append(g.Rules, rule{
 			Record: "monitor_slo:availability:ratio_rate" + FormatWindow(o.Window),
 			Expr:   fmt.Sprintf("1 - %s%s", ErrorRatioRecord(o.Window), sel),
-			Labels: map[string]string{"slo_objective": objective},
+			Labels: labels,
 		})
 		for _, a := range BurnAlertsFor(o.Window) {
 			thr := num(a.Factor * budget)

@@ -88,9 +88,11 @@ func promRules(t *testing.T, dir, promtool, cfgPath string) (rulesPath, promtool
 	}
 	rulesPath = filepath.Join(dir, "rules.yml")
 	writeFile(t, rulesPath, rules)
-	out, err := exec.Command(promtool, "check", "rules", rulesPath).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	// --lint-fatal: a lint finding (duplicate rules) fails as an error
+	// does; promtool only prints it otherwise and exits 0.
+	out, err := exec.Command(promtool, "check", "rules", "--lint-fatal", rulesPath).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "FAILED") {
+		t.Fatalf("promtool check rules --lint-fatal: %v\n%s", err, out)
 	}
 	return rulesPath, string(out)
 }
