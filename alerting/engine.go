@@ -107,6 +107,9 @@ type Engine struct {
 	// ends (silActive: the active ones at the last tick).
 	silVersion int
 	silActive  map[string]bool
+	// passed are the checks without an alert whose last counted outcome
+	// was a pass (an idle alert is not kept: see Observe).
+	passed map[string]struct{}
 }
 
 // tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
@@ -137,6 +140,7 @@ func New(cfg Config, opts Options) *Engine {
 		silences: map[string]store.Silence{}, escalations: map[string]store.Escalation{},
 		silVersion: 1, silActive: map[string]bool{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{},
+		passed: map[string]struct{}{},
 	}
 }
 
@@ -187,12 +191,30 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 	id := prefixCheck + r.Check
 	a := e.alerts[id]
 	if a == nil {
+		// A check that passes (or gives an UNKNOWN that does not count)
+		// with no alert has nothing to remember but that it passed: no
+		// alert is kept for it (at 10,000 checks that was 1.3 KiB each).
+		mode := UnknownKeep
+		if r.Status != check.Pass && r.Status != check.Fail {
+			mode = e.unknownModeOf(r.Check, sp)
+		}
+		switch outcome(r, mode) {
+		case outPass:
+			e.passed[r.Check] = struct{}{}
+			return
+		case outKeep:
+			return
+		}
 		if len(e.alerts) >= MaxAlerts {
 			e.tooMany(prefixCheck + r.Check)
 			return
 		}
 		sev := sp.FailSeverity()
 		a = &alert{ID: id, Check: r.Check, Severity: sev}
+		if _, ok := e.passed[r.Check]; ok {
+			a.Last = outPass // its last counted outcome: the fail is a change (flapping)
+			delete(e.passed, r.Check)
+		}
 		e.alerts[id] = a
 	}
 	before := fp(a)
@@ -220,6 +242,43 @@ func (e *Engine) Observe(r check.Result, ch hub.Change) {
 		e.noteSeverity(a, prev, now)
 	}
 	e.update(a, now, before)
+	if a.idle(now) {
+		e.forget(a)
+		if a.Last == outPass {
+			e.passed[a.Check] = struct{}{}
+		}
+	}
+}
+
+// idle reports whether a check's alert holds nothing worth keeping: not
+// firing, told, queued, pending, flapping or recently resolved, and no
+// outcome change within the flapping window. Its check passes (or has
+// only given UNKNOWNs that do not count).
+func (a *alert) idle(now time.Time) bool {
+	return !a.keep(now) && !a.Gone && a.Fails == 0 && len(a.Changes) == 0 && a.Last != outFail &&
+		strings.HasPrefix(a.ID, prefixCheck)
+}
+
+// forget drops a from memory (and its row from the store, if any).
+// Callers hold e.mu.
+func (e *Engine) forget(a *alert) {
+	if a.stored {
+		e.deleted[a.ID] = struct{}{}
+	}
+	e.unplace(a)
+	delete(e.alerts, a.ID)
+	delete(e.dirty, a.ID)
+}
+
+// unknownModeOf is unknownMode for a check that has no alert: the routes
+// see the labels its alert would have.
+func (e *Engine) unknownModeOf(name string, sp check.Spec) string {
+	if len(e.cfg.Routes) == 0 {
+		return UnknownKeep
+	}
+	a := &alert{ID: prefixCheck + name, Check: name, Kind: string(sp.Kind), Severity: sp.FailSeverity()}
+	a.Labels = checkLabels(a, sp)
+	return e.unknownMode(a)
 }
 
 // checkLabels are the labels of a check's alert.
@@ -380,6 +439,11 @@ func (e *Engine) SetSpecs(specs []check.Spec) {
 		e.specs[sp.Name] = sp
 	}
 	e.specsSet = true
+	for name := range e.passed {
+		if _, ok := e.specs[name]; !ok {
+			delete(e.passed, name)
+		}
+	}
 	e.dropRemovedChecks(now)
 }
 

@@ -67,6 +67,9 @@ var (
 		"Final HTTP status code of the link, 0 when none (checks with per_link_metrics only).", "gauge"}
 	famDBConns = family{"monitor_db_connections",
 		"Connections in use on the server of a db check with headroom, by state.", "gauge"}
+	famFiring = family{"monitor_alerts_firing",
+		"Alerts firing, by check and severity: the check's own alert and its SLO burn-rate alerts (escalations are counted in monitor_escalations_open).",
+		"gauge"}
 	famDBMax = family{"monitor_db_max_connections",
 		"Connection limit a db check's headroom is measured against (the slots ordinary roles may use, or the check's override).",
 		"gauge"}
@@ -97,7 +100,21 @@ type Metrics struct {
 	// checks is the configuration's per-check state; SetChecks replaces it
 	// whole, so a scrape reads the one it loaded without a lock.
 	checks atomic.Pointer[checkSet]
+	// firing is the alerting engine (SetFiring); nil: no
+	// monitor_alerts_firing.
+	firing atomic.Pointer[FiringSource]
 }
+
+// FiringSource tells which alerts fire: Firing calls visit once for each
+// firing alert of a check (its own alert, its SLO burn-rate alerts) with
+// the alert's severity. alerting.Engine is one.
+type FiringSource interface {
+	Firing(visit func(check string, sev check.Severity))
+}
+
+// SetFiring exports monitor_alerts_firing{check,severity} from src: every
+// configured check with all three severities, 0 where nothing fires.
+func (m *Metrics) SetFiring(src FiringSource) { m.firing.Store(&src) }
 
 type checkSet struct {
 	byName map[string]*series
@@ -329,6 +346,9 @@ func (m *Metrics) write(out sink) {
 		}
 	})
 	writeLinks(out, set, v)
+	if src := m.firing.Load(); src != nil {
+		writeFiring(out, set, *src)
+	}
 	out.begin(famDBConns)
 	each(func(s *series, _, raw check.Result, ran bool) {
 		if ran && raw.Connections != nil { // a db check with headroom
@@ -348,6 +368,35 @@ func (m *Metrics) write(out sink) {
 			out.sample(s, nil, float64(raw.Connections.Max))
 		}
 	})
+}
+
+// writeFiring writes monitor_alerts_firing: 3 series per check, counted
+// from the few alerts that fire rather than kept per check.
+func writeFiring(out sink, set *checkSet, src FiringSource) {
+	firing := map[string]*[3]int{}
+	src.Firing(func(name string, sev check.Severity) {
+		i := slices.Index(check.Severities, sev)
+		if i < 0 || set.byName[name] == nil {
+			return
+		}
+		c := firing[name]
+		if c == nil {
+			c = &[3]int{}
+			firing[name] = c
+		}
+		c[i]++
+	})
+	out.begin(famFiring)
+	var zero [3]int
+	for _, s := range set.sorted {
+		c := firing[s.name]
+		if c == nil {
+			c = &zero
+		}
+		for i := range check.Severities {
+			out.sample(s, severityPairs[i:i+1], float64(c[i]))
+		}
+	}
 }
 
 // linkCounts are a link check's links by status and failing links by reason.

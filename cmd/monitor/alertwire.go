@@ -58,6 +58,7 @@ func (d *daemon) newAlerting(ctx context.Context, cfg *config.Config) error {
 	}
 	d.eval.OnEvaluate(d.alerts.SLOSignals)
 	d.reg.MustRegister(d.alerts.Collector(), d.outbox.Collector())
+	d.metrics.SetFiring(d.alerts)
 	d.srv.SetAlerting(d.alerts, d.store)
 	d.srv.SetOutbox(d.outbox)
 	return nil
