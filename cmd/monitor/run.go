@@ -258,6 +258,8 @@ func (d *daemon) serve(ctx context.Context) int {
 	}
 	d.startBackground()
 	d.srv.SetReady(true)
+	trim := time.AfterFunc(trimAfter, func() { trimStartup(d.logger) })
+	defer trim.Stop()
 
 	// Read before serving: POST /-/reload may swap d.cfg from then on.
 	started := []any{"version", version, "listen", d.ln.Addr().String(), "config", d.path, "checks", len(d.cfg.Checks)}
