@@ -107,6 +107,7 @@ type Engine struct {
 	// ends (silActive: the active ones at the last tick).
 	silVersion int
 	silActive  map[string]bool
+	ver        versionState // Version (version.go)
 }
 
 // tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
@@ -328,6 +329,7 @@ func (e *Engine) update(a *alert, now time.Time, before fingerprint) {
 		e.dirty[a.ID] = struct{}{}
 		delete(e.deleted, a.ID)
 	}
+	e.noteView(a, now)
 }
 
 // mute recomputes what silences and inhibits a (maintenance is set by the
@@ -416,6 +418,7 @@ func (e *Engine) SetConfig(cfg Config) {
 	e.cfg = cfg
 	e.routeIDs = routeIDs(cfg.Routes)
 	e.rebuildGroups(now)
+	e.bump()
 	e.wake()
 }
 
@@ -721,10 +724,12 @@ func (e *Engine) expire(now time.Time) {
 		if a.keep(now) {
 			continue
 		}
+		e.noteView(a, now) // a resolved alert past the retention leaves Alerts
 		if a.stored {
 			e.deleted[id] = struct{}{}
 		}
 		if a.Gone || !strings.HasPrefix(id, prefixCheck) {
+			e.forgetView(a)
 			e.unplace(a)
 			delete(e.alerts, id)
 			delete(e.dirty, id)
@@ -838,6 +843,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 		}
 		a.stored = true
 		e.alerts[a.ID] = a
+		e.noteView(a, now)
 	}
 	for _, s := range sils {
 		if len(e.silences) < MaxSilences {
@@ -865,6 +871,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	}
 	e.dropRemovedChecks(now)
 	e.rebuildGroups(now)
+	e.bump() // the open escalations
 	return nil
 }
 
