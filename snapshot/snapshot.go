@@ -38,7 +38,7 @@ func New(specs []check.Spec, now func() time.Time) *Snapshot {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Snapshot{now: now, latest: map[string]check.Result{}, stale: staleQueue{index: map[string]int{}}}
+	s := &Snapshot{now: now, latest: map[string]check.Result{}, stale: staleQueue{index: map[string]*staleItem{}}}
 	s.SetSpecs(specs)
 	return s
 }
@@ -146,12 +146,7 @@ func isStale(sp check.Spec, r check.Result, now time.Time) bool {
 
 // resetStaleLocked rebuilds the stale queue from the results (specs or
 // results replaced); s.mu is held.
-func (s *Snapshot) resetStaleLocked() {
-	s.stale.items, s.stale.index = s.stale.items[:0], make(map[string]int, len(s.latest))
-	for name, r := range s.latest {
-		s.stale.set(s.specs[name], r)
-	}
-}
+func (s *Snapshot) resetStaleLocked() { s.stale.reset(s.specs, s.latest) }
 
 // Restore puts back results read from history at startup, without
 // overriding anything recorded since.

@@ -12,33 +12,51 @@ import (
 // that the clock alone changed a check without looking at every one.
 // A check is in it from its result until that result goes stale.
 type staleQueue struct {
-	items []staleItem
-	index map[string]int // check name → position in items
+	items []*staleItem
+	index map[string]*staleItem
 }
 
-// staleItem is one check's result going stale just after at.
+// staleItem is one check's result going stale just after at; i is its
+// position in the heap.
 type staleItem struct {
 	at   time.Time
 	name string
+	i    int
 }
 
 // set puts sp's result r in the queue (or out of it: a check without an
 // interval never goes stale).
 func (q *staleQueue) set(sp check.Spec, r check.Result) {
-	i, ok := q.index[sp.Name]
+	it, ok := q.index[sp.Name]
 	if sp.Interval <= 0 || r.CheckedAt.IsZero() {
 		if ok {
-			heap.Remove(q, i)
+			heap.Remove(q, it.i)
 		}
 		return
 	}
 	at := r.CheckedAt.Add(sp.StaleAfter())
 	if ok {
-		q.items[i].at = at
-		heap.Fix(q, i)
+		it.at = at
+		heap.Fix(q, it.i)
 		return
 	}
-	heap.Push(q, staleItem{at: at, name: sp.Name})
+	heap.Push(q, &staleItem{at: at, name: sp.Name})
+}
+
+// reset empties the queue and puts in it the results of latest, of
+// checks of specs.
+func (q *staleQueue) reset(specs map[string]check.Spec, latest map[string]check.Result) {
+	q.items, q.index = q.items[:0], make(map[string]*staleItem, len(latest))
+	for name, r := range latest {
+		sp := specs[name]
+		if sp.Interval <= 0 || r.CheckedAt.IsZero() {
+			continue
+		}
+		it := &staleItem{at: r.CheckedAt.Add(sp.StaleAfter()), name: name, i: len(q.items)}
+		q.items = append(q.items, it)
+		q.index[name] = it
+	}
+	heap.Init(q)
 }
 
 // due reports whether a result in the queue is stale at now.
@@ -57,20 +75,22 @@ func (q *staleQueue) drain(now time.Time) bool {
 	return found
 }
 
-// heap.Interface; Swap keeps index current.
+// heap.Interface; Swap keeps each item's position.
 func (q *staleQueue) Len() int           { return len(q.items) }
 func (q *staleQueue) Less(i, j int) bool { return q.items[i].at.Before(q.items[j].at) }
 func (q *staleQueue) Swap(i, j int) {
 	q.items[i], q.items[j] = q.items[j], q.items[i]
-	q.index[q.items[i].name], q.index[q.items[j].name] = i, j
+	q.items[i].i, q.items[j].i = i, j
 }
 func (q *staleQueue) Push(x any) {
-	it := x.(staleItem)
-	q.index[it.name] = len(q.items)
+	it := x.(*staleItem)
+	it.i = len(q.items)
 	q.items = append(q.items, it)
+	q.index[it.name] = it
 }
 func (q *staleQueue) Pop() any {
 	it := q.items[len(q.items)-1]
+	q.items[len(q.items)-1] = nil
 	q.items = q.items[:len(q.items)-1]
 	delete(q.index, it.name)
 	return it

@@ -127,3 +127,71 @@ func TestStateVersionFollowsEffectiveState(t *testing.T) {
 		t.Fatalf("the walk never stayed (%d) or never moved (%d)", stays, moves)
 	}
 }
+
+// TestStaleQueueOrder: through random results, reloads and drains, the
+// queue holds exactly the checks not yet stale, earliest first.
+func TestStaleQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	specs := map[string]check.Spec{}
+	latest := map[string]check.Result{}
+	for i := range 200 {
+		sp := spec(fmt.Sprintf("c%03d", i), "db")
+		sp.Interval = time.Duration(1+rng.IntN(60)) * time.Second
+		if i%10 == 0 {
+			sp.Interval = 0
+		}
+		specs[sp.Name] = sp
+	}
+	q := staleQueue{index: map[string]*staleItem{}}
+	now := t0
+	for step := range 3000 {
+		switch rng.IntN(20) {
+		case 0:
+			q.reset(specs, latest)
+		case 1:
+			now = now.Add(time.Duration(rng.IntN(30)) * time.Second)
+			q.drain(now)
+		default:
+			sp := specs[fmt.Sprintf("c%03d", rng.IntN(len(specs)))]
+			r := result(sp, check.Pass, check.Info, now.Add(-time.Duration(rng.IntN(10))*time.Second))
+			latest[sp.Name] = r
+			q.set(sp, r)
+		}
+		if len(q.items) != len(q.index) {
+			t.Fatalf("step %d: %d items, %d indexed", step, len(q.items), len(q.index))
+		}
+		for i, it := range q.items {
+			if it.i != i || q.index[it.name] != it {
+				t.Fatalf("step %d: item %s at %d says %d", step, it.name, i, it.i)
+			}
+			if want := latest[it.name].CheckedAt.Add(specs[it.name].StaleAfter()); !it.at.Equal(want) || specs[it.name].Interval <= 0 {
+				t.Fatalf("step %d: %s goes stale at %s, want %s", step, it.name, it.at, want)
+			}
+			if p := (i - 1) / 2; i > 0 && q.items[i].at.Before(q.items[p].at) {
+				t.Fatalf("step %d: heap order broken at %d", step, i)
+			}
+		}
+	}
+}
+
+// BenchmarkRecordSame: the cost of recording a result that says the same
+// again, at 10,000 checks (the hot path StateVersion adds to).
+func BenchmarkRecordSame(b *testing.B) {
+	c := newClock()
+	var specs []check.Spec
+	for i := range 10_000 {
+		specs = append(specs, spec(fmt.Sprintf("c%05d", i), "db"))
+	}
+	s := New(specs, c.now)
+	for _, sp := range specs {
+		s.Record(result(sp, check.Pass, check.Info, c.now()))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c.add(time.Millisecond)
+		s.Record(result(specs[i%len(specs)], check.Pass, check.Info, c.now()))
+		i++
+	}
+}
