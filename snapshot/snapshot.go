@@ -26,7 +26,8 @@ type Snapshot struct {
 	version uint64 // bumped on every change of specs or results
 	// state is bumped only when what readers see of a check may have
 	// changed (StateVersion); stale holds, for every check whose result
-	// is not stale yet, when it goes stale (s.mu held for both).
+	// is not stale yet, when it goes stale. Both change under s.mu; state
+	// is read without it.
 	state atomic.Uint64
 	stale staleQueue
 

@@ -78,8 +78,9 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 				lastErr = ""
 			}
 			if err == nil && fp.input != "" {
-				// Nothing to retry (a failed write, an audit trail
-				// behind): skip looks until something moves.
+				// Nothing to retry (a failed rebuild or write, an audit
+				// trail behind the page retry at every look): skip the
+				// next looks until the key moves.
 				looked = key
 			}
 		}
