@@ -107,6 +107,7 @@ type Engine struct {
 	// ends (silActive: the active ones at the last tick).
 	silVersion int
 	silActive  map[string]bool
+	ver        versionState // Version (version.go)
 	// passed are the checks without an alert whose last counted outcome
 	// was a pass (an idle alert is not kept: see Observe).
 	passed map[string]struct{}
@@ -265,6 +266,7 @@ func (e *Engine) forget(a *alert) {
 	if a.stored {
 		e.deleted[a.ID] = struct{}{}
 	}
+	e.forgetView(a)
 	e.unplace(a)
 	delete(e.alerts, a.ID)
 	delete(e.dirty, a.ID)
@@ -387,6 +389,7 @@ func (e *Engine) update(a *alert, now time.Time, before fingerprint) {
 		e.dirty[a.ID] = struct{}{}
 		delete(e.deleted, a.ID)
 	}
+	e.noteView(a, now)
 }
 
 // mute recomputes what silences and inhibits a (maintenance is set by the
@@ -480,6 +483,7 @@ func (e *Engine) SetConfig(cfg Config) {
 	e.cfg = cfg
 	e.routeIDs = routeIDs(cfg.Routes)
 	e.rebuildGroups(now)
+	e.bump()
 	e.wake()
 }
 
@@ -785,10 +789,12 @@ func (e *Engine) expire(now time.Time) {
 		if a.keep(now) {
 			continue
 		}
+		e.noteView(a, now) // a resolved alert past the retention leaves Alerts
 		if a.stored {
 			e.deleted[id] = struct{}{}
 		}
 		if a.Gone || !strings.HasPrefix(id, prefixCheck) {
+			e.forgetView(a)
 			e.unplace(a)
 			delete(e.alerts, id)
 			delete(e.dirty, id)
@@ -902,6 +908,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 		}
 		a.stored = true
 		e.alerts[a.ID] = a
+		e.noteView(a, now)
 	}
 	for _, s := range sils {
 		if len(e.silences) < MaxSilences {
@@ -929,6 +936,7 @@ func (e *Engine) Restore(ctx context.Context) error {
 	}
 	e.dropRemovedChecks(now)
 	e.rebuildGroups(now)
+	e.bump() // the open escalations
 	return nil
 }
 

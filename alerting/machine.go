@@ -86,6 +86,7 @@ type alert struct {
 	// silSeen is the engine's silence version Silenced was computed at; 0
 	// (labels changed) means compute again.
 	silSeen int
+	seen    viewKey // its view when the engine's Version last noted it
 }
 
 // queued is a notice waiting for its groups to be flushed.

@@ -135,6 +135,7 @@ func (e *Engine) Escalate(ctx context.Context, esc store.Escalation, by Actor) (
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.escalations[esc.ID] = esc
+	e.bump()
 	e.fireEscalation(esc, now)
 	e.wake()
 	return esc, nil
@@ -199,6 +200,7 @@ func (e *Engine) ResolveEscalation(ctx context.Context, id string, by Actor) (st
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.escalations, id)
+	e.bump()
 	if a := e.alerts[prefixEscalation+id]; a != nil {
 		before := fp(a)
 		if a.Firing {
@@ -281,6 +283,7 @@ func (e *Engine) AddSilence(ctx context.Context, s store.Silence, by Actor) (sto
 	e.mu.Lock()
 	e.silences[s.ID] = s
 	e.silVersion++
+	e.bump()
 	e.mu.Unlock()
 	e.wake()
 	return s, nil
@@ -330,6 +333,7 @@ func (e *Engine) ExpireSilence(ctx context.Context, id string, by Actor) error {
 	delete(e.silences, id)
 	delete(e.silActive, id)
 	e.silVersion++
+	e.bump()
 	e.mu.Unlock()
 	e.wake()
 	return nil

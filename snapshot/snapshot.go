@@ -8,6 +8,7 @@ package snapshot
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
@@ -23,6 +24,12 @@ type Snapshot struct {
 	names   []string // sorted
 	latest  map[string]check.Result
 	version uint64 // bumped on every change of specs or results
+	// state is bumped only when what readers see of a check may have
+	// changed (StateVersion); stale holds, for every check whose result
+	// is not stale yet, when it goes stale. Both change under s.mu; state
+	// is read without it.
+	state atomic.Uint64
+	stale staleQueue
 
 	cache renderCache
 }
@@ -32,7 +39,7 @@ func New(specs []check.Spec, now func() time.Time) *Snapshot {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Snapshot{now: now, latest: map[string]check.Result{}}
+	s := &Snapshot{now: now, latest: map[string]check.Result{}, stale: staleQueue{index: map[string]*staleItem{}}}
 	s.SetSpecs(specs)
 	return s
 }
@@ -56,6 +63,8 @@ func (s *Snapshot) SetSpecs(specs []check.Spec) {
 		}
 	}
 	s.version++
+	s.resetStaleLocked()
+	s.state.Add(1)
 }
 
 // Spec returns the named check's spec.
@@ -84,12 +93,61 @@ func (s *Snapshot) RecordChange(r check.Result) (check.Result, hub.Change, bool)
 		return r, hub.Change{}, false
 	}
 	now := s.now()
-	_, ran := s.latest[r.Check]
+	old, ran := s.latest[r.Check]
 	ch := hub.Change{Spec: sp, First: !ran, Previous: s.effectiveLocked(sp, now, map[string]bool{})}
 	s.latest[r.Check] = r
 	s.version++
-	return s.effectiveLocked(sp, now, map[string]bool{}), ch, true
+	eff := s.effectiveLocked(sp, now, map[string]bool{})
+	s.stale.set(sp, r)
+	// What readers see of this check, or of a check depending on it, may
+	// have changed: its first result, its own status (stale or not), or
+	// its effective one (a failing parent makes it UNKNOWN).
+	if !ran || stateOf(old) != stateOf(r) || stateOf(ch.Previous) != stateOf(eff) ||
+		isStale(sp, old, now) || isStale(sp, r, now) {
+		s.state.Add(1)
+	}
+	return eff, ch, true
 }
+
+// StateVersion changes whenever what readers see of a check may have
+// changed: its status, severity or reason, its own or as depends_on and
+// staleness make it (hub.Effective), including by the clock alone (a
+// result going stale), and the set of checks (SetSpecs, Restore). A
+// result that changes none of these (the same status again) leaves it as
+// it is, so that a reader can skip View when it has not moved. Cheap: no
+// copy, and the lock only when a result went stale.
+func (s *Snapshot) StateVersion() uint64 {
+	now := s.now()
+	s.mu.RLock()
+	due := s.stale.due(now)
+	s.mu.RUnlock()
+	if due {
+		s.mu.Lock()
+		if s.stale.drain(now) {
+			s.state.Add(1)
+		}
+		s.mu.Unlock()
+	}
+	return s.state.Load()
+}
+
+// checkState is what StateVersion follows of one result.
+type checkState struct {
+	status   check.Status
+	severity check.Severity
+	reason   check.Reason
+}
+
+func stateOf(r check.Result) checkState { return checkState{r.Status, r.Severity, r.Reason} }
+
+// isStale reports whether r reads stale at now (as hub.Effective says).
+func isStale(sp check.Spec, r check.Result, now time.Time) bool {
+	return sp.Interval > 0 && !r.CheckedAt.IsZero() && now.Sub(r.CheckedAt) > sp.StaleAfter()
+}
+
+// resetStaleLocked rebuilds the stale queue from the results (specs or
+// results replaced); s.mu is held.
+func (s *Snapshot) resetStaleLocked() { s.stale.reset(s.specs, s.latest) }
 
 // Restore puts back results read from history at startup, without
 // overriding anything recorded since.
@@ -106,6 +164,8 @@ func (s *Snapshot) Restore(results []check.Result) {
 		s.latest[r.Check] = r
 	}
 	s.version++
+	s.resetStaleLocked()
+	s.state.Add(1)
 }
 
 // View is the state of every check at one instant.

@@ -17,26 +17,21 @@ import (
 )
 
 // Rebuilds of the page: what it is made of is looked at every
-// statuspageEvery per 1,000 checks, between 1 and 10 s (a look copies the
-// results and alerts of every check to hash the public ones: at 10,000
-// checks once a second would be a third of the daemon's allocations), the
-// page built only when that changed, and served and written
-// to statuspage.out when what a visitor sees changed, or at the latest
-// every statuspageRefresh (the bars and "last updated" move on). A failed
-// rebuild is retried at the next look and logged once per statuspageQuiet
-// while it keeps failing the same way.
+// statuspageEvery, whatever the number of checks. A look first compares
+// cheap change counters (lookKey: the config, the snapshot's state
+// version, the alerting engine's version, the minute while maintenance
+// windows exist) with the last look's and stops there when none moved:
+// an idle look copies nothing. Otherwise it copies the results and alerts
+// to hash the public ones, the page is built only when that changed, and
+// served and written to statuspage.out when what a visitor sees changed,
+// or at the latest every statuspageRefresh (the bars and "last updated"
+// move on). A failed rebuild is retried at the next look and logged once
+// per statuspageQuiet while it keeps failing the same way.
 const (
 	statuspageEvery   = time.Second
 	statuspageRefresh = 5 * time.Minute
 	statuspageQuiet   = time.Minute
 )
-
-// lookEvery is how often the page's inputs are looked at with n checks:
-// statuspageEvery per 1,000 checks, at least statuspageEvery and at most
-// 10 times it.
-func lookEvery(n int) time.Duration {
-	return min(max(statuspageEvery*time.Duration(n)/1000, statuspageEvery), 10*statuspageEvery)
-}
 
 // currentConfig is the config running now.
 func (d *daemon) currentConfig() *config.Config { return d.live.Load() }
@@ -51,28 +46,43 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 	var last pageState
 	var written, warned time.Time
 	var lastErr string
+	// looked is the lookKey of the last look that left nothing to retry;
+	// zero (no config) makes the next look a full one.
+	var looked lookKey
 	t := time.NewTimer(statuspageEvery)
 	defer t.Stop()
 	for {
+		t.Reset(statuspageEvery)
 		cfg := d.currentConfig()
-		t.Reset(lookEvery(len(cfg.Checks)))
 		force := time.Since(written) >= statuspageRefresh
-		fp, err := d.refreshStatusPage(ctx, cfg, cache, last, force)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			if msg := err.Error(); msg != lastErr || time.Since(warned) >= statuspageQuiet {
-				d.logger.Warn("status page not rebuilt", "err", err)
-				lastErr, warned = msg, time.Now()
-			}
-		case err == nil && (fp.public != last.public || force):
-			if lastErr != "" {
-				d.logger.Info("status page rebuilt again")
+		// Read before the results and alerts: a change made after is
+		// seen at the next look.
+		key := d.lookKey(cfg, time.Now().UTC())
+		if key != looked || force {
+			looked = lookKey{}
+			fp, err := d.refreshStatusPage(ctx, cfg, cache, last, force)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				if msg := err.Error(); msg != lastErr || time.Since(warned) >= statuspageQuiet {
+					d.logger.Warn("status page not rebuilt", "err", err)
+					lastErr, warned = msg, time.Now()
+				}
+			case err == nil && (fp.public != last.public || force):
+				if lastErr != "" {
+					d.logger.Info("status page rebuilt again")
+					lastErr = ""
+				}
+				last, written = fp, time.Now()
+			case err == nil:
+				last = fp
 				lastErr = ""
 			}
-			last, written = fp, time.Now()
-		case err == nil:
-			last = fp
-			lastErr = ""
+			if err == nil && fp.input != "" {
+				// Nothing to retry (a failed rebuild or write, an audit
+				// trail behind the page retry at every look): skip the
+				// next looks until the key moves.
+				looked = key
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -82,19 +92,31 @@ func (d *daemon) runStatusPage(ctx context.Context) {
 	}
 }
 
+// lookKey is what tells, without copying anything, that the page's
+// inputs may have changed since a look: when two looks have the same key,
+// inputState would be the same too.
+type lookKey struct {
+	cfg    *config.Config
+	state  uint64 // the snapshot's StateVersion: the checks' effective states
+	alerts uint64 // the alerting engine's Version: alerts and escalations
+	minute int64  // while maintenance windows exist (one may begin or end)
+}
+
+// lookKey is the page's lookKey at now with cfg in force.
+func (d *daemon) lookKey(cfg *config.Config, now time.Time) lookKey {
+	k := lookKey{cfg: cfg, state: d.snap.StateVersion(), alerts: d.alerts.Version()}
+	if len(cfg.Maintenance) > 0 {
+		k.minute = now.Unix() / 60
+	}
+	return k
+}
+
 // refreshStatusPage builds the page and, when its public state differs
 // from last (or force), serves the new files at / and writes them to
 // statuspage.out when set; it returns the state's fingerprint.
 func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cache *statuspage.Cache, last pageState, force bool) (pageState, error) {
 	now := func() time.Time { return time.Now().UTC() }
-	in := statuspage.Inputs{Settings: statuspageSettings(cfg), Specs: cfg.Checks, History: d.store,
-		Results: d.snap.View().Checks, Alerts: d.alerts.Alerts(), Incidents: statuspageIncidents(cfg),
-		Maintenance: statuspageMaintenance(cfg, now()), Cache: cache, Now: now}
-	for _, e := range d.alerts.OpenEscalations() {
-		if e.Public {
-			in.Escalations = append(in.Escalations, e)
-		}
-	}
+	in := d.statusPageInputs(cfg, cache, now)
 	// Nothing the page is made of changed: no build, no store query.
 	input := inputState(cfg, in, now())
 	if input == last.input && !force {
@@ -134,6 +156,21 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 		return last, err
 	}
 	return fp, nil
+}
+
+// statusPageInputs copies what the page is built from out of memory: the
+// effective results, the alerts and the public open escalations (what a
+// look costs when lookKey moved).
+func (d *daemon) statusPageInputs(cfg *config.Config, cache *statuspage.Cache, now func() time.Time) statuspage.Inputs {
+	in := statuspage.Inputs{Settings: statuspageSettings(cfg), Specs: cfg.Checks, History: d.store,
+		Results: d.snap.View().Checks, Alerts: d.alerts.Alerts(), Incidents: statuspageIncidents(cfg),
+		Maintenance: statuspageMaintenance(cfg, now()), Cache: cache, Now: now}
+	for _, e := range d.alerts.OpenEscalations() {
+		if e.Public {
+			in.Escalations = append(in.Escalations, e)
+		}
+	}
+	return in
 }
 
 // recentAlertEvents are the firings, severity changes and resolutions of

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/snapshot"
 	"github.com/monitor-dev/monitor/statuspage"
 	"github.com/monitor-dev/monitor/store"
 )
@@ -59,12 +62,106 @@ func TestAuditBehind(t *testing.T) {
 	}
 }
 
-// The page is looked at every second up to 1,000 checks, less often above
-// (a look copies every check's result), and at least every 10 s.
-func TestLookEvery(t *testing.T) {
-	for n, want := range map[int]time.Duration{0: time.Second, 3: time.Second, 1000: time.Second, 2500: 2500 * time.Millisecond, 10000: 10 * time.Second, 50000: 10 * time.Second} {
-		if got := lookEvery(n); got != want {
-			t.Errorf("lookEvery(%d) = %v, want %v", n, got, want)
-		}
+// idleAlertStore is an alerting store with nothing stored, enough for
+// an engine that is only observed and read (no Run).
+type idleAlertStore struct{ store.AlertStore }
+
+func (idleAlertStore) LoadAlerts(context.Context) ([]store.AlertRow, error) { return nil, nil }
+func (idleAlertStore) Silences(context.Context, time.Time) ([]store.Silence, error) {
+	return nil, nil
+}
+func (idleAlertStore) Escalations(context.Context, string, int) ([]store.Escalation, error) {
+	return nil, nil
+}
+
+// pageDaemon is a daemon with n checks of public components, each with a
+// result (failing ones fire alerts), as far as the status page's looks
+// need one: a snapshot and an alerting engine.
+func pageDaemon(t testing.TB, n, failing int) (*daemon, *config.Config) {
+	t.Helper()
+	cfg := &config.Config{}
+	for i := range n {
+		cfg.Checks = append(cfg.Checks, check.Spec{Name: fmt.Sprintf("c%05d", i), Kind: "freshness",
+			Interval: time.Hour, Timeout: time.Second, Severity: check.Critical, Component: fmt.Sprintf("Component %d", i%100)})
 	}
+	d := &daemon{snap: snapshot.New(cfg.Checks, time.Now),
+		alerts: alerting.New(alerting.Config{FailureThreshold: 1}, alerting.Options{Store: idleAlertStore{}})}
+	if err := d.alerts.Restore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.alerts.SetSpecs(cfg.Checks)
+	for i, sp := range cfg.Checks {
+		st, sev := check.Pass, check.Info
+		if i < failing {
+			st, sev = check.Fail, check.Critical
+		}
+		d.record(sp, st, sev)
+	}
+	return d, cfg
+}
+
+// record hands the daemon's snapshot and engine one result, as the hub
+// does.
+func (d *daemon) record(sp check.Spec, st check.Status, sev check.Severity) {
+	eff, ch, _ := d.snap.RecordChange(check.Result{Check: sp.Name, Kind: sp.Kind, Status: st, Severity: sev,
+		Message: string(st), CheckedAt: time.Now()})
+	d.alerts.Observe(eff, ch)
+}
+
+// TestStatusPageLookKey: the cheap key a look compares stays put while
+// results say the same again, and moves on what the page is made of: a
+// check's status or severity, an alert, a reload, the minute while
+// maintenance windows exist.
+func TestStatusPageLookKey(t *testing.T) {
+	d, cfg := pageDaemon(t, 20, 2)
+	now := time.Date(2026, 11, 30, 10, 0, 10, 0, time.UTC)
+	k := d.lookKey(cfg, now)
+	step := func(what string, cfg *config.Config, now time.Time, do func(), moves bool) {
+		t.Helper()
+		do()
+		got := d.lookKey(cfg, now)
+		if (got != k) != moves {
+			t.Errorf("%s: look key %+v → %+v, want moved=%t", what, k, got, moves)
+		}
+		k = got
+	}
+	pass, fail := cfg.Checks[5], cfg.Checks[0]
+	step("the same results again", cfg, now, func() {
+		d.record(pass, check.Pass, check.Info)
+		d.record(fail, check.Fail, check.Critical)
+	}, false)
+	step("a check failing", cfg, now, func() { d.record(pass, check.Fail, check.Warn) }, true)
+	step("its severity", cfg, now, func() { d.record(pass, check.Fail, check.Critical) }, true)
+	step("a check recovering", cfg, now, func() { d.record(fail, check.Pass, check.Info) }, true)
+	step("a minute later, no maintenance windows", cfg, now.Add(time.Minute), func() {}, false)
+	reloaded := &config.Config{Checks: cfg.Checks, Maintenance: []config.Maintenance{{Checks: []string{"c00000"}}}}
+	step("a reload", reloaded, now.Add(time.Minute), func() {}, true)
+	step("a minute later, with maintenance windows", reloaded, now.Add(2*time.Minute), func() {}, true)
+}
+
+// BenchmarkStatusPageIdleLook: a look at the page of 10,000 checks when
+// nothing changed, as it was (copy the results and alerts, hash the
+// public ones) and as it is (compare the change counters).
+func BenchmarkStatusPageIdleLook(b *testing.B) {
+	d, cfg := pageDaemon(b, 10_000, 20)
+	cache := statuspage.NewCache()
+	now := func() time.Time { return time.Now().UTC() }
+	b.Run("copy-and-hash", func(b *testing.B) {
+		last := inputState(cfg, d.statusPageInputs(cfg, cache, now), now())
+		b.ReportAllocs()
+		for b.Loop() {
+			if inputState(cfg, d.statusPageInputs(cfg, cache, now), now()) != last {
+				b.Fatal("the page's inputs changed")
+			}
+		}
+	})
+	b.Run("versions", func(b *testing.B) {
+		looked := d.lookKey(cfg, now())
+		b.ReportAllocs()
+		for b.Loop() {
+			if d.lookKey(cfg, now()) != looked {
+				b.Fatal("the look key moved")
+			}
+		}
+	})
 }
