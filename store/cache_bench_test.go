@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 )
@@ -43,5 +44,27 @@ func BenchmarkSQLiteCacheSize(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Every SQLite connection of the store, writer and readers, gets the
+// store's 512 KiB page cache, and a DSN that sets cache_size wins.
+func TestSQLiteCacheSize(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		want  int
+	}{{"", -512}, {"?_pragma=cache_size(-2000)", -2000}} {
+		st := openT(t, sqliteDSN(t)+c.query, Options{})
+		for name, db := range map[string]interface {
+			QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+		}{"writer": st.wdb, "reader": st.rdb} {
+			var got int
+			if err := db.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("DSN query %q: %s cache_size %d, want %d", c.query, name, got, c.want)
+			}
+		}
 	}
 }
