@@ -196,7 +196,7 @@ func (l *Leases) Holds(name string, need time.Duration) bool {
 	defer l.mu.Unlock()
 	until, ok := l.valid[name]
 	end := now.Add(need)
-	if !ok || end.After(until) {
+	if !ok || !end.Before(until) {
 		return false
 	}
 	if end.After(l.promised[name]) {
