@@ -83,6 +83,9 @@ const (
 	FOR UPDATE SKIP LOCKED)`
 )
 
+// Sync is not safe for concurrent use with itself (one loop calls it);
+// Holds and Held are safe from any goroutine.
+//
 // Sync claims or renews the leases of want (in one statement) and releases
 // the names held before that are no longer wanted (in a second one, once
 // they have been dropped locally for releaseAfter and no run Holds allowed
@@ -229,7 +232,7 @@ func (l *Leases) Release(ctx context.Context) error {
 	clear(l.dropped)
 	clear(l.promised)
 	l.mu.Unlock()
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM cluster_leases WHERE owner = $1", l.owner); err != nil {
+	if _, err := l.db.ExecContext(ctx, releaseAllSQL, l.owner, []string{}); err != nil {
 		return fmt.Errorf("cluster lease release: %w", err)
 	}
 	return nil

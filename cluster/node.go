@@ -140,7 +140,7 @@ func newNode(db *sql.DB, opts Options, redact func(string) string) *Node {
 		members: NewMembers(db, Member{ID: opts.ID, Location: opts.Location, Listen: opts.Listen}, opts.TTL),
 		leases:  NewLeases(db, opts.ID, opts.TTL, opts.Margin, opts.Interval),
 		descMembers: prometheus.NewDesc("monitor_cluster_members",
-			"Live members of the cluster, as this replica saw them in its last successful round.", nil, nil),
+			"Live members of the cluster as this replica saw them in its last round; 0 while it cannot reach the database.", nil, nil),
 		descOwned: prometheus.NewDesc("monitor_cluster_owned_checks",
 			"Checks whose lease this replica holds now.", nil, nil),
 		descLeader: prometheus.NewDesc("monitor_cluster_leader",
@@ -185,6 +185,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Round runs one round, bounded by Interval: heartbeat and list the live
 // members (one statement), then sync the leases of the owned checks and
 // of the leader (one statement, plus one when leases are to be released).
+// Run calls it; call it directly only where no Run loop goes on.
 func (n *Node) Round(ctx context.Context) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, n.opts.Interval)
