@@ -30,11 +30,13 @@ type Options struct {
 	// TTL is how long a member stays live without a heartbeat and how
 	// long a lease lasts without renewal (default DefaultTTL).
 	TTL time.Duration
-	// Interval is the time between rounds (default TTL/3).
+	// Interval is the time between rounds, and a round's time limit
+	// (default TTL/3; so is a value not below TTL − Margin, with which
+	// leases would lapse between rounds).
 	Interval time.Duration
-	// Margin is taken off every lease locally (default TTL/5), for the
-	// time between a Holds and the run it allows starting, and for the
-	// two clocks' rates.
+	// Margin is taken off every lease locally (default TTL/5; so is a
+	// value not below TTL/2), for the time between a Holds and the run it
+	// allows starting, and for the two clocks' rates.
 	Margin time.Duration
 	// Logger gets state changes (default: discarded).
 	Logger *slog.Logger
@@ -126,11 +128,11 @@ func newNode(db *sql.DB, opts Options, redact func(string) string) *Node {
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultTTL
 	}
-	if opts.Interval <= 0 {
-		opts.Interval = opts.TTL / 3
-	}
-	if opts.Margin <= 0 {
+	if opts.Margin <= 0 || opts.Margin >= opts.TTL/2 {
 		opts.Margin = opts.TTL / 5
+	}
+	if opts.Interval <= 0 || opts.Interval >= opts.TTL-opts.Margin {
+		opts.Interval = opts.TTL / 3
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -278,7 +280,11 @@ func (n *Node) State() State {
 }
 
 // Holds reports whether this node holds check's lease with at least need
-// left; ask with the run's timeout right before each run.
+// left; ask with the run's timeout right before each run. A renewed lease
+// has TTL − Margin left and is renewed every Interval, so a need up to
+// TTL − Margin − Interval (7 s with the defaults) is met all the time while
+// the database answers; a longer one only for a while after each renewal.
+// A name is not released while a run Holds allowed may still be going.
 func (n *Node) Holds(check string, need time.Duration) bool { return n.leases.Holds(check, need) }
 
 // Held returns the check names whose lease this node holds now, sorted.
