@@ -273,8 +273,9 @@ func metric(t *testing.T, n *Node, name string) float64 {
 // TestCluster runs the life of a cluster against the real PostgreSQL with
 // a 1 s TTL and 1,000 checks, while a sampler checks, the whole time, that
 // no two nodes hold one check (or lead) at the same instant: three nodes
-// share the checks; a fourth joins and takes about a quarter; one is
-// killed and its checks are taken over within TTL + a round; one is cut
+// share the checks; a fourth joins and takes about a quarter; the leader is
+// killed and its checks and the lead are taken over within TTL + a round;
+// one is cut
 // off PostgreSQL, stops holding anything within the TTL, says so, and
 // rejoins when the network heals.
 func TestCluster(t *testing.T) {
@@ -328,17 +329,33 @@ func TestCluster(t *testing.T) {
 		t.Errorf("monitor_cluster_leader sums to %v over the nodes, want 1", leaderSum)
 	}
 
-	// kill -9 b: its checks move within TTL + a round.
+	// kill -9 the leader (or b when c leads: c's cut below moves the
+	// lead then): its checks and the lead move within TTL + a round.
+	victim, rest := b, []*testNode{a, c, dn}
+	leader := leaders([]*testNode{a, b, c, dn})[0]
+	t.Logf("leader: %s", leader)
+	switch leader {
+	case "a":
+		victim, rest = a, []*testNode{b, c, dn}
+	case "d":
+		victim, rest = dn, []*testNode{a, b, c}
+	}
 	s.steady.Store(false)
-	b.kill()
-	_, took = settle(t, []*testNode{a, c, dn}, checks, 5*time.Second)
+	victim.kill()
+	_, took = settle(t, rest, checks, 5*time.Second)
 	s.steady.Store(true)
-	t.Logf("b killed: its checks taken over in %v (TTL %v, round %v)", took.Round(time.Millisecond), testTTL, testInterval)
+	t.Logf("%s killed: its checks taken over in %v (TTL %v, round %v)", victim.name, took.Round(time.Millisecond), testTTL, testInterval)
 	if took > testTTL+testInterval+slack {
 		t.Errorf("takeover took %v, want within TTL + a round (%v, + %v slack)", took, testTTL+testInterval, slack)
 	}
-	if b.Holds(checks[0], 0) || len(b.Held()) != 0 {
-		t.Error("killed b still holds checks after the takeover")
+	if len(victim.Held()) != 0 || victim.IsLeader() {
+		t.Errorf("killed %s still holds checks after the takeover", victim.name)
+	}
+	var others []*testNode // the nodes besides c
+	for _, n := range rest {
+		if n != c {
+			others = append(others, n)
+		}
 	}
 
 	// Cut c off PostgreSQL: it stops holding anything within the TTL,
@@ -354,7 +371,7 @@ func TestCluster(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("c cut off: holds nothing after %v", time.Since(cut).Round(time.Millisecond))
-	settle(t, []*testNode{a, dn}, checks, 5*time.Second)
+	settle(t, others, checks, 5*time.Second)
 	s.steady.Store(true)
 	t.Logf("c cut off: its checks taken over in %v after the cut", time.Since(cut).Round(time.Millisecond))
 	if st := c.State(); st.OK || !strings.HasPrefix(st.String(), "no database since ") {
@@ -375,14 +392,14 @@ func TestCluster(t *testing.T) {
 	healed := time.Now()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		h, why := holders([]*testNode{a, c, dn}, checks)
+		h, why := holders(rest, checks)
 		n := 0
 		for _, who := range h {
 			if who == "c" {
 				n++
 			}
 		}
-		if why == "" && n > 200 && c.State().OK && len(leaders([]*testNode{a, c, dn})) == 1 {
+		if why == "" && n > 200 && c.State().OK && len(leaders(rest)) == 1 {
 			t.Logf("c rejoined after %v, holding %d checks", time.Since(healed).Round(time.Millisecond), n)
 			break
 		}
