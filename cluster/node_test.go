@@ -408,6 +408,9 @@ func TestCluster(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	for _, n := range []*testNode{a, b, c, dn} {
+		t.Logf("%s: %v failed rounds", n.name, metric(t, n.Node, "monitor_cluster_sync_errors_total"))
+	}
 	if !strings.Contains(cLog.String(), "database reached again") {
 		t.Errorf("c's log does not say it reached the database again:\n%s", cLog.String())
 	}
