@@ -45,8 +45,6 @@ type Leases struct {
 	// work we did not see, so the next sync deletes every row of ours
 	// that is not wanted.
 	dirty bool
-	// lastOK is the send time of the last successful claim.
-	lastOK time.Time
 }
 
 // NewLeases returns the leases of owner. ttl is the lease length by the
@@ -83,14 +81,14 @@ const (
 	FOR UPDATE SKIP LOCKED)`
 )
 
-// Sync is not safe for concurrent use with itself (one loop calls it);
-// Holds and Held are safe from any goroutine.
-//
 // Sync claims or renews the leases of want (in one statement) and releases
 // the names held before that are no longer wanted (in a second one, once
 // they have been dropped locally for releaseAfter and no run Holds allowed
 // may still be going). On error nothing is renewed: the leases held lapse
 // locally within the TTL, and the next successful Sync restores them.
+//
+// Sync is not safe for concurrent use with itself (one loop calls it);
+// Holds and Held are safe from any goroutine.
 func (l *Leases) Sync(ctx context.Context, want []string) error {
 	want = slices.Clone(want)
 	slices.Sort(want)
@@ -163,7 +161,6 @@ func (l *Leases) Sync(ctx context.Context, want []string) error {
 			delete(l.valid, name) // another member holds it
 		}
 	}
-	l.lastOK = sent
 	return nil
 }
 

@@ -118,3 +118,34 @@ func TestOpen(t *testing.T) {
 		t.Logf("%v", err)
 	}
 }
+
+// TestLeaderPrunes: the leader deletes the rows of members gone for long
+// and the leases of names no one has claimed for as long; live rows stay.
+func TestLeaderPrunes(t *testing.T) {
+	ctx := context.Background()
+	d := schema(t)
+	db := openDB(t, d, "", nil)
+	for _, q := range []string{
+		`INSERT INTO cluster_members VALUES ('gone', '', '', 'h', 1, now() - interval '1 hour', now() - interval '1 hour')`,
+		`INSERT INTO cluster_members VALUES ('late', '', '', 'h', 2, now(), now() - interval '2 second')`,
+		`INSERT INTO cluster_leases VALUES ('removed check', 'gone', now() - interval '1 hour')`,
+		`INSERT INTO cluster_leases VALUES ('lapsed check', 'late', now() - interval '2 second')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := New(db, Options{TTL: testTTL})
+	if err := n.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !n.IsLeader() {
+		t.Fatal("the only member does not lead")
+	}
+	if got := count(t, db, "SELECT count(*) FROM cluster_members WHERE id IN ('gone', 'late')"); got != 1 {
+		t.Errorf("%d of the stale member rows left, want 1 (late, gone for less than 10 TTLs)", got)
+	}
+	if got := count(t, db, "SELECT count(*) FROM cluster_leases WHERE owner IN ('gone', 'late')"); got != 1 {
+		t.Errorf("%d of the stale leases left, want 1 (lapsed for less than 10 TTLs)", got)
+	}
+}

@@ -80,7 +80,6 @@ type Node struct {
 	mu     sync.Mutex
 	checks []string
 	live   []Member
-	owned  int // checks wanted in the last round
 	state  State
 	rounds int
 
@@ -207,16 +206,19 @@ func (n *Node) Round(ctx context.Context) error {
 				want = append(want, c)
 			}
 		}
-		owned := len(want)
 		want = append(want, LeaderLease)
 		if err = n.leases.Sync(ctx, want); err == nil {
 			n.mu.Lock()
-			n.live, n.owned = live, owned
+			n.live = live
 			n.mu.Unlock()
 		}
 	}
 	if err == nil && n.IsLeader() {
-		err = n.prune(ctx)
+		// Housekeeping: a failure here holds no lease back, so it is only
+		// logged (the next rounds reach the database or say so).
+		if perr := n.prune(ctx); perr != nil {
+			n.opts.Logger.Warn("cluster: prune failed", "member", n.opts.ID, "err", n.redact(perr.Error()))
+		}
 	}
 	n.setState(start, err)
 	return err
