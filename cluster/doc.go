@@ -24,4 +24,13 @@
 //
 // The store (store.Open) creates the tables (migration 5); this package
 // only reads and writes them.
+//
+// A daemon uses it so: open the store, then Open a Node on the same DSN;
+// SetChecks with the configured check names (again on every reload); go
+// Run(ctx); before each run of a check, skip the run unless
+// Holds(check, timeout); run the leader's duties only while IsLeader;
+// register the Node with the Prometheus registry; report State in health
+// (State().String() is "ok" or "no database since …: not running checks");
+// on shutdown, stop Run and the checks, then Close, so that the others
+// take over at once rather than after the TTL.
 package cluster
