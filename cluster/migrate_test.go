@@ -97,8 +97,15 @@ func TestOpen(t *testing.T) {
 	if m := n.Members(); len(m) != 1 || m[0].ID != n.ID() || m[0].Location != "eu" || m[0].Listen != "127.0.0.1:8080" || m[0].PID == 0 || m[0].StartedAt.IsZero() {
 		t.Errorf("members = %+v", m)
 	}
+	watcher := NewMembers(openDB(t, d, "", nil), Member{ID: "watcher"}, testTTL)
+	if live, err := watcher.Live(ctx); err != nil || len(live) != 1 || live[0].ID != n.ID() {
+		t.Errorf("Live = %+v, %v; want the node alone", live, err)
+	}
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if live, err := watcher.Live(ctx); err != nil || len(live) != 0 {
+		t.Errorf("Live after Close = %+v, %v; want none", live, err)
 	}
 
 	const secret = "s3cr3t-pw"
