@@ -67,7 +67,9 @@ func isStore(ctx context.Context, d string) error {
 // copyTables are the tables Copy moves, in an order that keeps references
 // valid, each with its primary key (the order rows are read and written
 // in). owner is left out: it names the daemon holding a store, and the
-// target's daemon writes its own; schema_migrations is the target's own.
+// target's daemon writes its own; schema_migrations is the target's own;
+// cluster_members and cluster_leases describe the running replicas, which
+// rebuild them within a lease TTL.
 var copyTables = []struct{ name, key string }{
 	{"checks", "id"},
 	{"results", "check_id, ts"},

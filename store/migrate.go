@@ -189,6 +189,29 @@ var migrations = []migration{
 	{4, "outbox by receiver", []string{
 		`CREATE INDEX deliveries_receiver_due ON deliveries (receiver, state, due_at, id)`,
 	}},
+	{5, "cluster", []string{
+		// The replicas of a cluster (package cluster): one row per live
+		// process, heartbeat_at renewed with the server's now() every
+		// TTL/3 and deleted on a clean stop. Unused (and harmless) on
+		// SQLite, which never runs a cluster.
+		`CREATE TABLE cluster_members (
+			id TEXT PRIMARY KEY,
+			location TEXT NOT NULL,
+			listen TEXT NOT NULL,
+			host TEXT NOT NULL,
+			pid INTEGER NOT NULL,
+			started_at TIMESTAMPTZ NOT NULL,
+			heartbeat_at TIMESTAMPTZ NOT NULL
+		)`,
+		// Leases on check names (and the leader's lease): held by owner
+		// until expires_at, by the server's clock.
+		`CREATE TABLE cluster_leases (
+			name TEXT PRIMARY KEY,
+			owner TEXT NOT NULL,
+			expires_at TIMESTAMPTZ NOT NULL
+		)`,
+		`CREATE INDEX cluster_leases_owner ON cluster_leases (owner)`,
+	}},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
