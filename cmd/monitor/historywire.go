@@ -74,4 +74,4 @@ func (s metricsSub) Observe(r check.Result, ch hub.Change) {
 		s.m.Observe(r)
 	}
 }
-func (s metricsSub) SetSpecs(specs []check.Spec)          { s.m.SetChecks(specs) }
+func (s metricsSub) SetSpecs(specs []check.Spec) { s.m.SetChecks(specs) }
