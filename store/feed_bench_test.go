@@ -145,3 +145,36 @@ func benchFeed(b *testing.B, paced bool) {
 	b.ReportMetric(float64(len(committed)*batch)/wrote.Seconds(), "results/s")
 	b.ReportMetric(float64(resyncTook.Microseconds())/1000, "resync-ms") // connect, LISTEN, read 10,000 rows
 }
+
+// BenchmarkFeedNotifyPostgres is what the feed adds to a Write: an empty
+// transaction with and without the notification statement (the ids of
+// 100 checks, the checks of BenchmarkWritePostgres's batches, and of
+// 2,000, three payloads).
+//
+//	go test ./store -run '^$' -bench FeedNotifyPostgres -count 6
+func BenchmarkFeedNotifyPostgres(b *testing.B) {
+	st := openT(b, postgresDSN(b), Options{})
+	ctx := context.Background()
+	for _, n := range []int{0, 100, 2000} {
+		ids := make([]int64, n)
+		for i := range ids {
+			ids[i] = int64(i + 1)
+		}
+		b.Run(fmt.Sprintf("ids-%d", n), func(b *testing.B) {
+			for b.Loop() {
+				tx, err := st.wdb.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n > 0 {
+					if err := notifyFeed(ctx, tx, ids); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
