@@ -86,6 +86,9 @@ type Feed struct {
 
 	connected atomic.Bool
 	pid       atomic.Uint32 // backend pid of the current connection
+	again     atomic.Bool   // Resync asked
+	wakeMu    sync.Mutex
+	wake      context.CancelFunc // ends the current wait for a notification
 	stats     struct {
 		connects, notifications, queries, polls, pollMisses, delivered atomic.Uint64
 	}
@@ -142,6 +145,19 @@ func (f *Feed) Close() error {
 	return nil
 }
 
+// Resync makes the feed hand every latest row to its callback again, the
+// ones it delivered before included, soon (it does not wait): after a
+// reload added checks whose results the callback dropped while they were
+// not configured.
+func (f *Feed) Resync() {
+	f.again.Store(true)
+	f.wakeMu.Lock()
+	if f.wake != nil {
+		f.wake()
+	}
+	f.wakeMu.Unlock()
+}
+
 // Connected reports whether the feed is listening and resynced: while it
 // is false, results of other replicas may be missing.
 func (f *Feed) Connected() bool { return f.connected.Load() }
@@ -171,7 +187,7 @@ func (f *Feed) run(ctx context.Context) {
 		if resynced {
 			wait = f.opts.MinBackoff
 		}
-		f.logger.Warn("results feed: connection to PostgreSQL lost; results of other replicas are not followed until it is back",
+		f.logger.Warn("results feed: not connected to PostgreSQL; results of other replicas are not followed until it is",
 			"err", err, "retry_in", wait.Round(time.Millisecond))
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
@@ -213,7 +229,7 @@ func (f *Feed) session(ctx context.Context) (resynced bool, err error) {
 			return fmt.Errorf("schema: %w", err)
 		}
 		return nil
-	}, func(ctx context.Context) error { return f.resync(ctx, conn) })
+	}, func(ctx context.Context) error { return f.resync(ctx, conn, f.again.Swap(false)) })
 	if err != nil {
 		return false, err
 	}
@@ -223,17 +239,35 @@ func (f *Feed) session(ctx context.Context) (resynced bool, err error) {
 
 	next := time.Now().Add(f.opts.Poll)
 	for {
+		if f.again.Swap(false) {
+			if err := f.query(ctx, func(ctx context.Context) error { return f.resync(ctx, conn, true) }); err != nil {
+				return true, err
+			}
+		}
 		wctx, cancel := context.WithDeadline(ctx, next)
+		f.wakeMu.Lock()
+		f.wake = cancel
+		f.wakeMu.Unlock()
+		if f.again.Load() {
+			cancel()
+		}
 		n, err := conn.WaitForNotification(wctx)
+		f.wakeMu.Lock()
+		f.wake = nil
+		f.wakeMu.Unlock()
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return true, nil
-		case err != nil && pgconn.Timeout(err) && !conn.IsClosed():
+		case err != nil && conn.IsClosed():
+			return true, fmt.Errorf("wait for notification: %w", err)
+		case err != nil && pgconn.Timeout(err):
 			if err := f.query(ctx, func(ctx context.Context) error { return f.poll(ctx, conn) }); err != nil {
 				return true, err
 			}
 			next = time.Now().Add(f.opts.Poll)
+			continue
+		case errors.Is(err, context.Canceled): // Resync woke it
 			continue
 		case err != nil:
 			return true, fmt.Errorf("wait for notification: %w", err)
@@ -296,14 +330,17 @@ func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
 const latestSelect = "SELECT l.check_id, l.ts, c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id"
 
 // resync reads every latest row: those that advanced (all of them the
-// first time) are delivered; known is rebuilt from the table.
-func (f *Feed) resync(ctx context.Context, conn *pgx.Conn) error {
+// first time, or with all) are delivered; known is rebuilt from the table.
+func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	rows, err := conn.Query(ctx, latestSelect)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
 	old := f.known
 	f.known, f.sum = make(map[int64]int64, len(old)), 0
+	if all {
+		old = nil
+	}
 	out, err := f.collect(rows, old)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)

@@ -317,3 +317,27 @@ func TestFeedPayloads(t *testing.T) {
 		}
 	}
 }
+
+// Resync hands every latest row again, at once: what a reload that added
+// checks needs.
+func TestFeedResync(t *testing.T) {
+	dsn := postgresDSN(t)
+	a, b := openT(t, dsn, Options{}), openT(t, dsn, Options{})
+	write(t, a, mk("db", at(0), check.Pass), mk("api", at(0), check.Pass))
+	c := newCollector()
+	f := openFeed(t, b, c, noPoll)
+	c.waitFor(t, 5*time.Second, "first resync", func() bool { return c.has("db", at(0))() && c.has("api", at(0))() })
+	waitUntil(t, 5*time.Second, "connected", f.Connected)
+	f.Resync()
+	twice := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.got["db"]) == 2 && len(c.got["api"]) == 2
+	}
+	c.waitFor(t, time.Second, "every row again", twice)
+	write(t, a, mk("db", at(time.Minute), check.Pass)) // still following
+	c.waitFor(t, time.Second, "a write after Resync", c.has("db", at(time.Minute)))
+	if st := f.Stats(); st.Connects != 1 {
+		t.Errorf("%d connects, want 1 (Resync keeps the connection)", st.Connects)
+	}
+}
