@@ -178,3 +178,34 @@ func BenchmarkFeedNotifyPostgres(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWritePostgresNotify is BenchmarkWritePostgres with and without
+// the feed's notification, side by side in one process (the shared
+// machine's noise hits both alike):
+//
+//	go test ./store -run '^$' -bench WritePostgresNotify -count 6
+func BenchmarkWritePostgresNotify(b *testing.B) {
+	for _, notify := range []bool{false, true} {
+		name := "without"
+		if notify {
+			name = "with"
+		}
+		b.Run(name, func(b *testing.B) {
+			st := openT(b, postgresDSN(b), Options{})
+			if !notify {
+				d := postgresDialect
+				st.d = &dialect{name: d.name, idColumn: d.idColumn, serialColumn: d.serialColumn,
+					withoutRowID: d.withoutRowID, placeholder: d.placeholder, lock: d.lock}
+			}
+			l := newLoad(100)
+			recs := make([]Record, 500)
+			ctx := context.Background()
+			for b.Loop() {
+				l.fill(recs)
+				if err := st.Write(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
