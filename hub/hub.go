@@ -4,7 +4,9 @@
 // and maintenance windows marked (SetMaintenance). Subscribers (metrics, the
 // history store, the status-change log, and next alerting and the status
 // page) get that result and what it changed; adding one is one argument to
-// New.
+// New. With replicas sharing a PostgreSQL store, the results other replicas
+// ran come in through PublishRemote (flagged Change.Remote), so that every
+// replica presents every check.
 package hub
 
 import (

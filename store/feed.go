@@ -330,20 +330,25 @@ func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
 const latestSelect = "SELECT l.check_id, l.ts, c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id"
 
 // resync reads every latest row: those that advanced (all of them the
-// first time, or with all) are delivered; known is rebuilt from the table.
+// first time, or with all) are delivered, and known is rebuilt from the
+// table. On an error nothing changes: the next resync delivers them.
 func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	rows, err := conn.Query(ctx, latestSelect)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
-	old := f.known
-	f.known, f.sum = make(map[int64]int64, len(old)), 0
+	prev := f.known
 	if all {
-		old = nil
+		prev = nil
 	}
-	out, err := f.collect(rows, old)
+	out, stamps, err := f.collect(rows, prev)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
+	}
+	f.known, f.sum = make(map[int64]int64, len(stamps)), 0
+	for _, st := range stamps {
+		f.known[st.id] = st.ts
+		f.sum += st.ts
 	}
 	f.hand(out)
 	return nil
@@ -355,36 +360,38 @@ func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
 	if err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
-	out, err := f.collect(rows, f.known)
+	out, stamps, err := f.collect(rows, f.known)
 	if err != nil {
 		return fmt.Errorf("load latest results: %w", err)
+	}
+	for _, st := range stamps {
+		if cur, ok := f.known[st.id]; !ok || st.ts > cur {
+			f.sum += st.ts - cur
+			f.known[st.id] = st.ts
+		}
 	}
 	f.hand(out)
 	return nil
 }
 
-// collect reads latest rows (latestSelect) into known and returns the
-// results of those newer than in prev (prev may be known).
-func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64) ([]check.Result, error) {
+// stamp is the ts (ms) of one check's latest row.
+type stamp struct{ id, ts int64 }
+
+// collect reads latest rows (latestSelect): the stamps of all of them, and
+// the results of those newer than in prev.
+func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64) ([]check.Result, []stamp, error) {
 	defer rows.Close()
 	var out []check.Result
+	var stamps []stamp
 	var id, ts int64
 	var name string
 	var js []byte
 	for rows.Next() {
 		if err := rows.Scan(&id, &ts, &name, &js); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		was, seen := prev[id]
-		if cur, ok := f.known[id]; ok {
-			if ts <= cur {
-				continue
-			}
-			f.sum -= cur
-		}
-		f.known[id] = ts
-		f.sum += ts
-		if seen && ts <= was {
+		stamps = append(stamps, stamp{id, ts})
+		if was, ok := prev[id]; ok && ts <= was {
 			continue
 		}
 		r, err := decodeLatest(name, js)
@@ -394,7 +401,10 @@ func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64) ([]check.Result, err
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return out, stamps, nil
 }
 
 func (f *Feed) hand(out []check.Result) {
