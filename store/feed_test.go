@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -339,5 +340,46 @@ func TestFeedResync(t *testing.T) {
 	c.waitFor(t, time.Second, "a write after Resync", c.has("db", at(time.Minute)))
 	if st := f.Stats(); st.Connects != 1 {
 		t.Errorf("%d connects, want 1 (Resync keeps the connection)", st.Connects)
+	}
+}
+
+// The latest result keeps its reason and certificate expiry, for a
+// restart and for the replicas that get it through the feed: alerting
+// judges a "parent failing" UNKNOWN by its reason.
+func TestLatestKeepsReasonAndCert(t *testing.T) {
+	cert := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	dep := mk("api", at(0), check.Unknown)
+	dep.Reason, dep.Message = check.ReasonParentFailing, "parent db failing"
+	tls := mk("site", at(0), check.Pass)
+	tls.Kind, tls.CertNotAfter = "http", cert
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			dsn := e.dsn(t)
+			a := openT(t, dsn, Options{})
+			var c *collector
+			if e.name == "postgres" {
+				c = newCollector()
+				f := openFeed(t, openT(t, dsn, Options{}), c, noPoll)
+				waitUntil(t, 5*time.Second, "connected", f.Connected)
+			}
+			write(t, a, dep, tls)
+			got, err := a.Latest(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got[0].Reason != check.ReasonParentFailing || !got[1].CertNotAfter.Equal(cert) ||
+				got[1].Reason != "" || !got[0].CertNotAfter.IsZero() {
+				t.Fatalf("Latest: %+v", got)
+			}
+			if c == nil {
+				return
+			}
+			c.waitFor(t, time.Second, "the feed", func() bool { return c.has("api", at(0))() && c.has("site", at(0))() })
+			api, _ := c.last("api")
+			site, _ := c.last("site")
+			if api.Reason != check.ReasonParentFailing || !site.CertNotAfter.Equal(cert) {
+				t.Fatalf("feed: api reason %q, site cert %v", api.Reason, site.CertNotAfter)
+			}
+		})
 	}
 }

@@ -535,6 +535,12 @@ type storedResult struct {
 	// Connections: a db check's headroom reading, so that its series
 	// survive a restart as the freshness age does.
 	Connections *check.DBConnections `json:"connections,omitempty"`
+	// Reason and CertNotAfter, so that a replica that gets the result
+	// through the results feed judges it as the one that ran it (alerting
+	// does not page for a "parent failing" UNKNOWN) and exports the
+	// certificate's expiry.
+	Reason       check.Reason `json:"reason,omitempty"`
+	CertNotAfter time.Time    `json:"certNotAfter,omitzero"`
 }
 
 func encodeResult(r *row) ([]byte, error) {
@@ -548,7 +554,7 @@ func encodeResult(r *row) ([]byte, error) {
 		Name: rec.Check, Kind: rec.Kind, Status: rec.Status, Severity: rec.Severity,
 		Message: cleanText(rec.Message), ObservedValue: r.value, ObservedUnit: rec.ObservedUnit,
 		CheckedAt: rec.CheckedAt.UTC(), DurationNs: int64(rec.Duration), NewestAt: rec.NewestAt.UTC(),
-		Links: links, Connections: rec.Connections,
+		Links: links, Connections: rec.Connections, Reason: rec.Reason, CertNotAfter: rec.CertNotAfter.UTC(),
 	})
 }
 
@@ -611,7 +617,7 @@ func decodeLatest(name string, js []byte) (check.Result, error) {
 		Check: name, Kind: sr.Kind, Status: sr.Status, Severity: sr.Severity, Message: sr.Message,
 		ObservedValue: sr.ObservedValue, ObservedUnit: sr.ObservedUnit, CheckedAt: sr.CheckedAt,
 		Duration: time.Duration(sr.DurationNs), NewestAt: sr.NewestAt, Links: sr.Links,
-		Connections: sr.Connections,
+		Connections: sr.Connections, Reason: sr.Reason, CertNotAfter: sr.CertNotAfter,
 	}, nil
 }
 
