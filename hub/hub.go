@@ -4,7 +4,9 @@
 // and maintenance windows marked (SetMaintenance). Subscribers (metrics, the
 // history store, the status-change log, and next alerting and the status
 // page) get that result and what it changed; adding one is one argument to
-// New.
+// New. With replicas sharing a PostgreSQL store, the results other replicas
+// ran come in through PublishRemote (flagged Change.Remote), so that every
+// replica presents every check.
 package hub
 
 import (
@@ -25,6 +27,12 @@ type Change struct {
 	// Maintenance is true when the result fell in a maintenance window of
 	// its check.
 	Maintenance bool
+	// Remote is true for a result another replica ran and stored, recorded
+	// by PublishRemote: subscribers that present state (health, status
+	// page, alerting) take it like any other; those that account for this
+	// replica's own runs (the history writer, the run metrics) skip it, as
+	// it is stored and counted where it ran.
+	Remote bool
 }
 
 // StatusChanged reports whether r is a new status for its check (its first
@@ -56,9 +64,13 @@ type Reloader interface {
 // one. RecordChange stores a raw result and returns its effective result
 // (see Effective) and what it changed, with Spec, First and Previous set;
 // ok is false for a check not configured (removed by a reload while it ran).
+// RecordNewer is RecordChange for a result only newer than the check's
+// latest one (a later CheckedAt); ok is false for an older or equal one,
+// which changes nothing.
 type State interface {
 	SetSpecs(specs []check.Spec)
 	RecordChange(r check.Result) (eff check.Result, ch Change, ok bool)
+	RecordNewer(r check.Result) (eff check.Result, ch Change, ok bool)
 }
 
 // InMaintenance reports whether the named check is in a maintenance window
@@ -85,6 +97,28 @@ func (h *Hub) Publish(r check.Result) {
 	if !ok {
 		return
 	}
+	h.hand(eff, ch)
+}
+
+// PublishRemote records one raw result that another replica ran and
+// stored (the results feed brings it) and hands its effective result to
+// every subscriber with Change.Remote set. The effective-result rules
+// (depends_on, staleness, maintenance) apply as to a local result. A
+// result not newer than the check's latest one is dropped, so that this
+// replica's own results, which come back through the feed, and a resync's
+// are not handed twice; so is a result of a check not configured. It
+// reports whether the result was recorded.
+func (h *Hub) PublishRemote(r check.Result) bool {
+	eff, ch, ok := h.state.RecordNewer(r)
+	if !ok {
+		return false
+	}
+	ch.Remote = true
+	h.hand(eff, ch)
+	return true
+}
+
+func (h *Hub) hand(eff check.Result, ch Change) {
 	if m := h.maint.Load(); m != nil {
 		ch.Maintenance = (*m)(eff.Check, eff.CheckedAt)
 	}

@@ -175,3 +175,63 @@ func BenchmarkPublish(b *testing.B) {
 		h.Publish(r)
 	}
 }
+
+// A result another replica ran reaches the snapshot and every subscriber,
+// flagged Remote, with the effective-result rules applied as to a local
+// one; one not newer than the check's latest (this replica's own, come
+// back through the results feed) changes nothing.
+func TestPublishRemote(t *testing.T) {
+	now := t0
+	snap := snapshot.New([]check.Spec{spec("db"), spec("api", "db")}, func() time.Time { return now })
+	rec := &recorder{}
+	h := hub.New(snap, rec)
+	h.SetMaintenance(func(name string, at time.Time) bool { return name == "db" && at.Equal(t0.Add(time.Second)) })
+
+	h.Publish(result("db", check.Fail, now)) // local
+	if !h.PublishRemote(result("api", check.Pass, now)) {
+		t.Fatal("a remote result of a configured check was not recorded")
+	}
+	if h.PublishRemote(result("db", check.Pass, now)) {
+		t.Error("a remote result as old as the check's latest was recorded")
+	}
+	if h.PublishRemote(result("db", check.Pass, now.Add(-time.Second))) {
+		t.Error("a remote result older than the check's latest was recorded")
+	}
+	if h.PublishRemote(result("gone", check.Pass, now)) {
+		t.Error("a remote result of a check not configured was recorded")
+	}
+	other := result("db", check.Pass, now.Add(time.Minute))
+	other.Kind = "http" // configured otherwise on the replica that ran it
+	if h.PublishRemote(other) {
+		t.Error("a remote result of another kind than configured was recorded")
+	}
+	if !h.PublishRemote(result("db", check.Pass, now.Add(time.Second))) {
+		t.Fatal("a newer remote result was not recorded")
+	}
+
+	if len(rec.got) != 3 {
+		t.Fatalf("subscriber got %d results, want 3 (local db, remote api, remote db)", len(rec.got))
+	}
+	if rec.got[0].ch.Remote {
+		t.Error("a local result reached the subscriber flagged Remote")
+	}
+	api := rec.got[1]
+	if !api.ch.Remote || api.r.Status != check.Unknown || api.r.Message != "parent db failing" {
+		t.Errorf("remote api reached the subscriber as %s %q remote=%v, want UNKNOWN \"parent db failing\", remote",
+			api.r.Status, api.r.Message, api.ch.Remote)
+	}
+	db := rec.got[2]
+	if !db.ch.Remote || !db.ch.Maintenance || db.ch.Previous.Status != check.Fail || db.r.Status != check.Pass {
+		t.Errorf("remote db: remote=%v maintenance=%v, %s after %s; want remote, in maintenance, PASS after FAIL",
+			db.ch.Remote, db.ch.Maintenance, db.r.Status, db.ch.Previous.Status)
+	}
+	v := snap.View()
+	for _, r := range v.Checks {
+		if r.Status != check.Pass {
+			t.Errorf("snapshot: %s reads %s %q, want PASS (db's remote PASS is newest)", r.Check, r.Status, r.Message)
+		}
+	}
+	if got := v.Raw["db"].CheckedAt; !got.Equal(now.Add(time.Second)) {
+		t.Errorf("snapshot keeps db's result of %s, want the newest remote one", got.Format(time.TimeOnly))
+	}
+}

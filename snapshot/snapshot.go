@@ -92,6 +92,27 @@ func (s *Snapshot) RecordChange(r check.Result) (check.Result, hub.Change, bool)
 	if !ok {
 		return r, hub.Change{}, false
 	}
+	return s.recordLocked(sp, r)
+}
+
+// RecordNewer is RecordChange for a result another replica ran (the
+// hub's State): it is recorded only when it is newer than the check's
+// latest result, and of the kind configured here (replicas may briefly
+// run different configurations during a rollout).
+func (s *Snapshot) RecordNewer(r check.Result) (check.Result, hub.Change, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, ok := s.specs[r.Check]
+	if !ok || sp.Kind != r.Kind {
+		return r, hub.Change{}, false
+	}
+	if old, ran := s.latest[r.Check]; ran && !r.CheckedAt.After(old.CheckedAt) {
+		return r, hub.Change{}, false
+	}
+	return s.recordLocked(sp, r)
+}
+
+func (s *Snapshot) recordLocked(sp check.Spec, r check.Result) (check.Result, hub.Change, bool) {
 	now := s.now()
 	old, ran := s.latest[r.Check]
 	ch := hub.Change{Spec: sp, First: !ran, Previous: s.effectiveLocked(sp, now, map[string]bool{})}

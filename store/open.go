@@ -97,6 +97,13 @@ func Open(ctx context.Context, d string, opts Options) (Store, error) {
 		return nil, redactErr(d, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
 	}
 	s := newSQLStore(dl, wr, rd, opts)
+	if dl == postgresDialect {
+		// Parsed once already by openPostgres.
+		if s.feedConfig, err = dsn.ParsePostgres(d, "monitor-feed"); err != nil {
+			_ = s.Close()
+			return nil, redactErr(d, fmt.Errorf("%w: %w", ErrInvalidDSN, err))
+		}
+	}
 	if opts.Owner != nil && file != "" {
 		if s.flock, err = lockFile(file+".lock", opts.Owner); err != nil {
 			_ = s.Close()

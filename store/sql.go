@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/monitor-dev/monitor/check"
 )
@@ -50,6 +51,10 @@ type dialect struct {
 	// lock takes a transaction-scoped lock (PostgreSQL); SQLite needs none
 	// as its write transactions are IMMEDIATE on a single connection.
 	lock func(ctx context.Context, tx *sql.Tx, key int32) error
+	// notify, when set (PostgreSQL), tells the results feed (see Feed),
+	// inside Write's transaction, the ids of the checks whose latest
+	// result advanced; SQLite has no feed.
+	notify func(ctx context.Context, tx *sql.Tx, ids []int64) error
 
 	rebound sync.Map // query with ? → query in the dialect
 }
@@ -84,6 +89,8 @@ type sqlStore struct {
 
 	flock    *flock.Flock // SQLite: the lock file, when Options.Owner is set
 	lockConn *sql.Conn    // PostgreSQL: the session holding the owner lock
+	// feedConfig (PostgreSQL) is how a Feed opens its own connection.
+	feedConfig *pgx.ConnConfig
 
 	mu  sync.RWMutex
 	ids map[string]int64 // check name → id; ids never change
@@ -341,6 +348,15 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 	if err := s.upsertLatest(ctx, tx, latest); err != nil {
 		return nil, err
 	}
+	if s.d.notify != nil && len(latest) > 0 {
+		ids := make([]int64, len(latest))
+		for i, r := range latest {
+			ids[i] = r.id
+		}
+		if err := s.d.notify(ctx, tx, ids); err != nil {
+			return nil, fmt.Errorf("notify results feed: %w", err)
+		}
+	}
 	return newIDs, nil
 }
 
@@ -519,6 +535,12 @@ type storedResult struct {
 	// Connections: a db check's headroom reading, so that its series
 	// survive a restart as the freshness age does.
 	Connections *check.DBConnections `json:"connections,omitempty"`
+	// Reason and CertNotAfter, so that a replica that gets the result
+	// through the results feed judges it as the one that ran it (alerting
+	// does not page for a "parent failing" UNKNOWN) and exports the
+	// certificate's expiry.
+	Reason       check.Reason `json:"reason,omitempty"`
+	CertNotAfter time.Time    `json:"certNotAfter,omitzero"`
 }
 
 func encodeResult(r *row) ([]byte, error) {
@@ -532,7 +554,7 @@ func encodeResult(r *row) ([]byte, error) {
 		Name: rec.Check, Kind: rec.Kind, Status: rec.Status, Severity: rec.Severity,
 		Message: cleanText(rec.Message), ObservedValue: r.value, ObservedUnit: rec.ObservedUnit,
 		CheckedAt: rec.CheckedAt.UTC(), DurationNs: int64(rec.Duration), NewestAt: rec.NewestAt.UTC(),
-		Links: links, Connections: rec.Connections,
+		Links: links, Connections: rec.Connections, Reason: rec.Reason, CertNotAfter: rec.CertNotAfter.UTC(),
 	})
 }
 
@@ -571,22 +593,32 @@ func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
 		if err := rs.Scan(&name, &js); err != nil {
 			return nil, fmt.Errorf("store latest: %w", err)
 		}
-		var sr storedResult
-		if err := json.Unmarshal([]byte(js), &sr); err != nil {
+		r, err := decodeLatest(name, []byte(js))
+		if err != nil {
 			s.logger.WarnContext(ctx, "cannot decode stored latest result", "check", name, "err", err)
 			continue
 		}
-		out = append(out, check.Result{
-			Check: name, Kind: sr.Kind, Status: sr.Status, Severity: sr.Severity, Message: sr.Message,
-			ObservedValue: sr.ObservedValue, ObservedUnit: sr.ObservedUnit, CheckedAt: sr.CheckedAt,
-			Duration: time.Duration(sr.DurationNs), NewestAt: sr.NewestAt, Links: sr.Links,
-			Connections: sr.Connections,
-		})
+		out = append(out, r)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("store latest: %w", err)
 	}
 	return out, nil
+}
+
+// decodeLatest turns latest.result (see storedResult) back into the
+// result of the check name.
+func decodeLatest(name string, js []byte) (check.Result, error) {
+	var sr storedResult
+	if err := json.Unmarshal(js, &sr); err != nil {
+		return check.Result{}, err
+	}
+	return check.Result{
+		Check: name, Kind: sr.Kind, Status: sr.Status, Severity: sr.Severity, Message: sr.Message,
+		ObservedValue: sr.ObservedValue, ObservedUnit: sr.ObservedUnit, CheckedAt: sr.CheckedAt,
+		Duration: time.Duration(sr.DurationNs), NewestAt: sr.NewestAt, Links: sr.Links,
+		Connections: sr.Connections, Reason: sr.Reason, CertNotAfter: sr.CertNotAfter,
+	}, nil
 }
 
 // checkID finds a check's id; ok is false for a check never written.

@@ -38,12 +38,17 @@ func maintenance(cfg *config.Config) hub.InMaintenance {
 }
 
 // history is the hub's subscriber for the SLO events and the history store.
+// A remote result (another replica's, brought by the results feed) is
+// skipped: that replica stored it and counted its SLO event.
 type history struct {
 	eval   *sla.Evaluator
 	writer *store.Writer
 }
 
 func (h history) Observe(r check.Result, ch hub.Change) {
+	if ch.Remote {
+		return
+	}
 	rec := record(r, ch)
 	h.eval.Observe(rec) // monitor_slo_events_total: what `monitor rules` reads
 	h.writer.Enqueue(rec)
@@ -59,8 +64,14 @@ func record(r check.Result, ch hub.Change) store.Record {
 	return rec
 }
 
-// metricsSub is the hub's subscriber for the run counters and durations.
+// metricsSub is the hub's subscriber for the run counters and durations of
+// the checks this replica runs: a remote result is skipped (the replica
+// that ran it counts it).
 type metricsSub struct{ m *metrics.Metrics }
 
-func (s metricsSub) Observe(r check.Result, _ hub.Change) { s.m.Observe(r) }
-func (s metricsSub) SetSpecs(specs []check.Spec)          { s.m.SetChecks(specs) }
+func (s metricsSub) Observe(r check.Result, ch hub.Change) {
+	if !ch.Remote {
+		s.m.Observe(r)
+	}
+}
+func (s metricsSub) SetSpecs(specs []check.Spec) { s.m.SetChecks(specs) }

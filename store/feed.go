@@ -1,0 +1,461 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// ErrFeedUnsupported is returned by NewFeed for a store that has no results
+// feed: SQLite, which one process owns.
+var ErrFeedUnsupported = errors.New("results feed: needs a PostgreSQL store")
+
+// Defaults of FeedOptions.
+const (
+	DefaultFeedPoll       = 5 * time.Second
+	DefaultFeedMinBackoff = 100 * time.Millisecond
+	DefaultFeedMaxBackoff = 10 * time.Second
+)
+
+// feedQueryTimeout bounds each statement of the feed, and its connection.
+const feedQueryTimeout = 10 * time.Second
+
+// FeedOptions tune a Feed. The zero value gives the defaults.
+type FeedOptions struct {
+	// Poll is how often the feed checks, with one cheap statement
+	// (count(*) and sum(ts) of the latest rows), that it missed no
+	// notification; default 5 s.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the wait before connecting again
+	// after the connection failed (defaults 100 ms and 10 s; doubled from
+	// the first to the second, with jitter).
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+}
+
+// FeedStats counts what a Feed did since NewFeed.
+type FeedStats struct {
+	// Connects counts the connections established (the first included);
+	// each one is followed by a full resync.
+	Connects uint64
+	// Notifications counts the notifications of this store's schema.
+	Notifications uint64
+	// Queries counts the statements the feed ran, LISTEN and the polls
+	// included.
+	Queries uint64
+	// Polls counts the fallback polls; PollMisses those that found a
+	// latest row the notifications had not brought.
+	Polls, PollMisses uint64
+	// Delivered counts the results handed to the callback.
+	Delivered uint64
+}
+
+// Feed keeps a replica up to date with the latest results that every
+// replica writes to a shared PostgreSQL store ("any replica serves the
+// truth"). On a connection of its own it LISTENs on FeedChannel, and on
+// each notification (sent by Write at commit; see FeedChannel) it reads
+// the latest rows of the checks named and hands those that advanced to
+// its callback. On every (re)connection it reads all latest rows (a full
+// resync), so that nothing written while it was away is missed; every
+// Poll it checks with one cheap statement that no notification was lost.
+// When PostgreSQL goes away it connects again with backoff, logging it.
+//
+// The callback gets each result once, when it is newer than the one it
+// last got of its check (its own replica's writes come back too: the
+// hub drops those, see hub.PublishRemote). It runs on the feed's
+// goroutine, one call at a time, and must not block for long.
+type Feed struct {
+	cfg     *pgx.ConnConfig
+	deliver func([]check.Result)
+	opts    FeedOptions
+	logger  *slog.Logger
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+
+	connected atomic.Bool
+	pid       atomic.Uint32 // backend pid of the current connection
+	again     atomic.Bool   // Resync asked
+	wakeMu    sync.Mutex
+	wake      context.CancelFunc // ends the current wait for a notification
+	stats     struct {
+		connects, notifications, queries, polls, pollMisses, delivered atomic.Uint64
+	}
+
+	// Owned by the feed's goroutine: the ts (ms) of the latest row of
+	// every check id delivered, their count and sum (what the poll
+	// compares with the table's).
+	known map[int64]int64
+	sum   int64
+}
+
+// NewFeed starts the results feed of st, a PostgreSQL store (Open's, or a
+// Lazy one that is open), handing the results that advanced to deliver.
+// Close stops it.
+func NewFeed(st Store, deliver func([]check.Result), opts FeedOptions) (*Feed, error) {
+	if l, ok := st.(*Lazy); ok {
+		l.mu.Lock()
+		st = l.st
+		l.mu.Unlock()
+		if st == nil {
+			return nil, fmt.Errorf("results feed: %w", ErrUnavailable)
+		}
+	}
+	s, ok := st.(*sqlStore)
+	if !ok || s.feedConfig == nil {
+		return nil, ErrFeedUnsupported
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultFeedPoll
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultFeedMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(DefaultFeedMaxBackoff, opts.MinBackoff)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Feed{cfg: s.feedConfig.Copy(), deliver: deliver, opts: opts, logger: opts.Logger,
+		cancel: cancel, done: make(chan struct{}), known: map[int64]int64{}}
+	go f.run(ctx)
+	return f, nil
+}
+
+// Close stops the feed and closes its connection; it waits for the
+// callback to return.
+func (f *Feed) Close() error {
+	f.closeOnce.Do(func() {
+		f.cancel()
+		<-f.done
+	})
+	return nil
+}
+
+// Resync makes the feed hand every latest row to its callback again, the
+// ones it delivered before included, soon (it does not wait): after a
+// reload added checks whose results the callback dropped while they were
+// not configured.
+func (f *Feed) Resync() {
+	f.again.Store(true)
+	f.wakeMu.Lock()
+	if f.wake != nil {
+		f.wake()
+	}
+	f.wakeMu.Unlock()
+}
+
+// Connected reports whether the feed is listening and resynced: while it
+// is false, results of other replicas may be missing.
+func (f *Feed) Connected() bool { return f.connected.Load() }
+
+// Stats returns what the feed did so far.
+func (f *Feed) Stats() FeedStats {
+	s := &f.stats
+	return FeedStats{Connects: s.connects.Load(), Notifications: s.notifications.Load(),
+		Queries: s.queries.Load(), Polls: s.polls.Load(), PollMisses: s.pollMisses.Load(),
+		Delivered: s.delivered.Load()}
+}
+
+// backendPID is the PostgreSQL process id of the feed's connection, 0
+// while it has none (for tests that cut it).
+func (f *Feed) backendPID() uint32 { return f.pid.Load() }
+
+func (f *Feed) run(ctx context.Context) {
+	defer close(f.done)
+	wait := f.opts.MinBackoff
+	for {
+		resynced, err := f.session(ctx)
+		f.connected.Store(false)
+		f.pid.Store(0)
+		if ctx.Err() != nil {
+			return
+		}
+		if resynced {
+			wait = f.opts.MinBackoff
+		}
+		f.logger.Warn("results feed: not connected to PostgreSQL; results of other replicas are not followed until it is",
+			"err", err, "retry_in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, f.opts.MaxBackoff)
+	}
+}
+
+// session connects, listens, resyncs and follows notifications until the
+// connection fails (err) or ctx ends (nil). resynced tells whether it got
+// as far as following.
+func (f *Feed) session(ctx context.Context) (resynced bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, feedQueryTimeout)
+	conn, err := pgx.ConnectConfig(cctx, f.cfg)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Close(cctx)
+		cancel()
+	}()
+	f.pid.Store(conn.PgConn().PID())
+	// LISTEN before the resync: a write that commits in between is both
+	// read and notified, never neither.
+	var schema string
+	err = f.query(ctx, func(ctx context.Context) error {
+		if _, err := conn.Exec(ctx, "LISTEN "+FeedChannel); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		return nil
+	}, func(ctx context.Context) error {
+		if err := conn.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+		return nil
+	}, func(ctx context.Context) error { return f.resync(ctx, conn, f.again.Swap(false)) })
+	if err != nil {
+		return false, err
+	}
+	f.stats.connects.Add(1)
+	f.connected.Store(true)
+	f.logger.Info("results feed: following the results of every replica", "schema", schema)
+
+	next := time.Now().Add(f.opts.Poll)
+	for {
+		if f.again.Swap(false) {
+			if err := f.query(ctx, func(ctx context.Context) error { return f.resync(ctx, conn, true) }); err != nil {
+				return true, err
+			}
+		}
+		wctx, cancel := context.WithDeadline(ctx, next)
+		f.wakeMu.Lock()
+		f.wake = cancel
+		f.wakeMu.Unlock()
+		if f.again.Load() {
+			cancel()
+		}
+		n, err := conn.WaitForNotification(wctx)
+		f.wakeMu.Lock()
+		f.wake = nil
+		f.wakeMu.Unlock()
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return true, nil
+		case err != nil && conn.IsClosed():
+			return true, fmt.Errorf("wait for notification: %w", err)
+		case err != nil && pgconn.Timeout(err):
+			if err := f.query(ctx, func(ctx context.Context) error { return f.poll(ctx, conn) }); err != nil {
+				return true, err
+			}
+			next = time.Now().Add(f.opts.Poll)
+			continue
+		case errors.Is(err, context.Canceled): // Resync woke it
+			continue
+		case err != nil:
+			return true, fmt.Errorf("wait for notification: %w", err)
+		}
+		// Take the notifications already received with it, to read their
+		// rows in one statement (a done context returns only those).
+		ids := f.ids(nil, n, schema)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		for {
+			n, err := conn.WaitForNotification(done)
+			if err != nil || n == nil {
+				break
+			}
+			ids = f.ids(ids, n, schema)
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if err := f.query(ctx, func(ctx context.Context) error { return f.load(ctx, conn, ids) }); err != nil {
+			return true, err
+		}
+	}
+}
+
+// query runs steps in order, each with its own timeout, counting them.
+func (f *Feed) query(ctx context.Context, steps ...func(context.Context) error) error {
+	for _, step := range steps {
+		qctx, cancel := context.WithTimeout(ctx, feedQueryTimeout)
+		err := step(qctx)
+		cancel()
+		f.stats.queries.Add(1)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ids appends the ids of n when it is of schema; a payload it cannot read
+// means a newer writer: the next poll finds its rows.
+func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
+	if n.Channel != FeedChannel {
+		return ids
+	}
+	sch, got, ok := parseFeedPayload(n.Payload)
+	if !ok {
+		f.logger.Warn("results feed: notification payload not understood; the next poll catches up",
+			"payload_bytes", len(n.Payload))
+		return ids
+	}
+	if sch != schema {
+		return ids
+	}
+	f.stats.notifications.Add(1)
+	return append(ids, got...)
+}
+
+// latestSelect reads latest rows with their check's name.
+const latestSelect = "SELECT l.check_id, l.ts, c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id"
+
+// resync reads every latest row: those that advanced (all of them the
+// first time, or with all) are delivered, and known is rebuilt from the
+// table. On an error nothing changes: the next resync delivers them.
+func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
+	rows, err := conn.Query(ctx, latestSelect)
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	prev := f.known
+	if all {
+		prev = nil
+	}
+	out, stamps, err := f.collect(rows, prev)
+	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	f.known, f.sum = make(map[int64]int64, len(stamps)), 0
+	for _, st := range stamps {
+		f.known[st.id] = st.ts
+		f.sum += st.ts
+	}
+	f.hand(out)
+	return nil
+}
+
+// load reads the latest rows of ids and delivers those that advanced.
+func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
+	rows, err := conn.Query(ctx, latestSelect+" WHERE l.check_id = ANY($1)", ids)
+	if err != nil {
+		return fmt.Errorf("load latest results: %w", err)
+	}
+	out, stamps, err := f.collect(rows, f.known)
+	if err != nil {
+		return fmt.Errorf("load latest results: %w", err)
+	}
+	for _, st := range stamps {
+		if cur, ok := f.known[st.id]; !ok || st.ts > cur {
+			f.sum += st.ts - cur
+			f.known[st.id] = st.ts
+		}
+	}
+	f.hand(out)
+	return nil
+}
+
+// stamp is the ts (ms) of one check's latest row.
+type stamp struct{ id, ts int64 }
+
+// collect reads latest rows (latestSelect): the stamps of all of them, and
+// the results of those newer than in prev.
+func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64) ([]check.Result, []stamp, error) {
+	defer rows.Close()
+	var out []check.Result
+	var stamps []stamp
+	var id, ts int64
+	var name string
+	var js []byte
+	for rows.Next() {
+		if err := rows.Scan(&id, &ts, &name, &js); err != nil {
+			return nil, nil, err
+		}
+		stamps = append(stamps, stamp{id, ts})
+		if was, ok := prev[id]; ok && ts <= was {
+			continue
+		}
+		r, err := decodeLatest(name, js)
+		if err != nil {
+			f.logger.Warn("results feed: cannot decode stored latest result", "check", name, "err", err)
+			continue
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return out, stamps, nil
+}
+
+func (f *Feed) hand(out []check.Result) {
+	if len(out) == 0 {
+		return
+	}
+	f.stats.delivered.Add(uint64(len(out)))
+	f.deliver(out)
+}
+
+// poll compares the count and sum of the latest rows' ts with what the
+// feed delivered (ts only grows, so a row that advanced changes the sum).
+// When they differ it reads every (check_id, ts) and loads the rows that
+// advanced: a notification was lost, or is on its way (then it finds them
+// delivered).
+func (f *Feed) poll(ctx context.Context, conn *pgx.Conn) error {
+	f.stats.polls.Add(1)
+	var n, sum int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), coalesce(sum(ts), 0)::bigint FROM latest").Scan(&n, &sum); err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	if n == int64(len(f.known)) && sum == f.sum {
+		return nil
+	}
+	rows, err := conn.Query(ctx, "SELECT check_id, ts FROM latest")
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	var ids []int64
+	present := make(map[int64]bool, n)
+	var id, ts int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &ts}, func() error {
+		present[id] = true
+		if cur, ok := f.known[id]; !ok || ts > cur {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	for id, ts := range f.known {
+		if !present[id] { // deleted: forget it
+			delete(f.known, id)
+			f.sum -= ts
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	f.stats.pollMisses.Add(1)
+	f.logger.Info("results feed: the poll found results no notification brought", "checks", len(ids))
+	return f.load(ctx, conn, ids)
+}
