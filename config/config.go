@@ -34,6 +34,7 @@ type Config struct {
 	File    string  // the path it was loaded from
 	Server  Server  `yaml:"server"`
 	Storage Storage `yaml:"storage"`
+	Cluster Cluster `yaml:"cluster"`
 	// Databases are named connections, pooled and reused by every run,
 	// that checks and sources refer to by name.
 	Databases map[string]Database `yaml:"databases" ref:"mapping of names to databases"`
@@ -148,6 +149,30 @@ type Storage struct {
 	Retention time.Duration `yaml:"retention"`
 }
 
+// Cluster is the `cluster:` section: several replicas of the monitor
+// sharing one PostgreSQL store. Each check is run by one live replica at a
+// time (rendezvous hashing over the replicas that renew their heartbeat,
+// guarded by leases in the store); one replica, the leader, writes the
+// alert state, sends the notifications, compacts the history and writes
+// statuspage.out; every replica serves the latest results of all checks.
+// Absent or `enabled: false`: one daemon, as without this section.
+type Cluster struct {
+	// Enabled turns replication on. It needs storage.dsn on PostgreSQL
+	// (postgres:// or postgresql://), which the replicas share, and no
+	// demo pipeline (its history is kept apart in SQLite).
+	Enabled bool `yaml:"enabled"`
+	// Location labels this replica (a region or data centre, e.g.
+	// eu-west-1): up to 64 characters of letters, digits, `_`, `.` and
+	// `-`. Recorded with the replica's heartbeat row; optional.
+	Location string `yaml:"location"`
+	// LeaseTTL is how long a replica keeps its checks without reaching
+	// PostgreSQL, and so how soon the others take over the checks of a
+	// replica that died: 3s to 5m. Leases are renewed every third of it;
+	// a check runs only while its lease has at least the check's timeout
+	// left, so keep timeouts below about half of it.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+}
+
 // Database is one entry of `databases:`, a named connection that checks
 // refer to by name (pooled, reused by every run).
 type Database struct {
@@ -247,6 +272,7 @@ var ErrNoChecks = errors.New("no checks configured")
 // Defaults of the sections.
 var (
 	defaultServer   = Server{Listen: "127.0.0.1:8080", RateLimits: DefaultRateLimits}
+	defaultCluster  = Cluster{LeaseTTL: 15 * time.Second}
 	defaultStorage  = Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * 24 * time.Hour}
 	defaultDefaults = Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second}
 	defaultSLO      = SLO{Window: 30 * 24 * time.Hour}
@@ -396,11 +422,12 @@ func dedupe(errs []*Error) []*Error {
 // config decodes the document. Sections are read in dependency order, not
 // file order: checks refer to databases, SLOs and routes to checks.
 func (d *decoder) config(doc *yaml.Node) *Config {
-	top := d.mapping(doc, "", "server", "storage", "databases", "defaults",
+	top := d.mapping(doc, "", "server", "storage", "cluster", "databases", "defaults",
 		"checks", "slos", "alerting", "maintenance", "audit", "demo", "statuspage", "incidents", "incidents_dir")
 	cfg := &Config{File: d.file}
 	cfg.Server = d.server(top)
 	cfg.Storage = d.storage(top)
+	cfg.Cluster = d.cluster(top, cfg.Storage)
 	cfg.Databases = d.databases(top)
 	cfg.Defaults = d.defaults(top)
 	cfg.Checks = d.checks(top, cfg)
@@ -483,6 +510,53 @@ func (d *decoder) storage(top fields) Storage {
 	s.Retention = d.duration(f, "retention", s.Retention)
 	d.positive(f, "retention", s.Retention)
 	return s
+}
+
+// Bounds of the cluster: section.
+const (
+	MinLeaseTTL       = 3 * time.Second
+	MaxLeaseTTL       = 5 * time.Minute
+	MaxLocationLength = 64
+)
+
+// ErrClusterNeedsPostgres is the error of `cluster: {enabled: true}` on a
+// store other than PostgreSQL.
+var ErrClusterNeedsPostgres = errors.New("cluster.enabled needs storage.dsn on PostgreSQL (postgres://...): the replicas share the store and coordinate through it")
+
+func (d *decoder) cluster(top fields, st Storage) Cluster {
+	f := d.mapping(top.vals["cluster"], "cluster", "enabled", "location", "lease_ttl")
+	c := defaultCluster
+	c.Enabled = d.boolean(f, "enabled")
+	d.clusterOn = c.Enabled
+	if f.has("location") {
+		c.Location = d.str(f, "location")
+		if !validLocation(c.Location) {
+			d.errorf(f.at("location"), "invalid location %q in cluster (want up to %d characters of A-Z, a-z, 0-9, _, . and -)",
+				c.Location, MaxLocationLength)
+		}
+	}
+	c.LeaseTTL = d.duration(f, "lease_ttl", c.LeaseTTL)
+	d.between(f, "lease_ttl", c.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
+	if c.Enabled {
+		scheme, _, _ := strings.Cut(st.DSN, "://")
+		if !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql") {
+			d.errorf(f.at("enabled"), "%s; storage.dsn is %s://", ErrClusterNeedsPostgres, strings.ToLower(scheme))
+		}
+	}
+	return c
+}
+
+// validLocation reports whether s is a valid cluster.location.
+func validLocation(s string) bool {
+	if s == "" || len(s) > MaxLocationLength {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *decoder) databases(top fields) map[string]Database {
@@ -584,6 +658,10 @@ func (d *decoder) demo(top fields) Demo {
 	demo := Demo{Database: d.str(f, "database")}
 	if demo.Database != "" {
 		d.databaseRef(f, "database", demo.Database)
+		scheme, _, _ := strings.Cut(d.dbs[demo.Database].DSN, "://")
+		if d.clusterOn && strings.EqualFold(scheme, "sqlite") {
+			d.errorf(f.at("database"), "demo.database cannot be used with cluster.enabled (the demo keeps its history apart, in SQLite)")
+		}
 	}
 	return demo
 }

@@ -68,6 +68,7 @@ func TestContractExample(t *testing.T) {
 		},
 		// relative sqlite:// paths are the config file's neighbours
 		Storage:   config.Storage{DSN: "sqlite://testdata/data/monitor.db", Retention: 90 * day},
+		Cluster:   config.Cluster{LeaseTTL: 15 * time.Second},
 		Databases: map[string]config.Database{"app": {DSN: "sqlite://testdata/data/app.db"}},
 		Defaults:  config.Defaults{Interval: 60 * time.Second, Timeout: 10 * time.Second},
 		Checks: []check.Spec{
@@ -167,6 +168,7 @@ func TestDefaults(t *testing.T) {
 		File:       "min.yml",
 		Server:     config.Server{Listen: "127.0.0.1:8080", RateLimits: config.DefaultRateLimits},
 		Storage:    config.Storage{DSN: "sqlite://data/monitor.db", Retention: 90 * day},
+		Cluster:    config.Cluster{LeaseTTL: 15 * time.Second},
 		Databases:  map[string]config.Database{},
 		Defaults:   config.Defaults{Interval: time.Minute, Timeout: 10 * time.Second},
 		Alerting:   alerting.DefaultConfig,
@@ -442,6 +444,21 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{
 				`invalid-audit.yml:4:14: retention must be between 1h and 3650d in audit`,
 				`invalid-audit.yml:5:3: unknown key "keep" in audit`,
+			},
+		},
+		{
+			file: "invalid-cluster.yml",
+			want: []string{
+				`invalid-cluster.yml:4:12: cluster.enabled needs storage.dsn on PostgreSQL (postgres://...): the replicas share the store and coordinate through it; storage.dsn is sqlite://`,
+				`invalid-cluster.yml:5:13: invalid location "eu west/1" in cluster (want up to 64 characters of A-Z, a-z, 0-9, _, . and -)`,
+				`invalid-cluster.yml:6:14: lease_ttl must be between 3s and 5m in cluster`,
+				`invalid-cluster.yml:7:3: unknown key "peers" in cluster`,
+			},
+		},
+		{
+			file: "invalid-cluster-demo.yml",
+			want: []string{
+				`invalid-cluster-demo.yml:5:19: demo.database cannot be used with cluster.enabled (the demo keeps its history apart, in SQLite)`,
 			},
 		},
 		{
@@ -799,5 +816,20 @@ alerting:
 	}
 	if cfg.Alerting.RunbookURL != "" {
 		t.Errorf("alerting.runbook_url = %q by default, want empty (runbook.DefaultBase)", cfg.Alerting.RunbookURL)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	cfg, err := config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
+cluster: { enabled: true, location: eu-west-1.a_b, lease_ttl: 5s }
+checks:
+  - { name: x, kind: link, urls: ["https://example.com/"] }
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Cluster{Enabled: true, Location: "eu-west-1.a_b", LeaseTTL: 5 * time.Second}
+	if cfg.Cluster != want {
+		t.Errorf("Cluster = %+v, want %+v", cfg.Cluster, want)
 	}
 }

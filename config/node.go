@@ -28,6 +28,7 @@ type decoder struct {
 	checkKind  map[string]check.Kind // the kind of each check, once read
 	components []string              // the components of checks, sorted, once read
 	bodies     *int                  // characters of incident bodies left (incidents.MaxBodies)
+	clusterOn  bool                  // cluster.enabled, once read
 }
 
 // errorf records a problem at node n (nil: the file as a whole).
