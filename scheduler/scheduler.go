@@ -37,6 +37,13 @@ type Options struct {
 	// StopTimeout bounds how long Shutdown waits for running checks (the
 	// drain). Default 15s.
 	StopTimeout time.Duration
+	// Gate, if set, is asked right before each run, with the check's
+	// name and the longest the run may take (its timeout): false skips
+	// the run, with no result (counted in
+	// monitor_scheduler_not_owner_total). Cluster mode sets it to
+	// cluster.Node.Holds, so that a replica runs only the checks whose
+	// lease it holds long enough. Nil runs every check.
+	Gate func(name string, timeout time.Duration) bool
 }
 
 // Scheduler runs checks on their schedules.
@@ -49,6 +56,8 @@ type Scheduler struct {
 
 	missed  prometheus.Counter
 	skipped prometheus.Counter
+	// notOwner counts the runs Gate refused.
+	notOwner prometheus.Counter
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -128,11 +137,15 @@ func New(opts Options) (*Scheduler, error) {
 		Namespace: "monitor", Subsystem: "scheduler", Name: "skipped_runs_total",
 		Help: "Due times skipped because the check's previous run was still going.",
 	})
+	s.notOwner = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "monitor", Subsystem: "scheduler", Name: "not_owner_total",
+		Help: "Due times skipped because another replica owns the check (cluster mode), or this one cannot tell.",
+	})
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.idle = make(chan struct{}, 1)
 	s.env.Store(opts.Env)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped)
+		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped, s.notOwner)
 	}
 	return s, nil
 }
@@ -320,6 +333,10 @@ func (s *Scheduler) runJob(j *job) {
 	defer s.runEnded()
 	if s.draining.Load() {
 		return // shutting down: no new runs
+	}
+	if s.opts.Gate != nil && !s.opts.Gate(j.spec.Name, j.spec.RunTimeout()) {
+		s.notOwner.Inc()
+		return
 	}
 
 	s.runs.Inc()

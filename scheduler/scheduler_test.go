@@ -514,3 +514,52 @@ func TestGocronLinesAtDebug(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestGateSkipsRunsNotOwned: a check runs only while Gate allows it (asked
+// with the check's name and run timeout); refused due times publish
+// nothing and are counted.
+func TestGateSkipsRunsNotOwned(t *testing.T) {
+	register(t, "t_gate", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		var owned atomic.Bool
+		var asked atomic.Value
+		s, err := New(Options{Env: &probes.Env{}, Publish: c.publish, MaxJitter: -1,
+			Gate: func(name string, timeout time.Duration) bool {
+				asked.Store(fmt.Sprintf("%s %s", name, timeout))
+				return owned.Load()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply([]check.Spec{{Name: "g", Kind: "t_gate", Interval: 10 * time.Second, Timeout: 3 * time.Second}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute + time.Second) // 6 or 7 due times, none owned
+		synctest.Wait()
+		if n := len(c.of("g")); n != 0 {
+			t.Fatalf("%d runs while not owned, want 0", n)
+		}
+		refused := testutil.ToFloat64(s.notOwner)
+		if refused < 6 {
+			t.Fatalf("not_owner_total = %v after a minute at 10s, want ≥ 6", refused)
+		}
+		if got := asked.Load(); got != "g 3s" {
+			t.Fatalf("Gate asked %q, want \"g 3s\"", got)
+		}
+		owned.Store(true)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := len(c.of("g")); n != 6 {
+			t.Fatalf("%d runs in a minute at 10s once owned, want 6", n)
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
