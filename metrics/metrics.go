@@ -103,6 +103,24 @@ type Metrics struct {
 	// firing is the alerting engine (SetFiring); nil: no
 	// monitor_alerts_firing.
 	firing atomic.Pointer[FiringSource]
+	// owned is SetOwned's filter; nil: every check.
+	owned atomic.Pointer[func(string) bool]
+}
+
+// SetOwned limits the families that describe a check's current state
+// (status, severity, info, last run, freshness, certificate, links,
+// connections, firing alerts) to the checks for which owned is true: in
+// cluster mode, those whose lease this replica holds, so that summing or
+// taking the max by check across replicas counts each check once. The run
+// counters and duration histograms stay for every configured check: they
+// count this replica's own runs (0 for a check it never ran), so their sum
+// across replicas is every run. Nil exports every check.
+func (m *Metrics) SetOwned(owned func(check string) bool) {
+	if owned == nil {
+		m.owned.Store(nil)
+		return
+	}
+	m.owned.Store(&owned)
 }
 
 // FiringSource tells which alerts fire: Firing calls visit once for each
@@ -261,7 +279,17 @@ func (m *Metrics) WriteText(w io.Writer) error {
 // write sends every check family to out, from the per-check state and the
 // snapshot as of now.
 func (m *Metrics) write(out sink) {
-	set := m.checks.Load()
+	all := m.checks.Load()
+	set := all
+	if owned := m.owned.Load(); owned != nil {
+		set = &checkSet{byName: make(map[string]*series, len(all.sorted)/2+1)}
+		for _, s := range all.sorted {
+			if (*owned)(s.name) {
+				set.byName[s.name] = s
+				set.sorted = append(set.sorted, s)
+			}
+		}
+	}
 	v := m.snap.View()
 	out.begin(famBuild)
 	out.sample(nil, m.build, 1)
@@ -298,7 +326,7 @@ func (m *Metrics) write(out sink) {
 	})
 	out.begin(famRuns)
 	var c counts
-	for _, s := range set.sorted {
+	for _, s := range all.sorted {
 		s.c.mu.Lock()
 		c.runs = s.c.runs
 		s.c.mu.Unlock()
@@ -307,7 +335,7 @@ func (m *Metrics) write(out sink) {
 		}
 	}
 	out.begin(famDur)
-	for _, s := range set.sorted {
+	for _, s := range all.sorted {
 		s.c.mu.Lock()
 		c.buckets, c.count, c.sum = s.c.buckets, s.c.count, s.c.sum
 		s.c.mu.Unlock()
