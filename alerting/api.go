@@ -33,6 +33,9 @@ type Options struct {
 	// InMaintenance reports whether a check is in a maintenance window at
 	// an instant; nil means never.
 	InMaintenance func(check string, at time.Time) bool
+	// Passive starts the engine passive (see SetActive): a replica of a
+	// cluster that is not (yet) the leader.
+	Passive bool
 }
 
 // View is one alert as GET /v2/alerts shows it.

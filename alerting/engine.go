@@ -111,6 +111,10 @@ type Engine struct {
 	// passed are the checks without an alert whose last counted outcome
 	// was a pass (an idle alert is not kept: see Observe).
 	passed map[string]struct{}
+	// passive: SetActive(false). Nothing of the engine's own is written;
+	// external holds the events given to Audit meanwhile, written alone.
+	passive  bool
+	external []store.AuditEvent
 }
 
 // tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
@@ -141,7 +145,8 @@ func New(cfg Config, opts Options) *Engine {
 		silences: map[string]store.Silence{}, escalations: map[string]store.Escalation{},
 		silVersion: 1, silActive: map[string]bool{},
 		dirty: map[string]struct{}{}, deleted: map[string]struct{}{},
-		passed: map[string]struct{}{},
+		passed:  map[string]struct{}{},
+		passive: opts.Passive,
 	}
 }
 
@@ -354,7 +359,13 @@ func (e *Engine) Audit(ev store.AuditEvent) {
 	if ev.At.IsZero() {
 		ev.At = e.now()
 	}
-	e.addAudit(ev)
+	if e.passive {
+		if len(e.external) < maxBacklog {
+			e.external = append(e.external, ev)
+		}
+	} else {
+		e.addAudit(ev)
+	}
 	e.wake()
 }
 
@@ -730,6 +741,13 @@ func (e *Engine) step(ctx context.Context) {
 	}
 	e.expire(now)
 	c, ids := e.takeCommit(now)
+	if e.passive {
+		ext := e.external
+		e.external = nil
+		e.mu.Unlock()
+		e.writeExternal(ctx, ext)
+		return
+	}
 	e.mu.Unlock()
 	if len(c.Alerts) == 0 && len(c.Deleted) == 0 && len(c.Deliveries) == 0 && len(c.Audit) == 0 {
 		return
