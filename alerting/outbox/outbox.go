@@ -280,6 +280,18 @@ func (d *Dispatcher) shutdown(ctx context.Context) {
 		q.stop = nil
 	}
 	d.mu.Unlock()
+	// What stays in memory is dropped once the attempts are recorded: a
+	// later Run (a replica that is the cluster's leader again) loads the
+	// pending deliveries from the store afresh, and none that another
+	// replica delivered meanwhile is sent again from memory.
+	defer func() {
+		for _, q := range qs {
+			q.mu.Lock()
+			q.heap = nil
+			clear(q.ids)
+			q.mu.Unlock()
+		}
+	}()
 	done := make(chan struct{})
 	go func() {
 		for _, q := range qs {
