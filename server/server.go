@@ -52,6 +52,9 @@ type Server struct {
 	ready  atomic.Bool
 	// degraded says what works only in part, for /readyz ("" when all is well)
 	degraded atomic.Pointer[func() string]
+	// unready says why the replica must not take traffic, for /readyz
+	// ("" when it may)
+	unready atomic.Pointer[func() string]
 	links    linkAPI
 	history  historyAPI
 	outbox   outboxAPI
@@ -139,6 +142,11 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 // a history store that is down): a ready server still answers 200 then, as
 // health and probes work, with the reason in its body.
 func (s *Server) SetDegraded(f func() string) { s.degraded.Store(&f) }
+
+// SetUnready gives /readyz a reason to answer 503 while the process is up
+// (such as a cluster replica that lost the database and runs no checks);
+// f returns "" while all is well.
+func (s *Server) SetUnready(f func() string) { s.unready.Store(&f) }
 
 type ctxKey struct{}
 
@@ -303,6 +311,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() {
 		writeText(w, r, http.StatusServiceUnavailable, "not ready\n")
 		return
+	}
+	if f := s.unready.Load(); f != nil {
+		if why := (*f)(); why != "" {
+			writeText(w, r, http.StatusServiceUnavailable, "not ready: "+why+"\n")
+			return
+		}
 	}
 	body := "ready\n"
 	if f := s.degraded.Load(); f != nil {

@@ -213,6 +213,23 @@ func TestReadyzDegraded(t *testing.T) {
 	}
 }
 
+// TestReadyzUnready: a reason to take no traffic (a cluster replica
+// without its database) makes /readyz 503, naming it, until it clears.
+func TestReadyzUnready(t *testing.T) {
+	f := newFixture(t)
+	f.s.SetReady(true)
+	why := "cluster: no database since 2026-11-30T06:00:00Z: not running checks (connection refused)"
+	f.s.SetUnready(func() string { return why })
+	resp, body := f.do(t, "GET", "/readyz", nil)
+	if resp.StatusCode != 503 || string(body) != "not ready: "+why+"\n" {
+		t.Fatalf("readyz unready = %d %q", resp.StatusCode, body)
+	}
+	why = ""
+	if resp, body := f.do(t, "GET", "/readyz", nil); resp.StatusCode != 200 || string(body) != "ready\n" {
+		t.Fatalf("readyz recovered = %d %q", resp.StatusCode, body)
+	}
+}
+
 // Dot segments and doubled slashes got the mux's text/html redirect; an API
 // answers with the envelope, naming the canonical path.
 func TestNonCanonicalPathsUseEnvelope(t *testing.T) {
