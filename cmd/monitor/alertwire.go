@@ -44,6 +44,8 @@ func (d *daemon) newAlerting(ctx context.Context, cfg *config.Config) error {
 		Logger:    d.logger.With("component", "alerting"),
 		PublicURL: cfg.Server.PublicURL,
 		Wake:      d.outbox.Wake,
+		// A replica's engine is passive until it leads (runLeadership).
+		Passive: cfg.Cluster.Enabled,
 		InMaintenance: func(check string, at time.Time) bool {
 			if m := d.maint.Load(); m != nil {
 				return (*m)(check, at)

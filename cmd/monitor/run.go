@@ -23,6 +23,7 @@ import (
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/alerting/outbox"
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/cluster"
 	"github.com/monitor-dev/monitor/config"
 	"github.com/monitor-dev/monitor/hub"
 	"github.com/monitor-dev/monitor/metrics"
@@ -110,6 +111,10 @@ type daemon struct {
 	hub    *hub.Hub
 	alerts *alerting.Engine
 	outbox *outbox.Dispatcher
+	// node is this replica's membership of the cluster and feed the
+	// results feed (both nil without cluster.enabled; see clusterwire.go).
+	node *cluster.Node
+	feed *store.Feed
 	// live is the config running, for background loops (d.cfg belongs to
 	// the signal loop).
 	live atomic.Pointer[config.Config]
@@ -187,10 +192,18 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		}
 		return nil, fmt.Errorf("history store: %w", err)
 	}
+	if cfg.Cluster.Enabled {
+		if err := d.openCluster(octx, cfg, d.ln.Addr().String()); err != nil {
+			_ = d.store.Close()
+			_ = env.Pool.Close()
+			return nil, err
+		}
+	}
 	d.writer = store.NewWriter(d.store, store.WriterOptions{Logger: logger.With("component", "store"), Registerer: d.reg})
 	d.eval = sla.NewEvaluator(d.store, objectives(cfg), time.Now, logger.With("component", "sla"))
 	d.reg.MustRegister(d.eval)
 	if err := d.newAlerting(octx, cfg); err != nil {
+		d.closeCluster()
 		_ = d.store.Close()
 		_ = env.Pool.Close()
 		return nil, err
@@ -203,10 +216,22 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		hub.StatusLog(logger),
 	)
 	d.setMaintenance(cfg)
+	var gate func(string, time.Duration) bool
+	if d.node != nil {
+		gate = d.node.Holds
+		if err := d.startFeed(); err != nil {
+			d.closeCluster()
+			_ = d.store.Close()
+			_ = env.Pool.Close()
+			return nil, err
+		}
+	}
 	d.sched, err = scheduler.New(scheduler.Options{
 		Env: env, Publish: d.hub.Publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
+		Gate: gate,
 	})
 	if err != nil {
+		d.closeCluster()
 		_ = d.store.Close()
 		_ = env.Pool.Close()
 		return nil, err
@@ -251,6 +276,13 @@ func (d *daemon) serve(ctx context.Context) int {
 	if err := d.sched.Apply(d.cfg.Checks); err != nil {
 		d.logger.Error("schedule failed", "err", err)
 		return exitFail
+	}
+	if d.node != nil {
+		// A first round before the first runs: the checks this replica
+		// owns run from the start rather than after a round's interval.
+		rctx, cancel := context.WithTimeout(ctx, d.cfg.Cluster.LeaseTTL)
+		_ = d.node.Round(rctx)
+		cancel()
 	}
 	if err := d.sched.Start(); err != nil {
 		d.logger.Error("schedule failed", "err", err)
@@ -308,6 +340,7 @@ func (d *daemon) shutdown(httpSrv *http.Server) {
 	}
 	d.demoCancel()
 	d.stopBackground()
+	d.closeCluster()
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	if err := httpSrv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -484,6 +517,10 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 		time.AfterFunc(2*oldTimeout, func() { _ = old.Pool.Close() })
 	}
 	d.hub.SetSpecs(cfg.Checks)
+	if d.node != nil {
+		d.node.SetChecks(checkNames(cfg))
+		d.feed.Resync() // results of checks just added, stored by others
+	}
 	d.setMaintenance(cfg)
 	applyAlerting()
 	d.auditReload(actor, via, cfg, restart)
@@ -514,13 +551,21 @@ func (d *daemon) startBackground() {
 	d.bgDone.Go(func() { d.writer.Run(ctx) })
 	d.bgDone.Go(func() { d.eval.Run(ctx, 30*time.Second) })
 	d.bgDone.Go(func() { d.alerts.Run(ctx) })
-	d.bgDone.Go(func() { d.outbox.Run(ctx) })
+	if d.node == nil {
+		d.bgDone.Go(func() { d.outbox.Run(ctx) })
+	} else {
+		d.bgDone.Go(func() { _ = d.node.Run(ctx) })
+		d.bgDone.Go(func() { d.runLeadership(ctx) })
+		d.bgDone.Go(func() { d.syncBeats(ctx) })
+	}
 	d.bgDone.Go(func() { d.runStatusPage(ctx) })
 	d.bgDone.Go(func() {
 		t := time.NewTicker(compactEvery)
 		defer t.Stop()
 		for {
-			if err := d.store.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			if !d.leads() {
+				// Another replica compacts the shared history.
+			} else if err := d.store.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
 				d.logger.Warn("history compaction failed", "err", err)
 			}
 			select {

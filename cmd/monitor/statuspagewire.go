@@ -146,8 +146,8 @@ func (d *daemon) refreshStatusPage(ctx context.Context, cfg *config.Config, cach
 	}
 	d.srv.SetStatusPage(server.NewSite(files))
 	out := cfg.StatusPage.Out
-	if out == "" {
-		return fp, nil
+	if out == "" || !d.leads() {
+		return fp, nil // in cluster mode, the leader writes statuspage.out
 	}
 	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
 		return last, err

@@ -74,7 +74,12 @@ func (d *daemon) openHistory(ctx context.Context, listen string) error {
 		d.logger.Info("demo pipeline on: its history is kept apart from the configured store", "store", dsn)
 	}
 	opts := storeOptions(d.cfg, d.logger.With("component", "store"))
-	opts.Owner = &store.Owner{Listen: listen}
+	if !d.cfg.Cluster.Enabled {
+		// One daemon per store; in cluster mode the replicas share it
+		// (cluster.Node coordinates them; migrations take an advisory
+		// lock).
+		opts.Owner = &store.Owner{Listen: listen}
+	}
 	lazy := store.NewLazy(dsn, opts, d.restoreHistory)
 	d.store, d.lazy = lazy, lazy
 	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -92,6 +97,10 @@ func (d *daemon) openHistory(ctx context.Context, listen string) error {
 		return nil
 	}
 	scheme, _, _ := strings.Cut(dsn, "://")
+	if d.cfg.Cluster.Enabled {
+		// A replica coordinates through the store: it cannot start without it.
+		return fmt.Errorf("cluster mode needs the store at start: %w", err)
+	}
 	if strings.EqualFold(scheme, "sqlite") || errors.Is(err, store.ErrLocked) || errors.Is(err, store.ErrSchemaTooNew) ||
 		errors.Is(err, store.ErrInvalidDSN) || errors.Is(err, store.ErrUnsupportedScheme) {
 		return err
@@ -163,8 +172,8 @@ func (d *daemon) runBeats(ctx context.Context) {
 // publishes its result. It reads only the heartbeats in memory.
 func (d *daemon) evaluateNow(ctx context.Context, name string) {
 	sp, ok := d.snap.Spec(name)
-	if !ok || !sp.TakesHeartbeats() {
-		return
+	if !ok || !sp.TakesHeartbeats() || !d.owns(name, sp.RunTimeout()) {
+		return // in cluster mode, the owner reads the stored beat (syncBeats)
 	}
 	if r, ok := scheduler.Run(ctx, sp, &probes.Env{Heartbeats: d.beats, Logger: d.logger}); ok {
 		d.hub.Publish(r)

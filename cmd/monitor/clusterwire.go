@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/cluster"
+	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/store"
+)
+
+// This file wires cluster mode (cluster.enabled, issue 14): N replicas on
+// one PostgreSQL store.
+//
+//   - Each check runs on the one replica that holds its lease
+//     (scheduler.Options.Gate = cluster.Node.Holds); the others skip its
+//     due times (monitor_scheduler_not_owner_total).
+//   - Every replica serves every check's latest result: the results feed
+//     (store.Feed, LISTEN/NOTIFY) hands the others' results to the hub as
+//     remote results (snapshot, alerting view, status page; not the store
+//     writer nor the run counters).
+//   - /metrics exports the state of the checks this replica holds
+//     (metrics.SetOwned) and its own run counts of all.
+//   - The leader (cluster.Node.IsLeader) alone writes: its alerting engine
+//     is active (the others' are passive: same view, no writes; see
+//     alerting.Engine.SetActive), it runs the outbox dispatcher
+//     (dispatchesHere), compacts the history and writes statuspage.out.
+//   - Heartbeats pushed to any replica are stored; the owner of the check
+//     reads them back every beatSyncEvery (syncBeats).
+//   - A replica that cannot reach PostgreSQL lets its leases lapse (the
+//     Node), and says so: logs (the Node), monitor_cluster_* metrics, and
+//     /readyz 503 with the reason.
+
+// leadershipPoll is how often the daemon looks whether it became or
+// stopped being the leader. Well under the lease's margin (TTL/5 ≥ 600
+// ms), so that an engine never stays active after its lease lapsed.
+const leadershipPoll = 100 * time.Millisecond
+
+// beatSyncEvery is how often a replica reads the heartbeats the others
+// received and stored.
+const beatSyncEvery = time.Second
+
+// dispatchesHere reports whether this replica runs the outbox dispatcher,
+// given whether it leads: the one switch to flip (return true) once
+// deliveries are claimed with FOR UPDATE SKIP LOCKED, so that every
+// replica can dispatch without sending one twice.
+func dispatchesHere(leader bool) bool { return leader }
+
+// openCluster joins the cluster of cfg (cluster.enabled): a Node on the
+// store's database with a pool of its own. The store must be open (its
+// migrations create the tables). listen is registered with the member.
+func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen string) error {
+	node, err := cluster.Open(ctx, cfg.Storage.DSN, cluster.Options{
+		Location: cfg.Cluster.Location, Listen: listen, TTL: cfg.Cluster.LeaseTTL,
+		Logger: d.logger.With("component", "cluster"),
+	})
+	if err != nil {
+		return err
+	}
+	d.node = node
+	node.SetChecks(checkNames(cfg))
+	d.reg.MustRegister(node)
+	d.metrics.SetOwned(func(name string) bool { return node.Holds(name, 0) })
+	d.srv.SetUnready(func() string {
+		if st := node.State(); !st.OK {
+			return "cluster: " + st.String()
+		}
+		return ""
+	})
+	d.logger.Info("cluster mode: joining the replicas of the store", "member", node.ID(),
+		"location", cfg.Cluster.Location, "lease_ttl", cfg.Cluster.LeaseTTL)
+	return nil
+}
+
+// checkNames are the names of cfg's checks.
+func checkNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Checks))
+	for i, sp := range cfg.Checks {
+		names[i] = sp.Name
+	}
+	return names
+}
+
+// startFeed starts the results feed that brings the other replicas'
+// results to the hub.
+func (d *daemon) startFeed() error {
+	feed, err := store.NewFeed(d.store, func(rs []check.Result) {
+		for _, r := range rs {
+			d.hub.PublishRemote(r)
+		}
+	}, store.FeedOptions{Logger: d.logger.With("component", "feed")})
+	if err != nil {
+		return fmt.Errorf("results feed: %w", err)
+	}
+	d.feed = feed
+	return nil
+}
+
+// leads reports whether this daemon does the leader's duties: always
+// without a cluster, else while it holds the leader's lease.
+func (d *daemon) leads() bool { return d.node == nil || d.node.IsLeader() }
+
+// owns reports whether this daemon may run check for up to need now:
+// always without a cluster, else while it holds the check's lease.
+func (d *daemon) owns(check string, need time.Duration) bool {
+	return d.node == nil || d.node.Holds(check, need)
+}
+
+// runLeadership follows the leader's lease until ctx ends: on gaining it
+// the alerting engine goes active (restoring from the store first) and
+// the dispatcher starts; on losing it both stop writing.
+func (d *daemon) runLeadership(ctx context.Context) {
+	var stop context.CancelFunc
+	var done sync.WaitGroup
+	startDispatch := func() context.CancelFunc {
+		dctx, cancel := context.WithCancel(ctx)
+		done.Go(func() { d.outbox.Run(dctx) })
+		return cancel
+	}
+	stopDispatch := func() {
+		if stop != nil {
+			stop()
+			done.Wait()
+			stop = nil
+		}
+	}
+	defer stopDispatch()
+	leader := false
+	t := time.NewTicker(leadershipPoll)
+	defer t.Stop()
+	for {
+		if now := d.node.IsLeader(); now != leader {
+			leader = now
+			d.alerts.SetActive(leader)
+			if dispatchesHere(leader) {
+				if stop == nil {
+					stop = startDispatch()
+				}
+			} else {
+				stopDispatch()
+			}
+			if leader {
+				d.logger.Info("cluster: this replica is the leader: it writes alert state, sends notifications, compacts history",
+					"member", d.node.ID())
+			} else {
+				d.logger.Info("cluster: this replica is no longer the leader", "member", d.node.ID())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// syncBeats reads, every beatSyncEvery until ctx ends, the heartbeats
+// that any replica received and stored, and evaluates at once the checks
+// this replica owns whose heartbeat advanced.
+func (d *daemon) syncBeats(ctx context.Context) {
+	t := time.NewTicker(beatSyncEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		beats, err := d.store.Beats(ctx)
+		if err != nil {
+			if !failing && ctx.Err() == nil && !errors.Is(err, store.ErrUnavailable) {
+				d.logger.Warn("cluster: heartbeats of the other replicas not read; retrying", "err", err)
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		var advanced []string
+		for name, at := range beats {
+			if prev, ok := d.beats.LastBeat(name); !ok || at.After(prev) {
+				advanced = append(advanced, name)
+			}
+		}
+		d.beats.Restore(beats)
+		for _, name := range advanced {
+			d.evaluateNow(ctx, name)
+		}
+	}
+}
+
+// closeCluster leaves the cluster (its leases released, so that the
+// others take over at their next round) and stops the results feed; the
+// scheduler and the background loops must have stopped.
+func (d *daemon) closeCluster() {
+	if d.feed != nil {
+		_ = d.feed.Close()
+		d.feed = nil
+	}
+	if d.node != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.node.Close(ctx); err != nil {
+			d.logger.Warn("cluster: leaving failed; the others take over after the lease TTL", "err", err)
+		}
+		d.node = nil
+	}
+}
