@@ -2,6 +2,9 @@ package alerting
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"time"
 
 	"github.com/monitor-dev/monitor/store"
 )
@@ -84,4 +87,85 @@ func (e *Engine) writeExternal(ctx context.Context, evs []store.AuditEvent) {
 		}
 		e.mu.Unlock()
 	}
+}
+
+// refresh reads the silences and open escalations from the store and
+// applies those that replicas other than this one added, expired, opened
+// or resolved (each replica's API writes them to the store): a new
+// silence mutes at once, an escalation opened elsewhere fires here, one
+// resolved elsewhere resolves. Step calls it every Options.Refresh.
+func (e *Engine) refresh(ctx context.Context) error {
+	now := e.now()
+	sils, err := e.st.Silences(ctx, now)
+	if err != nil {
+		return fmt.Errorf("load silences: %w", err)
+	}
+	escs, err := e.st.Escalations(ctx, EscalationOpen, MaxOpenEscalations)
+	if err != nil {
+		return fmt.Errorf("load escalations: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.restored {
+		return nil // Restore reads them all
+	}
+	stored := make(map[string]bool, len(sils))
+	changed := false
+	for _, s := range sils {
+		stored[s.ID] = true
+		if prev, ok := e.silences[s.ID]; (!ok && len(e.silences) < MaxSilences) ||
+			ok && (!prev.EndsAt.Equal(s.EndsAt) || !prev.StartsAt.Equal(s.StartsAt) || !maps.Equal(prev.Matchers, s.Matchers)) {
+			e.silences[s.ID] = s
+			changed = true
+		}
+	}
+	for id, s := range e.silences {
+		if !stored[id] && now.Before(s.EndsAt) {
+			delete(e.silences, id) // expired elsewhere
+			delete(e.silActive, id)
+			changed = true
+		}
+	}
+	if changed {
+		e.silVersion++
+		e.bump()
+	}
+	open := make(map[string]bool, len(escs))
+	for _, esc := range escs {
+		open[esc.ID] = true
+		if _, ok := e.escalations[esc.ID]; ok {
+			continue
+		}
+		e.escalations[esc.ID] = esc
+		e.bump()
+		if a := e.alerts[prefixEscalation+esc.ID]; a == nil || !a.Firing {
+			e.fireEscalation(esc, now)
+		}
+	}
+	for id := range e.escalations {
+		if open[id] {
+			continue
+		}
+		delete(e.escalations, id) // resolved elsewhere
+		e.bump()
+		if a := e.alerts[prefixEscalation+id]; a != nil {
+			before := fp(a)
+			if a.Firing {
+				a.resolve(now)
+				e.noteTransition(a, resolved, now)
+			}
+			a.Gone = true
+			e.update(a, now, before)
+		}
+	}
+	return nil
+}
+
+// refreshDue reports whether step should refresh now, and notes it.
+func (e *Engine) refreshDue(now time.Time) bool {
+	if e.opts.Refresh <= 0 || now.Sub(e.refreshed) < e.opts.Refresh {
+		return false
+	}
+	e.refreshed = now
+	return true
 }

@@ -65,3 +65,51 @@ func TestFailoverToPassiveEngine(t *testing.T) {
 		expect("oncall firing check:db=firing", "oncall resolved check:db=resolved")
 	})
 }
+
+// TestRefreshAppliesOtherReplicasOps: a silence and an escalation made
+// through a follower's API reach the leader's engine within Refresh: the
+// silence mutes the leader's notification, the escalation pages once from
+// the leader and its resolution is told once.
+func TestRefreshAppliesOtherReplicasOps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		cfg := cfgWith(catchAll)
+		specs := []check.Spec{spec("db", check.Critical, "")}
+		st := newMemStore()
+		leader := newRig(t, cfg, specs, Options{Store: st, Refresh: 2 * time.Second})
+		follower := newRig(t, cfg, specs, Options{Store: st, Passive: true, Refresh: 2 * time.Second})
+		expect := func(want ...string) {
+			t.Helper()
+			if got := summaries(st.sent(t)); !equal(got, want) {
+				t.Fatalf("notifications:\n got %q\nwant %q", got, want)
+			}
+		}
+		if _, err := follower.e.AddSilence(ctx, store.Silence{Matchers: map[string]string{"check": "db"},
+			EndsAt: time.Now().Add(time.Hour)}, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		leader.wait(3 * time.Second)
+		if n := len(leader.e.Silences()); n != 1 {
+			t.Fatalf("leader knows %d silences, want the follower's", n)
+		}
+		leader.fail("db")
+		follower.fail("db")
+		leader.wait(5 * time.Second)
+		expect() // silenced
+
+		esc, err := follower.e.Escalate(ctx, store.Escalation{Handle: "acme", Severity: "HIGH", Summary: "Links broken"}, "ops")
+		if err != nil {
+			t.Fatal(err)
+		}
+		leader.wait(3 * time.Second)
+		expect("oncall firing escalation:" + esc.ID + "=firing")
+		if _, err := follower.e.ResolveEscalation(ctx, esc.ID, "ops"); err != nil {
+			t.Fatal(err)
+		}
+		leader.wait(3 * time.Second)
+		expect("oncall firing escalation:"+esc.ID+"=firing", "oncall resolved escalation:"+esc.ID+"=resolved")
+		if n := len(leader.e.OpenEscalations()); n != 0 {
+			t.Fatalf("leader has %d open escalations, want 0", n)
+		}
+	})
+}

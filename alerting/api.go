@@ -36,6 +36,10 @@ type Options struct {
 	// Passive starts the engine passive (see SetActive): a replica of a
 	// cluster that is not (yet) the leader.
 	Passive bool
+	// Refresh is how often Run reads the silences and open escalations
+	// back from the store, to apply those other replicas' APIs added or
+	// ended (0: never, a single daemon: its own API is the only one).
+	Refresh time.Duration
 }
 
 // View is one alert as GET /v2/alerts shows it.

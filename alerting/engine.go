@@ -115,6 +115,9 @@ type Engine struct {
 	// external holds the events given to Audit meanwhile, written alone.
 	passive  bool
 	external []store.AuditEvent
+	// refreshed is when step last read the silences and escalations back
+	// (Options.Refresh); step's alone.
+	refreshed time.Time
 }
 
 // tooMany logs, once, that an alert is not tracked for the MaxAlerts bound.
@@ -704,6 +707,11 @@ func (e *Engine) step(ctx context.Context) {
 			}
 			e.failing = true
 			return
+		}
+	}
+	if e.refreshDue(e.now()) {
+		if err := e.refresh(ctx); err != nil {
+			e.log.Debug("Silences and escalations not read back; retrying", "err", err)
 		}
 	}
 	now := e.now()

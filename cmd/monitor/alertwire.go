@@ -46,6 +46,7 @@ func (d *daemon) newAlerting(ctx context.Context, cfg *config.Config) error {
 		Wake:      d.outbox.Wake,
 		// A replica's engine is passive until it leads (runLeadership).
 		Passive: cfg.Cluster.Enabled,
+		Refresh: opsRefresh(cfg),
 		InMaintenance: func(check string, at time.Time) bool {
 			if m := d.maint.Load(); m != nil {
 				return (*m)(check, at)
@@ -64,6 +65,15 @@ func (d *daemon) newAlerting(ctx context.Context, cfg *config.Config) error {
 	d.srv.SetAlerting(d.alerts, d.store)
 	d.srv.SetOutbox(d.outbox)
 	return nil
+}
+
+// opsRefresh is how often the alerting engine reads back the silences and
+// escalations the other replicas' APIs wrote (cluster mode only).
+func opsRefresh(cfg *config.Config) time.Duration {
+	if cfg.Cluster.Enabled {
+		return 2 * time.Second
+	}
+	return 0
 }
 
 // setMaintenance applies cfg's maintenance windows to the hub and the
