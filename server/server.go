@@ -54,7 +54,7 @@ type Server struct {
 	degraded atomic.Pointer[func() string]
 	// unready says why the replica must not take traffic, for /readyz
 	// ("" when it may)
-	unready atomic.Pointer[func() string]
+	unready  atomic.Pointer[func() string]
 	links    linkAPI
 	history  historyAPI
 	outbox   outboxAPI
