@@ -456,6 +456,12 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-cluster-lease.yml",
+			want: []string{
+				`invalid-cluster-lease.yml:2:38: lease_ttl 10s is too short for check "slow", whose run may take 5s (a run starts only while its lease has that long left: want lease_ttl ≥ 12s, or a shorter timeout)`,
+			},
+		},
+		{
 			file: "invalid-cluster-demo.yml",
 			want: []string{
 				`invalid-cluster-demo.yml:5:19: demo.database cannot be used with cluster.enabled (the demo keeps its history apart, in SQLite)`,
@@ -822,8 +828,9 @@ alerting:
 func TestCluster(t *testing.T) {
 	cfg, err := config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
 cluster: { enabled: true, location: eu-west-1.a_b, lease_ttl: 5s }
+databases: { app: { dsn: "postgres://monitor@127.0.0.1/app" } }
 checks:
-  - { name: x, kind: link, urls: ["https://example.com/"] }
+  - { name: x, kind: db, database: app, timeout: 2s }
 `), env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -831,5 +838,18 @@ checks:
 	want := config.Cluster{Enabled: true, Location: "eu-west-1.a_b", LeaseTTL: 5 * time.Second}
 	if cfg.Cluster != want {
 		t.Errorf("Cluster = %+v, want %+v", cfg.Cluster, want)
+	}
+	// Without lease_ttl, the default grows to fit the longest run (a link
+	// check's is its interval).
+	cfg, err = config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
+cluster: { enabled: true }
+checks:
+  - { name: x, kind: link, urls: ["https://example.com/"], interval: 30s }
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 67 * time.Second; cfg.Cluster.LeaseTTL != want {
+		t.Errorf("default lease_ttl with a 30s link check = %s, want %s", cfg.Cluster.LeaseTTL, want)
 	}
 }
