@@ -210,3 +210,19 @@ func (d *daemon) closeCluster() {
 		d.node = nil
 	}
 }
+
+// fitsLease returns an error unless every check of cfg fits the lease TTL
+// of running, the cluster section the daemon started with (a reload that
+// changes cluster: takes effect on restart only).
+func fitsLease(cfg *config.Config, running config.Cluster) error {
+	if !running.Enabled {
+		return nil
+	}
+	for _, sp := range cfg.Checks {
+		if rt := sp.RunTimeout(); rt > time.Duration(float64(running.LeaseTTL)*config.RunShareOfLease) {
+			return fmt.Errorf("check %q's run may take %s, too long for the running lease_ttl %s (want ≥ %s: restart with it)",
+				sp.Name, check.FormatDuration(rt), check.FormatDuration(running.LeaseTTL), check.FormatDuration(config.LeaseFor(rt)))
+		}
+	}
+	return nil
+}

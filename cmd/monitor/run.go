@@ -462,6 +462,13 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 		d.auditRejected(actor, via, map[string]any{"stage": "statuspage"})
 		return server.ReloadResult{}, d.refused("statuspage", err, cfg)
 	}
+	if cfg.Cluster != d.cfg.Cluster {
+		if err := fitsLease(cfg, d.cfg.Cluster); err != nil {
+			d.logger.Error("reload rejected: cluster", "err", err)
+			d.auditRejected(actor, via, map[string]any{"stage": "cluster"})
+			return server.ReloadResult{}, d.refused("cluster", err, cfg)
+		}
+	}
 	// Build: the receivers' senders, and new pools when the databases
 	// changed (not yet used).
 	applyAlerting, err := d.reloadAlerting(cfg)
@@ -509,6 +516,11 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 		restart = append(restart, "storage")
 		d.logger.Warn("storage changed; it takes effect on restart")
 		cfg.Storage = d.cfg.Storage
+	}
+	if cfg.Cluster != d.cfg.Cluster {
+		restart = append(restart, "cluster")
+		d.logger.Warn("cluster changed; it takes effect on restart")
+		cfg.Cluster = d.cfg.Cluster
 	}
 	if swapEnv != nil {
 		old, oldTimeout := d.env, maxTimeout(d.cfg)
