@@ -100,6 +100,7 @@ type replica struct {
 	*proc
 	name  string
 	proxy *tcpProxy
+	start func() *proc // starts it (again)
 }
 
 // metrics scrapes the replica's /metrics.
@@ -163,17 +164,18 @@ func TestE2EClusterReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rs []*replica
-	for i, name := range []string{"a", "b", "c"} {
+	for _, name := range []string{"a", "b", "c"} {
 		dir := t.TempDir()
 		proxy := startTCPProxy(t, u.Host)
 		pu := *u
 		pu.Host = proxy.addr()
 		cfgPath := filepath.Join(dir, "config.yaml")
-		p := startMonitor(t, dir, func(listen string) (string, string) {
-			return cfgPath, fmt.Sprintf(clusterConfig, listen, pu.String(), "zone-"+name, dsn, checkLines.String(), rcv.URL)
-		}, []string{"--config", cfgPath})
-		rs = append(rs, &replica{proc: p, name: name, proxy: proxy})
-		_ = i
+		start := func() *proc {
+			return startMonitor(t, dir, func(listen string) (string, string) {
+				return cfgPath, fmt.Sprintf(clusterConfig, listen, pu.String(), "zone-"+name, dsn, checkLines.String(), rcv.URL)
+			}, []string{"--config", cfgPath})
+		}
+		rs = append(rs, &replica{proc: start(), name: name, proxy: proxy, start: start})
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -365,7 +367,75 @@ func TestE2EClusterReplicas(t *testing.T) {
 		return resp.StatusCode == http.StatusOK && m.get(t, "monitor_cluster_owned_checks") > 0,
 			fmt.Sprintf("readyz %d %s, owned %v", resp.StatusCode, b, m.get(t, "monitor_cluster_owned_checks"))
 	})
-	for _, r := range live {
+
+	// Rolling restart: the killed replica comes back, then each one in
+	// turn stops (SIGTERM: its leases are released) and starts again,
+	// while flag fails: it is paged once and resolved once.
+	exec1(t, db, "DROP TABLE cluster_flag")
+	eventually(t, 10*time.Second, "flag paged again", func() (bool, string) {
+		return hooks.count("check:flag", "firing") == 2, hooks.String()
+	})
+	owning := func(r *replica) {
+		t.Helper()
+		eventually(t, 10*time.Second, r.name+" owning checks", func() (bool, string) {
+			n := r.metrics(t).get(t, "monitor_cluster_owned_checks")
+			return n > 0, fmt.Sprintf("owns %v", n)
+		})
+	}
+	dead.proc = dead.start()
+	owning(dead)
+	for _, r := range rs {
+		var others []*replica
+		for _, o := range rs {
+			if o != r {
+				others = append(others, o)
+			}
+		}
+		var mine []string
+		for _, s := range r.metrics(t).find("monitor_check_status") {
+			if !slices.Contains(mine, s.labels["check"]) {
+				mine = append(mine, s.labels["check"])
+			}
+		}
+		before := make([]map[string]float64, len(others))
+		for i, o := range others {
+			before[i] = o.runs(t)
+		}
+		r.stop()
+		handover := eventually(t, 10*time.Second, "checks of "+r.name+" run elsewhere", func() (bool, string) {
+			var missing []string
+			now := make([]map[string]float64, len(others))
+			for i, o := range others {
+				now[i] = o.runs(t)
+			}
+			for _, name := range mine {
+				ran := false
+				for i := range others {
+					ran = ran || now[i][name] > before[i][name]
+				}
+				if !ran {
+					missing = append(missing, name)
+				}
+			}
+			return len(missing) == 0, fmt.Sprintf("not run since %s stopped: %v", r.name, missing)
+		})
+		t.Logf("rolling restart: %d checks of %s ran elsewhere %s after its SIGTERM", len(mine), r.name, handover.Round(10*time.Millisecond))
+		r.proc = r.start()
+		owning(r)
+	}
+	eventually(t, 10*time.Second, "one leader after the rolling restart", func() (bool, string) {
+		l, why := leaderOf(rs)
+		return l != nil, why
+	})
+	exec1(t, db, "CREATE TABLE cluster_flag (ok int); INSERT INTO cluster_flag VALUES (1)")
+	eventually(t, 10*time.Second, "flag resolved again", func() (bool, string) {
+		return hooks.count("check:flag", "resolved") == 2, hooks.String()
+	})
+	time.Sleep(time.Second)
+	if f, r := hooks.count("check:flag", "firing"), hooks.count("check:flag", "resolved"); f != 2 || r != 2 {
+		t.Fatalf("after the rolling restart flag was told firing %d, resolved %d times, want 2 each: %s", f, r, hooks)
+	}
+	for _, r := range rs {
 		r.stop()
 	}
 }
