@@ -225,7 +225,7 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) er
 	if err := tx.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&current); err != nil {
 		return err
 	}
-	if latest := migrations[len(migrations)-1].version; current.Int64 > int64(latest) {
+	if latest := latestVersion(); current.Int64 > int64(latest) {
 		return fmt.Errorf("%w (database at version %d, this monitor at %d)", ErrSchemaTooNew, current.Int64, latest)
 	}
 	var n int
@@ -247,4 +247,14 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) er
 		return err
 	}
 	return tx.Commit()
+}
+
+// latestVersion is the newest migration this monitor knows (migrations
+// may be added to the list out of order, from init functions).
+func latestVersion() int {
+	v := 0
+	for _, m := range migrations {
+		v = max(v, m.version)
+	}
+	return v
 }
