@@ -210,6 +210,20 @@ func (s *sqlStore) ReleaseClaims(ctx context.Context, by string) error {
 	return nil
 }
 
+// dropClaims clears every claim: Open does it for the store's only daemon
+// (Options.Owner), whose outbox dispatcher is then the only one, so that
+// the deliveries a daemon that died had claimed go out as soon as the next
+// one starts, not a claim TTL later. Replicas sharing a store (which
+// cannot all be its Owner) leave each other's claims alone.
+func (s *sqlStore) dropClaims(ctx context.Context) error {
+	_, err := s.wdb.ExecContext(ctx, s.d.rebind(`UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+		WHERE state = ? AND claimed_by IS NOT NULL`), DeliveryPending)
+	if err != nil {
+		return fmt.Errorf("drop the outbox's claims: %w", err)
+	}
+	return nil
+}
+
 // The claims of Lazy fail with ErrUnavailable while the store is not open.
 
 // claimer is the claiming part of the store.

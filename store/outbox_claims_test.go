@@ -234,3 +234,30 @@ func TestMigrationsInAnyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnerDropsClaims: the store's only daemon (Options.Owner) takes over
+// the claims a daemon that died left, at once; a second handle without
+// Owner (a replica) leaves them.
+func TestOwnerDropsClaims(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := e.dsn(t)
+			st := openT(t, dsn, Options{})
+			ids := commit(t, st, AlertCommit{Deliveries: []Delivery{dlv("n1", "hook", time.Now(), "check:x")}})
+			if got, err := st.ClaimDeliveries(ctx, Claim{By: "died", Limit: 10, TTL: time.Hour}); err != nil || len(got) != 1 {
+				t.Fatalf("claimed %v, %v", claimIDs(got), err)
+			}
+			replica := openT(t, dsn, Options{})
+			if got, _ := replica.ClaimDeliveries(ctx, Claim{By: "replica", Limit: 10, TTL: time.Hour}); len(got) != 0 {
+				t.Fatalf("a replica took %v while the claim holds", claimIDs(got))
+			}
+			_ = replica.Close()
+			_ = st.Close()
+			owner := openT(t, dsn, Options{Owner: &Owner{Listen: "test"}})
+			if got, err := owner.ClaimDeliveries(ctx, Claim{By: "next", Limit: 10, TTL: time.Hour}); err != nil || !slices.Equal(claimIDs(got), ids) {
+				t.Errorf("the owner claimed %v, %v; want %v at once", claimIDs(got), err, ids)
+			}
+		})
+	}
+}
