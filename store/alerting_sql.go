@@ -585,7 +585,19 @@ func (s *sqlStore) recordAttempts(ctx context.Context, by string, as []Attempt) 
 			d := states[r.a.DeliveryID]
 			if d != nil && by != "" && d.claimedBy != by && (d.claimLive || d.state != DeliveryPending || d.attempts >= r.a.Attempt) {
 				// Another dispatcher holds it, or took it over and
-				// recorded an attempt since by claimed it.
+				// recorded an attempt since by claimed it; or this very
+				// attempt was recorded already (a batch recorded again
+				// after an unclear failure), which the log tells.
+				if !d.claimLive {
+					mine, err := s.attemptLogged(ctx, tx, r.a)
+					if err != nil {
+						return err
+					}
+					if mine {
+						skipped++
+						continue
+					}
+				}
 				if len(lost) == 0 || lost[len(lost)-1] != d.id {
 					lost = append(lost, d.id)
 				}
@@ -628,6 +640,19 @@ func (s *sqlStore) recordAttempts(ctx context.Context, by string, as []Attempt) 
 // readDeliveryStates reads the deliveries ids. With lock (PostgreSQL) it
 // locks their rows until the transaction ends, so that no dispatcher
 // claims one between this read and the write of its new state.
+// attemptLogged reports whether the log holds attempt a already: its
+// delivery, number, start and outcome.
+func (s *sqlStore) attemptLogged(ctx context.Context, tx *sql.Tx, a Attempt) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM delivery_attempts
+		WHERE delivery_id = ? AND attempt = ? AND at = ? AND outcome = ?`),
+		a.DeliveryID, a.Attempt, toMs(a.At), a.Outcome).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read attempt log: %w", err)
+	}
+	return n > 0, nil
+}
+
 func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int64, lock bool) (map[int64]*deliveryState, error) {
 	out := make(map[int64]*deliveryState, len(ids))
 	tail := ")"

@@ -190,7 +190,8 @@ func (s *sqlStore) claimed(ctx context.Context, q string, args []any) ([]Deliver
 // others are lost claims: by's claim lapsed and another dispatcher took
 // the delivery over (or already finished it), so by's attempt must not
 // overwrite what that one records. Their delivery ids are returned,
-// and nothing of them is stored.
+// and nothing of them is stored. An attempt the log already holds (a
+// batch recorded again after an unclear failure) is left out, not lost.
 func (s *sqlStore) RecordClaimedAttempts(ctx context.Context, by string, as []Attempt) (lost []int64, err error) {
 	if by == "" {
 		return nil, fmt.Errorf("store attempts: %w", invalid("empty claimant id"))

@@ -78,9 +78,14 @@ func TestClaims(t *testing.T) {
 			if err != nil || !slices.Equal(claimIDs(got), []int64{ids[1]}) || got[0].Attempts != 1 {
 				t.Fatalf("c claimed %+v, %v; want the retried delivery %d, 1 attempt made", got, err, ids[1])
 			}
-			// a's attempt counts, and finishes its claim.
-			if lost, err := st.RecordClaimedAttempts(ctx, "a", []Attempt{{DeliveryID: ids[4], Attempt: 1, Outcome: OutcomeSent}}); err != nil || len(lost) != 0 {
+			// a's attempt counts, and finishes its claim; the same batch
+			// recorded again (after an unclear failure) is no lost claim.
+			aSent := []Attempt{{DeliveryID: ids[4], Attempt: 1, At: now, Outcome: OutcomeSent}}
+			if lost, err := st.RecordClaimedAttempts(ctx, "a", aSent); err != nil || len(lost) != 0 {
 				t.Fatalf("a recording its delivery: lost %v, %v", lost, err)
+			}
+			if lost, err := st.RecordClaimedAttempts(ctx, "a", aSent); err != nil || len(lost) != 0 {
+				t.Fatalf("a recording its delivery again: lost %v, %v; want none", lost, err)
 			}
 			if ps, _ := st.PendingDeliveriesOf(ctx, "hook", 10); slices.Contains(claimIDs(ps), ids[4]) {
 				t.Errorf("delivery %d still pending after a sent it", ids[4])
