@@ -125,17 +125,24 @@ func (s *sqlStore) ClaimDeliveries(ctx context.Context, c Claim) ([]Delivery, er
 		args = append(args, c.Receiver)
 	}
 	args = append(args, clampLimit(c.Limit, maxListLimit))
+	// PostgreSQL: = ANY(ARRAY(...)) makes the picked ids a parameter of
+	// the update, which then finds them by primary key (with IN it may
+	// join them to a scan of the whole table, sent deliveries included).
+	in, out := "id IN (", ")"
+	if s.d == postgresDialect {
+		in, out = "id = ANY(ARRAY(", "))"
+	}
 	q, qargs := s.expand(`UPDATE deliveries SET claimed_by = ?, claimed_until = `+claimUntilSQL+`
-		WHERE id IN (SELECT id FROM deliveries WHERE `+where+`
+		WHERE `+in+`SELECT id FROM deliveries WHERE `+where+`
 			AND (claimed_until IS NULL OR claimed_until <= {{now}})
-			ORDER BY due_at, id LIMIT ?{{skip_locked}})
+			ORDER BY due_at, id LIMIT ?{{skip_locked}}`+out+`
 		RETURNING `+deliveryColumns, args...)
-	out, err := s.claimed(ctx, q, qargs)
+	ds, err := s.claimed(ctx, q, qargs)
 	if err != nil {
 		return nil, fmt.Errorf("store claim deliveries: %w", err)
 	}
-	slices.SortFunc(out, func(a, b Delivery) int { return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.ID, b.ID)) })
-	return out, nil
+	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.ID, b.ID)) })
+	return ds, nil
 }
 
 // RenewClaim claims delivery id again for c.By (c.Receiver and c.Limit
