@@ -139,13 +139,20 @@ func (s *sqlStore) nowOr(t time.Time) time.Time {
 // result writes take turns) under the alerting lock (PostgreSQL, so that
 // concurrent alert writers never deadlock on each other's rows).
 func (s *sqlStore) alertTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.alertsTx(ctx, true, fn)
+}
+
+// alertsTx is alertTx, with the alerting lock only when lock is set.
+func (s *sqlStore) alertsTx(ctx context.Context, lock bool, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.d.lock(ctx, tx, lockAlerts); err != nil {
-		return fmt.Errorf("lock: %w", err)
+	if lock {
+		if err := s.d.lock(ctx, tx, lockAlerts); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		return err
@@ -574,7 +581,11 @@ func (s *sqlStore) recordAttempts(ctx context.Context, by string, as []Attempt) 
 		}
 	}
 	skipped := 0
-	err = s.alertTx(ctx, func(tx *sql.Tx) error {
+	// A dispatcher's claimed attempts (PostgreSQL) do without the
+	// alerting lock, so that dispatchers record at the same time: they
+	// lock the rows of their deliveries, in id order, and no other writer
+	// waits for a row while holding one of those.
+	err = s.alertsTx(ctx, by == "", func(tx *sql.Tx) error {
 		lost, skipped = nil, 0 // a retried transaction starts afresh
 		states, err := s.readDeliveryStates(ctx, tx, ids, by != "")
 		if err != nil {
@@ -657,7 +668,7 @@ func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int
 	out := make(map[int64]*deliveryState, len(ids))
 	tail := ")"
 	if lock && s.d == postgresDialect {
-		tail = ") FOR UPDATE"
+		tail = ") ORDER BY id FOR UPDATE"
 	}
 	for start := 0; start < len(ids); start += alertChunk {
 		part := ids[start:min(start+alertChunk, len(ids))]
