@@ -248,13 +248,3 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) er
 	}
 	return tx.Commit()
 }
-
-// latestVersion is the newest migration this monitor knows (migrations
-// may be added to the list out of order, from init functions).
-func latestVersion() int {
-	v := 0
-	for _, m := range migrations {
-		v = max(v, m.version)
-	}
-	return v
-}

@@ -22,3 +22,13 @@ func init() {
 	migrations = append(migrations, claimsMigration)
 	slices.SortStableFunc(migrations, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 }
+
+// latestVersion is the newest migration this monitor knows (migrations
+// may be added to the list out of order, from init functions).
+func latestVersion() int {
+	v := 0
+	for _, m := range migrations {
+		v = max(v, m.version)
+	}
+	return v
+}
