@@ -266,3 +266,41 @@ func TestOwnerDropsClaims(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyClaims: a Lazy store claims once open, and says ErrUnavailable
+// before.
+func TestLazyClaims(t *testing.T) {
+	ctx := context.Background()
+	l := NewLazy(sqliteDSN(t), Options{}, nil)
+	c := Claim{By: "a", Limit: 10, TTL: time.Minute}
+	if _, err := l.ClaimDeliveries(ctx, c); err != ErrUnavailable {
+		t.Errorf("ClaimDeliveries on a closed Lazy: %v", err)
+	}
+	if _, err := l.RenewClaim(ctx, c, 1); err != ErrUnavailable {
+		t.Errorf("RenewClaim on a closed Lazy: %v", err)
+	}
+	if _, err := l.RecordClaimedAttempts(ctx, "a", nil); err != ErrUnavailable {
+		t.Errorf("RecordClaimedAttempts on a closed Lazy: %v", err)
+	}
+	if err := l.ReleaseClaims(ctx, "a"); err != ErrUnavailable {
+		t.Errorf("ReleaseClaims on a closed Lazy: %v", err)
+	}
+	if err := l.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	ids := commit(t, l, AlertCommit{Deliveries: []Delivery{dlv("n1", "hook", time.Now(), "check:x")}})
+	got, err := l.ClaimDeliveries(ctx, c)
+	if err != nil || !slices.Equal(claimIDs(got), ids) {
+		t.Fatalf("claimed %v, %v; want %v", claimIDs(got), err, ids)
+	}
+	if _, err := l.RenewClaim(ctx, c, ids[0]); err != nil {
+		t.Errorf("RenewClaim: %v", err)
+	}
+	if lost, err := l.RecordClaimedAttempts(ctx, "a", []Attempt{{DeliveryID: ids[0], Attempt: 1, Outcome: OutcomeSent}}); err != nil || len(lost) != 0 {
+		t.Errorf("RecordClaimedAttempts: lost %v, %v", lost, err)
+	}
+	if err := l.ReleaseClaims(ctx, "a"); err != nil {
+		t.Errorf("ReleaseClaims: %v", err)
+	}
+}
