@@ -139,13 +139,20 @@ func (s *sqlStore) nowOr(t time.Time) time.Time {
 // result writes take turns) under the alerting lock (PostgreSQL, so that
 // concurrent alert writers never deadlock on each other's rows).
 func (s *sqlStore) alertTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.alertsTx(ctx, true, fn)
+}
+
+// alertsTx is alertTx, with the alerting lock only when lock is set.
+func (s *sqlStore) alertsTx(ctx context.Context, lock bool, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := s.d.lock(ctx, tx, lockAlerts); err != nil {
-		return fmt.Errorf("lock: %w", err)
+	if lock {
+		if err := s.d.lock(ctx, tx, lockAlerts); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		return err
@@ -513,6 +520,8 @@ type deliveryState struct {
 	doneAt                   *int64
 	receiver, notificationID string
 	alertIDs                 string
+	claimedBy                string // "" when not claimed
+	claimLive                bool   // claimed, and the claim has not lapsed
 	changed                  bool
 }
 
@@ -527,18 +536,26 @@ type deliveryState struct {
 // with one statement per 100 deliveries, and the attempts logged likewise:
 // a dispatcher's batch costs a few statements, not a few per attempt.
 func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
+	_, err := s.recordAttempts(ctx, "", as)
+	return err
+}
+
+// recordAttempts is RecordAttempts (by "") and RecordClaimedAttempts (by
+// a dispatcher's id, which must not be under another dispatcher's live
+// claim). Every delivery it changes loses its claim.
+func (s *sqlStore) recordAttempts(ctx context.Context, by string, as []Attempt) (lost []int64, err error) {
 	if len(as) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows := make([]attemptRow, len(as))
 	for i, a := range as {
 		switch {
 		case a.DeliveryID <= 0:
-			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("no delivery id"))
+			return nil, fmt.Errorf("store attempts: attempt %d: %w", i, invalid("no delivery id"))
 		case a.Attempt < 1:
-			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("attempt number %d", a.Attempt))
+			return nil, fmt.Errorf("store attempts: attempt %d: %w", i, invalid("attempt number %d", a.Attempt))
 		case a.Outcome != OutcomeSent && a.Outcome != OutcomeRetry && a.Outcome != OutcomeDead:
-			return fmt.Errorf("store attempts: attempt %d: %w", i, invalid("outcome %.32q", a.Outcome))
+			return nil, fmt.Errorf("store attempts: attempt %d: %w", i, invalid("outcome %.32q", a.Outcome))
 		}
 		a.At = s.nowOr(a.At)
 		if a.Outcome == OutcomeRetry && a.NextAt.IsZero() {
@@ -564,14 +581,39 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 		}
 	}
 	skipped := 0
-	err := s.alertTx(ctx, func(tx *sql.Tx) error {
-		states, err := s.readDeliveryStates(ctx, tx, ids)
+	// A dispatcher's claimed attempts (PostgreSQL) do without the
+	// alerting lock, so that dispatchers record at the same time: they
+	// lock the rows of their deliveries, in id order, and no other writer
+	// waits for a row while holding one of those.
+	err = s.alertsTx(ctx, by == "", func(tx *sql.Tx) error {
+		lost, skipped = nil, 0 // a retried transaction starts afresh
+		states, err := s.readDeliveryStates(ctx, tx, ids, by != "")
 		if err != nil {
 			return err
 		}
 		logged := rows[:0]
 		for _, r := range rows {
 			d := states[r.a.DeliveryID]
+			if d != nil && by != "" && d.claimedBy != by && (d.claimLive || d.state != DeliveryPending || d.attempts >= r.a.Attempt) {
+				// Another dispatcher holds it, or took it over and
+				// recorded an attempt since by claimed it; or this very
+				// attempt was recorded already (a batch recorded again
+				// after an unclear failure), which the log tells.
+				if !d.claimLive {
+					mine, err := s.attemptLogged(ctx, tx, r.a)
+					if err != nil {
+						return err
+					}
+					if mine {
+						skipped++
+						continue
+					}
+				}
+				if len(lost) == 0 || lost[len(lost)-1] != d.id {
+					lost = append(lost, d.id)
+				}
+				continue
+			}
 			if d == nil || d.state != DeliveryPending || d.attempts >= r.a.Attempt {
 				skipped++
 				continue
@@ -598,24 +640,48 @@ func (s *sqlStore) RecordAttempts(ctx context.Context, as []Attempt) error {
 		return s.insertAttempts(ctx, tx, logged)
 	})
 	if err != nil {
-		return fmt.Errorf("store attempts: %w", err)
+		return nil, fmt.Errorf("store attempts: %w", err)
 	}
 	if skipped > 0 {
 		s.logger.DebugContext(ctx, "delivery attempts left out: not pending or already recorded", "count", skipped)
 	}
-	return nil
+	return lost, nil
 }
 
-func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int64) (map[int64]*deliveryState, error) {
+// readDeliveryStates reads the deliveries ids. With lock (PostgreSQL) it
+// locks their rows until the transaction ends, so that no dispatcher
+// claims one between this read and the write of its new state.
+// attemptLogged reports whether the log holds attempt a already: its
+// delivery, number, start and outcome.
+func (s *sqlStore) attemptLogged(ctx context.Context, tx *sql.Tx, a Attempt) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM delivery_attempts
+		WHERE delivery_id = ? AND attempt = ? AND at = ? AND outcome = ?`),
+		a.DeliveryID, a.Attempt, toMs(a.At), a.Outcome).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read attempt log: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int64, lock bool) (map[int64]*deliveryState, error) {
 	out := make(map[int64]*deliveryState, len(ids))
+	tail := ")"
+	if lock && s.d == postgresDialect {
+		tail = ") ORDER BY id FOR UPDATE"
+	}
 	for start := 0; start < len(ids); start += alertChunk {
 		part := ids[start:min(start+alertChunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+		nowExpr, nowArgs := s.nowSQL()
+		args := make([]any, 0, len(part)+len(nowArgs))
+		args = append(args, nowArgs...)
+		for _, id := range part {
+			args = append(args, id)
 		}
 		q := s.multiRowTuples(`SELECT id, state, attempts, due_at, last_error, last_status, done_at, receiver,
-			notification_id, alert_ids FROM deliveries WHERE id IN (`, "?", len(part), ")")
+			notification_id, alert_ids, COALESCE(claimed_by, ''),
+			CASE WHEN claimed_until > `+nowExpr+` THEN 1 ELSE 0 END
+			FROM deliveries WHERE id IN (`, "?", len(part), tail)
 		rs, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read deliveries: %w", err)
@@ -623,14 +689,16 @@ func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int
 		for rs.Next() {
 			var d deliveryState
 			var done sql.NullInt64
+			var live int
 			if err := rs.Scan(&d.id, &d.state, &d.attempts, &d.dueAt, &d.lastError, &d.lastStatus, &done,
-				&d.receiver, &d.notificationID, &d.alertIDs); err != nil {
+				&d.receiver, &d.notificationID, &d.alertIDs, &d.claimedBy, &live); err != nil {
 				rs.Close()
 				return nil, fmt.Errorf("read deliveries: %w", err)
 			}
 			if done.Valid {
 				d.doneAt = &done.Int64
 			}
+			d.claimLive = live != 0
 			out[d.id] = &d
 		}
 		err = rs.Err()
@@ -642,7 +710,8 @@ func (s *sqlStore) readDeliveryStates(ctx context.Context, tx *sql.Tx, ids []int
 	return out, nil
 }
 
-// writeDeliveryStates writes back the changed deliveries, up to alertChunk
+// writeDeliveryStates writes back the changed deliveries, and clears their
+// claims (an attempt recorded finishes the claim), up to alertChunk
 // per UPDATE ... FROM (VALUES ...) (both engines name the columns of a
 // VALUES list column1, column2, ...; the casts type PostgreSQL's
 // parameters).
@@ -654,7 +723,8 @@ func (s *sqlStore) writeDeliveryStates(ctx context.Context, tx *sql.Tx, ids []in
 		}
 	}
 	const head = "UPDATE deliveries SET attempts = v.column2, state = v.column3, due_at = v.column4, " +
-		"last_error = v.column5, last_status = v.column6, done_at = v.column7 FROM (VALUES "
+		"last_error = v.column5, last_status = v.column6, done_at = v.column7, " +
+		"claimed_by = NULL, claimed_until = NULL FROM (VALUES "
 	const tuple = "(CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), " +
 		"CAST(? AS INTEGER), CAST(? AS BIGINT))"
 	const tail = ") AS v WHERE deliveries.id = v.column1"
@@ -737,7 +807,7 @@ func (s *sqlStore) Replay(ctx context.Context, id int64, now time.Time) (Deliver
 	err := s.alertTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		d, err = scanDelivery(tx.QueryRowContext(ctx, s.d.rebind(`UPDATE deliveries
-			SET state = ?, attempts = 0, due_at = ?, done_at = NULL
+			SET state = ?, attempts = 0, due_at = ?, done_at = NULL, claimed_by = NULL, claimed_until = NULL
 			WHERE id = ? AND state = ? RETURNING `+deliveryColumns),
 			DeliveryPending, toMs(now), id, DeliveryDead))
 		return err

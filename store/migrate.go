@@ -248,7 +248,7 @@ func applyMigration(ctx context.Context, db *sql.DB, d *dialect, m migration) er
 	if err := tx.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&current); err != nil {
 		return err
 	}
-	if latest := migrations[len(migrations)-1].version; current.Int64 > int64(latest) {
+	if latest := latestVersion(); current.Int64 > int64(latest) {
 		return fmt.Errorf("%w (database at version %d, this monitor at %d)", ErrSchemaTooNew, current.Int64, latest)
 	}
 	var n int

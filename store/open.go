@@ -128,6 +128,12 @@ func Open(ctx context.Context, d string, opts Options) (Store, error) {
 			return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
 		}
 	}
+	if opts.Owner != nil {
+		if err := s.dropClaims(ctx); err != nil {
+			_ = s.Close()
+			return nil, redactErr(d, fmt.Errorf("store %s: %w", dl.name, err))
+		}
+	}
 	return s, nil
 }
 

@@ -12,6 +12,7 @@ import (
 // metrics are the contract's monitor_notifications_* series.
 type metrics struct {
 	total   *prometheus.CounterVec
+	lost    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	pendDsc *prometheus.Desc
 	deadDsc *prometheus.Desc
@@ -28,6 +29,10 @@ func newMetrics() *metrics {
 			Namespace: "monitor", Name: "notifications_total",
 			Help: "Notification delivery attempts by outcome: sent, retried (failed, another try is scheduled) or dead_lettered (given up).",
 		}, []string{"receiver", "outcome"}),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "monitor", Name: "notifications_claims_lost_total",
+			Help: "Delivery attempts not recorded because this dispatcher's claim lapsed and another dispatcher took the delivery over (the receiver may have had the notification twice, with one id).",
+		}, []string{"receiver"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "monitor", Name: "notification_delivery_seconds",
 			Help:    "Time from a notification becoming due to its delivery, retries included.",
@@ -49,6 +54,7 @@ func (m *metrics) configured(names []string) {
 			m.total.WithLabelValues(n, o)
 		}
 		m.latency.WithLabelValues(n)
+		m.lost.WithLabelValues(n)
 	}
 	m.mu.Lock()
 	m.known = names
@@ -89,6 +95,9 @@ func (m *metrics) pendingOf(receiver string) int {
 	return m.pending[receiver]
 }
 
+// claimLost counts an attempt whose claim was lost.
+func (m *metrics) claimLost(receiver string) { m.lost.WithLabelValues(receiver).Inc() }
+
 // attempted counts a recorded attempt.
 func (m *metrics) attempted(a store.Attempt, createdAt time.Time) {
 	m.total.WithLabelValues(a.Receiver, a.Outcome).Inc()
@@ -109,13 +118,15 @@ func (m *metrics) attempted(a store.Attempt, createdAt time.Time) {
 }
 
 // Collector returns the collector of monitor_notifications_total,
-// monitor_notifications_pending, monitor_notifications_dead_letters and
+// monitor_notifications_pending, monitor_notifications_dead_letters,
+// monitor_notifications_claims_lost_total and
 // monitor_notification_delivery_seconds.
 func (d *Dispatcher) Collector() prometheus.Collector { return d.m }
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.total.Describe(ch)
+	m.lost.Describe(ch)
 	m.latency.Describe(ch)
 	ch <- m.pendDsc
 	ch <- m.deadDsc
@@ -124,6 +135,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.total.Collect(ch)
+	m.lost.Collect(ch)
 	m.latency.Collect(ch)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -17,6 +17,18 @@
 // most Options.QueueSize deliveries per receiver and loads more from the
 // store as they drain: a dead receiver's backlog stays on disk, and a slow
 // or dead receiver holds up nobody but itself.
+//
+// Several dispatchers (one per replica) may share one store when it
+// claims (Claimer; the SQL store does): a dispatcher claims deliveries
+// before it attempts them (on PostgreSQL with FOR UPDATE SKIP LOCKED, so
+// dispatchers never wait for each other), attempts only what it holds a
+// claim on with at least AttemptTimeout left, and its recorded attempt
+// finishes the claim. Each notification is then sent by one dispatcher;
+// one that crashes leaves its claims to lapse after ClaimTTL, and another
+// sends them again with the same notification id (at-least-once). A
+// dispatcher whose claim lapsed and was taken over does not record its
+// attempt: it logs it and counts it in
+// monitor_notifications_claims_lost_total.
 package outbox
 
 import (
@@ -27,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -72,15 +85,35 @@ type Options struct {
 	Now func() time.Time
 	// Rand returns uniform numbers in [0, 1) for the jitter (default
 	// math/rand/v2.Float64).
-	Rand   func() float64
-	Logger *slog.Logger
+	Rand func() float64
+	// ID names this dispatcher in its claims (default host-pid-random):
+	// unique per process run.
+	ID string
+	// ClaimTTL is how long a claim holds after its delivery is due
+	// (default 2 × AttemptTimeout; at least 1.25 × AttemptTimeout, or the
+	// default is taken): how long a crashed dispatcher's deliveries wait
+	// before another sends them.
+	ClaimTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Claimer is the claiming part a store may add to store.AlertStore (the
+// SQL store and store.Lazy have it; see store.Claim): with it several
+// dispatchers share the outbox. Without it the dispatcher assumes it is
+// the only one.
+type Claimer interface {
+	ClaimDeliveries(ctx context.Context, c store.Claim) ([]store.Delivery, error)
+	RenewClaim(ctx context.Context, c store.Claim, id int64) (store.Delivery, error)
+	RecordClaimedAttempts(ctx context.Context, by string, as []store.Attempt) (lost []int64, err error)
+	ReleaseClaims(ctx context.Context, by string) error
 }
 
 // Dispatcher delivers the outbox's pending deliveries.
 type Dispatcher struct {
-	st   store.AlertStore
-	opts Options
-	log  *slog.Logger
+	st     store.AlertStore
+	claims Claimer // nil: the store does not claim
+	opts   Options
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	queues map[string]*queue
@@ -140,6 +173,12 @@ func New(st store.AlertStore, senders map[string]receiver.Sender, opts Options) 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.ClaimTTL < opts.AttemptTimeout+opts.AttemptTimeout/4 {
+		opts.ClaimTTL = 2 * opts.AttemptTimeout
+	}
+	if opts.ID == "" {
+		opts.ID = defaultID()
+	}
 	d := &Dispatcher{
 		st: st, opts: opts, log: opts.Logger,
 		queues:  map[string]*queue{},
@@ -148,8 +187,28 @@ func New(st store.AlertStore, senders map[string]receiver.Sender, opts Options) 
 		results: make(chan result, opts.BatchSize),
 		m:       newMetrics(),
 	}
+	d.claims, _ = st.(Claimer)
 	d.SetSenders(senders, opts.Retry)
 	return d
+}
+
+// defaultID is host-pid-random: unique per process run.
+func defaultID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "monitor"
+	}
+	return fmt.Sprintf("%s-%d-%06x", host, os.Getpid(), rand.Uint32()&0xffffff)
+}
+
+// ID is the dispatcher's name in its claims.
+func (d *Dispatcher) ID() string { return d.opts.ID }
+
+// claimEnd is when a claim made at t0 (the dispatcher's clock) on a
+// delivery due at due ends for the dispatcher: a tenth of the TTL before
+// the store lets another dispatcher take it.
+func (d *Dispatcher) claimEnd(t0, due time.Time) time.Time {
+	return t0.Add(max(due.Sub(t0), 0) + d.opts.ClaimTTL - d.opts.ClaimTTL/10)
 }
 
 // Wake tells the dispatcher that new deliveries were committed; it never
@@ -318,13 +377,17 @@ func (d *Dispatcher) shutdown(ctx context.Context) {
 		}
 		break
 	}
-	if len(rest) == 0 {
-		return
-	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for b := range slices.Chunk(rest, d.opts.BatchSize) {
 		d.finish(fctx, b)
+	}
+	if d.claims != nil {
+		// What is left pending here is for another dispatcher (or the
+		// next run) at once, not after the claims' TTL.
+		if err := d.claims.ReleaseClaims(fctx, d.opts.ID); err != nil {
+			d.log.Warn("releasing the outbox's claims failed; they lapse by themselves", "err", err)
+		}
 	}
 }
 
@@ -335,6 +398,9 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 		it, s, ok := q.next(ctx, d.opts.Now)
 		if !ok {
 			return
+		}
+		if d.claims != nil && d.opts.Now().Add(d.opts.AttemptTimeout).After(it.claimUntil) && !d.reclaim(ctx, q, it) {
+			continue
 		}
 		r, keep := d.attempt(ctx, q, s, it)
 		if !keep {
@@ -348,6 +414,35 @@ func (d *Dispatcher) work(ctx context.Context, q *queue) {
 		}
 		d.results <- r
 	}
+}
+
+// reclaim claims it (taken from q) again, as too little of its claim is
+// left for an attempt (or it has none since its last attempt). It
+// reports whether to attempt it now; if not, it is back in q (due later
+// after all) or forgotten (another dispatcher holds it, it was finished,
+// or the store failed: a load brings it back if it is still pending).
+func (d *Dispatcher) reclaim(ctx context.Context, q *queue, it *item) bool {
+	t0 := d.opts.Now()
+	row, err := d.claims.RenewClaim(ctx, store.Claim{By: d.opts.ID, TTL: d.opts.ClaimTTL, Now: t0}, it.ID)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, store.ErrNotFound) {
+			d.log.Warn("claiming a delivery failed", "receiver", it.Receiver, "delivery", it.ID, "err", err)
+		}
+		q.busy--
+		delete(q.ids, it.ID)
+		return false
+	}
+	// Another dispatcher may have attempted it since it was loaded.
+	it.Attempts, it.DueAt, it.LastError, it.LastStatus = row.Attempts, row.DueAt, row.LastError, row.LastStatus
+	it.claimUntil = d.claimEnd(t0, row.DueAt)
+	if row.DueAt.After(t0) {
+		q.busy--
+		q.push(it)
+		return false
+	}
+	return true
 }
 
 var errAttemptTimeout = errors.New("attempt timeout")
@@ -434,8 +529,14 @@ func (d *Dispatcher) finish(ctx context.Context, batch []result) bool {
 	for i, r := range batch {
 		as[i] = r.a
 	}
+	var lost []int64
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 30*time.Second) {
-		err := d.st.RecordAttempts(ctx, as)
+		var err error
+		if d.claims != nil {
+			lost, err = d.claims.RecordClaimedAttempts(ctx, d.opts.ID, as)
+		} else {
+			err = d.st.RecordAttempts(ctx, as)
+		}
 		if err == nil {
 			break
 		}
@@ -456,15 +557,30 @@ func (d *Dispatcher) finish(ctx context.Context, batch []result) bool {
 		q, it, a := r.q, r.it, r.a
 		q.mu.Lock()
 		q.busy--
+		if slices.Contains(lost, it.ID) {
+			// Its claim lapsed and another dispatcher took it over:
+			// that one records it.
+			delete(q.ids, it.ID)
+			room[q] = true
+			q.mu.Unlock()
+			d.m.claimLost(a.Receiver)
+			d.log.Warn("delivery claim lost: another dispatcher took the delivery over, this attempt is not recorded",
+				"receiver", a.Receiver, "delivery", a.DeliveryID, "notification", a.NotificationID, "attempt", a.Attempt,
+				"outcome", a.Outcome, "dispatcher", d.opts.ID)
+			continue
+		}
 		if a.Outcome == store.OutcomeRetry {
+			// Recording it finished the claim.
 			it.Attempts, it.DueAt, it.LastError, it.LastStatus = a.Attempt, a.NextAt, a.Error, a.StatusCode
+			it.claimUntil = time.Time{}
 			q.push(it)
 		} else {
 			delete(q.ids, it.ID)
 			room[q] = true
 		}
+		created := it.CreatedAt // once pushed, a worker may take it
 		q.mu.Unlock()
-		d.m.attempted(a, it.CreatedAt)
+		d.m.attempted(a, created)
 		if a.Outcome == store.OutcomeDead {
 			d.log.Warn("delivery given up", "receiver", a.Receiver, "delivery", a.DeliveryID,
 				"notification", a.NotificationID, "attempts", a.Attempt, "err", a.Error)
@@ -545,8 +661,9 @@ func (d *Dispatcher) load(ctx context.Context, count bool) {
 	d.mu.Unlock()
 
 	var dead []result
-	want := map[string]int{} // receiver → rows to read
-	window := 0              // rows to read without a per-receiver query
+	want := map[string]int{}  // receiver → rows to read
+	claim := map[string]int{} // receiver → rows to claim
+	window := 0               // rows to read without a per-receiver query
 	for _, q := range qs {
 		q.mu.Lock()
 		if q.sender == nil {
@@ -563,13 +680,16 @@ func (d *Dispatcher) load(ctx context.Context, count bool) {
 		q.mu.Unlock()
 		if counts[q.name] > inMem && free > 0 {
 			want[q.name] = inMem + free
+			claim[q.name] = free
 			window += min(counts[q.name], inMem+free)
 		} else {
 			window += counts[q.name] // rows that may come first
 		}
 	}
 
-	take := func(rows []store.Delivery) {
+	// take puts rows in their queues; t0 is when they were claimed (zero:
+	// read without claims).
+	take := func(rows []store.Delivery, t0 time.Time) {
 		for _, row := range rows {
 			d.mu.Lock()
 			q := d.queues[row.Receiver]
@@ -583,35 +703,52 @@ func (d *Dispatcher) load(ctx context.Context, count bool) {
 				q.mu.Unlock()
 				continue
 			}
+			it := &item{Delivery: row}
+			if !t0.IsZero() {
+				it.claimUntil = d.claimEnd(t0, row.DueAt)
+			}
 			if q.sender == nil {
 				if len(q.ids) < q.size {
 					q.ids[row.ID] = struct{}{}
 					q.busy++
-					dead = append(dead, d.unconfigured(q, &item{row}))
+					dead = append(dead, d.unconfigured(q, it))
 				}
 			} else if q.free() > 0 {
-				q.push(&item{row})
+				q.push(it)
 				took++
 			}
 			q.mu.Unlock()
 		}
 	}
 	if len(want) > 0 {
-		if rp, ok := d.st.(ReceiverPending); ok {
+		if d.claims != nil {
+			// The deliveries no other dispatcher holds, claimed: the
+			// room of each queue, by due time.
+			for name, n := range claim {
+				t0 := d.opts.Now()
+				rows, err := d.claims.ClaimDeliveries(ctx, store.Claim{By: d.opts.ID, Receiver: name, Limit: n,
+					TTL: d.opts.ClaimTTL, Now: t0})
+				if err != nil {
+					d.log.Warn("claiming deliveries failed", "receiver", name, "err", err)
+					continue
+				}
+				take(rows, t0)
+			}
+		} else if rp, ok := d.st.(ReceiverPending); ok {
 			for name, n := range want {
 				rows, err := rp.PendingDeliveriesOf(ctx, name, n)
 				if err != nil {
 					d.log.Warn("reading the outbox failed", "receiver", name, "err", err)
 					continue
 				}
-				take(rows)
+				take(rows, time.Time{})
 			}
 		} else {
 			rows, err := d.st.PendingDeliveries(ctx, min(window, maxLoadWindow))
 			if err != nil {
 				d.log.Warn("reading the outbox failed", "err", err)
 			} else {
-				take(rows)
+				take(rows, time.Time{})
 			}
 		}
 	}

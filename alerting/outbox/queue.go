@@ -13,6 +13,10 @@ import (
 // item is one delivery held in memory.
 type item struct {
 	store.Delivery
+	// claimUntil is when the dispatcher's claim on it ends as the
+	// dispatcher's clock counts (a margin before the store's end); zero
+	// when it holds none (no claims, or since its last attempt).
+	claimUntil time.Time
 }
 
 // items is a min-heap by DueAt, then ID.
