@@ -435,6 +435,13 @@ func TestE2EClusterReplicas(t *testing.T) {
 	if f, r := hooks.count("check:flag", "firing"), hooks.count("check:flag", "resolved"); f != 2 || r != 2 {
 		t.Fatalf("after the rolling restart flag was told firing %d, resolved %d times, want 2 each: %s", f, r, hooks)
 	}
+	hooks.mu.Lock()
+	for id, n := range hooks.seen {
+		if n != 1 {
+			t.Errorf("webhook-id %s delivered %d times, want once", id, n)
+		}
+	}
+	hooks.mu.Unlock()
 	for _, r := range rs {
 		r.stop()
 	}

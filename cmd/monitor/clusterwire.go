@@ -27,8 +27,9 @@ import (
 //     (metrics.SetOwned) and its own run counts of all.
 //   - The leader (cluster.Node.IsLeader) alone writes: its alerting engine
 //     is active (the others' are passive: same view, no writes; see
-//     alerting.Engine.SetActive), it runs the outbox dispatcher
-//     (dispatchesHere), compacts the history and writes statuspage.out.
+//     alerting.Engine.SetActive), compacts the history and writes
+//     statuspage.out. Every replica runs the outbox dispatcher
+//     (dispatchesHere): deliveries are claimed, so each is sent once.
 //   - Heartbeats pushed to any replica are stored; the owner of the check
 //     reads them back every beatSyncEvery (syncBeats).
 //   - A replica that cannot reach PostgreSQL lets its leases lapse (the
@@ -45,10 +46,11 @@ const leadershipPoll = 100 * time.Millisecond
 const beatSyncEvery = time.Second
 
 // dispatchesHere reports whether this replica runs the outbox dispatcher,
-// given whether it leads: the one switch to flip (return true) once
-// deliveries are claimed with FOR UPDATE SKIP LOCKED, so that every
-// replica can dispatch without sending one twice.
-func dispatchesHere(leader bool) bool { return leader }
+// given whether it leads: the one switch between "every replica" (true:
+// deliveries are claimed with FOR UPDATE SKIP LOCKED, so each is sent by
+// one dispatcher; a crashed one's claims lapse and another resends with
+// the same idempotency id) and "the leader only" (return leader).
+func dispatchesHere(leader bool) bool { return true }
 
 // openCluster joins the cluster of cfg (cluster.enabled): a Node on the
 // store's database with a pool of its own. The store must be open (its
@@ -111,8 +113,9 @@ func (d *daemon) owns(check string, need time.Duration) bool {
 }
 
 // runLeadership follows the leader's lease until ctx ends: on gaining it
-// the alerting engine goes active (restoring from the store first) and
-// the dispatcher starts; on losing it both stop writing.
+// the alerting engine goes active (restoring from the store first), on
+// losing it passive; and it runs the outbox dispatcher while
+// dispatchesHere.
 func (d *daemon) runLeadership(ctx context.Context) {
 	var stop context.CancelFunc
 	var done sync.WaitGroup
@@ -129,25 +132,28 @@ func (d *daemon) runLeadership(ctx context.Context) {
 		}
 	}
 	defer stopDispatch()
-	leader := false
+	leader, first := false, true
 	t := time.NewTicker(leadershipPoll)
 	defer t.Stop()
 	for {
-		if now := d.node.IsLeader(); now != leader {
-			leader = now
-			d.alerts.SetActive(leader)
+		now := d.node.IsLeader()
+		if now != leader || first {
+			if now != leader {
+				d.alerts.SetActive(now)
+				if now {
+					d.logger.Info("cluster: this replica is the leader: it writes alert state, compacts history, writes statuspage.out",
+						"member", d.node.ID())
+				} else {
+					d.logger.Info("cluster: this replica is no longer the leader", "member", d.node.ID())
+				}
+			}
+			leader, first = now, false
 			if dispatchesHere(leader) {
 				if stop == nil {
 					stop = startDispatch()
 				}
 			} else {
 				stopDispatch()
-			}
-			if leader {
-				d.logger.Info("cluster: this replica is the leader: it writes alert state, sends notifications, compacts history",
-					"member", d.node.ID())
-			} else {
-				d.logger.Info("cluster: this replica is no longer the leader", "member", d.node.ID())
 			}
 		}
 		select {
