@@ -111,8 +111,9 @@ type daemon struct {
 	hub    *hub.Hub
 	alerts *alerting.Engine
 	outbox *outbox.Dispatcher
-	// node is this replica's membership of the cluster and feed the
-	// results feed (both nil without cluster.enabled; see clusterwire.go).
+	// node is this replica's membership of the cluster, feed the results
+	// feed from the other replicas (both nil without cluster.enabled; see
+	// clusterwire.go).
 	node *cluster.Node
 	feed *store.Feed
 	// live is the config running, for background loops (d.cfg belongs to
@@ -575,10 +576,11 @@ func (d *daemon) startBackground() {
 		t := time.NewTicker(compactEvery)
 		defer t.Stop()
 		for {
-			if !d.leads() {
-				// Another replica compacts the shared history.
-			} else if err := d.store.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				d.logger.Warn("history compaction failed", "err", err)
+			// In cluster mode the leader compacts the shared history.
+			if d.leads() {
+				if err := d.store.Compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+					d.logger.Warn("history compaction failed", "err", err)
+				}
 			}
 			select {
 			case <-ctx.Done():
