@@ -211,7 +211,7 @@ func TestE2EClusterReplicas(t *testing.T) {
 		return leader != nil, why
 	})
 
-	// Exactly one replica runs each check: over 3 s, each check's runs
+	// Exactly one replica runs each check: over 2.5 s, each check's runs
 	// grew on one replica only.
 	owners := func(live []*replica, window time.Duration) map[string][]string {
 		before := make([]map[string]float64, len(live))
@@ -229,10 +229,10 @@ func TestE2EClusterReplicas(t *testing.T) {
 		}
 		return out
 	}
-	own := owners(rs, 3*time.Second)
+	own := owners(rs, 2500*time.Millisecond)
 	for _, name := range all[:31] {
 		if len(own[name]) != 1 {
-			t.Errorf("check %s ran on %v in 3s, want exactly one replica", name, own[name])
+			t.Errorf("check %s ran on %v in 2.5s, want exactly one replica", name, own[name])
 		}
 	}
 	// A replica's /metrics exports the state of the checks it owns only.
@@ -330,7 +330,7 @@ func TestE2EClusterReplicas(t *testing.T) {
 
 	// The firing alert is not paged again by the new leader; its
 	// resolution arrives once.
-	time.Sleep(2 * time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	if n := hooks.count("check:flag", "firing"); n != 1 {
 		t.Fatalf("flag paged %d times across the failover, want 1: %s", n, hooks)
 	}
@@ -338,7 +338,7 @@ func TestE2EClusterReplicas(t *testing.T) {
 	eventually(t, 10*time.Second, "flag's resolution told", func() (bool, string) {
 		return hooks.count("check:flag", "resolved") == 1, hooks.String()
 	})
-	time.Sleep(2 * time.Second)
+	time.Sleep(time.Second)
 	if f, r := hooks.count("check:flag", "firing"), hooks.count("check:flag", "resolved"); f != 1 || r != 1 {
 		t.Fatalf("flag told firing %d, resolved %d times, want once each: %s", f, r, hooks)
 	}
@@ -353,8 +353,8 @@ func TestE2EClusterReplicas(t *testing.T) {
 			fmt.Sprintf("%d %s", resp.StatusCode, b)
 	})
 	cut.waitLog(time.Second, "cluster: lost the database")
-	time.Sleep(3 * time.Second) // the leases lapse locally within TTL − margin
-	ownBoth := owners([]*replica{cut, other}, 3*time.Second)
+	time.Sleep(2500 * time.Millisecond) // the leases lapse locally within TTL − margin
+	ownBoth := owners([]*replica{cut, other}, 2*time.Second)
 	for _, name := range all[:31] {
 		if !slices.Equal(ownBoth[name], []string{other.name}) {
 			t.Errorf("with %s cut off, %s ran on %v, want only %s", cut.name, name, ownBoth[name], other.name)
