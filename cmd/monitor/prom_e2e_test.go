@@ -97,11 +97,15 @@ func promRules(t *testing.T, dir, promtool, cfgPath string) (rulesPath, promtool
 	return rulesPath, string(out)
 }
 
-// startPrometheus runs a real Prometheus in dir that scrapes target every
+// startPrometheus runs a real Prometheus in dir that scrapes targets every
 // second and evaluates the rules file every second, and returns a function
 // that runs an instant query (the result vector).
-func startPrometheus(t *testing.T, dir, rulesPath, target string) (query func(q string) ([]promSample, error), log *lockedBuffer) {
+func startPrometheus(t *testing.T, dir, rulesPath string, targets ...string) (query func(q string) ([]promSample, error), log *lockedBuffer) {
 	t.Helper()
+	quoted := make([]string, len(targets))
+	for i, tg := range targets {
+		quoted[i] = strconv.Quote(tg)
+	}
 	prometheus := needTool(t, "prometheus", "prometheus")
 	promAddr := freeAddr(t)
 	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`global:
@@ -110,8 +114,8 @@ func startPrometheus(t *testing.T, dir, rulesPath, target string) (query func(q 
 rule_files: [%q]
 scrape_configs:
   - job_name: monitor
-    static_configs: [{targets: [%q]}]
-`, rulesPath, target))
+    static_configs: [{targets: [%s]}]
+`, rulesPath, strings.Join(quoted, ", ")))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
