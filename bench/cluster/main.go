@@ -1,14 +1,17 @@
 // Command cluster measures cluster mode (issue 14) with real replicas: it
 // starts 3 `monitor run` processes with `cluster: {enabled: true}` on one
-// PostgreSQL store (a fresh schema of the test database, chosen with
-// search_path in the DSN, dropped at the end), N checks of one kind, and
-// measures
+// PostgreSQL store (a fresh database of its own on the test server,
+// dropped at the end; with -own-db=false a fresh schema of the test
+// database, chosen with search_path in the DSN), N checks of one kind,
+// and measures
 //
 //   - PostgreSQL load at steady state: transactions/s of the database
-//     (pg_stat_database, with the load of the database before the replicas
-//     started as a baseline) and row operations and scans/s by table of the
-//     schema (pg_stat_user_tables), grouped into leases (cluster_*),
-//     results (results, latest, rollups, outages) and other;
+//     (pg_stat_database; each autocommitted statement is one) and row
+//     operations and scans/s by table (pg_stat_user_tables), grouped into
+//     leases (cluster_*), results (results, latest, rollups, outages,
+//     heartbeats) and other. pg_stat_statements needs
+//     shared_preload_libraries, which a shared test server may not have;
+//     these views need nothing;
 //
 //   - the replicas' VmRSS and CPU over the same window (/proc);
 //
@@ -72,6 +75,7 @@ type params struct {
 	kills    int
 	bin      string
 	keep     bool
+	ownDB    bool
 }
 
 func main() {
@@ -83,7 +87,8 @@ func main() {
 	flag.DurationVar(&p.steady, "steady", 60*time.Second, "steady-state window for the PostgreSQL load, CPU and RSS")
 	flag.IntVar(&p.kills, "kills", 5, "kill -9 trials")
 	flag.StringVar(&p.bin, "bin", "", "monitor binary; default: build ./cmd/monitor")
-	flag.BoolVar(&p.keep, "keep", false, "keep the replicas' directories (config, logs) and the schema")
+	flag.BoolVar(&p.keep, "keep", false, "keep the replicas' directories (config, logs) and the database or schema")
+	flag.BoolVar(&p.ownDB, "own-db", true, "create a database of its own on the server (its pg_stat_database counts the replicas alone); false: a schema of the test database (search_path), whose transaction counts include every other session's")
 	flag.Parse()
 	if p.kind != "heartbeat" && p.kind != "link" {
 		fatalf("-kind must be heartbeat or link")
@@ -134,36 +139,48 @@ func run(p params) error {
 	defer admin.Close()
 	rb := make([]byte, 5)
 	_, _ = rand.Read(rb)
-	schema := "bench_cluster_" + hex.EncodeToString(rb)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
-	}
-	if !p.keep {
-		defer func() {
-			if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-				fmt.Fprintf(os.Stderr, "drop schema %s: %v\n", schema, err)
-			}
-		}()
-	}
+	name := "bench_cluster_" + hex.EncodeToString(rb)
 	u, err := url.Parse(base)
 	if err != nil {
 		return fmt.Errorf("PostgreSQL DSN: %w", err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	b.dsn = u.String()
-	if b.db, err = sql.Open("pgx", b.dsn); err != nil {
-		return err
+	if p.ownDB {
+		// A database of its own: pg_stat_database then counts the
+		// replicas' transactions alone, whatever else the server runs.
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			return fmt.Errorf("create database: %w", err)
+		}
+		if !p.keep {
+			defer func() {
+				if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+					fmt.Fprintf(os.Stderr, "drop database %s: %v\n", name, err)
+				}
+			}()
+		}
+		u.Path = "/" + name
+	} else {
+		if _, err := admin.Exec("CREATE SCHEMA " + name); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+		if !p.keep {
+			defer func() {
+				if _, err := admin.Exec("DROP SCHEMA " + name + " CASCADE"); err != nil {
+					fmt.Fprintf(os.Stderr, "drop schema %s: %v\n", name, err)
+				}
+			}()
+		}
+		q := u.Query()
+		q.Set("search_path", name)
+		u.RawQuery = q.Encode()
 	}
-	defer b.db.Close()
+	b.dsn = u.String()
 	if b.dir, err = os.MkdirTemp("", "cluster-run-"); err != nil {
 		return err
 	}
 	if !p.keep {
 		defer os.RemoveAll(b.dir)
 	} else {
-		fmt.Fprintln(os.Stderr, "keeping", b.dir, "and schema", schema)
+		fmt.Fprintln(os.Stderr, "keeping", b.dir, "and", name)
 	}
 	if p.kind == "link" {
 		b.target = serveTarget()
@@ -176,13 +193,17 @@ func run(p params) error {
 		p.checks, p.kind, p.interval, p.ttl, p.kills, runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		strings.Join(strings.Fields(string(load))[:3], " "), time.Now().UTC().Format(time.RFC3339))
 
+	if b.db, err = sql.Open("pgx", b.dsn); err != nil {
+		return err
+	}
+	defer b.db.Close()
 	// The database's own load before the replicas, as a baseline.
-	base0, err := pgDatabase(admin)
+	base0, err := pgDatabase(b.db)
 	if err != nil {
 		return err
 	}
 	time.Sleep(10 * time.Second)
-	base1, err := pgDatabase(admin)
+	base1, err := pgDatabase(b.db)
 	if err != nil {
 		return err
 	}
