@@ -299,17 +299,14 @@ func run(p params) error {
 		return err
 	}
 	moved, toNew := 0, 0
-	newOwner := ""
 	for name, o := range after {
 		if before[name] != o {
 			moved++
 			if !slices.Contains(slices.Collect(mapValues(before)), o) {
 				toNew++
-				newOwner = o
 			}
 		}
 	}
-	_ = newOwner
 	fmt.Printf("summary join: %d of %d checks moved (%.1f %%; 1/4 = 25 %%), %d of them to the new replica; settled %.1f s after its start\n",
 		moved, len(after), 100*float64(moved)/float64(max(len(after), 1)), toNew, time.Since(tj).Seconds())
 	fmt.Printf("total time %.0f s\n", time.Since(t0).Seconds())
@@ -676,7 +673,6 @@ func (b *bench) steady(baseXact float64) error {
 		secs, d1.name, xact, d1.rate(d0, "commit"), d1.rate(d0, "rollback"), xact-baseXact, baseXact,
 		d1.rate(d0, "returned"), d1.rate(d0, "fetched"), d1.rate(d0, "inserted"), d1.rate(d0, "updated"), d1.rate(d0, "deleted"))
 	groups := map[string]*[5]float64{}
-	var names []string
 	for name, v1 := range t1 {
 		v0 := t0[name]
 		g := group(name)
@@ -689,7 +685,6 @@ func (b *bench) steady(baseXact float64) error {
 			groups[g][i] += row[i]
 		}
 		if row != [5]float64{} {
-			names = append(names, name)
 			fmt.Printf("  table %-18s ins %8.1f/s  upd %8.1f/s  del %8.1f/s  seq scans %6.2f/s  index scans %8.1f/s\n", name, row[0], row[1], row[2], row[3], row[4])
 		}
 	}
