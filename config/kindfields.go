@@ -33,6 +33,7 @@ func (k *kindFields) In() string            { return k.f.in() }
 func (k *kindFields) Where() string         { return k.f.where }
 func (k *kindFields) Secret(s string)       { k.d.secret(s) }
 func (k *kindFields) Raw(key string) string { return k.f.at(key).Value }
+func (k *kindFields) Clustered() bool       { return k.d.clusterOn }
 func (k *kindFields) Int(key string, def int) int {
 	return k.d.integer(k.f, key, def)
 }
