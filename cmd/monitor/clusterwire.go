@@ -65,7 +65,9 @@ func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen str
 	}
 	d.node = node
 	node.SetChecks(checkNames(cfg))
-	d.reg.MustRegister(node)
+	d.setQuorumChecks(cfg)
+	d.withLocations(d.env)
+	d.reg.MustRegister(node, newLocationMetrics(d))
 	d.metrics.SetOwned(func(name string) bool { return node.Holds(name, 0) })
 	d.srv.SetUnready(func() string {
 		if st := node.State(); !st.OK {
@@ -219,10 +221,11 @@ func (d *daemon) closeCluster() {
 
 // fitsLease returns an error unless every check of cfg fits the lease TTL
 // of running, the cluster section the daemon started with (a reload that
-// changes cluster: takes effect on restart only).
+// changes cluster: takes effect on restart only), and, without a running
+// cluster, unless cfg has no quorum check (quorumNeedsCluster).
 func fitsLease(cfg *config.Config, running config.Cluster) error {
 	if !running.Enabled {
-		return nil
+		return quorumNeedsCluster(cfg, running)
 	}
 	for _, sp := range cfg.Checks {
 		if rt := sp.RunTimeout(); rt > time.Duration(float64(running.LeaseTTL)*config.RunShareOfLease) {
