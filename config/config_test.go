@@ -468,6 +468,13 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-quorum.yml",
+			want: []string{
+				`invalid-quorum.yml:3:70: quorum 2 in check "two" needs cluster mode (cluster.enabled: true, replicas in at least 2 locations); without it, use 1`,
+				`invalid-quorum.yml:4:71: quorum must be ≥ 1 in check "zero"`,
+			},
+		},
+		{
 			file: "invalid-two-documents.yml",
 			want: []string{
 				`invalid-two-documents.yml:5:1: a second YAML document is not read (want one document: remove this --- and merge what follows into the first)`,
