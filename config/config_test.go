@@ -97,7 +97,7 @@ func TestContractExample(t *testing.T) {
 				Component: "Redirects",
 				Config: probes.LinkConfig{
 					URLs:   []string{"https://example.com/a", "https://example.com/b"},
-					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0, Quorum: 1,
 				},
 			},
 		},
@@ -176,7 +176,7 @@ func TestDefaults(t *testing.T) {
 		StatusPage: config.StatusPage{Title: "Status"},
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn,
-			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
+			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4, Quorum: 1}}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse(one link check) =\n%+v\nwant\n%+v", cfg, want)
