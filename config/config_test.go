@@ -475,6 +475,12 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
+			file: "invalid-quorum-location.yml",
+			want: []string{
+				`invalid-quorum-location.yml:4:70: quorum 2 in check "two" needs cluster.location on this replica (the quorum counts locations)`,
+			},
+		},
+		{
 			file: "invalid-two-documents.yml",
 			want: []string{
 				`invalid-two-documents.yml:5:1: a second YAML document is not read (want one document: remove this --- and merge what follows into the first)`,

@@ -102,12 +102,15 @@ func decodeLink(f check.Fields) any {
 		PerLinkMetrics: f.Bool("per_link_metrics"),
 		Quorum:         f.Int("quorum", 1),
 	}
+	clustered, location := f.Cluster()
 	switch {
 	case c.Quorum < 1:
 		f.Errorf("quorum", "quorum must be ≥ 1%s", f.In())
-	case c.Quorum > 1 && !f.Clustered():
+	case c.Quorum > 1 && !clustered:
 		f.Errorf("quorum", "quorum %d%s needs cluster mode (cluster.enabled: true, replicas in at least %d locations); without it, use 1",
 			c.Quorum, f.In(), c.Quorum)
+	case c.Quorum > 1 && location == "":
+		f.Errorf("quorum", "quorum %d%s needs cluster.location on this replica (the quorum counts locations)", c.Quorum, f.In())
 	}
 	for i, u := range f.List("urls") {
 		if !ValidHTTPURL(u) {
