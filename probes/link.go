@@ -76,7 +76,8 @@ type LinkConfig struct {
 	// (like synthetic monitoring confirming failures from several
 	// regions); default 1. Above 1 it needs cluster mode: the check then
 	// runs in every location that has a live replica (cluster.location),
-	// and is UNKNOWN while fewer than quorum locations report.
+	// and is UNKNOWN while fewer than quorum locations report (monitor
+	// check, a one-shot run, checks from where it runs and says so).
 	Quorum int `yaml:"quorum"`
 }
 

@@ -127,8 +127,8 @@ func (f *fakeLocations) Reports(context.Context, string, time.Duration) (map[str
 }
 
 // TestProbeLinkQuorum: a link check with quorum 2 stores what it saw from
-// here, combines it with the other location, and without a cluster says it
-// cannot run rather than passing.
+// here and combines it with the other location; without a cluster (a
+// one-shot monitor check) it checks from here and says so.
 func TestProbeLinkQuorum(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/bad" {
@@ -159,8 +159,9 @@ func TestProbeLinkQuorum(t *testing.T) {
 	if len(locs.put) != 2 {
 		t.Errorf("runner stored %d links, want 2", len(locs.put))
 	}
-	// No cluster: UNKNOWN, never a silent PASS.
-	if r := ProbeLink(context.Background(), spec, &Env{}); r.Status != check.Unknown || !strings.Contains(r.Message, "needs cluster mode") {
-		t.Errorf("without a cluster: %s %q, want UNKNOWN saying it needs cluster mode", r.Status, r.Message)
+	// No cluster (monitor check): from here only, and it says so.
+	if r := ProbeLink(context.Background(), spec, &Env{}); r.Status != check.Fail ||
+		r.Message != "1 of 2 links failing (1 http_status) (from this process only: quorum 2 applies across the cluster's locations)" {
+		t.Errorf("without a cluster: %s %q, want FAIL from here, saying so", r.Status, r.Message)
 	}
 }

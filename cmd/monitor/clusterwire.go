@@ -17,8 +17,10 @@ import (
 // one PostgreSQL store.
 //
 //   - Each check runs on the one replica that holds its lease
-//     (scheduler.Options.Gate = cluster.Node.Holds); the others skip its
-//     due times (monitor_scheduler_not_owner_total).
+//     (scheduler.Options.Gate = daemon.gate: cluster.Node.Holds, and for
+//     link checks with quorum > 1 also each location's runner, see
+//     quorumwire.go); the others skip its due times
+//     (monitor_scheduler_not_owner_total).
 //   - Every replica serves every check's latest result: the results feed
 //     (store.Feed, LISTEN/NOTIFY) hands the others' results to the hub as
 //     remote results (snapshot, alerting view, status page; not the store
