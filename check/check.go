@@ -136,6 +136,19 @@ type LinkResult struct {
 	Handle    string    `json:"handle,omitempty"`
 	Slug      string    `json:"slug,omitempty"`
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
+
+	// Locations are, for a link check with quorum > 1 (cluster mode),
+	// what each location saw of this link, by location; the fields above
+	// are the combined result. Absent otherwise.
+	Locations map[string]LinkLocation `json:"locations,omitempty"`
+}
+
+// LinkLocation is what one location saw of a link (LinkResult.Locations).
+type LinkLocation struct {
+	Status       Status `json:"status"`
+	StatusCode   int    `json:"statusCode"`
+	Error        Reason `json:"error"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
 }
 
 // DBConnections is the connection use a db check with headroom read.

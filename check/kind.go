@@ -123,6 +123,10 @@ type Fields interface {
 	// keys in file order; read each value with sub.Str. ok is false when it
 	// is not a mapping (reported).
 	Pairs(key string) (keys []string, sub Fields, ok bool)
+	// Cluster reports whether the configuration enables cluster mode
+	// (cluster.enabled) and this replica's cluster.location, for keys that
+	// only work with replicas.
+	Cluster() (enabled bool, location string)
 	// Path reads a file path; a relative one is resolved against the
 	// directory of the configuration file.
 	Path(key string) string

@@ -18,11 +18,17 @@
 //     members therefore never hold one name at the same instant, and a
 //     member that loses the database stops holding anything within the TTL.
 //
+// Multi-location checks (link checks with quorum > 1, see locations.go)
+// have, besides their own lease, one lease per location with a live
+// member, "check@location", held by that location's runner (Owner over the
+// location's members); the runners store their link results in
+// link_location_results (migration 7) and the check's owner combines them.
+//
 // The leader is whoever holds the lease named LeaderLease, which every live
 // member claims by the same statement. Node ties the pieces together in a
 // loop and exports the state as Prometheus metrics and a health state.
 //
-// The store (store.Open) creates the tables (migration 5); this package
+// The store (store.Open) creates the tables (migrations 5 and 7); this package
 // only reads and writes them.
 //
 // A daemon uses it so: open the store, then Open a Node on the same DSN;

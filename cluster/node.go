@@ -71,6 +71,7 @@ func (s State) String() string {
 // leader's lease. It is a prometheus.Collector.
 type Node struct {
 	db      *sql.DB
+	data    *sql.DB // link results' pool (Open), or nil: db
 	ownDB   bool
 	opts    Options
 	members *Members
@@ -79,9 +80,11 @@ type Node struct {
 
 	mu     sync.Mutex
 	checks []string
-	live   []Member
-	state  State
-	rounds int
+	// located are the checks run once per location (SetLocationChecks).
+	located []string
+	live    []Member
+	state   State
+	rounds  int
 
 	syncErrors atomic.Uint64
 
@@ -111,6 +114,10 @@ func Open(ctx context.Context, d string, opts Options) (*Node, error) {
 	}
 	n := newNode(db, opts, secrets.Redact)
 	n.ownDB = true
+	n.data = stdlib.OpenDB(*cfg)
+	n.data.SetMaxOpenConns(2)
+	n.data.SetMaxIdleConns(2)
+	n.data.SetConnMaxIdleTime(5 * time.Minute)
 	return n, nil
 }
 
@@ -198,12 +205,17 @@ func (n *Node) Round(ctx context.Context) error {
 			ids[i] = m.ID
 		}
 		n.mu.Lock()
-		checks := n.checks
+		checks, located := n.checks, n.located
 		n.mu.Unlock()
 		want := make([]string, 0, len(checks)/max(len(ids), 1)+8)
 		for _, c := range checks {
 			if Owner(c, ids) == n.opts.ID {
 				want = append(want, c)
+			}
+		}
+		for _, c := range located {
+			if LocationOwner(c, n.opts.Location, live) == n.opts.ID {
+				want = append(want, LocationLease(c, n.opts.Location))
 			}
 		}
 		want = append(want, LeaderLease)
@@ -243,6 +255,16 @@ func (n *Node) prune(ctx context.Context) error {
 	if _, err := n.db.ExecContext(ctx, `DELETE FROM cluster_leases WHERE name IN (
 		SELECT name FROM cluster_leases WHERE expires_at < now() - $1::bigint * interval '1 microsecond'
 		FOR UPDATE SKIP LOCKED)`, old); err != nil {
+		return fmt.Errorf("cluster prune: %w", err)
+	}
+	// Link results of checks no longer run in several locations (rows of
+	// gone locations are few, and LinkReports skips them).
+	n.mu.Lock()
+	located := append([]string{}, n.located...) // never NULL
+	n.mu.Unlock()
+	if _, err := n.db.ExecContext(ctx, `DELETE FROM link_location_results
+		WHERE NOT (check_name = ANY($1::text[])) AND checked_at < now() - $2::bigint * interval '1 microsecond'`,
+		located, old); err != nil {
 		return fmt.Errorf("cluster prune: %w", err)
 	}
 	return nil
@@ -289,9 +311,10 @@ func (n *Node) State() State {
 // A name is not released while a run Holds allowed may still be going.
 func (n *Node) Holds(check string, need time.Duration) bool { return n.leases.Holds(check, need) }
 
-// Held returns the check names whose lease this node holds now, sorted.
+// Held returns the check names whose lease this node holds now, sorted
+// (not the leases of location runners: see LocationLease).
 func (n *Node) Held() []string {
-	return slices.DeleteFunc(n.leases.Held(), func(s string) bool { return s == LeaderLease })
+	return slices.DeleteFunc(n.leases.Held(), func(s string) bool { return s == LeaderLease || isLocationLease(s) })
 }
 
 // IsLeader reports whether this node holds the leader's lease now.
@@ -311,7 +334,7 @@ func (n *Node) Members() []Member {
 func (n *Node) Close(ctx context.Context) error {
 	err := errors.Join(n.leases.Release(ctx), n.members.Close(ctx))
 	if n.ownDB {
-		err = errors.Join(err, n.db.Close())
+		err = errors.Join(err, n.db.Close(), n.data.Close())
 	}
 	if err != nil {
 		return errors.New(n.redact(err.Error()))

@@ -573,6 +573,7 @@ func (d *decoder) cluster(top fields, st Storage) Cluster {
 				c.Location, MaxLocationLength)
 		}
 	}
+	d.clusterLoc = c.Location
 	c.LeaseTTL = d.duration(f, "lease_ttl", c.LeaseTTL)
 	d.between(f, "lease_ttl", c.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
 	if c.Enabled {

@@ -97,7 +97,7 @@ func TestContractExample(t *testing.T) {
 				Component: "Redirects",
 				Config: probes.LinkConfig{
 					URLs:   []string{"https://example.com/a", "https://example.com/b"},
-					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0,
+					Method: "HEAD", Concurrency: 32, PerHost: 4, FailRatio: 0, Quorum: 1,
 				},
 			},
 		},
@@ -176,7 +176,7 @@ func TestDefaults(t *testing.T) {
 		StatusPage: config.StatusPage{Title: "Status"},
 		Checks: []check.Spec{{Name: "x", Kind: "link", Interval: time.Minute, Timeout: 4 * time.Second,
 			Severity: check.Warn, UnknownSeverity: check.Warn,
-			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4}}},
+			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Method: "HEAD", Concurrency: 32, PerHost: 4, Quorum: 1}}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Parse(one link check) =\n%+v\nwant\n%+v", cfg, want)
@@ -465,6 +465,19 @@ func TestBadConfigs(t *testing.T) {
 			file: "invalid-cluster-demo.yml",
 			want: []string{
 				`invalid-cluster-demo.yml:5:19: demo.database cannot be used with cluster.enabled (the demo keeps its history apart, in SQLite)`,
+			},
+		},
+		{
+			file: "invalid-quorum.yml",
+			want: []string{
+				`invalid-quorum.yml:3:70: quorum 2 in check "two" needs cluster mode (cluster.enabled: true, replicas in at least 2 locations); without it, use 1`,
+				`invalid-quorum.yml:4:71: quorum must be ≥ 1 in check "zero"`,
+			},
+		},
+		{
+			file: "invalid-quorum-location.yml",
+			want: []string{
+				`invalid-quorum-location.yml:4:70: quorum 2 in check "two" needs cluster.location on this replica (the quorum counts locations)`,
 			},
 		},
 		{

@@ -26,13 +26,14 @@ func newKindFields(d *decoder, f fields) *kindFields {
 	return &kindFields{d: d, f: f, lists: map[string][]*yaml.Node{}}
 }
 
-func (k *kindFields) Has(key string) bool   { return k.f.has(key) }
-func (k *kindFields) Str(key string) string { return k.d.str(k.f, key) }
-func (k *kindFields) Bool(key string) bool  { return k.d.boolean(k.f, key) }
-func (k *kindFields) In() string            { return k.f.in() }
-func (k *kindFields) Where() string         { return k.f.where }
-func (k *kindFields) Secret(s string)       { k.d.secret(s) }
-func (k *kindFields) Raw(key string) string { return k.f.at(key).Value }
+func (k *kindFields) Has(key string) bool     { return k.f.has(key) }
+func (k *kindFields) Str(key string) string   { return k.d.str(k.f, key) }
+func (k *kindFields) Bool(key string) bool    { return k.d.boolean(k.f, key) }
+func (k *kindFields) In() string              { return k.f.in() }
+func (k *kindFields) Where() string           { return k.f.where }
+func (k *kindFields) Secret(s string)         { k.d.secret(s) }
+func (k *kindFields) Raw(key string) string   { return k.f.at(key).Value }
+func (k *kindFields) Cluster() (bool, string) { return k.d.clusterOn, k.d.clusterLoc }
 func (k *kindFields) Int(key string, def int) int {
 	return k.d.integer(k.f, key, def)
 }

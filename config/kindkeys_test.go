@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 // TestKindKeyProblems: every problem of the kinds' own keys, each at its
@@ -41,5 +42,22 @@ func TestKindKeyProblems(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLinkQuorum: quorum defaults to 1, and above 1 is accepted with a
+// cluster (the locations are known at run time only).
+func TestLinkQuorum(t *testing.T) {
+	cfg, err := parseFile(t, "quorum-cluster.yml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, sp := range cfg.Checks {
+		c, _ := probes.LinkConfigOf(sp)
+		got[sp.Name] = c.Quorum
+	}
+	if got["three"] != 3 || got["plain"] != 1 {
+		t.Errorf("quorum by check = %v, want three 3 and plain 1", got)
 	}
 }

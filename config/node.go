@@ -29,6 +29,7 @@ type decoder struct {
 	components []string              // the components of checks, sorted, once read
 	bodies     *int                  // characters of incident bodies left (incidents.MaxBodies)
 	clusterOn  bool                  // cluster.enabled, once read
+	clusterLoc string                // cluster.location, once read
 }
 
 // errorf records a problem at node n (nil: the file as a whole).

@@ -700,6 +700,7 @@ func (recorder) In() string                                         { return "" 
 func (recorder) Where() string                                      { return "" }
 func (recorder) Raw(string) string                                  { return "" }
 func (recorder) Path(string) string                                 { return "" }
+func (recorder) Cluster() (bool, string)                            { return false, "" }
 func (recorder) Secret(string)                                      {}
 func (recorder) Errorf(string, string, ...any)                      {}
 func (recorder) ErrorfItem(string, int, string, ...any)             {}

@@ -33,7 +33,7 @@ const KindLink check.Kind = "link"
 var linkKind = Kind{
 	Name: KindLink,
 	Keys: []string{"urls", "source", "method", "concurrency", "per_host", "fail_ratio", "valid_status_codes",
-		"allow_private", "per_link_metrics"},
+		"allow_private", "per_link_metrics", "quorum"},
 	DefaultTimeout: 4 * time.Second,
 	Decode:         decodeLink,
 	Probe:          ProbeLink,
@@ -72,6 +72,13 @@ type LinkConfig struct {
 	AllowPrivate bool `yaml:"allow_private"`
 	// PerLinkMetrics exports one series per link (opt-in: unbounded).
 	PerLinkMetrics bool `yaml:"per_link_metrics"`
+	// Quorum is how many locations must see a link fail before it is FAIL
+	// (like synthetic monitoring confirming failures from several
+	// regions); default 1. Above 1 it needs cluster mode: the check then
+	// runs in every location that has a live replica (cluster.location),
+	// and is UNKNOWN while fewer than quorum locations report (monitor
+	// check, a one-shot run, checks from where it runs and says so).
+	Quorum int `yaml:"quorum"`
 }
 
 // PerItemMetrics tells whether the check exports one series per link
@@ -94,6 +101,17 @@ func decodeLink(f check.Fields) any {
 		FailRatio:      f.Float("fail_ratio", 0),
 		AllowPrivate:   f.Bool("allow_private"),
 		PerLinkMetrics: f.Bool("per_link_metrics"),
+		Quorum:         f.Int("quorum", 1),
+	}
+	clustered, location := f.Cluster()
+	switch {
+	case c.Quorum < 1:
+		f.Errorf("quorum", "quorum must be ≥ 1%s", f.In())
+	case c.Quorum > 1 && !clustered:
+		f.Errorf("quorum", "quorum %d%s needs cluster mode (cluster.enabled: true, replicas in at least %d locations); without it, use 1",
+			c.Quorum, f.In(), c.Quorum)
+	case c.Quorum > 1 && location == "":
+		f.Errorf("quorum", "quorum %d%s needs cluster.location on this replica (the quorum counts locations)", c.Quorum, f.In())
 	}
 	for i, u := range f.List("urls") {
 		if !ValidHTTPURL(u) {
@@ -145,6 +163,14 @@ func decodeLink(f check.Fields) any {
 // fail_ratio; the observed value is the number of failing links, and every
 // link's own result travels in Result.Links.
 func ProbeLink(ctx context.Context, spec check.Spec, env *Env) check.Result {
+	if c, _ := LinkConfigOf(spec); c.Quorum > 1 {
+		return probeLinkQuorum(ctx, spec, env, c.Quorum)
+	}
+	return probeLinkHere(ctx, spec, env)
+}
+
+// probeLinkHere checks the links from this process.
+func probeLinkHere(ctx context.Context, spec check.Spec, env *Env) check.Result {
 	targets, err := LinkTargets(ctx, spec, env)
 	if err != nil {
 		return failed(spec.UnknownResult("link source: "+env.redact(err.Error())), check.ReasonQuery)

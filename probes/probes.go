@@ -124,8 +124,11 @@ type Env struct {
 	Heartbeats Heartbeats
 	HTTP       *http.Client
 	Links      *LinkClients // shared by link checks; nil: a process-wide default
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Locations serve link checks with quorum > 1 (cluster mode); nil
+	// without a cluster.
+	Locations LinkLocations
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 func (e *Env) now() time.Time {

@@ -69,7 +69,8 @@ func isStore(ctx context.Context, d string) error {
 // in). owner is left out: it names the daemon holding a store, and the
 // target's daemon writes its own; schema_migrations is the target's own;
 // cluster_members and cluster_leases describe the running replicas, which
-// rebuild them within a lease TTL.
+// rebuild them within a lease TTL; link_location_results are rewritten by
+// the next run of each location.
 var copyTables = []struct{ name, key string }{
 	{"checks", "id"},
 	{"results", "check_id, ts"},

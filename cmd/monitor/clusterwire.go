@@ -17,8 +17,10 @@ import (
 // one PostgreSQL store.
 //
 //   - Each check runs on the one replica that holds its lease
-//     (scheduler.Options.Gate = cluster.Node.Holds); the others skip its
-//     due times (monitor_scheduler_not_owner_total).
+//     (scheduler.Options.Gate = daemon.gate: cluster.Node.Holds, and for
+//     link checks with quorum > 1 also each location's runner, see
+//     quorumwire.go); the others skip its due times
+//     (monitor_scheduler_not_owner_total).
 //   - Every replica serves every check's latest result: the results feed
 //     (store.Feed, LISTEN/NOTIFY) hands the others' results to the hub as
 //     remote results (snapshot, alerting view, status page; not the store
@@ -65,7 +67,9 @@ func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen str
 	}
 	d.node = node
 	node.SetChecks(checkNames(cfg))
-	d.reg.MustRegister(node)
+	d.setQuorumChecks(cfg)
+	d.withLocations(d.env)
+	d.reg.MustRegister(node, newLocationMetrics(d))
 	d.metrics.SetOwned(func(name string) bool { return node.Holds(name, 0) })
 	d.srv.SetUnready(func() string {
 		if st := node.State(); !st.OK {
@@ -219,10 +223,11 @@ func (d *daemon) closeCluster() {
 
 // fitsLease returns an error unless every check of cfg fits the lease TTL
 // of running, the cluster section the daemon started with (a reload that
-// changes cluster: takes effect on restart only).
+// changes cluster: takes effect on restart only), and, without a running
+// cluster, unless cfg has no quorum check (quorumNeedsCluster).
 func fitsLease(cfg *config.Config, running config.Cluster) error {
 	if !running.Enabled {
-		return nil
+		return quorumNeedsCluster(cfg, running)
 	}
 	for _, sp := range cfg.Checks {
 		if rt := sp.RunTimeout(); rt > time.Duration(float64(running.LeaseTTL)*config.RunShareOfLease) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/monitor-dev/monitor/check"
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/probes"
 )
 
 // A reload may not bring a check whose run outlasts the running lease
@@ -25,5 +26,21 @@ func TestFitsLease(t *testing.T) {
 	err := fitsLease(cfg, config.Cluster{Enabled: true, LeaseTTL: 15 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), `check "slow"'s run may take 10s, too long for the running lease_ttl 15s (want ≥ 23s`) {
 		t.Errorf("lease 15s, a run of 10s: %v", err)
+	}
+}
+
+// A reload may not bring a link check with quorum > 1 to a daemon running
+// without a cluster (a reload cannot start one); with one it may.
+func TestFitsLeaseQuorum(t *testing.T) {
+	cfg := &config.Config{Checks: []check.Spec{
+		{Name: "links", Kind: probes.KindLink, Interval: 5 * time.Second, Timeout: time.Second,
+			Config: probes.LinkConfig{URLs: []string{"https://example.com/"}, Quorum: 2}},
+	}}
+	err := fitsLease(cfg, config.Cluster{})
+	if err == nil || !strings.Contains(err.Error(), `check "links" has quorum > 1, which needs cluster mode`) {
+		t.Errorf("quorum 2 without a running cluster: %v", err)
+	}
+	if err := fitsLease(cfg, config.Cluster{Enabled: true, LeaseTTL: 15 * time.Second}); err != nil {
+		t.Errorf("quorum 2 with a running cluster: %v", err)
 	}
 }

@@ -319,6 +319,14 @@ func appendLinkJSON(b []byte, r check.LinkResult) ([]byte, error) {
 		b = append(b, ","+in+`"checkedAt": `...)
 		b = append(b, t...)
 	}
+	if len(r.Locations) > 0 { // multi-location checks only: rare, so encoding/json
+		m, err := json.MarshalIndent(r.Locations, in[1:], "  ")
+		if err != nil {
+			return b, err
+		}
+		b = append(b, ","+in+`"locations": `...)
+		b = append(b, m...)
+	}
 	return append(b, "\n    }"...), nil
 }
 

@@ -21,7 +21,7 @@ import (
 // the "every field" case) and for strings and numbers that need escaping or
 // the exponent form.
 func TestLinksJSONMatchesEncodingJSON(t *testing.T) {
-	// Every field set, by reflection: strings, ints, floats, slices, times.
+	// Every field set, by reflection: strings, ints, floats, slices, maps, times.
 	var all check.LinkResult
 	fill(t, reflect.ValueOf(&all).Elem(), "x")
 	when := time.Date(2026, 11, 30, 4, 5, 6, 789000000, time.UTC)
@@ -75,6 +75,14 @@ func fill(t *testing.T, v reflect.Value, s string) {
 		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
 		for i := range 2 {
 			fill(t, v.Index(i), fmt.Sprintf("%s%d", s, i))
+		}
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		for i := range 2 {
+			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+			fill(t, k, fmt.Sprintf("%s%d", s, i))
+			fill(t, e, fmt.Sprintf("%s%d", s, i))
+			v.SetMapIndex(k, e)
 		}
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {

@@ -115,7 +115,9 @@ type daemon struct {
 	// feed from the other replicas (both nil without cluster.enabled; see
 	// clusterwire.go).
 	node *cluster.Node
-	feed *store.Feed
+	// quorum are the link checks with quorum > 1 (quorumwire.go).
+	quorum quorumSet
+	feed   *store.Feed
 	// live is the config running, for background loops (d.cfg belongs to
 	// the signal loop).
 	live atomic.Pointer[config.Config]
@@ -219,7 +221,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 	d.setMaintenance(cfg)
 	var gate func(string, time.Duration) bool
 	if d.node != nil {
-		gate = d.node.Holds
+		gate = d.gate
 		if err := d.startFeed(); err != nil {
 			d.closeCluster()
 			_ = d.store.Close()
@@ -228,7 +230,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		}
 	}
 	d.sched, err = scheduler.New(scheduler.Options{
-		Env: env, Publish: d.hub.Publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
+		Env: env, Publish: d.publish, Logger: logger.With("component", "scheduler"), Registerer: d.reg,
 		Gate: gate,
 	})
 	if err != nil {
@@ -484,6 +486,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 			d.auditRejected(actor, via, map[string]any{"stage": "databases"})
 			return server.ReloadResult{}, d.refused("databases", err, cfg)
 		}
+		d.withLocations(env)
 	}
 	// Schedule: the only step that can still fail, so it goes first. It is
 	// all or nothing, and swaps the env in only when every check was
@@ -530,6 +533,7 @@ func (d *daemon) reloadConfig(actor alerting.Actor, via string) (server.ReloadRe
 		time.AfterFunc(2*oldTimeout, func() { _ = old.Pool.Close() })
 	}
 	d.hub.SetSpecs(cfg.Checks)
+	d.setQuorumChecks(cfg)
 	if d.node != nil {
 		d.node.SetChecks(checkNames(cfg))
 		d.feed.Resync() // results of checks just added, stored by others

@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/monitor-dev/monitor/check"
+)
+
+// TestLocationOwner: each location's runner is the rendezvous owner over
+// that location's members only; a location without members has none.
+func TestLocationOwner(t *testing.T) {
+	ms := []Member{{ID: "a", Location: "eu"}, {ID: "b", Location: "eu"}, {ID: "c", Location: "us"}, {ID: "d", Location: "eu"}}
+	eu := LocationOwner("links", "eu", ms)
+	if want := Owner("links", []string{"a", "b", "d"}); eu != want {
+		t.Errorf("eu's runner %q, want %q (Owner over eu's members)", eu, want)
+	}
+	if got := LocationOwner("links", "us", ms); got != "c" {
+		t.Errorf("us's runner %q, want c", got)
+	}
+	if got := LocationOwner("links", "ap", ms); got != "" {
+		t.Errorf("ap's runner %q, want none", got)
+	}
+	if got := Locations(ms); !slices.Equal(got, []string{"eu", "us"}) {
+		t.Errorf("Locations = %v", got)
+	}
+	if LocationLease("links", "eu") != "links@eu" || !isLocationLease("links@eu") || isLocationLease("links") {
+		t.Error("LocationLease names")
+	}
+}
+
+// TestNodeLocationRunners: on PostgreSQL, 4 members in 3 locations: a
+// quorum check gets one runner per location (and one owner overall, which
+// counts it among its owned checks, unlike the runners' leases); the link
+// results each runner stores are read back for live, fresh locations only.
+func TestNodeLocationRunners(t *testing.T) {
+	t.Parallel()
+	d := schema(t)
+	db := openDB(t, d, "", nil)
+	var nodes []*Node
+	for _, m := range []struct{ name, loc string }{{"eu1", "eu"}, {"eu2", "eu"}, {"us1", "us"}, {"ap1", "ap"}} {
+		n := New(db, Options{ID: m.name, Location: m.loc, TTL: testTTL})
+		n.SetChecks([]string{"links", "other"})
+		n.SetLocationChecks([]string{"links"})
+		nodes = append(nodes, n)
+		t.Cleanup(func() { _ = n.Close(context.Background()) })
+	}
+	ctx := context.Background()
+	settled := func() (bool, string) {
+		runners := map[string][]string{}
+		var owners []string
+		live := nodes[len(nodes)-1].Members() // the last to round saw everyone
+		for _, n := range nodes {
+			if n.RunsHere("links", 0) != (n.ID() == LocationOwner("links", n.Location(), live)) {
+				return false, fmt.Sprintf("%s runs links: %v, its location's runner is %s", n.ID(), n.RunsHere("links", 0), LocationOwner("links", n.Location(), live))
+			}
+			if n.RunsHere("links", 0) {
+				runners[n.Location()] = append(runners[n.Location()], n.ID())
+			}
+			if n.Holds("links", 0) {
+				owners = append(owners, n.ID())
+			}
+		}
+		ok := len(owners) == 1 && len(runners) == 3
+		for _, ids := range runners {
+			ok = ok && len(ids) == 1
+		}
+		return ok, fmt.Sprintf("runners %v, owners %v", runners, owners)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, n := range nodes {
+			_ = n.Round(ctx)
+		}
+		ok, why := settled()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not settled: %s", why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	held := 0
+	for _, n := range nodes {
+		for _, h := range n.Held() {
+			if isLocationLease(h) {
+				t.Errorf("%s counts the runner's lease %q among its checks", n.ID(), h)
+			}
+		}
+		held += len(n.Held())
+	}
+	if held != 2 {
+		t.Errorf("checks held in all: %d, want 2 (links and other, once each)", held)
+	}
+
+	put := func(n *Node, code int) {
+		t.Helper()
+		st := check.Pass
+		if code >= 400 {
+			st = check.Fail
+		}
+		if err := n.PutLinks(ctx, "links", []check.LinkResult{{URL: "https://x.example/", Status: st, StatusCode: code}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(nodes[0], 200)
+	put(nodes[2], 500)
+	put(nodes[3], 200)
+	put(nodes[2], 503) // replaces us's row
+	got, err := nodes[1].LinkReports(ctx, "links", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["us"][0].StatusCode != 503 || got["eu"][0].StatusCode != 200 || got["ap"][0].Status != check.Pass {
+		t.Fatalf("reports %+v, want eu 200, us 503, ap 200", got)
+	}
+	// ap leaves: its row no longer counts. eu's row goes stale: neither.
+	if err := nodes[3].Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE link_location_results SET checked_at = now() - interval '1 hour' WHERE location = 'eu'`); err != nil {
+		t.Fatal(err)
+	}
+	got, err = nodes[1].LinkReports(ctx, "links", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["us"] == nil {
+		t.Fatalf("reports %+v, want us only (ap left, eu stale)", got)
+	}
+}
