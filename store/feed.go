@@ -95,9 +95,13 @@ type Feed struct {
 
 	// Owned by the feed's goroutine: the ts (ms) of the latest row of
 	// every check id delivered, their count and sum (what the poll
-	// compares with the table's).
+	// compares with the table's); and the name of every check id seen
+	// (ids never change and checks are never deleted, so it only grows):
+	// a notification's load reads latest alone, by its primary key, and
+	// asks checks only for the ids it does not know.
 	known map[int64]int64
 	sum   int64
+	names map[int64]string
 }
 
 // NewFeed starts the results feed of st, a PostgreSQL store (Open's, or a
@@ -130,7 +134,8 @@ func NewFeed(st Store, deliver func([]check.Result), opts FeedOptions) (*Feed, e
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Feed{cfg: s.feedConfig.Copy(), deliver: deliver, opts: opts, logger: opts.Logger,
-		cancel: cancel, done: make(chan struct{}), known: map[int64]int64{}}
+		cancel: cancel, done: make(chan struct{}), known: map[int64]int64{},
+		names: map[int64]string{}}
 	go f.run(ctx)
 	return f, nil
 }
@@ -326,14 +331,22 @@ func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
 	return append(ids, got...)
 }
 
-// latestSelect reads latest rows with their check's name.
-const latestSelect = "SELECT l.check_id, l.ts, c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id"
+// latestJoined reads every latest row with its check's name: for the full
+// resync only (rare; it scans checks), which also learns the names.
+const latestJoined = "SELECT l.check_id, l.ts, l.result, c.name FROM latest l JOIN checks c ON c.id = l.check_id"
+
+// latestByID reads the latest rows of the ids $1 without their names, by
+// latest's primary key.
+const latestByID = "SELECT check_id, ts, result FROM latest WHERE check_id = ANY($1)"
+
+// namesByID reads the names of the check ids $1, by checks' primary key.
+const namesByID = "SELECT id, name FROM checks WHERE id = ANY($1)"
 
 // resync reads every latest row: those that advanced (all of them the
 // first time, or with all) are delivered, and known is rebuilt from the
 // table. On an error nothing changes: the next resync delivers them.
 func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
-	rows, err := conn.Query(ctx, latestSelect)
+	rows, err := conn.Query(ctx, latestJoined)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
@@ -341,7 +354,7 @@ func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	if all {
 		prev = nil
 	}
-	out, stamps, err := f.collect(rows, prev)
+	out, stamps, err := f.collect(rows, prev, true)
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
@@ -354,13 +367,17 @@ func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	return nil
 }
 
-// load reads the latest rows of ids and delivers those that advanced.
+// load reads the latest rows of ids and delivers those that advanced. It
+// first reads the names of the ids it does not know, if any.
 func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
-	rows, err := conn.Query(ctx, latestSelect+" WHERE l.check_id = ANY($1)", ids)
+	if err := f.learnNames(ctx, conn, ids); err != nil {
+		return fmt.Errorf("load latest results: %w", err)
+	}
+	rows, err := conn.Query(ctx, latestByID, ids)
 	if err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
-	out, stamps, err := f.collect(rows, f.known)
+	out, stamps, err := f.collect(rows, f.known, false)
 	if err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
@@ -374,21 +391,67 @@ func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
 	return nil
 }
 
+// learnNames reads from checks the names of those of ids not in names.
+// A check's row commits with (or before) its first latest row, so a
+// notified or polled id has one.
+func (f *Feed) learnNames(ctx context.Context, conn *pgx.Conn, ids []int64) error {
+	var unknown []int64
+	seen := map[int64]bool{}
+	for _, id := range ids {
+		if _, ok := f.names[id]; !ok && !seen[id] {
+			seen[id] = true
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	rows, err := conn.Query(ctx, namesByID, unknown)
+	if err != nil {
+		return fmt.Errorf("check names: %w", err)
+	}
+	var id int64
+	var name string
+	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error {
+		f.names[id] = name
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check names: %w", err)
+	}
+	return nil
+}
+
 // stamp is the ts (ms) of one check's latest row.
 type stamp struct{ id, ts int64 }
 
-// collect reads latest rows (latestSelect): the stamps of all of them, and
-// the results of those newer than in prev.
-func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64) ([]check.Result, []stamp, error) {
+// collect reads latest rows, latestJoined's (joined: their names are
+// learnt) or latestByID's (named from names): the stamps of all of them,
+// and the results of those newer than in prev. A row whose name is
+// unknown (which a check's row committing first rules out) is skipped
+// unstamped, so the next poll loads it again.
+func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]check.Result, []stamp, error) {
 	defer rows.Close()
 	var out []check.Result
 	var stamps []stamp
 	var id, ts int64
 	var name string
 	var js []byte
+	dest := []any{&id, &ts, &js}
+	if joined {
+		dest = append(dest, &name)
+	}
 	for rows.Next() {
-		if err := rows.Scan(&id, &ts, &name, &js); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, nil, err
+		}
+		if joined {
+			f.names[id] = name
+		} else if n, ok := f.names[id]; ok {
+			name = n
+		} else {
+			f.logger.Warn("results feed: latest row of a check id with no name; the next poll reads it again", "check_id", id)
+			continue
 		}
 		stamps = append(stamps, stamp{id, ts})
 		if was, ok := prev[id]; ok && ts <= was {

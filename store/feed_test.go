@@ -383,3 +383,91 @@ func TestLatestKeepsReasonAndCert(t *testing.T) {
 		})
 	}
 }
+
+// A notified load reads latest alone, by its primary key: the names of
+// the checks it knows come from the feed's memory, not from a join that
+// scans checks each time (at 10,000 checks and 3 replicas, 15 scans/s).
+// While checks is locked, notified results still arrive; over a burst of
+// them, the feed scans checks at most once, for its first resync.
+func TestFeedLoadReadsNoChecks(t *testing.T) {
+	ctx := context.Background()
+	st := openT(t, postgresDSN(t), Options{})
+	db := st.wdb
+	// Seeded and written by hand, so that only the feed reads checks.
+	names := []string{"db", "api", "web"}
+	ids := make([]int64, len(names))
+	put := func(i int, when time.Time) {
+		t.Helper()
+		r := mk(names[i], when, check.Pass)
+		js, err := encodeResult(&row{rec: &r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO latest (check_id, ts, result) VALUES ($1, $2, $3)
+			ON CONFLICT (check_id) DO UPDATE SET ts = excluded.ts, result = excluded.result`,
+			ids[i], when.UnixMilli(), string(js)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(notifyQuery, feedPayloads(ids[i:i+1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, name := range names {
+		if err := db.QueryRow("INSERT INTO checks (name) VALUES ($1) RETURNING id", name).Scan(&ids[i]); err != nil {
+			t.Fatal(err)
+		}
+		put(i, at(0))
+	}
+	seqScans := func() int64 {
+		return count(t, db, "SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'checks'")
+	}
+	before := seqScans()
+
+	c := newCollector()
+	f := openFeed(t, st, c, noPoll)
+	c.waitFor(t, 5*time.Second, "first resync", func() bool { return c.has("web", at(0))() })
+	waitUntil(t, 5*time.Second, "connected", f.Connected)
+	const burst = 20
+	for n := 1; n <= burst; n++ {
+		when := at(time.Duration(n) * time.Second)
+		put(n%len(names), when)
+		c.waitFor(t, time.Second, fmt.Sprintf("notified write %d", n), c.has(names[n%len(names)], when))
+	}
+
+	// checks locked: a load that read it would wait for the lock.
+	lock, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "BEGIN; LOCK TABLE checks IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	put(0, at(time.Hour))
+	deadline := time.Now().Add(2 * time.Second)
+	for !c.has("db", at(time.Hour))() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !c.has("db", at(time.Hour))() {
+		t.Errorf("a notified write did not arrive while checks was locked: the load reads checks")
+	}
+	if _, err := lock.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, 5*time.Second, "the write after the lock", c.has("db", at(time.Hour)))
+
+	// A backend flushes its statistics when it exits: close the feed, wait
+	// for its backend to go, then for the counter to settle.
+	pid := int64(f.backendPID())
+	_ = f.Close()
+	waitUntil(t, 5*time.Second, "the feed's backend gone", func() bool {
+		return count(t, db, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid) == 0
+	})
+	time.Sleep(200 * time.Millisecond)
+	after := seqScans()
+	t.Logf("seq_scan of checks: %d before the feed, %d after its resync and %d notified loads", before, after, burst+1)
+	if after-before > 1 {
+		t.Errorf("the feed scanned checks %d times over its resync and %d notified loads, want at most once (the resync's join)",
+			after-before, burst+1)
+	}
+}
