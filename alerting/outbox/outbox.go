@@ -454,9 +454,16 @@ const batchLinger = 2 * time.Millisecond
 // maxErrorLen bounds an attempt's error text as stored and shown.
 const maxErrorLen = 1000
 
+// shutdownGrace is how long an attempt under way when the dispatcher stops
+// may still take (within its attempt timeout) to finish and be recorded.
+const shutdownGrace = 3 * time.Second
+
 // attempt makes one attempt of it. keep is false when ctx ended during a
 // failed attempt: nothing is recorded then.
 func (d *Dispatcher) attempt(ctx context.Context, q *queue, s receiver.Sender, it *item) (r result, keep bool) {
+	if ctx.Err() != nil {
+		return result{}, false // stopping: no new attempt
+	}
 	start := d.opts.Now()
 	var n receiver.Notification
 	err := json.Unmarshal(it.Body, &n)
@@ -464,16 +471,26 @@ func (d *Dispatcher) attempt(ctx context.Context, q *queue, s receiver.Sender, i
 		err = &receiver.SendError{Permanent: true, Err: fmt.Errorf("stored notification is not valid JSON: %w", err)}
 	} else {
 		n.ID, n.Receiver = it.NotificationID, it.Receiver
-		sctx, cancel := context.WithTimeoutCause(ctx, d.opts.AttemptTimeout, errAttemptTimeout)
+		// An attempt under way when the dispatcher stops (a shutdown, a
+		// replica's restart) is given shutdownGrace to finish and be
+		// recorded, instead of being cut off after the receiver may
+		// already have it: cut off, the delivery would be sent again
+		// (by the next run or another replica) with the same id.
+		sctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), d.opts.AttemptTimeout, errAttemptTimeout)
+		stopGrace := context.AfterFunc(ctx, func() {
+			t := time.AfterFunc(shutdownGrace, cancel)
+			context.AfterFunc(sctx, func() { t.Stop() })
+		})
 		err = send(sctx, s, n)
 		if err != nil && errors.Is(context.Cause(sctx), errAttemptTimeout) {
 			err = &receiver.SendError{Err: fmt.Errorf("no answer within %s", d.opts.AttemptTimeout)}
 		}
+		stopGrace()
 		cancel()
 	}
 	end := d.opts.Now()
 	if err != nil && ctx.Err() != nil {
-		return result{}, false
+		return result{}, false // cut off by the stop: not an attempt of the receiver's
 	}
 	a := store.Attempt{
 		DeliveryID: it.ID, Receiver: it.Receiver, NotificationID: it.NotificationID, AlertIDs: it.AlertIDs,

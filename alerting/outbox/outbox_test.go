@@ -418,6 +418,35 @@ func TestRestartResumes(t *testing.T) {
 	})
 }
 
+// TestStopLetsAnAttemptFinish: an attempt under way when the dispatcher
+// stops (a clean shutdown, a replica's rolling restart) finishes within the
+// grace and is recorded: the receiver, which already has it, does not get
+// it again from the next run.
+func TestStopLetsAnAttemptFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var h hits
+		client := receiverServer(t, func(w http.ResponseWriter, r *http.Request) {
+			h.add(r)
+			time.Sleep(time.Second) // a slow receiver: the stop comes meanwhile
+		})
+		st := newStore(t)
+		ids := enqueue(t, st, "hook", 1, time.Now())
+		senders := map[string]receiver.Sender{"hook": &httpSender{client: client, url: "http://hook/"}}
+		stop := run(New(st, senders, Options{Workers: 1}))
+		time.Sleep(500 * time.Millisecond) // the attempt is under way
+		stop()
+		if dl := delivery(t, st, ids[0]); dl.State != store.DeliverySent || dl.Attempts != 1 {
+			t.Fatalf("after the stop: %s after %d attempts, want sent after 1", dl.State, dl.Attempts)
+		}
+		stop = run(New(st, senders, Options{Workers: 1}))
+		settle()
+		stop()
+		if h.count() != 1 {
+			t.Fatalf("the receiver got the notification %d times, want once", h.count())
+		}
+	})
+}
+
 // TestStoreDown: while the store fails, nothing is lost; once it is back
 // the deliveries go out.
 func TestStoreDown(t *testing.T) {
