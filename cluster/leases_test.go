@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // TestLeasesExclusive: of two owners wanting the same names, the first
@@ -77,8 +79,8 @@ func TestLeasesExclusive(t *testing.T) {
 // and the next successful Sync restores them.
 func TestLeasesLapseWithoutDatabase(t *testing.T) {
 	d := schema(t)
-	p := startTCPProxy(t, pgHost(t, d))
-	db := openDB(t, d, p.addr(), nil)
+	p := testenv.StartTCPProxy(t, pgHost(t, d))
+	db := openDB(t, d, p.Addr(), nil)
 	clk := newFakeClock()
 	const ttl, margin = time.Minute, 10 * time.Second
 	l := NewLeases(db, "a", ttl, margin, time.Second)
@@ -96,7 +98,7 @@ func TestLeasesLapseWithoutDatabase(t *testing.T) {
 		t.Error("x held for 20 s with 20 s left")
 	}
 
-	p.hang()
+	p.Hang()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	err := l.Sync(ctx, want)
 	cancel()
@@ -112,7 +114,7 @@ func TestLeasesLapseWithoutDatabase(t *testing.T) {
 		t.Errorf("still holding %q at TTL − margin after the last successful sync", l.Held())
 	}
 
-	p.heal()
+	p.Heal()
 	var ok bool
 	for range 50 { // the pool's broken connections fail first
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,11 +35,11 @@ type testNode struct {
 // startNode starts a node named name on d (through proxy when not nil),
 // sharing out checks; its loop stops and it leaves when t ends, unless
 // killed before.
-func startNode(t *testing.T, d, name string, checks []string, proxy *tcpProxy, log *syncBuffer) *testNode {
+func startNode(t *testing.T, d, name string, checks []string, proxy *testenv.TCPProxy, log *syncBuffer) *testNode {
 	t.Helper()
 	host := ""
 	if proxy != nil {
-		host = proxy.addr()
+		host = proxy.Addr()
 	}
 	opts := Options{ID: name + "-" + NewID(), Location: "test", Listen: "127.0.0.1:0", TTL: testTTL}
 	if log != nil {
@@ -281,7 +282,7 @@ func metric(t *testing.T, n *Node, name string) float64 {
 func TestCluster(t *testing.T) {
 	d := schema(t)
 	checks := names(1000)
-	proxy := startTCPProxy(t, pgHost(t, d))
+	proxy := testenv.StartTCPProxy(t, pgHost(t, d))
 	cLog := &syncBuffer{}
 	s := startSampler(checks)
 	defer s.finish(t)
@@ -362,7 +363,7 @@ func TestCluster(t *testing.T) {
 	// says so, and the others take over.
 	errsBefore := metric(t, c.Node, "monitor_cluster_sync_errors_total")
 	s.steady.Store(false)
-	proxy.hang()
+	proxy.Hang()
 	cut := time.Now()
 	for len(c.Held()) > 0 || c.IsLeader() {
 		if time.Since(cut) > testTTL {
@@ -388,7 +389,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	// The network heals: c rejoins by itself.
-	proxy.heal()
+	proxy.Heal()
 	healed := time.Now()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

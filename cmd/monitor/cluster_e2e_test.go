@@ -99,7 +99,7 @@ func (h *webhookCounter) String() string {
 type replica struct {
 	*proc
 	name  string
-	proxy *tcpProxy
+	proxy *testenv.TCPProxy
 	start func() *proc // starts it (again)
 }
 
@@ -166,9 +166,9 @@ func TestE2EClusterReplicas(t *testing.T) {
 	var rs []*replica
 	for _, name := range []string{"a", "b", "c"} {
 		dir := t.TempDir()
-		proxy := startTCPProxy(t, u.Host)
+		proxy := testenv.StartTCPProxy(t, u.Host)
 		pu := *u
-		pu.Host = proxy.addr()
+		pu.Host = proxy.Addr()
 		cfgPath := filepath.Join(dir, "config.yaml")
 		start := func() *proc {
 			return startMonitor(t, dir, func(listen string) (string, string) {
@@ -346,7 +346,7 @@ func TestE2EClusterReplicas(t *testing.T) {
 	// Cut one survivor off PostgreSQL: it stops running checks and says
 	// so; the other runs them all; healed, it rejoins.
 	cut, other := live[0], live[1]
-	cut.proxy.hang()
+	cut.proxy.Hang()
 	eventually(t, 5*time.Second, "/readyz 503 on the replica cut off", func() (bool, string) {
 		resp, b := cut.do(http.MethodGet, "/readyz", nil, "")
 		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "cluster: no database since"),
@@ -360,7 +360,7 @@ func TestE2EClusterReplicas(t *testing.T) {
 			t.Errorf("with %s cut off, %s ran on %v, want only %s", cut.name, name, ownBoth[name], other.name)
 		}
 	}
-	cut.proxy.heal()
+	cut.proxy.Heal()
 	eventually(t, 10*time.Second, "the replica cut off back in", func() (bool, string) {
 		resp, b := cut.do(http.MethodGet, "/readyz", nil, "")
 		m := cut.metrics(t)

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,8 +159,8 @@ func TestE2EFullStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := startTCPProxy(t, u.Host)
-	u.Host = proxy.addr()
+	proxy := testenv.StartTCPProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	cfgPath := filepath.Join(dir, "config.yaml")
 	p := startMonitor(t, dir, func(listen string) (string, string) {
 		return cfgPath, fmt.Sprintf(fullStackConfig, listen, u.String(), rcv.URL+"/hook", whsec, amURL)
@@ -278,7 +277,7 @@ func TestE2EFullStack(t *testing.T) {
 	}{
 		{"table renamed", func() { exec1(t, db, "ALTER TABLE usage_meters RENAME TO usage_meters_gone") },
 			func() { exec1(t, db, "ALTER TABLE usage_meters_gone RENAME TO usage_meters") }},
-		{"database not answering", proxy.hang, proxy.heal},
+		{"database not answering", proxy.Hang, proxy.Heal},
 	}
 	for i, o := range outages {
 		base, err := burnRatesNow()
@@ -616,147 +615,6 @@ func startAlertmanager(t *testing.T, dir, config string) (string, *lockedBuffer)
 			if time.Now().After(deadline) {
 				t.Fatalf("alertmanager not ready after 20s:\n%s", log.String())
 			}
-		}
-	}
-}
-
-// tcpProxy forwards TCP connections to target until it hangs: then no byte
-// goes through in either direction and new connections get no answer, as
-// when the database host stops answering. heal lets everything through
-// again, held bytes included, as TCP does once a partition ends.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu     sync.Mutex
-	open   chan struct{} // closed while the proxy forwards
-	conns  map[net.Conn]bool
-	closed bool
-}
-
-// startTCPProxy listens on a free loopback port and forwards to target
-// until the test ends.
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, open: make(chan struct{}), conns: map[net.Conn]bool{}}
-	close(p.open)
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Go(func() { p.forward(c) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		p.closed = true
-		for c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.heal()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-// hang stops forwarding.
-func (p *tcpProxy) hang() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.open:
-		p.open = make(chan struct{})
-	default:
-	}
-}
-
-// heal forwards again.
-func (p *tcpProxy) heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.open:
-	default:
-		close(p.open)
-	}
-}
-
-// gate returns a channel that is closed while the proxy forwards.
-func (p *tcpProxy) gate() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.open
-}
-
-// track remembers c, to close it at the end; false when the proxy is
-// closed already (c is then closed).
-func (p *tcpProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		_ = c.Close()
-		return false
-	}
-	p.conns[c] = true
-	return true
-}
-
-func (p *tcpProxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-	_ = c.Close()
-}
-
-// forward connects client to the target once the proxy forwards, and
-// copies both ways until either side closes.
-func (p *tcpProxy) forward(client net.Conn) {
-	if !p.track(client) {
-		return
-	}
-	defer p.untrack(client)
-	<-p.gate()
-	server, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(server) {
-		return
-	}
-	defer p.untrack(server)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p.pipe(client, server)
-	}()
-	p.pipe(server, client)
-	<-done
-}
-
-// pipe copies src to dst, holding what it read while the proxy hangs, and
-// closes both when either side ends.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		<-p.gate()
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
 		}
 	}
 }
