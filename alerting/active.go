@@ -96,13 +96,9 @@ func (e *Engine) writeExternal(ctx context.Context, evs []store.AuditEvent) {
 // resolved elsewhere resolves. Step calls it every Options.Refresh.
 func (e *Engine) refresh(ctx context.Context) error {
 	now := e.now()
-	sils, err := e.st.Silences(ctx, now)
+	sils, escs, err := e.loadMutes(ctx, now)
 	if err != nil {
-		return fmt.Errorf("load silences: %w", err)
-	}
-	escs, err := e.st.Escalations(ctx, EscalationOpen, MaxOpenEscalations)
-	if err != nil {
-		return fmt.Errorf("load escalations: %w", err)
+		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -146,17 +142,7 @@ func (e *Engine) refresh(ctx context.Context) error {
 		if open[id] {
 			continue
 		}
-		delete(e.escalations, id) // resolved elsewhere
-		e.bump()
-		if a := e.alerts[prefixEscalation+id]; a != nil {
-			before := fp(a)
-			if a.Firing {
-				a.resolve(now)
-				e.noteTransition(a, resolved, now)
-			}
-			a.Gone = true
-			e.update(a, now, before)
-		}
+		e.dropEscalation(id, now) // resolved elsewhere
 	}
 	return nil
 }
@@ -168,4 +154,18 @@ func (e *Engine) refreshDue(now time.Time) bool {
 	}
 	e.refreshed = now
 	return true
+}
+
+// loadMutes reads the active silences and the open escalations from the
+// store (Restore and refresh).
+func (e *Engine) loadMutes(ctx context.Context, now time.Time) ([]store.Silence, []store.Escalation, error) {
+	sils, err := e.st.Silences(ctx, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load silences: %w", err)
+	}
+	escs, err := e.st.Escalations(ctx, EscalationOpen, MaxOpenEscalations)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load escalations: %w", err)
+	}
+	return sils, escs, nil
 }

@@ -908,13 +908,9 @@ func (e *Engine) Restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load alerts: %w", err)
 	}
-	sils, err := e.st.Silences(ctx, now)
+	sils, escs, err := e.loadMutes(ctx, now)
 	if err != nil {
-		return fmt.Errorf("load silences: %w", err)
-	}
-	escs, err := e.st.Escalations(ctx, EscalationOpen, MaxOpenEscalations)
-	if err != nil {
-		return fmt.Errorf("load escalations: %w", err)
+		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -199,17 +199,7 @@ func (e *Engine) ResolveEscalation(ctx context.Context, id string, by Actor) (st
 		Details: map[string]any{"handle": esc.Handle, "severity": esc.Severity}})
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.escalations, id)
-	e.bump()
-	if a := e.alerts[prefixEscalation+id]; a != nil {
-		before := fp(a)
-		if a.Firing {
-			a.resolve(now)
-			e.noteTransition(a, resolved, now)
-		}
-		a.Gone = true
-		e.update(a, now, before)
-	}
+	e.dropEscalation(id, now)
 	e.wake()
 	return esc, nil
 }
@@ -337,4 +327,20 @@ func (e *Engine) ExpireSilence(ctx context.Context, id string, by Actor) error {
 	e.mu.Unlock()
 	e.wake()
 	return nil
+}
+
+// dropEscalation forgets the open escalation id (resolved here or by
+// another replica) and resolves its alert. Callers hold e.mu.
+func (e *Engine) dropEscalation(id string, now time.Time) {
+	delete(e.escalations, id)
+	e.bump()
+	if a := e.alerts[prefixEscalation+id]; a != nil {
+		before := fp(a)
+		if a.Firing {
+			a.resolve(now)
+			e.noteTransition(a, resolved, now)
+		}
+		a.Gone = true
+		e.update(a, now, before)
+	}
 }

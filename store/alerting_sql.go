@@ -463,7 +463,12 @@ func scanDelivery(sc interface{ Scan(...any) error }) (Delivery, error) {
 }
 
 func (s *sqlStore) deliveries(ctx context.Context, query string, args ...any) ([]Delivery, error) {
-	rs, err := s.rdb.QueryContext(ctx, s.d.rebind(query), args...)
+	return queryDeliveries(ctx, s.rdb, s.d.rebind(query), args)
+}
+
+// queryDeliveries runs query on db and reads the deliveries it returns.
+func queryDeliveries(ctx context.Context, db querier, query string, args []any) ([]Delivery, error) {
+	rs, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -175,20 +175,7 @@ func (s *sqlStore) RenewClaim(ctx context.Context, c Claim, id int64) (Delivery,
 // claimed runs a claiming statement on the writing connection and reads
 // the deliveries it returns.
 func (s *sqlStore) claimed(ctx context.Context, q string, args []any) ([]Delivery, error) {
-	rs, err := s.wdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []Delivery
-	for rs.Next() {
-		d, err := scanDelivery(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rs.Err()
+	return queryDeliveries(ctx, s.wdb, q, args)
 }
 
 // RecordClaimedAttempts is RecordAttempts for dispatcher by: an attempt
