@@ -23,7 +23,7 @@ type help struct {
 var helps = map[string]help{
 	"run": {
 		usage:   "monitor run [flags] [CONFIG]",
-		what:    "Run the daemon: the scheduler and the HTTP server. SIGTERM or SIGINT drain (running checks get up to 15 s). SIGHUP, or POST /-/reload with a bearer token (server.tokens), reloads the config all or nothing, one reload at a time: an invalid new config is logged with every problem at file:line:col (POST /-/reload answers them: 400 invalid_request, details.problems) and the old one keeps running; monitor_config_last_reload_successful says which.",
+		what:    "Run the daemon: the scheduler and the HTTP server. SIGTERM or SIGINT drain (running checks get up to 15 s). SIGHUP, or POST /-/reload with a bearer token (server.tokens), reloads the config all or nothing, one reload at a time: an invalid new config is logged with every problem at file:line:col (POST /-/reload answers them: 400 invalid_request, details.problems) and the old one keeps running; monitor_config_last_reload_successful says which. The cluster section (replicas on a shared PostgreSQL store) takes effect on restart only; a replica that stops cleanly hands its checks over at once.",
 		example: "monitor run --config /etc/monitor/config.yaml\nkill -HUP $(pidof monitor)   # or: curl -XPOST -H \"Authorization: Bearer $MONITOR_API_TOKEN\" localhost:8080/-/reload",
 		exits:   "0 stopped cleanly, 1 failed to start, 2 usage or config error",
 	},
