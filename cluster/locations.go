@@ -25,6 +25,26 @@ import (
 // rows of the live locations (LinkReports) and combines them. Members with
 // no location (cluster.location unset) form the location "".
 
+// MaxLocationLength is the longest location (cluster.location).
+const MaxLocationLength = 64
+
+// ValidLocation reports whether s is a valid cluster.location: 1 to
+// MaxLocationLength characters of A-Z, a-z, 0-9, _, . and -. Locations read
+// back from the database are checked too: any process able to write there
+// could otherwise put any text in the /v2/links locations and in the
+// monitor_link_location_failures label.
+func ValidLocation(s string) bool {
+	if s == "" || len(s) > MaxLocationLength {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // LocationLease is the name of the lease of check's runner in location.
 // Check names hold no "@" (config validation), so it never names a check.
 func LocationLease(check, location string) string { return check + "@" + location }
@@ -113,6 +133,10 @@ func (n *Node) LinkReports(ctx context.Context, name string, maxAge time.Duratio
 		var loc, raw string
 		if err := rows.Scan(&loc, &raw); err != nil {
 			return nil, fmt.Errorf("cluster: link results of %s: %w", name, err)
+		}
+		if loc != "" && !ValidLocation(loc) {
+			n.opts.Logger.Warn("cluster: link results of an invalid location left out", "check", name, "location_bytes", len(loc))
+			continue
 		}
 		var links []check.LinkResult
 		if err := json.Unmarshal([]byte(raw), &links); err != nil {

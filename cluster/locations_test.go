@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,51 @@ func TestNodeLocationRunners(t *testing.T) {
 	}
 	if len(got) != 1 || got["us"] == nil {
 		t.Fatalf("reports %+v, want us only (ap left, eu stale)", got)
+	}
+}
+
+// TestLinkReportsInvalidLocation: a member row and link results written
+// into the database by some other process, under a location no replica
+// could have (a label-breaking text), are left out of the reports: they
+// would otherwise reach /v2/links and the location label of
+// monitor_link_location_failures.
+func TestLinkReportsInvalidLocation(t *testing.T) {
+	t.Parallel()
+	d := schema(t)
+	db := openDB(t, d, "", nil)
+	ctx := context.Background()
+	n := New(db, Options{ID: "eu1", Location: "eu", TTL: testTTL})
+	t.Cleanup(func() { _ = n.Close(ctx) })
+	if err := n.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.PutLinks(ctx, "links", []check.LinkResult{{URL: "https://x.example/", Status: check.Pass, StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := "eu\"} 1\nevil{x=\"" + strings.Repeat("y", 100)
+	if _, err := db.ExecContext(ctx, `INSERT INTO cluster_members (id, location, listen, host, pid, started_at, heartbeat_at)
+		VALUES ('intruder', $1, '', '', 0, now(), now() + interval '1 hour')`, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO link_location_results (check_name, location, checked_at, links)
+		VALUES ('links', $1, now(), '[{"url":"https://x.example/","status":"FAIL"}]'::jsonb)`, bad); err != nil {
+		t.Fatal(err)
+	}
+	got, err := n.LinkReports(ctx, "links", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["eu"] == nil {
+		t.Fatalf("reports of %d locations (%v), want eu only", len(got), slices.Collect(maps.Keys(got)))
+	}
+}
+
+// TestValidLocation: the charset and length of cluster.location.
+func TestValidLocation(t *testing.T) {
+	for s, want := range map[string]bool{"eu-1": true, "us_east.2": true, "": false, "a b": false, "é": false,
+		strings.Repeat("a", MaxLocationLength): true, strings.Repeat("a", MaxLocationLength+1): false} {
+		if ValidLocation(s) != want {
+			t.Errorf("ValidLocation(%q) = %v, want %v", s, !want, want)
+		}
 	}
 }

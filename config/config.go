@@ -21,6 +21,7 @@ import (
 
 	"github.com/monitor-dev/monitor/alerting"
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/cluster"
 )
 
 // Config is a loaded, valid configuration with every default applied.
@@ -519,7 +520,7 @@ func (d *decoder) storage(top fields) Storage {
 const (
 	MinLeaseTTL       = 3 * time.Second
 	MaxLeaseTTL       = 5 * time.Minute
-	MaxLocationLength = 64
+	MaxLocationLength = cluster.MaxLocationLength
 	// RunShareOfLease is the largest share of cluster.lease_ttl a check's
 	// run may take: a lease renewed every TTL/3, minus the TTL/5 safety
 	// margin, always has 7/15 of the TTL left, less a round's latency.
@@ -586,17 +587,7 @@ func (d *decoder) cluster(top fields, st Storage) Cluster {
 }
 
 // validLocation reports whether s is a valid cluster.location.
-func validLocation(s string) bool {
-	if s == "" || len(s) > MaxLocationLength {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validLocation(s string) bool { return cluster.ValidLocation(s) }
 
 func (d *decoder) databases(top fields) map[string]Database {
 	dbs := map[string]Database{}

@@ -92,6 +92,10 @@ type Feed struct {
 	stats     struct {
 		connects, notifications, queries, polls, pollMisses, delivered atomic.Uint64
 	}
+	// unread counts the payloads on FeedChannel it could not read: any
+	// session on the database may NOTIFY there, so only the 1st, 2nd,
+	// 4th, 8th... is logged.
+	unread atomic.Uint64
 
 	// Owned by the feed's goroutine: the ts (ms) of the latest row of
 	// every check id delivered, their count and sum (what the poll
@@ -320,8 +324,10 @@ func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
 	}
 	sch, got, ok := parseFeedPayload(n.Payload)
 	if !ok {
-		f.logger.Warn("results feed: notification payload not understood; the next poll catches up",
-			"payload_bytes", len(n.Payload))
+		if c := f.unread.Add(1); c&(c-1) == 0 { // a power of two: bounded logs under a flood
+			f.logger.Warn("results feed: notification payload not understood; the next poll catches up",
+				"payload_bytes", len(n.Payload), "not_understood_so_far", c)
+		}
 		return ids
 	}
 	if sch != schema {

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
@@ -469,5 +472,48 @@ func TestFeedLoadReadsNoChecks(t *testing.T) {
 	if after-before > 1 {
 		t.Errorf("the feed scanned checks %d times over its resync and %d notified loads, want at most once (the resync's join)",
 			after-before, burst+1)
+	}
+}
+
+// lineCounter counts the lines written to it.
+type lineCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.n += bytes.Count(p, []byte("\n"))
+	l.mu.Unlock()
+	return len(p), nil
+}
+
+// TestFeedUnreadPayloadsLogBounded: any session on the database may
+// NOTIFY on the feed's channel; 200 payloads it cannot read log a handful
+// of lines (1st, 2nd, 4th...), not one each, and the feed goes on.
+func TestFeedUnreadPayloadsLogBounded(t *testing.T) {
+	a := openT(t, postgresDSN(t), Options{})
+	c := newCollector()
+	var lines lineCounter
+	opts := noPoll
+	opts.Logger = slog.New(slog.NewTextHandler(&lines, nil))
+	f := openFeed(t, a, c, opts)
+	waitUntil(t, 5*time.Second, "connected", f.Connected)
+	db, err := sql.Open("pgx", postgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 200 {
+		if _, err := db.Exec("SELECT pg_notify($1, $2)", FeedChannel, fmt.Sprintf("junk %d,x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, a, mk("here", at(0), check.Pass))
+	c.waitFor(t, 5*time.Second, "the write after the junk", c.has("here", at(0)))
+	lines.mu.Lock()
+	defer lines.mu.Unlock()
+	if lines.n > 9 {
+		t.Errorf("%d log lines for 200 unreadable payloads, want at most 9 (1st, 2nd, 4th ... 128th, and slack)", lines.n)
 	}
 }
