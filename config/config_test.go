@@ -472,6 +472,7 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{
 				`invalid-quorum.yml:3:70: quorum 2 in check "two" needs cluster mode (cluster.enabled: true, replicas in at least 2 locations); without it, use 1`,
 				`invalid-quorum.yml:4:71: quorum must be ≥ 1 in check "zero"`,
+				`invalid-quorum.yml:5:71: quorum 17 in check "many" is more than 16 locations`,
 			},
 		},
 		{

@@ -92,6 +92,9 @@ func LinkConfigOf(spec check.Spec) (LinkConfig, bool) {
 	return c, ok
 }
 
+// MaxQuorum bounds a link check's quorum: locations that must agree.
+const MaxQuorum = 16
+
 func decodeLink(f check.Fields) any {
 	method := f.Str("method")
 	c := LinkConfig{
@@ -107,6 +110,8 @@ func decodeLink(f check.Fields) any {
 	switch {
 	case c.Quorum < 1:
 		f.Errorf("quorum", "quorum must be ≥ 1%s", f.In())
+	case c.Quorum > MaxQuorum:
+		f.Errorf("quorum", "quorum %d%s is more than %d locations", c.Quorum, f.In(), MaxQuorum)
 	case c.Quorum > 1 && !clustered:
 		f.Errorf("quorum", "quorum %d%s needs cluster mode (cluster.enabled: true, replicas in at least %d locations); without it, use 1",
 			c.Quorum, f.In(), c.Quorum)

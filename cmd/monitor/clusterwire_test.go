@@ -30,7 +30,8 @@ func TestFitsLease(t *testing.T) {
 }
 
 // A reload may not bring a link check with quorum > 1 to a daemon running
-// without a cluster (a reload cannot start one); with one it may.
+// without a cluster or without a location (a reload cannot start or place
+// one); with both it may.
 func TestFitsLeaseQuorum(t *testing.T) {
 	cfg := &config.Config{Checks: []check.Spec{
 		{Name: "links", Kind: probes.KindLink, Interval: 5 * time.Second, Timeout: time.Second,
@@ -40,7 +41,13 @@ func TestFitsLeaseQuorum(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `check "links" has quorum > 1, which needs cluster mode`) {
 		t.Errorf("quorum 2 without a running cluster: %v", err)
 	}
-	if err := fitsLease(cfg, config.Cluster{Enabled: true, LeaseTTL: 15 * time.Second}); err != nil {
-		t.Errorf("quorum 2 with a running cluster: %v", err)
+	// A running cluster without a location: a reload cannot give it one
+	// (cluster takes effect on restart), so the check would stay UNKNOWN.
+	err = fitsLease(cfg, config.Cluster{Enabled: true, LeaseTTL: 15 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), `check "links" has quorum > 1, which needs cluster.location`) {
+		t.Errorf("quorum 2 with a running cluster without a location: %v", err)
+	}
+	if err := fitsLease(cfg, config.Cluster{Enabled: true, Location: "eu", LeaseTTL: 15 * time.Second}); err != nil {
+		t.Errorf("quorum 2 with a running cluster in a location: %v", err)
 	}
 }

@@ -149,11 +149,18 @@ func (m *locationMetrics) Collect(ch chan<- prometheus.Metric) {
 // quorumNeedsCluster returns an error when cfg has a quorum check but the
 // running daemon has no cluster (a reload cannot start one).
 func quorumNeedsCluster(cfg *config.Config, running config.Cluster) error {
-	if running.Enabled {
+	if running.Enabled && running.Location != "" {
 		return nil
 	}
-	if names := quorumChecks(cfg); len(names) > 0 {
+	names := quorumChecks(cfg)
+	switch {
+	case len(names) == 0:
+		return nil
+	case !running.Enabled:
 		return fmt.Errorf("check %q has quorum > 1, which needs cluster mode, and this daemon runs without a cluster (restart with it)", names[0])
+	default:
+		// cluster.location takes effect on restart only, as the rest of
+		// cluster: without one the check would stay UNKNOWN.
+		return fmt.Errorf("check %q has quorum > 1, which needs cluster.location, and this daemon runs without a location (restart with it)", names[0])
 	}
-	return nil
 }
