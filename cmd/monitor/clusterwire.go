@@ -224,10 +224,10 @@ func (d *daemon) closeCluster() {
 // fitsLease returns an error unless every check of cfg fits the lease TTL
 // of running, the cluster section the daemon started with (a reload that
 // changes cluster: takes effect on restart only), and, without a running
-// cluster, unless cfg has no quorum check (quorumNeedsCluster).
+// cluster or location, unless cfg has no quorum check (quorumNeedsCluster).
 func fitsLease(cfg *config.Config, running config.Cluster) error {
-	if !running.Enabled {
-		return quorumNeedsCluster(cfg, running)
+	if err := quorumNeedsCluster(cfg, running); err != nil || !running.Enabled {
+		return err
 	}
 	for _, sp := range cfg.Checks {
 		if rt := sp.RunTimeout(); rt > time.Duration(float64(running.LeaseTTL)*config.RunShareOfLease) {
