@@ -116,7 +116,7 @@ func (n *Node) PutLinks(ctx context.Context, name string, links []check.LinkResu
 const linkReportsSQL = `SELECT location, links FROM link_location_results
 WHERE check_name = $1 AND checked_at > now() - $2::bigint * interval '1 microsecond'
 AND location IN (SELECT location FROM cluster_members
-	WHERE heartbeat_at > now() - $3::bigint * interval '1 microsecond')`
+	WHERE heartbeat_at > now() - $3::bigint * interval '1 microsecond' AND heartbeat_at <= now())`
 
 // LinkReports returns the latest link results of the check name of every location
 // that has a live member and stored them within maxAge plus the TTL (the

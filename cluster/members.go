@@ -78,10 +78,13 @@ const heartbeatSQL = `WITH me AS (
 SELECT id, location, listen, host, pid, started_at FROM me
 UNION ALL
 SELECT id, location, listen, host, pid, started_at FROM cluster_members
-WHERE id <> $1 AND heartbeat_at > now() - $6::bigint * interval '1 microsecond'`
+WHERE id <> $1 AND heartbeat_at > now() - $6::bigint * interval '1 microsecond' AND heartbeat_at <= now()`
 
+// A heartbeat is written with the server's now(); one in the future was
+// written by something else and never counts as live (it would own checks
+// forever without running them).
 const liveSQL = `SELECT id, location, listen, host, pid, started_at FROM cluster_members
-WHERE heartbeat_at > now() - $1::bigint * interval '1 microsecond'`
+WHERE heartbeat_at > now() - $1::bigint * interval '1 microsecond' AND heartbeat_at <= now()`
 
 // Heartbeat registers or renews this member and returns the live members,
 // itself included, ordered by id.

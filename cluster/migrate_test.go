@@ -101,6 +101,22 @@ func TestOpen(t *testing.T) {
 	if live, err := watcher.Live(ctx); err != nil || len(live) != 1 || live[0].ID != n.ID() {
 		t.Errorf("Live = %+v, %v; want the node alone", live, err)
 	}
+	// A row whose heartbeat lies in the future (not written by a member:
+	// members write now()) is not live, so it owns nothing.
+	if _, err := openDB(t, d, "", nil).ExecContext(ctx, `INSERT INTO cluster_members
+		(id, location, listen, host, pid, started_at, heartbeat_at)
+		VALUES ('ghost', 'eu', '', '', 1, now(), now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	if live, err := watcher.Live(ctx); err != nil || len(live) != 1 || live[0].ID != n.ID() {
+		t.Errorf("Live with a future heartbeat row = %+v, %v; want the node alone", live, err)
+	}
+	if err := n.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := n.Members(); len(m) != 1 {
+		t.Errorf("members with a future heartbeat row = %+v, want the node alone", m)
+	}
 	if err := n.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
