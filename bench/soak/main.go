@@ -146,6 +146,8 @@ func writeConfig(path, listen, target, db string, n int, interval time.Duration)
 type sampleRow struct {
 	minute                   float64
 	rssKiB, hwmKiB           int64
+	anonKiB, fileKiB         int64   // RssAnon, RssFile
+	goResident               float64 // go_memstats_sys_bytes − go_memstats_heap_released_bytes
 	heapInuse, heapObjects   float64
 	goroutines, fds          float64
 	dbBytes                  int64
@@ -276,7 +278,7 @@ func run(dir, bin string, n int, interval, duration, warmup, sampleEvery, scrape
 	loop(healthEvery, func() { pollHealth(client, base, c) })
 	loop(time.Minute, func() { pollPage(client, base, c) })
 
-	fmt.Println("minute,vmrss_kib,vmhwm_kib,heap_inuse_kib,heap_objects,goroutines,open_fds,sqlite_kib,runs,cpu_s,load1,scrapes,scrape_err,scrape_ms_max,scrape_kib,health,health_err,health_ms_max,page_err")
+	fmt.Println("minute,vmrss_kib,vmhwm_kib,heap_inuse_kib,heap_objects,goroutines,open_fds,sqlite_kib,runs,cpu_s,load1,scrapes,scrape_err,scrape_ms_max,scrape_kib,health,health_err,health_ms_max,page_err,rss_anon_kib,rss_file_kib,go_resident_kib,outside_go_kib")
 	var rows []sampleRow
 	// Samples are taken half a scrape interval after a scrape, not during
 	// one (a scrape's transient RSS would make the curve noisy).
@@ -307,10 +309,11 @@ loop:
 				c.mu.Unlock()
 			}
 			rows = append(rows, r)
-			fmt.Printf("%.0f,%d,%d,%.0f,%.0f,%.0f,%.0f,%d,%.0f,%.1f,%s,%d,%d,%d,%d,%d,%d,%d,%d\n",
+			fmt.Printf("%.0f,%d,%d,%.0f,%.0f,%.0f,%.0f,%d,%.0f,%.1f,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%.0f,%.0f\n",
 				r.minute, r.rssKiB, r.hwmKiB, r.heapInuse/1024, r.heapObjects, r.goroutines, r.fds,
 				r.dbBytes/1024, r.runs, r.cpuSec, r.load1, r.scrapes, r.scrapeErr, r.scrapeMsMax,
-				r.scrapeBytes/1024, r.health, r.healthErr, r.healthMsMax, r.pageErr)
+				r.scrapeBytes/1024, r.health, r.healthErr, r.healthMsMax, r.pageErr,
+				r.anonKiB, r.fileKiB, r.goResident/1024, float64(r.anonKiB)-r.goResident/1024)
 		}
 	}
 	cancel()
@@ -354,7 +357,7 @@ func scrape(client *http.Client, base string, c *counters) {
 // OpenMetrics exposition; monitor_check_runs_total is summed over its series.
 func parseMetrics(body []byte) map[string]float64 {
 	want := map[string]bool{"go_memstats_heap_inuse_bytes": true, "go_memstats_heap_objects": true,
-		"go_goroutines": true, "process_open_fds": true, "monitor_check_runs_total": true}
+		"go_memstats_sys_bytes": true, "go_memstats_heap_released_bytes": true, "go_goroutines": true, "process_open_fds": true, "monitor_check_runs_total": true}
 	m := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -423,10 +426,10 @@ func pollPage(client *http.Client, base string, c *counters) {
 }
 
 // procStatus reads VmRSS and VmHWM (KiB) of a process.
-func procStatus(pid int) (rss, hwm int64) {
+func procStatus(pid int) (rss, hwm, anon, file int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return -1, -1
+		return -1, -1, -1, -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
@@ -439,9 +442,13 @@ func procStatus(pid int) (rss, hwm int64) {
 			rss = v
 		case "VmHWM:":
 			hwm = v
+		case "RssAnon:":
+			anon = v
+		case "RssFile:":
+			file = v
 		}
 	}
-	return rss, hwm
+	return rss, hwm, anon, file
 }
 
 // cpuSeconds is utime+stime of a process (clock ticks of 1/100 s).
@@ -472,11 +479,12 @@ func fileSize(paths ...string) int64 {
 
 func take(c *counters, pid int, db string, since time.Duration) sampleRow {
 	r := sampleRow{minute: math.Round(since.Minutes())}
-	r.rssKiB, r.hwmKiB = procStatus(pid)
+	r.rssKiB, r.hwmKiB, r.anonKiB, r.fileKiB = procStatus(pid)
 	c.mu.Lock()
 	m := c.metrics
 	c.mu.Unlock()
 	r.heapInuse, r.heapObjects = m["go_memstats_heap_inuse_bytes"], m["go_memstats_heap_objects"]
+	r.goResident = m["go_memstats_sys_bytes"] - m["go_memstats_heap_released_bytes"]
 	r.goroutines, r.fds, r.runs = m["go_goroutines"], m["process_open_fds"], m["monitor_check_runs_total"]
 	r.dbBytes = fileSize(db, db+"-wal", db+"-shm")
 	r.cpuSec = cpuSeconds(pid)
@@ -563,6 +571,10 @@ func summary(rows []sampleRow, warmup float64, n int, interval time.Duration) {
 		{"goroutines", "", 1, func(r sampleRow) float64 { return r.goroutines }, false},
 		{"open_fds", "", 1, func(r sampleRow) float64 { return r.fds }, false},
 		{"VmHWM", "KiB", 1, func(r sampleRow) float64 { return float64(r.hwmKiB) }, false},
+		{"RssAnon", "KiB", 1, func(r sampleRow) float64 { return float64(r.anonKiB) }, false},
+		{"RssFile", "KiB", 1, func(r sampleRow) float64 { return float64(r.fileKiB) }, false},
+		{"go_resident", "KiB", 1.0 / 1024, func(r sampleRow) float64 { return r.goResident }, false},
+		{"outside_go", "KiB", 1, func(r sampleRow) float64 { return float64(r.anonKiB) - r.goResident/1024 }, false},
 		{"sqlite", "KiB", 1.0 / 1024, func(r sampleRow) float64 { return float64(r.dbBytes) }, false},
 	}
 	verdict := "plateau"
