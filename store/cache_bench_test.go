@@ -17,7 +17,8 @@ import (
 func BenchmarkSQLiteCacheSize(b *testing.B) {
 	for _, c := range []struct{ name, query string }{
 		{"cache=2MiB", "?_pragma=cache_size(-2000)"},
-		{"cache=512KiB", ""},
+		{"cache=512KiB", "?_pragma=cache_size(-512)"},
+		{"default=writer512KiB,readers128KiB", ""},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
@@ -47,23 +48,24 @@ func BenchmarkSQLiteCacheSize(b *testing.B) {
 	}
 }
 
-// Every SQLite connection of the store, writer and readers, gets the
-// store's 512 KiB page cache, and a DSN that sets cache_size wins.
+// The store's SQLite writer gets a 512 KiB page cache and its readers
+// 128 KiB each; a DSN that sets cache_size wins for all of them.
 func TestSQLiteCacheSize(t *testing.T) {
 	for _, c := range []struct {
-		query string
-		want  int
-	}{{"", -512}, {"?_pragma=cache_size(-2000)", -2000}} {
+		query          string
+		writer, reader int
+	}{{"", -512, -128}, {"?_pragma=cache_size(-2000)", -2000, -2000}, {"?_pragma=cache_size(-64)", -64, -64}} {
 		st := openT(t, sqliteDSN(t)+c.query, Options{})
-		for name, db := range map[string]interface {
-			QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-		}{"writer": st.wdb, "reader": st.rdb} {
+		for name, db := range map[string]struct {
+			db   *sql.DB
+			want int
+		}{"writer": {st.wdb, c.writer}, "reader": {st.rdb, c.reader}} {
 			var got int
-			if err := db.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&got); err != nil {
+			if err := db.db.QueryRowContext(context.Background(), "PRAGMA cache_size").Scan(&got); err != nil {
 				t.Fatal(err)
 			}
-			if got != c.want {
-				t.Errorf("DSN query %q: %s cache_size %d, want %d", c.query, name, got, c.want)
+			if got != db.want {
+				t.Errorf("DSN query %q: %s cache_size %d, want %d", c.query, name, got, db.want)
 			}
 		}
 	}
