@@ -138,6 +138,30 @@ func TestStatusLogOnlyOnChange(t *testing.T) {
 	}
 }
 
+// With replicas, each status change is logged once, by the replica that
+// ran the check: another's result (PublishRemote) changes the state but
+// logs nothing.
+func TestStatusLogSkipsRemoteResults(t *testing.T) {
+	now := t0
+	snap := snapshot.New([]check.Spec{spec("db")}, func() time.Time { return now })
+	var buf bytes.Buffer
+	h := hub.New(snap, hub.StatusLog(slog.New(slog.NewTextHandler(&buf, nil))))
+	h.PublishRemote(result("db", check.Pass, now))
+	now = now.Add(time.Second)
+	h.PublishRemote(result("db", check.Fail, now))
+	if buf.Len() != 0 {
+		t.Fatalf("remote results were logged:\n%s", buf.String())
+	}
+	if got := snap.View().Raw["db"].Status; got != check.Fail {
+		t.Fatalf("snapshot has %s, want the remote FAIL", got)
+	}
+	now = now.Add(time.Second)
+	h.Publish(result("db", check.Pass, now))
+	if !strings.Contains(buf.String(), `level=INFO msg="check status changed" check=db`) {
+		t.Fatalf("a local change was not logged:\n%s", buf.String())
+	}
+}
+
 func TestEffectiveStaleAndCycle(t *testing.T) {
 	a, b := spec("a", "b"), spec("b", "a") // a cycle: validation rejects it; must not hang
 	l := latest{specs: map[string]check.Spec{"a": a, "b": b},
