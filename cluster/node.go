@@ -35,8 +35,9 @@ type Options struct {
 	// leases would lapse between rounds).
 	Interval time.Duration
 	// Margin is taken off every lease locally (default TTL/5; so is a
-	// value not below TTL/2), for the time between a Holds and the run it
-	// allows starting, and for the two clocks' rates.
+	// value not below TTL/2): the time a run cancelled at its lease's
+	// local end (Bind) has to stop before another member may claim the
+	// lease, and room for the two clocks' rates.
 	Margin time.Duration
 	// Logger gets state changes (default: discarded).
 	Logger *slog.Logger
