@@ -24,7 +24,6 @@ func TestBindLapsesWithDatabase(t *testing.T) {
 	if !ok {
 		t.Fatal("Bind refused a held lease")
 	}
-	defer stop()
 	select {
 	case <-ctx.Done():
 		t.Fatalf("run cancelled (%v) while the lease was renewed", context.Cause(ctx))
@@ -63,6 +62,14 @@ func TestBindLapsesWithDatabase(t *testing.T) {
 	stop2()
 	if !errors.Is(context.Cause(ctx2), context.Canceled) || errors.Is(context.Cause(ctx2), ErrLeaseLapsed) {
 		t.Errorf("stopped run's cause %v, want context.Canceled", context.Cause(ctx2))
+	}
+	// Once no run is bound, a lease costs no timer.
+	stop()
+	n.leases.mu.Lock()
+	left := len(n.leases.bound)
+	n.leases.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d leases still have a binding with no run going", left)
 	}
 }
 
