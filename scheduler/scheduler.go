@@ -360,8 +360,9 @@ func (s *Scheduler) runJob(j *job) {
 	s.runs.Inc()
 	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
 	if !ok || ctx.Err() != nil {
-		if s.runCtx.Err() == nil {
-			s.abandoned.Inc() // the gate's context ended: not the drain's stop
+		if s.runCtx.Err() == nil { // the gate's context ended: not the drain's stop
+			s.abandoned.Inc()
+			s.opts.Logger.Debug("run abandoned: its result dropped", "check", j.spec.Name, "cause", context.Cause(ctx))
 		}
 		return
 	}
