@@ -25,11 +25,11 @@ var ErrLeaseLapsed = errors.New("cluster: this replica's lease lapsed (another r
 // Sync is called every round (TTL/3) with the names the owner should hold;
 // Holds tells whether a name may be worked on now, and Bind gives a piece
 // of work (a run) a context that ends as soon as the lease lapses locally,
-// so that a run may last any time while the lease is renewed. A lease counts locally
-// from the monotonic time its claiming statement was sent, plus the TTL,
-// minus the margin: the server granted it until its own now() + TTL, and
-// its now() is later than our send, so the local view ends first, by the
-// margin, whatever the two clocks say.
+// so that a run may last any time while the lease is renewed. A lease
+// counts locally from the monotonic time its claiming statement was sent,
+// plus the TTL, minus the margin: the server granted it until its own
+// now() + TTL, and its now() is later than our send, so the local view
+// ends first, by the margin, whatever the two clocks say.
 type Leases struct {
 	db     *sql.DB
 	owner  string
