@@ -33,10 +33,14 @@
 //
 // A daemon uses it so: open the store, then Open a Node on the same DSN;
 // SetChecks with the configured check names (again on every reload); go
-// Run(ctx); before each run of a check, skip the run unless
-// Holds(check, timeout); run the leader's duties only while IsLeader;
+// Run(ctx); before each run of a check, Bind the run to the check's lease
+// (skip it when not held) and run it under the context Bind returns, which
+// ends as soon as the lease lapses locally: then drop its result; run the
+// leader's duties only while IsLeader;
 // register the Node with the Prometheus registry; report State in health
-// (State().String() is "ok" or "no database since …: not running checks");
+// (State().String() is "ok", "starting" or "no database since <time>: not
+// running checks", never an error text: State.Err has the redacted one,
+// for logs);
 // on shutdown, stop Run and the checks, then Close, so that the others
 // take over at once rather than after the TTL.
 package cluster

@@ -14,8 +14,9 @@ import (
 
 // TestLeasesExclusive: of two owners wanting the same names, the first
 // gets them all and the second none; once the first stops wanting some,
-// it stops holding them at once, releases them one interval later, and the
-// second gets them.
+// it stops holding them at once, releases them one interval later (a name
+// with a run bound to it only once the run ended), and the second gets
+// them.
 func TestLeasesExclusive(t *testing.T) {
 	d := schema(t)
 	db := openDB(t, d, "", nil)
@@ -38,17 +39,21 @@ func TestLeasesExclusive(t *testing.T) {
 		t.Errorf("b holds %q, want none", got)
 	}
 
-	// a gives up y and z; a run of z that Holds allowed for 5 s is going.
-	if !a.Holds("z", 5*time.Second) {
-		t.Fatal("a does not hold z for 5 s")
+	// a gives up y and z; a run bound to z is going.
+	run, stop, ok := a.Bind(ctx, "z")
+	if !ok {
+		t.Fatal("a cannot bind a run to z")
 	}
 	if err := a.Sync(ctx, []string{"x", LeaderLease}); err != nil {
 		t.Fatal(err)
 	}
-	if a.Holds("y", 0) || a.Holds("z", 0) {
+	if a.Holds("y") || a.Holds("z") {
 		t.Error("a still holds y or z after dropping them")
 	}
-	clk.add(2 * time.Second) // y is releasable, z is promised for 3 s more
+	if run.Err() != nil {
+		t.Error("dropping z cancelled the run bound to it, whose lease has not ended")
+	}
+	clk.add(2 * time.Second) // y is releasable, z's run goes on
 	if err := a.Sync(ctx, []string{"x", LeaderLease}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +61,9 @@ func TestLeasesExclusive(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := b.Held(); !slices.Equal(got, []string{"y"}) {
-		t.Errorf("b holds %q, want [y] (z is still promised to a run of a)", got)
+		t.Errorf("b holds %q, want [y] (a run of a is still bound to z)", got)
 	}
-	clk.add(3 * time.Second)
+	stop()
 	if err := a.Sync(ctx, []string{"x", LeaderLease}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +73,7 @@ func TestLeasesExclusive(t *testing.T) {
 	if got := b.Held(); !slices.Equal(got, []string{"y", "z"}) {
 		t.Errorf("b holds %q, want [y z]", got)
 	}
-	if !a.Holds(LeaderLease, 0) || b.Holds(LeaderLease, 0) {
+	if !a.Holds(LeaderLease) || b.Holds(LeaderLease) {
 		t.Error("the leader's lease moved though a renews it")
 	}
 }
@@ -91,11 +96,8 @@ func TestLeasesLapseWithoutDatabase(t *testing.T) {
 	}
 	clk.add(30 * time.Second)
 	// 50 s valid locally (TTL − margin), 30 s gone: 20 s left.
-	if !l.Holds("x", 19*time.Second) {
-		t.Error("x not held for 19 s with 20 s left")
-	}
-	if l.Holds("x", 20*time.Second) {
-		t.Error("x held for 20 s with 20 s left")
+	if !l.Holds("x") {
+		t.Error("x not held with 20 s left")
 	}
 
 	p.Hang()
@@ -106,11 +108,11 @@ func TestLeasesLapseWithoutDatabase(t *testing.T) {
 		t.Fatal("Sync succeeded with the database hanging")
 	}
 	t.Logf("Sync without database: %v", err)
-	if !l.Holds("x", 0) {
+	if !l.Holds("x") {
 		t.Error("x dropped before its lease ended")
 	}
 	clk.add(ttl - margin - 30*time.Second)
-	if l.Holds("x", 0) || l.Holds("y", 0) || len(l.Held()) != 0 {
+	if l.Holds("x") || l.Holds("y") || len(l.Held()) != 0 {
 		t.Errorf("still holding %q at TTL − margin after the last successful sync", l.Held())
 	}
 

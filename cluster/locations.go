@@ -89,11 +89,12 @@ func (n *Node) SetLocationChecks(names []string) {
 	n.mu.Unlock()
 }
 
-// RunsHere reports whether this node runs check for its location now,
-// with at least need left on the location's lease.
-func (n *Node) RunsHere(check string, need time.Duration) bool {
-	return n.leases.Holds(LocationLease(check, n.opts.Location), need)
-}
+// RunsHere reports whether this node runs check for its location now (it
+// holds the location's lease, HereLease).
+func (n *Node) RunsHere(check string) bool { return n.leases.Holds(n.HereLease(check)) }
+
+// HereLease is the name of check's lease in this node's location (for Bind).
+func (n *Node) HereLease(check string) string { return LocationLease(check, n.opts.Location) }
 
 const putLinksSQL = `INSERT INTO link_location_results (check_name, location, checked_at, links)
 VALUES ($1, $2, now(), $3::jsonb)

@@ -56,13 +56,13 @@ func TestNodeLocationRunners(t *testing.T) {
 		var owners []string
 		live := nodes[len(nodes)-1].Members() // the last to round saw everyone
 		for _, n := range nodes {
-			if n.RunsHere("links", 0) != (n.ID() == LocationOwner("links", n.Location(), live)) {
-				return false, fmt.Sprintf("%s runs links: %v, its location's runner is %s", n.ID(), n.RunsHere("links", 0), LocationOwner("links", n.Location(), live))
+			if n.RunsHere("links") != (n.ID() == LocationOwner("links", n.Location(), live)) {
+				return false, fmt.Sprintf("%s runs links: %v, its location's runner is %s", n.ID(), n.RunsHere("links"), LocationOwner("links", n.Location(), live))
 			}
-			if n.RunsHere("links", 0) {
+			if n.RunsHere("links") {
 				runners[n.Location()] = append(runners[n.Location()], n.ID())
 			}
-			if n.Holds("links", 0) {
+			if n.Holds("links") {
 				owners = append(owners, n.ID())
 			}
 		}

@@ -35,8 +35,9 @@ type Options struct {
 	// leases would lapse between rounds).
 	Interval time.Duration
 	// Margin is taken off every lease locally (default TTL/5; so is a
-	// value not below TTL/2), for the time between a Holds and the run it
-	// allows starting, and for the two clocks' rates.
+	// value not below TTL/2): the time a run cancelled at its lease's
+	// local end (Bind) has to stop before another member may claim the
+	// lease, and room for the two clocks' rates.
 	Margin time.Duration
 	// Logger gets state changes (default: discarded).
 	Logger *slog.Logger
@@ -49,12 +50,14 @@ type State struct {
 	// Since is when the state began: the first failed round's start, or
 	// the first successful round's end (zero before the first round).
 	Since time.Time
-	// Err is the last round's error (redacted), when not OK.
+	// Err is the last round's error (redacted), when not OK: for logs
+	// only, since even redacted it may name the database's user, host and
+	// name.
 	Err string
 }
 
-// String returns "ok", or "no database since <time>: not running checks
-// (<error>)".
+// String returns "starting", "ok", or "no database since <time>: not
+// running checks": what /readyz may show anyone, so never the error.
 func (s State) String() string {
 	if s.OK {
 		return "ok"
@@ -62,7 +65,7 @@ func (s State) String() string {
 	if s.Since.IsZero() {
 		return "starting"
 	}
-	return fmt.Sprintf("no database since %s: not running checks (%s)", s.Since.UTC().Format(time.RFC3339), s.Err)
+	return fmt.Sprintf("no database since %s: not running checks", s.Since.UTC().Format(time.RFC3339))
 }
 
 // Node is one member of the cluster: every Interval its Run loop renews
@@ -303,13 +306,21 @@ func (n *Node) State() State {
 	return n.state
 }
 
-// Holds reports whether this node holds check's lease with at least need
-// left; ask with the run's timeout right before each run. A renewed lease
-// has TTL − Margin left and is renewed every Interval, so a need up to
-// TTL − Margin − Interval (7 s with the defaults) is met all the time while
-// the database answers; a longer one only for a while after each renewal.
-// A name is not released while a run Holds allowed may still be going.
-func (n *Node) Holds(check string, need time.Duration) bool { return n.leases.Holds(check, need) }
+// Holds reports whether this node holds check's lease now.
+func (n *Node) Holds(check string) bool { return n.leases.Holds(check) }
+
+// Bind returns a context for a run under the leases named (a check's
+// name, and LocationLease for a location's runner), derived from parent
+// and cancelled with the cause ErrLeaseLapsed as soon as this node's lease
+// on any of them lapses locally: not renewed in time (the database is
+// gone), lost to another member, or given up by Close. ok is false unless
+// every lease is held now; then skip the run. Call stop when the run
+// ends. A run whose context ended so must be abandoned (its result neither
+// stored nor published): another replica may be running the check. A run
+// whose leases are renewed is never cut short, whatever its timeout.
+func (n *Node) Bind(parent context.Context, leases ...string) (ctx context.Context, stop context.CancelFunc, ok bool) {
+	return n.leases.Bind(parent, leases...)
+}
 
 // Held returns the check names whose lease this node holds now, sorted
 // (not the leases of location runners: see LocationLease).
@@ -318,7 +329,7 @@ func (n *Node) Held() []string {
 }
 
 // IsLeader reports whether this node holds the leader's lease now.
-func (n *Node) IsLeader() bool { return n.leases.Holds(LeaderLease, 0) }
+func (n *Node) IsLeader() bool { return n.leases.Holds(LeaderLease) }
 
 // Members returns the live members as seen by the last successful round.
 func (n *Node) Members() []Member {

@@ -142,7 +142,7 @@ func (s *sampler) run() {
 		for _, name := range s.checks {
 			var holders []string
 			for _, n := range nodes {
-				if n.Holds(name, 0) {
+				if n.Holds(name) {
 					holders = append(holders, n.name)
 				}
 			}

@@ -168,11 +168,11 @@ type Cluster struct {
 	Location string `yaml:"location"`
 	// LeaseTTL is how long a replica keeps its checks without reaching
 	// PostgreSQL, and so how soon the others take over the checks of a
-	// replica that died: 3s to 5m. Leases are renewed every third of it,
-	// and a run starts only while its check's lease has the run's whole
-	// time left, so every check's timeout (a link check's interval) must
-	// be at most 45% of it. Default: 15s, or the longest run's time / 0.45
-	// when that is more.
+	// replica that died: 3s to 5m, default 15s. Leases are renewed every
+	// third of it. A run goes on while its check's lease is renewed,
+	// however long its timeout; a run whose lease lapses (its replica
+	// lost the database) is abandoned and its result dropped, since
+	// another replica runs the check by then.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
@@ -440,7 +440,6 @@ func (d *decoder) config(doc *yaml.Node) *Config {
 	if top.ok && (!top.has("checks") || len(cfg.Checks) == 0 && resolve(top.vals["checks"]).Kind == yaml.SequenceNode) {
 		d.errorf(top.at("checks"), "%s (want at least one entry under checks:)", ErrNoChecks)
 	}
-	d.clusterFit(top, cfg)
 	cfg.SLOs = d.slos(top)
 	cfg.Alerting = d.alerting(top)
 	cfg.Maintenance = d.maintenance(top, cfg.Checks)
@@ -521,42 +520,7 @@ const (
 	MinLeaseTTL       = 3 * time.Second
 	MaxLeaseTTL       = 5 * time.Minute
 	MaxLocationLength = cluster.MaxLocationLength
-	// RunShareOfLease is the largest share of cluster.lease_ttl a check's
-	// run may take: a lease renewed every TTL/3, minus the TTL/5 safety
-	// margin, always has 7/15 of the TTL left, less a round's latency.
-	RunShareOfLease = 0.45
 )
-
-// LeaseFor is the shortest lease TTL (whole seconds) with which a run of
-// up to d always finds its lease long enough.
-func LeaseFor(d time.Duration) time.Duration {
-	return (time.Duration(float64(d) / RunShareOfLease)).Truncate(time.Second) + time.Second
-}
-
-// clusterFit makes the lease TTL fit the checks' runs: the default grows
-// to fit the longest; a lease_ttl set too short for a check is an error.
-func (d *decoder) clusterFit(top fields, cfg *Config) {
-	if !cfg.Cluster.Enabled || cfg.Cluster.LeaseTTL < MinLeaseTTL || cfg.Cluster.LeaseTTL > MaxLeaseTTL {
-		return // out of bounds: said already
-	}
-	f := d.mapping(top.vals["cluster"], "cluster", "enabled", "location", "lease_ttl")
-	longest, name := time.Duration(0), ""
-	for _, sp := range cfg.Checks {
-		if rt := sp.RunTimeout(); rt > longest {
-			longest, name = rt, sp.Name
-		}
-	}
-	if longest <= time.Duration(float64(cfg.Cluster.LeaseTTL)*RunShareOfLease) {
-		return
-	}
-	want := LeaseFor(longest)
-	if !f.has("lease_ttl") && want <= MaxLeaseTTL {
-		cfg.Cluster.LeaseTTL = want
-		return
-	}
-	d.errorf(f.at("lease_ttl"), "lease_ttl %s is too short for check %q, whose run may take %s (a run starts only while its lease has that long left: want lease_ttl ≥ %s, or a shorter timeout)",
-		check.FormatDuration(cfg.Cluster.LeaseTTL), name, check.FormatDuration(longest), check.FormatDuration(want))
-}
 
 // ErrClusterNeedsPostgres is the error of `cluster: {enabled: true}` on a
 // store other than PostgreSQL.

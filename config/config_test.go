@@ -456,12 +456,6 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
-			file: "invalid-cluster-lease.yml",
-			want: []string{
-				`invalid-cluster-lease.yml:2:38: lease_ttl 10s is too short for check "slow", whose run may take 5s (a run starts only while its lease has that long left: want lease_ttl ≥ 12s, or a shorter timeout)`,
-			},
-		},
-		{
 			file: "invalid-cluster-demo.yml",
 			want: []string{
 				`invalid-cluster-demo.yml:5:19: demo.database cannot be used with cluster.enabled (the demo keeps its history apart, in SQLite)`,
@@ -853,17 +847,28 @@ checks:
 	if cfg.Cluster != want {
 		t.Errorf("Cluster = %+v, want %+v", cfg.Cluster, want)
 	}
-	// Without lease_ttl, the default grows to fit the longest run (a link
-	// check's is its interval).
-	cfg, err = config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
-cluster: { enabled: true }
+	// Without lease_ttl, the default is 15s whatever the checks' runs take
+	// (a link check's is its interval): runs are bound to their lease, not
+	// fitted in it. A lease shorter than a run is accepted too.
+	for _, c := range []struct {
+		cluster string
+		want    time.Duration
+	}{
+		{`{ enabled: true }`, 15 * time.Second},
+		{`{ enabled: true, lease_ttl: 3s }`, 3 * time.Second},
+	} {
+		cfg, err = config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
+cluster: `+c.cluster+`
+databases: { app: { dsn: "postgres://monitor@127.0.0.1/app" } }
 checks:
+  - { name: slow, kind: db, database: app, timeout: 10s, interval: 1m }
   - { name: x, kind: link, urls: ["https://example.com/"], interval: 30s }
 `), env(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 67 * time.Second; cfg.Cluster.LeaseTTL != want {
-		t.Errorf("default lease_ttl with a 30s link check = %s, want %s", cfg.Cluster.LeaseTTL, want)
+		if err != nil {
+			t.Fatalf("cluster %s with a 10s timeout and a 30s link check: %v", c.cluster, err)
+		}
+		if cfg.Cluster.LeaseTTL != c.want {
+			t.Errorf("cluster %s: lease_ttl = %s, want %s", c.cluster, cfg.Cluster.LeaseTTL, c.want)
+		}
 	}
 }

@@ -37,13 +37,16 @@ type Options struct {
 	// StopTimeout bounds how long Shutdown waits for running checks (the
 	// drain). Default 15s.
 	StopTimeout time.Duration
-	// Gate, if set, is asked right before each run, with the check's
-	// name and the longest the run may take (its timeout): false skips
-	// the run, with no result (counted in
-	// monitor_scheduler_not_owner_total). Cluster mode sets it to
-	// cluster.Node.Holds, so that a replica runs only the checks whose
-	// lease it holds long enough. Nil runs every check.
-	Gate func(name string, timeout time.Duration) bool
+	// Gate, if set, is asked right before each run, with the run's
+	// parent context and the check's name. ok false skips the run, with
+	// no result (counted in monitor_scheduler_not_owner_total). Else the
+	// run goes on under ctx, which Gate derives from parent and may
+	// cancel while the run goes on (cluster mode: this replica's lease on
+	// the check lapsed, cluster.Node.Bind): the run is then abandoned,
+	// its result not published (another replica may own the check now),
+	// and counted in monitor_scheduler_abandoned_runs_total. done is
+	// called when the run has ended. Nil runs every check.
+	Gate func(parent context.Context, name string) (ctx context.Context, done context.CancelFunc, ok bool)
 }
 
 // Scheduler runs checks on their schedules.
@@ -58,6 +61,8 @@ type Scheduler struct {
 	skipped prometheus.Counter
 	// notOwner counts the runs Gate refused.
 	notOwner prometheus.Counter
+	// abandoned counts the runs whose Gate context ended while they ran.
+	abandoned prometheus.Counter
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -141,11 +146,15 @@ func New(opts Options) (*Scheduler, error) {
 		Namespace: "monitor", Subsystem: "scheduler", Name: "not_owner_total",
 		Help: "Due times skipped because another replica owns the check (cluster mode), or this one cannot tell.",
 	})
+	s.abandoned = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "monitor", Subsystem: "scheduler", Name: "abandoned_runs_total",
+		Help: "Runs cut short because this replica lost the check's lease while they ran (cluster mode); their results were dropped.",
+	})
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.idle = make(chan struct{}, 1)
 	s.env.Store(opts.Env)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped, s.notOwner)
+		opts.Registerer.MustRegister(s.lag, s.runs, s.missed, s.skipped, s.notOwner, s.abandoned)
 	}
 	return s, nil
 }
@@ -334,17 +343,27 @@ func (s *Scheduler) runJob(j *job) {
 	if s.draining.Load() {
 		return // shutting down: no new runs
 	}
-	if s.opts.Gate != nil && !s.opts.Gate(j.spec.Name, j.spec.RunTimeout()) {
-		s.notOwner.Inc()
-		return
-	}
-
-	s.runs.Inc()
 	// Runs derive from runCtx, not from gocron's job context, which gocron
 	// cancels the moment it shuts down; a removed job's last run ends within
 	// its own timeout and its result is dropped by the hub.
-	r, ok := run(s.runCtx, j.spec, s.env.Load(), &j.busy)
-	if !ok {
+	ctx := s.runCtx
+	if s.opts.Gate != nil {
+		gctx, done, ok := s.opts.Gate(s.runCtx, j.spec.Name)
+		if !ok {
+			s.notOwner.Inc()
+			return
+		}
+		defer done()
+		ctx = gctx
+	}
+
+	s.runs.Inc()
+	r, ok := run(ctx, j.spec, s.env.Load(), &j.busy)
+	if !ok || ctx.Err() != nil {
+		if s.runCtx.Err() == nil { // the gate's context ended: not the drain's stop
+			s.abandoned.Inc()
+			s.opts.Logger.Debug("run abandoned: its result dropped", "check", j.spec.Name, "cause", context.Cause(ctx))
+		}
 		return
 	}
 	s.opts.Publish(r)

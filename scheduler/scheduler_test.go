@@ -516,8 +516,8 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestGateSkipsRunsNotOwned: a check runs only while Gate allows it (asked
-// with the check's name and run timeout); refused due times publish
-// nothing and are counted.
+// with the check's name); refused due times publish nothing and are
+// counted.
 func TestGateSkipsRunsNotOwned(t *testing.T) {
 	register(t, "t_gate", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
 		return sp.PassResult("ok")
@@ -527,9 +527,9 @@ func TestGateSkipsRunsNotOwned(t *testing.T) {
 		var owned atomic.Bool
 		var asked atomic.Value
 		s, err := New(Options{Env: &probes.Env{}, Publish: c.publish, MaxJitter: -1,
-			Gate: func(name string, timeout time.Duration) bool {
-				asked.Store(fmt.Sprintf("%s %s", name, timeout))
-				return owned.Load()
+			Gate: func(parent context.Context, name string) (context.Context, context.CancelFunc, bool) {
+				asked.Store(name)
+				return parent, func() {}, owned.Load()
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -549,8 +549,8 @@ func TestGateSkipsRunsNotOwned(t *testing.T) {
 		if refused < 6 {
 			t.Fatalf("not_owner_total = %v after a minute at 10s, want ≥ 6", refused)
 		}
-		if got := asked.Load(); got != "g 3s" {
-			t.Fatalf("Gate asked %q, want \"g 3s\"", got)
+		if got := asked.Load(); got != "g" {
+			t.Fatalf("Gate asked %q, want \"g\"", got)
 		}
 		owned.Store(true)
 		time.Sleep(time.Minute)

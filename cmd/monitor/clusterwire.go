@@ -17,10 +17,14 @@ import (
 // one PostgreSQL store.
 //
 //   - Each check runs on the one replica that holds its lease
-//     (scheduler.Options.Gate = daemon.gate: cluster.Node.Holds, and for
+//     (scheduler.Options.Gate = daemon.gate: cluster.Node.Bind, and for
 //     link checks with quorum > 1 also each location's runner, see
 //     quorumwire.go); the others skip its due times
-//     (monitor_scheduler_not_owner_total).
+//     (monitor_scheduler_not_owner_total). A run goes on under a context
+//     bound to the lease, whatever its timeout: when the lease lapses
+//     mid-run (this replica lost the database), the run is abandoned, its
+//     result neither stored nor published
+//     (monitor_scheduler_abandoned_runs_total).
 //   - Every replica serves every check's latest result: the results feed
 //     (store.Feed, LISTEN/NOTIFY) hands the others' results to the hub as
 //     remote results (snapshot, alerting view, status page; not the store
@@ -70,7 +74,7 @@ func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen str
 	d.setQuorumChecks(cfg)
 	d.withLocations(d.env)
 	d.reg.MustRegister(node, newLocationMetrics(d))
-	d.metrics.SetOwned(func(name string) bool { return node.Holds(name, 0) })
+	d.metrics.SetOwned(node.Holds)
 	d.srv.SetUnready(func() string {
 		if st := node.State(); !st.OK {
 			return "cluster: " + st.String()
@@ -110,10 +114,15 @@ func (d *daemon) startFeed() error {
 // without a cluster, else while it holds the leader's lease.
 func (d *daemon) leads() bool { return d.node == nil || d.node.IsLeader() }
 
-// owns reports whether this daemon may run check for up to need now:
-// always without a cluster, else while it holds the check's lease.
-func (d *daemon) owns(check string, need time.Duration) bool {
-	return d.node == nil || d.node.Holds(check, need)
+// bind returns the context of a run of check outside the scheduler:
+// parent itself without a cluster; else, while this replica holds the
+// check's lease, a context that ends when the lease lapses (see gate).
+// ok false: another replica runs check.
+func (d *daemon) bind(parent context.Context, check string) (ctx context.Context, stop context.CancelFunc, ok bool) {
+	if d.node == nil {
+		return parent, func() {}, true
+	}
+	return d.node.Bind(parent, check)
 }
 
 // runLeadership follows the leader's lease until ctx ends: on gaining it
@@ -221,19 +230,11 @@ func (d *daemon) closeCluster() {
 	}
 }
 
-// fitsLease returns an error unless every check of cfg fits the lease TTL
-// of running, the cluster section the daemon started with (a reload that
-// changes cluster: takes effect on restart only), and, without a running
-// cluster or location, unless cfg has no quorum check (quorumNeedsCluster).
+// fitsLease returns an error unless cfg can run under running, the
+// cluster section the daemon started with (a reload that changes cluster:
+// takes effect on restart only): without a running cluster or location,
+// cfg must have no quorum check (quorumNeedsCluster). A check's timeout
+// needs nothing of the lease: a run is bound to its lease, not fitted in it.
 func fitsLease(cfg *config.Config, running config.Cluster) error {
-	if err := quorumNeedsCluster(cfg, running); err != nil || !running.Enabled {
-		return err
-	}
-	for _, sp := range cfg.Checks {
-		if rt := sp.RunTimeout(); rt > time.Duration(float64(running.LeaseTTL)*config.RunShareOfLease) {
-			return fmt.Errorf("check %q's run may take %s, too long for the running lease_ttl %s (want ≥ %s: restart with it)",
-				sp.Name, check.FormatDuration(rt), check.FormatDuration(running.LeaseTTL), check.FormatDuration(config.LeaseFor(rt)))
-		}
-	}
-	return nil
+	return quorumNeedsCluster(cfg, running)
 }

@@ -66,19 +66,28 @@ func (d *daemon) setQuorumChecks(cfg *config.Config) {
 
 // gate is the scheduler's gate in cluster mode: a check runs on the
 // replica holding its lease and, for a quorum check, also on the runner
-// of each location.
-func (d *daemon) gate(name string, need time.Duration) bool {
-	if d.node.Holds(name, need) {
-		return true
+// of each location. The run is bound to every lease that let it start
+// (cluster.Node.Bind): it is abandoned as soon as this replica's lease on
+// the check, or on its location's runs, lapses.
+func (d *daemon) gate(parent context.Context, name string) (context.Context, context.CancelFunc, bool) {
+	leases := make([]string, 0, 2)
+	if d.node.Holds(name) {
+		leases = append(leases, name)
 	}
-	return d.quorum.has(name) && d.node.RunsHere(name, need)
+	if d.quorum.has(name) && d.node.RunsHere(name) {
+		leases = append(leases, d.node.HereLease(name))
+	}
+	if len(leases) == 0 {
+		return nil, nil, false
+	}
+	return d.node.Bind(parent, leases...)
 }
 
 // publish hands a run's result to the hub, unless it is a quorum check's
 // run by a location runner that does not hold the check (it stored its
 // location's links; the holder publishes the combination).
 func (d *daemon) publish(r check.Result) {
-	if d.node != nil && d.quorum.has(r.Check) && !d.node.Holds(r.Check, 0) {
+	if d.node != nil && d.quorum.has(r.Check) && !d.node.Holds(r.Check) {
 		return
 	}
 	d.hub.Publish(r)
@@ -87,8 +96,8 @@ func (d *daemon) publish(r check.Result) {
 // nodeLocations is probes.LinkLocations on a cluster node.
 type nodeLocations struct{ node *cluster.Node }
 
-func (l nodeLocations) RunsHere(name string) bool { return l.node.RunsHere(name, 0) }
-func (l nodeLocations) Combines(name string) bool { return l.node.Holds(name, 0) }
+func (l nodeLocations) RunsHere(name string) bool { return l.node.RunsHere(name) }
+func (l nodeLocations) Combines(name string) bool { return l.node.Holds(name) }
 func (l nodeLocations) Put(ctx context.Context, name string, links []check.LinkResult) error {
 	return l.node.PutLinks(ctx, name, links)
 }
@@ -127,7 +136,7 @@ func (m *locationMetrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	v := m.d.snap.View()
 	for _, name := range names {
-		if !m.d.node.Holds(name, 0) {
+		if !m.d.node.Holds(name) {
 			continue
 		}
 		failing := map[string]int{}

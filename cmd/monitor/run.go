@@ -219,7 +219,7 @@ func newDaemon(ctx context.Context, path string, cfg *config.Config, logger *slo
 		hub.StatusLog(logger),
 	)
 	d.setMaintenance(cfg)
-	var gate func(string, time.Duration) bool
+	var gate func(context.Context, string) (context.Context, context.CancelFunc, bool)
 	if d.node != nil {
 		gate = d.gate
 		if err := d.startFeed(); err != nil {

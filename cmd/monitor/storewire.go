@@ -172,10 +172,15 @@ func (d *daemon) runBeats(ctx context.Context) {
 // publishes its result. It reads only the heartbeats in memory.
 func (d *daemon) evaluateNow(ctx context.Context, name string) {
 	sp, ok := d.snap.Spec(name)
-	if !ok || !sp.TakesHeartbeats() || !d.owns(name, sp.RunTimeout()) {
+	if !ok || !sp.TakesHeartbeats() {
+		return
+	}
+	rctx, stop, ok := d.bind(ctx, name)
+	if !ok {
 		return // in cluster mode, the owner reads the stored beat (syncBeats)
 	}
-	if r, ok := scheduler.Run(ctx, sp, &probes.Env{Heartbeats: d.beats, Logger: d.logger}); ok {
+	defer stop()
+	if r, ok := scheduler.Run(rctx, sp, &probes.Env{Heartbeats: d.beats, Logger: d.logger}); ok && rctx.Err() == nil {
 		d.hub.Publish(r)
 	}
 }
