@@ -81,6 +81,7 @@ type Feed struct {
 	logger  *slog.Logger
 
 	cancel    context.CancelFunc
+	runCtx    context.Context // run's: ends at Close
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -150,7 +151,7 @@ func NewFeed(st Store, deliver func([]check.Result), opts FeedOptions) (*Feed, e
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Feed{cfg: s.feedConfig.Copy(), deliver: deliver, opts: opts, logger: opts.Logger,
 		cancel: cancel, done: make(chan struct{}), known: map[int64]int64{},
-		names: map[int64]string{}, links: map[int64]feedLinks{}}
+		names: map[int64]string{}, links: map[int64]feedLinks{}, runCtx: ctx}
 	go f.run(ctx)
 	return f, nil
 }
@@ -383,7 +384,7 @@ func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	if err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
-	if err := f.attachLinks(ctx, conn, out, stamps, true); err != nil {
+	if err := f.attachLinks(conn, out, stamps, true); err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
 	f.known, f.sum = make(map[int64]int64, len(stamps)), 0
@@ -409,7 +410,7 @@ func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
 	if err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
-	if err := f.attachLinks(ctx, conn, out, stamps, false); err != nil {
+	if err := f.attachLinks(conn, out, stamps, false); err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
 	for _, st := range stamps {
@@ -518,7 +519,7 @@ func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]deli
 // checks that have none any more), and sets every result of out's from
 // what it holds. A row that cannot be used gives its check no links,
 // logged, until it is written again.
-func (f *Feed) attachLinks(ctx context.Context, conn *pgx.Conn, out []delivery, stamps []stamp, whole bool) error {
+func (f *Feed) attachLinks(conn *pgx.Conn, out []delivery, stamps []stamp, whole bool) error {
 	var need []int64
 	for _, st := range stamps {
 		cur, ok := f.links[st.id]
@@ -540,26 +541,41 @@ func (f *Feed) attachLinks(ctx context.Context, conn *pgx.Conn, out []delivery, 
 			}
 		}
 	}
-	if len(need) > 0 {
-		rows, err := conn.Query(ctx, linksByID, need, MaxSharedLinksBytes)
-		if err != nil {
-			return fmt.Errorf("per-link results: %w", err)
-		}
-		var id, ts, n int64
-		var js []byte
-		_, err = pgx.ForEachRow(rows, []any{&id, &ts, &js, &n}, func() error {
-			links, total := readSharedLinks(f.logger, f.names[id], js, n)
-			f.links[id] = feedLinks{ts: ts, links: links, total: total}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("per-link results: %w", err)
+	// In chunks of linksReadChunk checks (at most 16 MiB), each with its
+	// own timeout: a resync may read every link check's.
+	for len(need) > 0 {
+		chunk := need[:min(len(need), linksReadChunk)]
+		need = need[len(chunk):]
+		if err := f.query(f.runCtx, func(ctx context.Context) error { return f.readLinks(ctx, conn, chunk) }); err != nil {
+			return err
 		}
 	}
 	for i := range out {
 		if l, ok := f.links[out[i].id]; ok {
 			withLinks(&out[i].r, l.links, l.total)
 		}
+	}
+	return nil
+}
+
+// linksReadChunk is how many checks' per-link results one statement reads.
+const linksReadChunk = 16
+
+// readLinks reads the per-link results of ids into f.links.
+func (f *Feed) readLinks(ctx context.Context, conn *pgx.Conn, ids []int64) error {
+	rows, err := conn.Query(ctx, linksByID, ids, MaxSharedLinksBytes)
+	if err != nil {
+		return fmt.Errorf("per-link results: %w", err)
+	}
+	var id, ts, n int64
+	var js []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &ts, &js, &n}, func() error {
+		links, total := readSharedLinks(f.logger, f.names[id], js, n)
+		f.links[id] = feedLinks{ts: ts, links: links, total: total}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("per-link results: %w", err)
 	}
 	return nil
 }

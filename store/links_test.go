@@ -355,3 +355,33 @@ func TestWriterSharesNewestLinks(t *testing.T) {
 		})
 	}
 }
+
+// A feed's first resync reads every link check's links, in chunks of
+// linksReadChunk: each of 40 checks written before it started arrives
+// with its own links.
+func TestLinksResyncReadsAll(t *testing.T) {
+	dsn := postgresDSN(t)
+	a, b := openT(t, dsn, Options{ShareLinks: true}), openT(t, dsn, Options{ShareLinks: true})
+	const n = 40
+	var recs []Record
+	for i := range n {
+		recs = append(recs, linkRec(fmt.Sprintf("links%02d", i), at(0), badLink(fmt.Sprintf("https://example.com/%d", i), 500+i)))
+	}
+	write(t, a, recs...)
+	c := newCollector()
+	f := openFeed(t, b, c, noPoll)
+	c.waitFor(t, 5*time.Second, "every check", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.got) == n
+	})
+	for i := range n {
+		got, _ := c.last(fmt.Sprintf("links%02d", i))
+		if len(got.Links) != 1 || got.Links[0].StatusCode != 500+i || got.Links[0].Check != got.Check {
+			t.Errorf("%s: links %+v", got.Check, got.Links)
+		}
+	}
+	if st := f.Stats(); st.Queries < 3+n/linksReadChunk {
+		t.Errorf("%d queries: want the links read in chunks of %d", st.Queries, linksReadChunk)
+	}
+}
