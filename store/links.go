@@ -140,7 +140,7 @@ func decodeSharedLinks(name string, js []byte) ([]check.LinkResult, int, error) 
 	for i := range sl.Links {
 		l := &sl.Links[i]
 		if !l.Status.Valid() {
-			return nil, 0, fmt.Errorf("%w: link %d: status %q", errSharedLinks, i, clipText(string(l.Status)))
+			return nil, 0, fmt.Errorf("%w: link %d: not a status (%d bytes)", errSharedLinks, i, len(l.Status))
 		}
 		if len(l.Locations) > maxLinkLocations {
 			return nil, 0, fmt.Errorf("%w: link %d: %d locations", errSharedLinks, i, len(l.Locations))
@@ -170,14 +170,6 @@ func validLocation(s string) bool {
 		}
 	}
 	return true
-}
-
-// clipText shortens text read from the database for a log line.
-func clipText(s string) string {
-	if len(s) > 32 {
-		return s[:32] + "…"
-	}
-	return s
 }
 
 // linksDigest sums up what a change of which is worth writing at once:
