@@ -33,15 +33,20 @@ import (
 //     replica wrote the check's latest row since this one last did (its
 //     ownership moved: the row may hold the other replica's links);
 //   - when the links' statuses changed (URL, status, code, method, final
-//     URL, error kind, handle, slug, each location's status), at most
-//     linksChangeBurst times in a row and then once per linksChangeEvery
-//     (a flapping link does not write every run; the pending change is
-//     written at the next run allowed);
+//     URL, error kind, handle, slug, each location's status): at once when
+//     they are small (about linksSmallBytes of JSON or less: a few dozen
+//     links, whose row costs little more than the latest row), else at
+//     most linksChangeBurst times in a row and then once per
+//     linksChangeEvery (a flapping link among hundreds does not rewrite
+//     them every run; the pending change is written at the next run
+//     allowed);
 //   - and every linksRefresh otherwise, so that the durations and
 //     checkedAt of the links other replicas show are at most that old.
 // Steady state: 1,000 checks / 10 min = 1.7 writes/s (0.5 KB/s at one URL,
-// 170 KB/s at 100 KB); at worst, every check flapping, one write per check
-// per 30 s (33 writes/s). A row holds at most MaxSharedLinksBytes of JSON.
+// 170 KB/s at 100 KB); at worst, every check flapping every run, 100
+// writes/s of small rows (40 KB/s at one URL) or one write per large check
+// per 30 s (3.3 MB/s at 100 KB). A row holds at most MaxSharedLinksBytes
+// of JSON.
 // The other replicas read a check's row only when it was written, each
 // once. SQLite (one process) and a PostgreSQL store without ShareLinks
 // write nothing here.
@@ -59,6 +64,9 @@ const (
 	// once up to linksChangeBurst times, then once per linksChangeEvery.
 	linksChangeEvery = 30 * time.Second
 	linksChangeBurst = 5
+	// linksSmallBytes: changed links whose JSON is estimated at most this
+	// long are written at once, whatever the rate.
+	linksSmallBytes = 16 << 10
 	// maxSharedLinksTotal bounds the total a row read back may claim
 	// (link sources return at most 100,000 links).
 	maxSharedLinksTotal = 10_000_000
@@ -209,6 +217,26 @@ func linksDigest(links []check.LinkResult) uint64 {
 	return h.Sum64()
 }
 
+// estimateLinksBytes is about the length of the JSON of links, without
+// encoding them (an upper bound for plain links).
+func estimateLinksBytes(links []check.LinkResult) int {
+	n := 32
+	for _, l := range links {
+		n += 256 + len(l.URL) + len(l.FinalURL) + len(l.ErrorMessage) + len(l.Check) + len(l.Handle) + len(l.Slug) +
+			len(l.Redirects)*64 + len(l.Locations)*96
+		for _, h := range l.Redirects {
+			n += len(h.URL)
+		}
+		for _, ll := range l.Locations {
+			n += len(ll.ErrorMessage)
+		}
+		if n > linksSmallBytes {
+			break
+		}
+	}
+	return n
+}
+
 // linkMark is what this process last wrote of a check's links.
 type linkMark struct {
 	digest uint64
@@ -221,11 +249,12 @@ type linkMark struct {
 	truncated bool
 }
 
-// due decides whether the links (digest d) of the result at ts are
-// written, given the check's latest ts in the database before this write
-// (prev; hadPrev false when it had none) and the mark (ok false when
-// none); it returns the mark after the write (or after not writing).
-func (m linkMark) due(ok bool, d uint64, ts, prev int64, hadPrev bool) (bool, linkMark) {
+// due decides whether the links (digest d; small: their JSON is at most
+// about linksSmallBytes) of the result at ts are written, given the
+// check's latest ts in the database before this write (prev; hadPrev false
+// when it had none) and the mark (ok false when none); it returns the mark
+// after the write (or after not writing).
+func (m linkMark) due(ok bool, d uint64, small bool, ts, prev int64, hadPrev bool) (bool, linkMark) {
 	if !ok || !hadPrev || prev != m.latest || ts < m.written {
 		// First here, or another replica wrote the check since.
 		return true, linkMark{digest: d, written: ts, latest: ts, tokens: linksChangeBurst, tokensAt: ts, truncated: m.truncated}
@@ -237,6 +266,7 @@ func (m linkMark) due(ok bool, d uint64, ts, prev int64, hadPrev bool) (bool, li
 		next.tokensAt = ts
 	}
 	switch {
+	case d != m.digest && small:
 	case d != m.digest && next.tokens >= 1:
 		next.tokens--
 	case ts-m.written >= linksRefresh.Milliseconds():
@@ -276,7 +306,8 @@ func (s *sqlStore) planLinks(ctx context.Context, latest []*row, prev map[int64]
 			continue
 		}
 		p, had := prev[r.id]
-		write, next := m.due(ok, linksDigest(r.rec.Links), r.ts, p, had && p >= 0)
+		write, next := m.due(ok, linksDigest(r.rec.Links), estimateLinksBytes(r.rec.Links) <= linksSmallBytes,
+			r.ts, p, had && p >= 0)
 		if write {
 			js, kept, err := encodeSharedLinks(r.rec.Links, MaxSharedLinksBytes)
 			if err != nil {

@@ -257,9 +257,10 @@ func TestLinksRewrittenAfterOwnershipMoves(t *testing.T) {
 	}
 }
 
-// The write rule: first result, changes at once up to the burst and then
-// once per linksChangeEvery, a refresh every linksRefresh, and a rewrite
-// whenever another replica wrote the check since.
+// The write rule: first result, changes of large links at once up to the
+// burst and then once per linksChangeEvery, of small ones always, a
+// refresh every linksRefresh, and a rewrite whenever another replica wrote
+// the check since.
 func TestLinksDue(t *testing.T) {
 	const sec = int64(1000)
 	var m linkMark
@@ -267,7 +268,7 @@ func TestLinksDue(t *testing.T) {
 	prev, had := int64(-1), false
 	step := func(d uint64, ts int64) bool {
 		t.Helper()
-		w, next := m.due(ok, d, ts, prev, had)
+		w, next := m.due(ok, d, false, ts, prev, had)
 		m, ok, prev, had = next, true, ts, true
 		return w
 	}
@@ -302,8 +303,17 @@ func TestLinksDue(t *testing.T) {
 		t.Errorf("refreshes at %v (last write %d), want one %s after it", refreshed, last, linksRefresh)
 	}
 	// Another replica wrote since (the check's latest is not ours).
-	if w, _ := m.due(true, m.digest, ts+10*sec, ts+5*sec, true); !w {
+	if w, _ := m.due(true, m.digest, false, ts+10*sec, ts+5*sec, true); !w {
 		t.Error("not rewritten after another replica's write")
+	}
+	// Small links: every change is written, however often.
+	for i := range 20 {
+		ts += 10 * sec
+		if w, next := m.due(true, uint64(100+i), true, ts, m.latest, true); !w {
+			t.Fatalf("small change %d not written", i)
+		} else {
+			m = next
+		}
 	}
 }
 
