@@ -105,6 +105,11 @@ type Result struct {
 
 	// Links are, for link checks, the result of every link.
 	Links []LinkResult `json:"-"`
+	// LinksTotal, when above len(Links), is how many links the run
+	// checked: Links holds only part of them, the failing first (a result
+	// another replica ran, whose per-link results were over the store's
+	// size bound). Zero otherwise.
+	LinksTotal int `json:"-"`
 
 	// Connections are, for db checks with headroom, what the server said of
 	// its connections (metrics export them).

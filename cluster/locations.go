@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
@@ -100,11 +103,28 @@ const putLinksSQL = `INSERT INTO link_location_results (check_name, location, ch
 VALUES ($1, $2, now(), $3::jsonb)
 ON CONFLICT (check_name, location) DO UPDATE SET checked_at = now(), links = EXCLUDED.links`
 
+// MaxLocationLinksBytes bounds the JSON of one location's link results of
+// one check, stored by PutLinks and read by LinkReports: 64 MiB, room for
+// the 100,000 links a link source may return (about 400 bytes each),
+// while a row written there by anything else cannot make the combining
+// replica read an unbounded text.
+const MaxLocationLinksBytes = 64 << 20
+
+// locationLinksLimit is MaxLocationLinksBytes (lowered by tests).
+var locationLinksLimit = MaxLocationLinksBytes
+
+// ErrLinksTooLarge is PutLinks' error for link results over
+// MaxLocationLinksBytes.
+var ErrLinksTooLarge = errors.New("link results too large to store")
+
 // PutLinks stores the link results of the check name seen from this node's location.
 func (n *Node) PutLinks(ctx context.Context, name string, links []check.LinkResult) error {
 	b, err := json.Marshal(links)
 	if err != nil {
 		return fmt.Errorf("cluster: link results of %s: %w", name, err)
+	}
+	if len(b) > locationLinksLimit {
+		return fmt.Errorf("cluster: link results of %s: %w (%d bytes, at most %d)", name, ErrLinksTooLarge, len(b), locationLinksLimit)
 	}
 	if _, err := n.dataDB().ExecContext(ctx, putLinksSQL, name, n.opts.Location, string(b)); err != nil {
 		return fmt.Errorf("cluster: store link results of %s: %w", name, err)
@@ -113,42 +133,123 @@ func (n *Node) PutLinks(ctx context.Context, name string, links []check.LinkResu
 }
 
 // linkReportsSQL reads the rows of a check younger than $2 µs whose
-// location has a live member ($3 µs: the TTL), by the server's clock.
-const linkReportsSQL = `SELECT location, links FROM link_location_results
-WHERE check_name = $1 AND checked_at > now() - $2::bigint * interval '1 microsecond'
-AND location IN (SELECT location FROM cluster_members
-	WHERE heartbeat_at > now() - $3::bigint * interval '1 microsecond' AND heartbeat_at <= now())`
+// location has a live member ($3 µs: the TTL), by the server's clock: the
+// location (cut past MaxLocationLength + 1 bytes, which ValidLocation
+// refuses), the links' JSON only when at most $4 bytes, and its length.
+const linkReportsSQL = `SELECT left(location, ` + maxLocationRead + `), CASE WHEN octet_length(t) <= $4::bigint THEN t END, octet_length(t) FROM (
+	SELECT location, links::text AS t FROM link_location_results
+	WHERE check_name = $1 AND checked_at > now() - $2::bigint * interval '1 microsecond'
+	AND location IN (SELECT location FROM cluster_members
+		WHERE heartbeat_at > now() - $3::bigint * interval '1 microsecond' AND heartbeat_at <= now())
+) r`
+
+// maxLocationRead is MaxLocationLength + 1, in SQL.
+const maxLocationRead = "65"
 
 // LinkReports returns the latest link results of the check name of every location
 // that has a live member and stored them within maxAge plus the TTL (the
 // time another member of a location needs to take over its runs), by
-// location.
+// location. A location's row that cannot be used (an invalid location,
+// links over MaxLocationLinksBytes, not JSON, a status that is not one)
+// is left out, as if the location had not reported, and logged once
+// (until it is usable again).
 func (n *Node) LinkReports(ctx context.Context, name string, maxAge time.Duration) (map[string][]check.LinkResult, error) {
-	rows, err := n.dataDB().QueryContext(ctx, linkReportsSQL, name, (maxAge + n.opts.TTL).Microseconds(), n.opts.TTL.Microseconds())
+	rows, err := n.dataDB().QueryContext(ctx, linkReportsSQL, name, (maxAge + n.opts.TTL).Microseconds(), n.opts.TTL.Microseconds(),
+		locationLinksLimit)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: link results of %s: %w", name, err)
 	}
 	defer rows.Close()
 	out := map[string][]check.LinkResult{}
 	for rows.Next() {
-		var loc, raw string
-		if err := rows.Scan(&loc, &raw); err != nil {
+		var loc string
+		var raw sql.RawBytes
+		var size int64
+		if err := rows.Scan(&loc, &raw, &size); err != nil {
 			return nil, fmt.Errorf("cluster: link results of %s: %w", name, err)
 		}
 		if loc != "" && !ValidLocation(loc) {
-			n.opts.Logger.Warn("cluster: link results of an invalid location left out", "check", name, "location_bytes", len(loc))
+			n.unusableReport(name, loc, "cluster: link results of an invalid location left out", "location_bytes", len(loc))
 			continue
 		}
-		var links []check.LinkResult
-		if err := json.Unmarshal([]byte(raw), &links); err != nil {
-			return nil, fmt.Errorf("cluster: link results of %s from %q: %w", name, loc, err)
+		if size > int64(locationLinksLimit) {
+			n.unusableReport(name, loc, "cluster: link results of a location too large: left out, as if it had not reported",
+				"location", loc, "bytes", size, "max_bytes", locationLinksLimit)
+			continue
 		}
+		links, err := decodeLocationLinks(raw)
+		if err != nil {
+			n.unusableReport(name, loc, "cluster: link results of a location not readable: left out, as if it had not reported",
+				"location", loc, "err", err)
+			continue
+		}
+		n.usableReport(name, loc)
 		out[loc] = links
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cluster: link results of %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// decodeLocationLinks reads a location's stored link results, trusting
+// nothing: every link must have a status.
+func decodeLocationLinks(raw []byte) ([]check.LinkResult, error) {
+	var links []check.LinkResult
+	if err := json.Unmarshal(raw, &links); err != nil {
+		return nil, err
+	}
+	for i, l := range links {
+		if !l.Status.Valid() {
+			return nil, fmt.Errorf("link %d: not a status (%d bytes)", i, len(l.Status))
+		}
+	}
+	return links, nil
+}
+
+// unusableRows remembers the location rows logged as unusable, by node,
+// check and location (hashed: an invalid location may be any text), so
+// that each is logged once rather than at every combination, until it is
+// usable again (usableReport). At most maxUnusableRows are remembered;
+// past that, rows are logged each time.
+var unusableRows = struct {
+	sync.Mutex
+	seen map[uint64]bool
+}{seen: map[uint64]bool{}}
+
+const maxUnusableRows = 4096
+
+func (n *Node) reportKey(name, loc string) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{n.ID(), name, loc} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// unusableReport logs msg with args about the row of check name from loc,
+// unless it did already.
+func (n *Node) unusableReport(name, loc, msg string, args ...any) {
+	k := n.reportKey(name, loc)
+	unusableRows.Lock()
+	seen := unusableRows.seen[k]
+	if !seen && len(unusableRows.seen) < maxUnusableRows {
+		unusableRows.seen[k] = true
+	}
+	unusableRows.Unlock()
+	if !seen {
+		n.opts.Logger.Warn(msg, append([]any{"check", name}, args...)...)
+	}
+}
+
+// usableReport forgets that the row of check name from loc was unusable.
+func (n *Node) usableReport(name, loc string) {
+	unusableRows.Lock()
+	if len(unusableRows.seen) > 0 {
+		delete(unusableRows.seen, n.reportKey(name, loc))
+	}
+	unusableRows.Unlock()
 }
 
 // dataDB is the pool of link results: its own when Open made the node, so

@@ -2,10 +2,14 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,4 +184,103 @@ func TestValidLocation(t *testing.T) {
 			t.Errorf("ValidLocation(%q) = %v, want %v", s, !want, want)
 		}
 	}
+}
+
+// TestLinkReportsUnusableRows: a location whose stored link results cannot
+// be used (not link results, a status that is not one, over the size
+// bound) counts as not reporting, while the others still combine; each
+// is logged once, not at every read, and again only after it was usable
+// in between. PutLinks refuses results over the bound. Not parallel: it
+// lowers the bound.
+func TestLinkReportsUnusableRows(t *testing.T) {
+	defer func(v int) { locationLinksLimit = v }(locationLinksLimit)
+	locationLinksLimit = 4096
+	d := schema(t)
+	db := openDB(t, d, "", nil)
+	ctx := context.Background()
+	logs := &logBuffer{}
+	n := New(db, Options{ID: "eu1", Location: "eu", TTL: testTTL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(func() { _ = n.Close(ctx) })
+	if err := n.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.PutLinks(ctx, "links", []check.LinkResult{{URL: "https://x.example/", Status: check.Pass, StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]check.LinkResult, 100)
+	for i := range big {
+		big[i] = check.LinkResult{URL: fmt.Sprintf("https://x.example/%s/%d", strings.Repeat("p", 50), i), Status: check.Pass}
+	}
+	if err := n.PutLinks(ctx, "links", big); !errors.Is(err, ErrLinksTooLarge) {
+		t.Errorf("PutLinks of %d links over the bound: %v, want ErrLinksTooLarge", len(big), err)
+	}
+	bigJSON, _ := json.Marshal(big)
+	rows := map[string]string{
+		"us": `{"url": "not a list"}`,
+		"ap": `[{"url": "https://x.example/", "status": "<b>FAIL</b>"}]`,
+		"sa": string(bigJSON), // written by something else than PutLinks
+	}
+	for loc, js := range rows {
+		if _, err := db.ExecContext(ctx, `INSERT INTO cluster_members (id, location, listen, host, pid, started_at, heartbeat_at)
+			VALUES ($1, $2, '', '', 0, now(), now())`, loc+"1", loc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO link_location_results (check_name, location, checked_at, links)
+			VALUES ('links', $1, now(), $2::jsonb)`, loc, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		got, err := n.LinkReports(ctx, "links", time.Minute)
+		if err != nil {
+			t.Fatalf("LinkReports: %v, want the usable locations", err)
+		}
+		if len(got) != 1 || len(got["eu"]) != 1 || got["eu"][0].StatusCode != 200 {
+			t.Fatalf("reports of %v, want eu's only", slices.Collect(maps.Keys(got)))
+		}
+	}
+	out := logs.String()
+	for _, loc := range []string{"us", "ap", "sa"} {
+		if c := strings.Count(out, "location="+loc+" "); c != 1 {
+			t.Errorf("location %s logged %d times over 3 reads, want once:\n%s", loc, c, out)
+		}
+	}
+	if !strings.Contains(out, "too large") || !strings.Contains(out, "not readable") {
+		t.Errorf("log does not say why:\n%s", out)
+	}
+
+	// us repaired, then broken again: logged a second time.
+	if _, err := db.ExecContext(ctx, `UPDATE link_location_results SET links = '[{"url": "https://x.example/", "status": "FAIL"}]' WHERE location = 'us'`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := n.LinkReports(ctx, "links", time.Minute); err != nil || len(got) != 2 || got["us"][0].Status != check.Fail {
+		t.Fatalf("after repair: %v, %v; want eu and us", got, err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE link_location_results SET links = '7' WHERE location = 'us'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.LinkReports(ctx, "links", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if c := strings.Count(logs.String(), "location=us "); c != 2 {
+		t.Errorf("us logged %d times, want twice (broken, repaired, broken again)", c)
+	}
+}
+
+// logBuffer is a log sink safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -89,6 +89,18 @@ const linksShape = `{"urls": ["https://..."]}`
 
 type linksAnswer struct {
 	Results []check.LinkResult `json:"results"`
+	// Truncated (GET /v2/links only) names the checks whose per-link
+	// results this replica holds only in part: another replica ran them,
+	// and they were over the store's size bound (the failing links are
+	// kept first).
+	Truncated []truncatedLinks `json:"truncated,omitempty"`
+}
+
+// truncatedLinks is a check of linksAnswer.Truncated: links of total.
+type truncatedLinks struct {
+	Check string `json:"check"`
+	Links int    `json:"links"`
+	Total int    `json:"total"`
 }
 
 func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +138,7 @@ func (s *Server) linksCheck(w http.ResponseWriter, r *http.Request) {
 	for i := range results {
 		results[i] = redactEcho(results[i], body.URLs[i])
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{results})
+	writeJSON(w, http.StatusOK, linksAnswer{Results: results})
 }
 
 // redactLink hides the secrets of a link from config or a SQL source as it
@@ -232,7 +244,7 @@ func (s *Server) handleLinksCheck(w http.ResponseWriter, r *http.Request) {
 	for i := range results {
 		results[i] = redactLink(results[i]) // SQL-sourced: not the caller's input
 	}
-	writeJSON(w, http.StatusOK, linksAnswer{results})
+	writeJSON(w, http.StatusOK, linksAnswer{Results: results})
 }
 
 func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
@@ -258,10 +270,14 @@ func (s *Server) linksLatest(w http.ResponseWriter, r *http.Request) {
 		if !c.Kind.Behaviour().Items || (name != "" && c.Check != name) {
 			continue
 		}
-		for _, l := range v.Raw[c.Check].Links {
+		raw := v.Raw[c.Check]
+		for _, l := range raw.Links {
 			if want == "" || l.Status == want {
 				out.Results = append(out.Results, redactLink(l))
 			}
+		}
+		if raw.LinksTotal > len(raw.Links) {
+			out.Truncated = append(out.Truncated, truncatedLinks{Check: c.Check, Links: len(raw.Links), Total: raw.LinksTotal})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

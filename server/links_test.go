@@ -473,6 +473,19 @@ func TestLinksLatest(t *testing.T) {
 			t.Errorf("body lacks %s: %s", k, body)
 		}
 	}
+	if strings.Contains(string(body), "truncated") {
+		t.Errorf("whole links said truncated: %s", body)
+	}
+	// A result another replica ran, whose links were over the store's
+	// bound: the answer says which check holds only part of its links.
+	sp, _ := lf.snap.Spec("site_links")
+	part := probes.ProbeLink(context.Background(), sp, lf.env)
+	part.CheckedAt, part.Links, part.LinksTotal = at.Add(time.Minute), part.Links[:1], 40
+	lf.snap.Record(part)
+	_, body = lf.send(t, "GET", "/v2/links", "", nil)
+	if want := `"truncated":[{"check":"site_links","links":1,"total":40}]`; !strings.Contains(string(body), want) {
+		t.Errorf("body lacks %s: %s", want, body)
+	}
 
 	for _, tc := range []struct {
 		query  string

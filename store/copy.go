@@ -70,7 +70,8 @@ func isStore(ctx context.Context, d string) error {
 // target's daemon writes its own; schema_migrations is the target's own;
 // cluster_members and cluster_leases describe the running replicas, which
 // rebuild them within a lease TTL; link_location_results are rewritten by
-// the next run of each location.
+// the next run of each location, latest_links by the next run of each link
+// check (a process's first).
 var copyTables = []struct{ name, key string }{
 	{"checks", "id"},
 	{"results", "check_id, ts"},

@@ -81,6 +81,7 @@ type Feed struct {
 	logger  *slog.Logger
 
 	cancel    context.CancelFunc
+	runCtx    context.Context // run's: ends at Close
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -106,6 +107,17 @@ type Feed struct {
 	known map[int64]int64
 	sum   int64
 	names map[int64]string
+	// links are the per-link results of the link checks (latest_links,
+	// see links.go) by check id, as of their row's ts: read when that
+	// advances, attached to every result of the check delivered.
+	links map[int64]feedLinks
+}
+
+// feedLinks are a check's per-link results as read from latest_links.
+type feedLinks struct {
+	ts    int64
+	links []check.LinkResult
+	total int
 }
 
 // NewFeed starts the results feed of st, a PostgreSQL store (Open's, or a
@@ -139,7 +151,7 @@ func NewFeed(st Store, deliver func([]check.Result), opts FeedOptions) (*Feed, e
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Feed{cfg: s.feedConfig.Copy(), deliver: deliver, opts: opts, logger: opts.Logger,
 		cancel: cancel, done: make(chan struct{}), known: map[int64]int64{},
-		names: map[int64]string{}}
+		names: map[int64]string{}, links: map[int64]feedLinks{}, runCtx: ctx}
 	go f.run(ctx)
 	return f, nil
 }
@@ -337,13 +349,21 @@ func (f *Feed) ids(ids []int64, n *pgconn.Notification, schema string) []int64 {
 	return append(ids, got...)
 }
 
-// latestJoined reads every latest row with its check's name: for the full
-// resync only (rare; it scans checks), which also learns the names.
-const latestJoined = "SELECT l.check_id, l.ts, l.result, c.name FROM latest l JOIN checks c ON c.id = l.check_id"
+// latestJoined reads every latest row with the ts of its per-link results
+// (NULL: none) and its check's name: for the full resync only (rare; it
+// scans checks), which also learns the names.
+const latestJoined = `SELECT l.check_id, l.ts, l.result, k.ts, c.name FROM latest l JOIN checks c ON c.id = l.check_id
+LEFT JOIN latest_links k ON k.check_id = l.check_id`
 
-// latestByID reads the latest rows of the ids $1 without their names, by
-// latest's primary key.
-const latestByID = "SELECT check_id, ts, result FROM latest WHERE check_id = ANY($1)"
+// latestByID reads the latest rows of the ids $1 with the ts of their
+// per-link results, without their names, by the primary keys.
+const latestByID = `SELECT l.check_id, l.ts, l.result, k.ts FROM latest l LEFT JOIN latest_links k ON k.check_id = l.check_id
+WHERE l.check_id = ANY($1)`
+
+// linksByID reads the per-link results of the ids $1, each only when at
+// most $2 (MaxSharedLinksBytes) bytes long, and their length.
+const linksByID = `SELECT check_id, ts, CASE WHEN octet_length(links) <= $2 THEN links END, octet_length(links)
+FROM latest_links WHERE check_id = ANY($1)`
 
 // namesByID reads the names of the check ids $1, by checks' primary key.
 const namesByID = "SELECT id, name FROM checks WHERE id = ANY($1)"
@@ -362,6 +382,9 @@ func (f *Feed) resync(ctx context.Context, conn *pgx.Conn, all bool) error {
 	}
 	out, stamps, err := f.collect(rows, prev, true)
 	if err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	if err := f.attachLinks(conn, out, stamps, true); err != nil {
 		return fmt.Errorf("resync: %w", err)
 	}
 	f.known, f.sum = make(map[int64]int64, len(stamps)), 0
@@ -385,6 +408,9 @@ func (f *Feed) load(ctx context.Context, conn *pgx.Conn, ids []int64) error {
 	}
 	out, stamps, err := f.collect(rows, f.known, false)
 	if err != nil {
+		return fmt.Errorf("load latest results: %w", err)
+	}
+	if err := f.attachLinks(conn, out, stamps, false); err != nil {
 		return fmt.Errorf("load latest results: %w", err)
 	}
 	for _, st := range stamps {
@@ -428,22 +454,30 @@ func (f *Feed) learnNames(ctx context.Context, conn *pgx.Conn, ids []int64) erro
 	return nil
 }
 
-// stamp is the ts (ms) of one check's latest row.
-type stamp struct{ id, ts int64 }
+// stamp is the ts (ms) of one check's latest row, and of its per-link
+// results (-1: none).
+type stamp struct{ id, ts, linksTs int64 }
+
+// delivery is a result to deliver, with its check's stamp.
+type delivery struct {
+	r check.Result
+	stamp
+}
 
 // collect reads latest rows, latestJoined's (joined: their names are
 // learnt) or latestByID's (named from names): the stamps of all of them,
 // and the results of those newer than in prev. A row whose name is
 // unknown (which a check's row committing first rules out) is skipped
 // unstamped, so the next poll loads it again.
-func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]check.Result, []stamp, error) {
+func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]delivery, []stamp, error) {
 	defer rows.Close()
-	var out []check.Result
+	var out []delivery
 	var stamps []stamp
 	var id, ts int64
+	var linksTs *int64
 	var name string
 	var js []byte
-	dest := []any{&id, &ts, &js}
+	dest := []any{&id, &ts, &js, &linksTs}
 	if joined {
 		dest = append(dest, &name)
 	}
@@ -459,7 +493,11 @@ func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]chec
 			f.logger.Warn("results feed: latest row of a check id with no name; the next poll reads it again", "check_id", id)
 			continue
 		}
-		stamps = append(stamps, stamp{id, ts})
+		st := stamp{id, ts, -1}
+		if linksTs != nil {
+			st.linksTs = *linksTs
+		}
+		stamps = append(stamps, st)
 		if was, ok := prev[id]; ok && ts <= was {
 			continue
 		}
@@ -468,7 +506,7 @@ func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]chec
 			f.logger.Warn("results feed: cannot decode stored latest result", "check", name, "err", err)
 			continue
 		}
-		out = append(out, r)
+		out = append(out, delivery{r, st})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
@@ -476,12 +514,82 @@ func (f *Feed) collect(rows pgx.Rows, prev map[int64]int64, joined bool) ([]chec
 	return out, stamps, nil
 }
 
-func (f *Feed) hand(out []check.Result) {
+// attachLinks reads the per-link results that advanced of the checks of
+// stamps (all of them when whole: a resync, which also forgets those of
+// checks that have none any more), and sets every result of out's from
+// what it holds. A row that cannot be used gives its check no links,
+// logged, until it is written again.
+func (f *Feed) attachLinks(conn *pgx.Conn, out []delivery, stamps []stamp, whole bool) error {
+	var need []int64
+	for _, st := range stamps {
+		cur, ok := f.links[st.id]
+		switch {
+		case st.linksTs < 0:
+			delete(f.links, st.id)
+		case !ok || cur.ts != st.linksTs:
+			need = append(need, st.id)
+		}
+	}
+	if whole && len(f.links) > len(stamps) {
+		present := make(map[int64]bool, len(stamps))
+		for _, st := range stamps {
+			present[st.id] = true
+		}
+		for id := range f.links {
+			if !present[id] {
+				delete(f.links, id)
+			}
+		}
+	}
+	// In chunks of linksReadChunk checks (at most 16 MiB), each with its
+	// own timeout: a resync may read every link check's.
+	for len(need) > 0 {
+		chunk := need[:min(len(need), linksReadChunk)]
+		need = need[len(chunk):]
+		if err := f.query(f.runCtx, func(ctx context.Context) error { return f.readLinks(ctx, conn, chunk) }); err != nil {
+			return err
+		}
+	}
+	for i := range out {
+		if l, ok := f.links[out[i].id]; ok {
+			withLinks(&out[i].r, l.links, l.total)
+		}
+	}
+	return nil
+}
+
+// linksReadChunk is how many checks' per-link results one statement reads.
+const linksReadChunk = 16
+
+// readLinks reads the per-link results of ids into f.links.
+func (f *Feed) readLinks(ctx context.Context, conn *pgx.Conn, ids []int64) error {
+	rows, err := conn.Query(ctx, linksByID, ids, MaxSharedLinksBytes)
+	if err != nil {
+		return fmt.Errorf("per-link results: %w", err)
+	}
+	var id, ts, n int64
+	var js []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &ts, &js, &n}, func() error {
+		links, total := readSharedLinks(f.logger, f.names[id], js, n)
+		f.links[id] = feedLinks{ts: ts, links: links, total: total}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("per-link results: %w", err)
+	}
+	return nil
+}
+
+func (f *Feed) hand(out []delivery) {
 	if len(out) == 0 {
 		return
 	}
+	rs := make([]check.Result, len(out))
+	for i := range out {
+		rs[i] = out[i].r
+	}
 	f.stats.delivered.Add(uint64(len(out)))
-	f.deliver(out)
+	f.deliver(rs)
 }
 
 // poll compares the count and sum of the latest rows' ts with what the
@@ -518,6 +626,7 @@ func (f *Feed) poll(ctx context.Context, conn *pgx.Conn) error {
 	for id, ts := range f.known {
 		if !present[id] { // deleted: forget it
 			delete(f.known, id)
+			delete(f.links, id)
 			f.sum -= ts
 		}
 	}

@@ -43,6 +43,12 @@ type Options struct {
 	// until Close, and fails with ErrLocked, naming the holder, when
 	// another process has it. Readers (sla report) leave it nil.
 	Owner *Owner
+	// ShareLinks (cluster mode; PostgreSQL only, ignored by SQLite) keeps
+	// the per-link results of link checks in latest_links, for the other
+	// replicas' results feeds and for Latest: Write stores those of the
+	// results marked Record.ShareLinks (the Writer marks the newest of
+	// each link check) when due (see links.go).
+	ShareLinks bool
 	// Now is the store's clock (default time.Now): reads count the state
 	// of the newest result as held until now, and a late result re-rolls
 	// its hour only while that hour is within the retention.

@@ -94,6 +94,11 @@ type sqlStore struct {
 
 	mu  sync.RWMutex
 	ids map[string]int64 // check name → id; ids never change
+
+	// linkMarks (under linkMu) is what this process last wrote of each
+	// link check's per-link results (ShareLinks; see links.go).
+	linkMu    sync.Mutex
+	linkMarks map[int64]linkMark
 }
 
 func newSQLStore(d *dialect, w, r *sql.DB, opts Options) *sqlStore {
@@ -220,13 +225,14 @@ func (s *sqlStore) Write(ctx context.Context, recs []Record) error {
 		return fmt.Errorf("store write: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	newIDs, err := s.writeTx(ctx, tx, rows)
+	newIDs, marks, err := s.writeTx(ctx, tx, rows)
 	if err != nil {
 		return fmt.Errorf("store write: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store write: commit: %w", err)
 	}
+	s.keepMarks(marks)
 	if len(newIDs) > 0 {
 		s.mu.Lock()
 		for name, id := range newIDs {
@@ -250,20 +256,26 @@ type outageOp struct {
 	end       *int64
 }
 
-func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[string]int64, error) {
+// writeTx writes rows inside tx; it returns the check ids it created and
+// the link marks to keep once tx commits (see planLinks).
+func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[string]int64, map[int64]linkMark, error) {
 	if err := s.d.lock(ctx, tx, lockWrite); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
+		return nil, nil, fmt.Errorf("lock: %w", err)
 	}
 	newIDs, err := s.resolveIDs(ctx, tx, rows)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	states, err := s.loadStates(ctx, tx, rows)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.insertResults(ctx, tx, rows); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var prevLatest map[int64]int64 // check id → latest ts before this write, -1 for none (ShareLinks)
+	if s.shareLinks() {
+		prevLatest = make(map[int64]int64, len(states))
 	}
 
 	// Hours from safeHour on still have all their raw results.
@@ -283,6 +295,12 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 		st := states[id]
 		if st == nil {
 			st = &checkState{}
+		}
+		if prevLatest != nil {
+			prevLatest[id] = -1
+			if st.hasLast {
+				prevLatest[id] = st.lastTs
+			}
 		}
 		pending := -1 // index in inserts of this check's outage opened here
 		var newest *row
@@ -328,25 +346,36 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 		if _, err := tx.ExecContext(ctx, s.d.rebind(
 			"INSERT INTO outages (check_id, start_ms, end_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
 			o.id, o.start, o.end); err != nil {
-			return nil, fmt.Errorf("open outage: %w", err)
+			return nil, nil, fmt.Errorf("open outage: %w", err)
 		}
 	}
 	for _, o := range closes {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(
 			"UPDATE outages SET end_ms = ? WHERE check_id = ? AND start_ms = ?"),
 			*o.end, o.id, o.start); err != nil {
-			return nil, fmt.Errorf("close outage: %w", err)
+			return nil, nil, fmt.Errorf("close outage: %w", err)
 		}
 	}
 	for _, l := range lowers {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(
 			"UPDATE checks SET rolled_until = ? WHERE id = ? AND rolled_until > ?"),
 			l[1], l[0], l[1]); err != nil {
-			return nil, fmt.Errorf("reopen rollups: %w", err)
+			return nil, nil, fmt.Errorf("reopen rollups: %w", err)
 		}
 	}
 	if err := s.upsertLatest(ctx, tx, latest); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var marks map[int64]linkMark
+	if prevLatest != nil {
+		writes, m, err := s.planLinks(ctx, latest, prevLatest)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := s.upsertLinks(ctx, tx, writes); err != nil {
+			return nil, nil, err
+		}
+		marks = m
 	}
 	if s.d.notify != nil && len(latest) > 0 {
 		ids := make([]int64, len(latest))
@@ -354,10 +383,10 @@ func (s *sqlStore) writeTx(ctx context.Context, tx *sql.Tx, rows []row) (map[str
 			ids[i] = r.id
 		}
 		if err := s.d.notify(ctx, tx, ids); err != nil {
-			return nil, fmt.Errorf("notify results feed: %w", err)
+			return nil, nil, fmt.Errorf("notify results feed: %w", err)
 		}
 	}
-	return newIDs, nil
+	return newIDs, marks, nil
 }
 
 // resolveIDs sets rows[*].id, creating checks as needed. New ids are
@@ -545,8 +574,11 @@ type storedResult struct {
 
 func encodeResult(r *row) ([]byte, error) {
 	rec := r.rec
-	links := make([]check.LinkResult, len(rec.Links))
-	for i, l := range rec.Links {
+	var links []check.LinkResult
+	if !rec.ShareLinks { // else in latest_links (a store without ShareLinks keeps none)
+		links = make([]check.LinkResult, len(rec.Links))
+	}
+	for i, l := range rec.Links[:len(links)] {
 		l.ErrorMessage = cleanText(l.ErrorMessage)
 		links[i] = l
 	}
@@ -580,9 +612,14 @@ func (s *sqlStore) upsertLatest(ctx context.Context, tx *sql.Tx, rows []*row) er
 
 // Latest returns the newest result of every check, sorted by name. A
 // result that cannot be decoded is logged and left out.
+// With ShareLinks, link checks come with their latest per-link results.
 func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
-	rs, err := s.rdb.QueryContext(ctx,
-		"SELECT c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id ORDER BY c.name")
+	query, args := "SELECT c.name, l.result FROM latest l JOIN checks c ON c.id = l.check_id ORDER BY c.name", []any(nil)
+	shared := s.shareLinks()
+	if shared {
+		query, args = latestWithLinks, []any{MaxSharedLinksBytes}
+	}
+	rs, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store latest: %w", err)
 	}
@@ -590,13 +627,23 @@ func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
 	var out []check.Result
 	for rs.Next() {
 		var name, js string
-		if err := rs.Scan(&name, &js); err != nil {
+		var links []byte
+		var n sql.NullInt64
+		dest := []any{&name, &js}
+		if shared {
+			dest = append(dest, &links, &n)
+		}
+		if err := rs.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("store latest: %w", err)
 		}
 		r, err := decodeLatest(name, []byte(js))
 		if err != nil {
 			s.logger.WarnContext(ctx, "cannot decode stored latest result", "check", name, "err", err)
 			continue
+		}
+		if n.Valid {
+			l, total := readSharedLinks(s.logger, name, links, n.Int64)
+			withLinks(&r, l, total)
 		}
 		out = append(out, r)
 	}
@@ -605,6 +652,11 @@ func (s *sqlStore) Latest(ctx context.Context) ([]check.Result, error) {
 	}
 	return out, nil
 }
+
+// latestWithLinks is Latest's query with the per-link results (PostgreSQL;
+// $1 is MaxSharedLinksBytes: a longer row is not read, only its length).
+const latestWithLinks = `SELECT c.name, l.result, CASE WHEN octet_length(k.links) <= $1 THEN k.links END, octet_length(k.links)
+FROM latest l JOIN checks c ON c.id = l.check_id LEFT JOIN latest_links k ON k.check_id = l.check_id ORDER BY c.name`
 
 // decodeLatest turns latest.result (see storedResult) back into the
 // result of the check name.

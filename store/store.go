@@ -28,6 +28,11 @@ type Record struct {
 	// it: one starts at a Down result after one that was not, and ends at
 	// the check's next result that is not Down.
 	Down bool
+	// ShareLinks marks a link check's result whose Links are its per-link
+	// results to keep for the other replicas (Options.ShareLinks; set by
+	// the Writer): they go to latest_links, not with the result. Without
+	// it, Links are kept with the latest result, if any.
+	ShareLinks bool
 }
 
 // Bucket aggregates the results of one check over [Start, Start+Step).

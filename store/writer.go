@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/monitor-dev/monitor/check"
 )
 
 // WriterOptions tune a Writer. The zero value gives the defaults.
@@ -62,11 +64,27 @@ type Writer struct {
 	logMu sync.Mutex
 	drops map[string]*dropLog
 
+	// shareLinks: the store keeps per-link results for the other replicas
+	// (Options.ShareLinks). Then links (under mu) holds, per link check,
+	// the Links of its newest queued result, set back on that result when
+	// its batch is written (ShareLinks): queued results carry no links, so
+	// that a queue that fills while the store is slow holds one set of
+	// links per check, not one per queued run. Without it links are
+	// dropped at Enqueue, as they are not history.
+	shareLinks bool
+	links      map[string]queuedLinks
+
 	queueLen prometheus.GaugeFunc
 	written  prometheus.Counter
 	dropped  prometheus.Counter
 	errors   prometheus.Counter
 	duration prometheus.Histogram
+}
+
+// queuedLinks are the links of a check's newest queued result, checked at at.
+type queuedLinks struct {
+	at    time.Time
+	links []check.LinkResult
 }
 
 type dropLog struct {
@@ -100,7 +118,10 @@ func NewWriter(st Store, opts WriterOptions) *Writer {
 		st: st, opts: opts, logger: opts.Logger,
 		ring: make([]Record, min(opts.QueueSize, max(2*opts.BatchSize, initialRing))),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		drops: map[string]*dropLog{},
+		drops: map[string]*dropLog{}, links: map[string]queuedLinks{},
+	}
+	if sl, ok := st.(interface{ sharesLinks() bool }); ok {
+		w.shareLinks = sl.sharesLinks()
 	}
 	f := promauto.With(opts.Registerer)
 	w.queueLen = f.NewGaugeFunc(prometheus.GaugeOpts{
@@ -154,11 +175,18 @@ func (w *Writer) grow() bool {
 
 // Enqueue queues r without blocking. It returns false, counts and logs the
 // loss when the queue is full, the writer is closed or r is invalid.
+//
+// A link check's links (Links) are kept only when the store shares them
+// with the other replicas (Options.ShareLinks): one set per check, the
+// newest queued result's.
 func (w *Writer) Enqueue(r Record) bool {
 	if err := validate(&r); err != nil {
 		w.drop("invalid", err)
 		return false
 	}
+	links := r.Links
+	share := w.shareLinks && r.Kind.Behaviour().Items
+	r.Links, r.ShareLinks = nil, false
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -172,6 +200,11 @@ func (w *Writer) Enqueue(r Record) bool {
 	}
 	w.ring[(w.head+w.n)%len(w.ring)] = r
 	w.n++
+	if share {
+		if cur, ok := w.links[r.Check]; !ok || !r.CheckedAt.Before(cur.at) {
+			w.links[r.Check] = queuedLinks{at: r.CheckedAt, links: links}
+		}
+	}
 	full := w.n >= w.opts.BatchSize
 	w.mu.Unlock()
 	if full {
@@ -295,6 +328,9 @@ func (w *Writer) writeBatch(ctx context.Context, interrupt <-chan struct{}) bool
 	batch := make([]Record, min(w.n, w.opts.BatchSize))
 	for i := range batch {
 		batch[i] = w.ring[(w.head+i)%len(w.ring)]
+		if q, ok := w.links[batch[i].Check]; ok && q.at.Equal(batch[i].CheckedAt) {
+			batch[i].Links, batch[i].ShareLinks = q.links, true
+		}
 	}
 	w.mu.Unlock()
 
@@ -305,6 +341,9 @@ func (w *Writer) writeBatch(ctx context.Context, interrupt <-chan struct{}) bool
 			w.mu.Lock()
 			for i := range batch {
 				w.ring[(w.head+i)%len(w.ring)] = Record{}
+				if q, ok := w.links[batch[i].Check]; ok && !q.at.After(batch[i].CheckedAt) {
+					delete(w.links, batch[i].Check) // written, or older than what is written
+				}
 			}
 			w.head = (w.head + len(batch)) % len(w.ring)
 			w.n -= len(batch)

@@ -55,10 +55,11 @@ func (h history) Observe(r check.Result, ch hub.Change) {
 }
 
 // record is how a result is stored: judged by sla (within the SLA, down),
-// with the hub's maintenance decision, without its per-link results, which
-// are not history.
+// with the hub's maintenance decision. Its per-link results are not
+// history: the writer drops them, except in cluster mode, where the store
+// keeps each link check's latest ones for the other replicas
+// (store.Options.ShareLinks, see storeOptions).
 func record(r check.Result, ch hub.Change) store.Record {
-	r.Links = nil
 	rec := store.Record{Result: r, Maintenance: ch.Maintenance, WithinSLA: sla.Within(r, ch.Spec)}
 	rec.Down = sla.Down(rec)
 	return rec

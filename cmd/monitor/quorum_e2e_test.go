@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,7 @@ checks:
   - { name: links, kind: link, urls: ["%[4]s/ok", "%[4]s/flaky"], quorum: 2, method: GET, allow_private: true }
   - { name: broken, kind: link, urls: ["%[4]s/ok", "%[4]s/down"], quorum: 2, method: GET, allow_private: true }
   - { name: strict, kind: link, urls: ["%[4]s/ok"], quorum: 3, method: GET, allow_private: true }
+  - { name: plain, kind: link, urls: ["%[4]s/down?token=s3cret", "%[4]s/ok"], method: GET, allow_private: true }
 `
 
 // pidOfPeer returns which of pids holds the client end of a loopback
@@ -97,8 +100,11 @@ type linksBody struct {
 // PostgreSQL store against a loopback target whose /flaky fails for the
 // eu replica only and whose /down fails for all: with quorum 2, /flaky
 // stays PASS (eu's failure visible in GET /v2/links and in
-// monitor_link_location_failures) and /down FAILs; a quorum 3 check goes
-// UNKNOWN when a location dies, rather than passing unconfirmed.
+// monitor_link_location_failures) and /down FAILs; every replica serves
+// every check's per-link results in GET /v2/links (the results feed
+// carries them), a plain link check's too, its URLs redacted; a quorum 3
+// check goes UNKNOWN when a location dies, rather than passing
+// unconfirmed.
 func TestE2ELinkQuorum(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.PostgresSchema(t)
@@ -161,10 +167,17 @@ func TestE2ELinkQuorum(t *testing.T) {
 		}
 		return lb
 	}
-	// Every replica serves the combined statuses; each check's per-link
-	// results, with all three locations, are served by the replica that
-	// holds it (per-link results are not history: the results feed does
-	// not carry them).
+	// Every replica serves the combined statuses and every check's
+	// per-link results, with all three locations: the holder's own, the
+	// others' through the results feed (store.Options.ShareLinks). Waited
+	// for on all of them at once: eu's 500 on /flaky relies on telling
+	// eu's requests apart (pidOfPeer), which a loaded machine may miss in
+	// a run.
+	flakyOK := func(l quorumLink) bool {
+		return l.Status == "PASS" && l.Locations["eu"].Status == "FAIL" && l.Locations["eu"].StatusCode == 500 &&
+			l.Locations["us"].Status == "PASS" && l.Locations["ap"].StatusCode == 200 &&
+			strings.Contains(l.ErrorMessage, "failing in 1 of 3 locations (eu), fewer than the quorum 2")
+	}
 	var byURL map[string]quorumLink
 	eventually(t, 20*time.Second, "combined results of 3 locations", func() (bool, string) {
 		for _, r := range rs {
@@ -176,23 +189,26 @@ func TestE2ELinkQuorum(t *testing.T) {
 				return false, fmt.Sprintf("on %s: links %s %q, broken %s %q, strict %s %q", r.name, lk.Status, lk.Message, br.Status, br.Message, st.Status, st.Message)
 			}
 		}
-		byURL = map[string]quorumLink{}
 		for _, r := range rs {
+			byURL = map[string]quorumLink{}
 			for _, l := range links(r).Results {
-				if len(l.Locations) != 3 {
+				if l.Check != "plain" && len(l.Locations) != 3 {
 					return false, fmt.Sprintf("%s %s on %s: locations %v", l.Check, l.URL, r.name, l.Locations)
 				}
 				byURL[l.Check+" "+strings.TrimPrefix(l.URL, target.URL)] = l
 			}
+			if len(byURL) != 7 {
+				return false, fmt.Sprintf("links served on %s: %d, want 7 (%v)", r.name, len(byURL), slices.Collect(maps.Keys(byURL)))
+			}
+			if down := byURL["plain /down?token=***"]; down.Status != "FAIL" || down.StatusCode != 503 {
+				return false, fmt.Sprintf("plain /down on %s: %+v, want FAIL 503, its token redacted (%v)", r.name, down, slices.Collect(maps.Keys(byURL)))
+			}
+			if flaky := byURL["links /flaky"]; !flakyOK(flaky) {
+				return false, fmt.Sprintf("/flaky on %s: %+v, want PASS with eu's 500 visible", r.name, flaky)
+			}
 		}
-		return len(byURL) == 5, fmt.Sprintf("links served: %d, want 5", len(byURL))
+		return true, ""
 	})
-	flaky := byURL["links /flaky"]
-	if flaky.Status != "PASS" || flaky.Locations["eu"].Status != "FAIL" || flaky.Locations["eu"].StatusCode != 500 ||
-		flaky.Locations["us"].Status != "PASS" || flaky.Locations["ap"].StatusCode != 200 ||
-		!strings.Contains(flaky.ErrorMessage, "failing in 1 of 3 locations (eu), fewer than the quorum 2") {
-		t.Errorf("/flaky: %+v, want PASS with eu's 500 visible", flaky)
-	}
 	down := byURL["broken /down"]
 	if down.Status != "FAIL" || down.StatusCode != 503 || len(down.Locations) != 3 {
 		t.Errorf("/down: %+v, want FAIL 503 from all 3 locations", down)

@@ -52,8 +52,12 @@ func historyDSN(cfg *config.Config) string {
 	return out
 }
 
+// storeOptions are the store options of cfg. In cluster mode the store
+// shares the link checks' per-link results (store.Options.ShareLinks), so
+// that GET /v2/links answers on every replica.
 func storeOptions(cfg *config.Config, logger *slog.Logger) store.Options {
-	return store.Options{Retention: cfg.Storage.Retention, AuditRetention: cfg.Audit.Retention, Logger: logger}
+	return store.Options{Retention: cfg.Storage.Retention, AuditRetention: cfg.Audit.Retention, Logger: logger,
+		ShareLinks: cfg.Cluster.Enabled}
 }
 
 // openStore opens the history store of cfg for reading (sla report): it
