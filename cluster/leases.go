@@ -54,6 +54,9 @@ type Leases struct {
 	// dropped holds names held before but no longer wanted, with the
 	// instant they were dropped; their rows wait for release.
 	dropped map[string]time.Time
+	// acquired are the names a Sync claimed that were not held up to it,
+	// until TakeAcquired.
+	acquired []string
 	// dirty is set when a statement failed: the server may have done
 	// work we did not see, so the next sync deletes every row of ours
 	// that is not wanted.
@@ -177,6 +180,9 @@ func (l *Leases) Sync(ctx context.Context, want []string) error {
 	for _, name := range want {
 		b := l.bound[name]
 		if _, ok := got[name]; ok {
+			if prev, held := l.valid[name]; !held || !sent.Before(prev) {
+				l.acquired = append(l.acquired, name) // not held up to this claim
+			}
 			l.valid[name] = until
 			if b != nil {
 				b.until = until // its timer sees the renewal when it fires
@@ -189,6 +195,17 @@ func (l *Leases) Sync(ctx context.Context, want []string) error {
 		}
 	}
 	return nil
+}
+
+// TakeAcquired returns the names whose lease Sync gained since the last
+// call (claimed while not held: new, taken over, or held again after a
+// lapse), and forgets them.
+func (l *Leases) TakeAcquired() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.acquired
+	l.acquired = nil
+	return out
 }
 
 func (l *Leases) claim(ctx context.Context, want []string) (map[string]struct{}, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,12 @@ type Options struct {
 	Margin time.Duration
 	// Logger gets state changes (default: discarded).
 	Logger *slog.Logger
+	// OnAcquire, if set, is called after a round with the checks whose
+	// lease this node gained in it (not held in the round before: taken
+	// over from a member that died or left, or new), each name once; a
+	// location runner's lease (LocationLease) counts as its check's name.
+	// It runs in the round's loop: it must not block.
+	OnAcquire func(checks []string)
 }
 
 // State is a Node's health: whether its last round reached the database.
@@ -236,6 +243,22 @@ func (n *Node) Round(ctx context.Context) error {
 		}
 	}
 	n.setState(start, err)
+	if got := n.leases.TakeAcquired(); len(got) > 0 && n.opts.OnAcquire != nil {
+		checks := make([]string, 0, len(got))
+		for _, name := range got {
+			if name == LeaderLease {
+				continue
+			}
+			if i := strings.LastIndexByte(name, '@'); i >= 0 {
+				name = name[:i] // check@location
+			}
+			checks = append(checks, name)
+		}
+		slices.Sort(checks)
+		if checks = slices.Compact(checks); len(checks) > 0 {
+			n.opts.OnAcquire(checks)
+		}
+	}
 	return err
 }
 

@@ -369,6 +369,30 @@ func (s *Scheduler) runJob(j *job) {
 	s.opts.Publish(r)
 }
 
+// RunNow starts one run of the interval check name at once, outside its
+// schedule (which goes on as before), and reports whether it did: not for
+// a cron check, nor before the check's first due time (the schedule's
+// start jitter spreads those), nor while shutting down. The run goes
+// through Gate like any other and is skipped if one is in progress.
+// Cluster mode calls it for a check this replica has just taken over
+// from one that died, when the check's latest result is older than its
+// interval, so that the check does not also wait for its next due time.
+func (s *Scheduler) RunNow(name string) bool {
+	s.mu.Lock()
+	j := s.jobs[name]
+	s.mu.Unlock()
+	if j == nil || s.draining.Load() {
+		return false
+	}
+	j.mu.Lock()
+	ok := j.timer != nil && !j.stopped && j.ticks.Load() > 0
+	j.mu.Unlock()
+	if ok {
+		go s.runJob(j)
+	}
+	return ok
+}
+
 // observeLag measures how late this tick started against its due time,
 // start + ticks×interval. When the scheduler fell a whole interval behind,
 // the due times it skipped are counted as missed.

@@ -563,3 +563,74 @@ func TestGateSkipsRunsNotOwned(t *testing.T) {
 		}
 	})
 }
+
+// RunNow (cluster mode: a check taken over from a replica that died) runs
+// an interval check at once, through the gate, and the schedule goes on as
+// before; not before the check's first due time, not a cron check, not an
+// unknown name.
+func TestRunNow(t *testing.T) {
+	register(t, "t_now", func(ctx context.Context, sp check.Spec, _ *probes.Env) check.Result {
+		return sp.PassResult("ok")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		c := &collector{}
+		var owned atomic.Bool
+		s, err := New(Options{Env: &probes.Env{}, Publish: c.publish, MaxJitter: 2 * time.Second,
+			Gate: func(parent context.Context, name string) (context.Context, context.CancelFunc, bool) {
+				return parent, func() {}, owned.Load()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply([]check.Spec{
+			{Name: "iv", Kind: "t_now", Interval: time.Minute, Timeout: 5 * time.Second},
+			{Name: "cr", Kind: "t_now", Cron: "0 0 * * * *", Timeout: 5 * time.Second},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(); err != nil {
+			t.Fatal(err)
+		}
+		owned.Store(true)
+		if s.RunNow("iv") {
+			t.Fatal("RunNow ran a check before its first due time (the start jitter spreads those)")
+		}
+		time.Sleep(maxFirst) // the first due time: owned, one run
+		synctest.Wait()
+		first := c.of("iv")
+		if len(first) != 1 {
+			t.Fatalf("%d runs after the first due time, want 1", len(first))
+		}
+		time.Sleep(20 * time.Second)
+		if !s.RunNow("iv") {
+			t.Fatal("RunNow refused an interval check past its first due time")
+		}
+		synctest.Wait()
+		got := c.of("iv")
+		if len(got) != 2 || got[1].CheckedAt.Sub(first[0].CheckedAt) < 20*time.Second {
+			t.Fatalf("after RunNow: %d runs, want a second one now", len(got))
+		}
+		if s.RunNow("cr") || s.RunNow("nope") {
+			t.Fatal("RunNow ran a cron check or an unknown name")
+		}
+		// The schedule is unchanged: the next run a minute after the first.
+		time.Sleep(time.Until(first[0].CheckedAt.Add(time.Minute)) + time.Second)
+		synctest.Wait()
+		got = c.of("iv")
+		if len(got) != 3 || got[2].CheckedAt.Sub(first[0].CheckedAt) != time.Minute {
+			t.Fatalf("%d runs, the third at %v after the first; want the schedule's, a minute after", len(got), got[len(got)-1].CheckedAt.Sub(first[0].CheckedAt))
+		}
+		// Not owned: RunNow starts the run, the gate skips it.
+		owned.Store(false)
+		if !s.RunNow("iv") {
+			t.Fatal("RunNow refused")
+		}
+		synctest.Wait()
+		if n := len(c.of("iv")); n != 3 {
+			t.Fatalf("%d runs, want none more while the gate refuses", n)
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -75,6 +75,15 @@ func (s *Snapshot) Spec(name string) (check.Spec, bool) {
 	return sp, ok
 }
 
+// CheckedAt returns when the named check's latest result was checked
+// (its own run's or, with replicas, another's), and false before any.
+func (s *Snapshot) CheckedAt(name string) (time.Time, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.latest[name]
+	return r.CheckedAt, ok
+}
+
 // Record stores a fresh result and returns it as readers will see it: a
 // check whose parent is failing reads UNKNOWN ("parent X failing"). The
 // returned result is what metrics, history and alerting should get.

@@ -64,7 +64,7 @@ func dispatchesHere(leader bool) bool { return true }
 func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen string) error {
 	node, err := cluster.Open(ctx, cfg.Storage.DSN, cluster.Options{
 		Location: cfg.Cluster.Location, Listen: listen, TTL: cfg.Cluster.LeaseTTL,
-		Logger: d.logger.With("component", "cluster"),
+		Logger: d.logger.With("component", "cluster"), OnAcquire: d.tookOver,
 	})
 	if err != nil {
 		return err
@@ -84,6 +84,42 @@ func (d *daemon) openCluster(ctx context.Context, cfg *config.Config, listen str
 	d.logger.Info("cluster mode: joining the replicas of the store", "member", node.ID(),
 		"location", cfg.Cluster.Location, "lease_ttl", cfg.Cluster.LeaseTTL)
 	return nil
+}
+
+// takeOverSpread spreads the runs of the checks taken over in one round
+// (a dead replica's share: thousands at once) over this long.
+const takeOverSpread = time.Second
+
+// tookOver is called with the checks whose lease this replica has just
+// gained. Each whose latest result is older than its interval (its owner
+// died or lost the database, so the lease lapsed before this replica could
+// take it) runs at once, instead of waiting here for its next due time,
+// up to another interval: a dead replica's checks run again within about
+// lease_ttl and a round of the survivors. A check handed over by a replica
+// that left or rebalanced has a recent result and keeps its schedule.
+func (d *daemon) tookOver(names []string) {
+	if d.sched == nil {
+		return
+	}
+	now := time.Now()
+	var due []string
+	for _, name := range names {
+		sp, ok := d.snap.Spec(name)
+		if !ok || sp.Cron != "" || sp.Interval <= 0 {
+			continue
+		}
+		if at, ok := d.snap.CheckedAt(name); ok && now.Sub(at) < sp.Interval {
+			continue
+		}
+		due = append(due, name)
+	}
+	for i, name := range due {
+		time.AfterFunc(takeOverSpread*time.Duration(i)/time.Duration(len(due)), func() { d.sched.RunNow(name) })
+	}
+	if len(due) > 0 {
+		d.logger.Info("cluster: took over checks whose last run is older than their interval; running them now",
+			"checks", len(due))
+	}
 }
 
 // checkNames are the names of cfg's checks.
