@@ -164,7 +164,7 @@ type Cluster struct {
 	Enabled bool `yaml:"enabled"`
 	// Location labels this replica (a region or data centre, e.g.
 	// eu-west-1): up to 64 characters of letters, digits, `_`, `.` and
-	// `-`. Recorded with the replica's heartbeat row; optional.
+	// `-`. Recorded with the replica's heartbeat row; optional (empty is none).
 	Location string `yaml:"location"`
 	// LeaseTTL is how long a replica keeps its checks without reaching
 	// PostgreSQL, and so how soon the others take over the checks of a
@@ -533,7 +533,9 @@ func (d *decoder) cluster(top fields, st Storage) Cluster {
 	d.clusterOn = c.Enabled
 	if f.has("location") {
 		c.Location = d.str(f, "location")
-		if !validLocation(c.Location) {
+		// Empty is no location, as when the key is absent: so that
+		// `location: "${MONITOR_LOCATION:-}"` works on replicas without one.
+		if c.Location != "" && !validLocation(c.Location) {
 			d.errorf(f.at("location"), "invalid location %q in cluster (want up to %d characters of A-Z, a-z, 0-9, _, . and -)",
 				c.Location, MaxLocationLength)
 		}

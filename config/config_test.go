@@ -847,6 +847,18 @@ checks:
 	if cfg.Cluster != want {
 		t.Errorf("Cluster = %+v, want %+v", cfg.Cluster, want)
 	}
+	// An empty location is none (a variable left unset on a replica
+	// without one), as when the key is absent.
+	cfg, err = config.Parse("c.yml", []byte(`storage: { dsn: "postgres://monitor@127.0.0.1/monitor" }
+cluster: { enabled: true, location: "${MONITOR_LOCATION:-}" }
+checks: [{ name: x, kind: tcp, address: "127.0.0.1:1" }]
+`), env(nil))
+	if err != nil {
+		t.Fatalf("an empty location: %v", err)
+	}
+	if cfg.Cluster.Location != "" {
+		t.Errorf("Location = %q, want none", cfg.Cluster.Location)
+	}
 	// Without lease_ttl, the default is 15s whatever the checks' runs take
 	// (a link check's is its interval): runs are bound to their lease, not
 	// fitted in it. A lease shorter than a run is accepted too.
