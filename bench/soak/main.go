@@ -148,6 +148,7 @@ type sampleRow struct {
 	rssKiB, hwmKiB           int64
 	anonKiB, fileKiB         int64   // RssAnon, RssFile
 	goResident               float64 // go_memstats_sys_bytes − go_memstats_heap_released_bytes
+	heapLive                 float64 // go_memstats_next_gc_bytes × 100 / (100 + go_gc_gogc_percent)
 	heapInuse, heapObjects   float64
 	goroutines, fds          float64
 	dbBytes                  int64
@@ -278,7 +279,7 @@ func run(dir, bin string, n int, interval, duration, warmup, sampleEvery, scrape
 	loop(healthEvery, func() { pollHealth(client, base, c) })
 	loop(time.Minute, func() { pollPage(client, base, c) })
 
-	fmt.Println("minute,vmrss_kib,vmhwm_kib,heap_inuse_kib,heap_objects,goroutines,open_fds,sqlite_kib,runs,cpu_s,load1,scrapes,scrape_err,scrape_ms_max,scrape_kib,health,health_err,health_ms_max,page_err,rss_anon_kib,rss_file_kib,go_resident_kib,outside_go_kib")
+	fmt.Println("minute,vmrss_kib,vmhwm_kib,heap_inuse_kib,heap_objects,goroutines,open_fds,sqlite_kib,runs,cpu_s,load1,scrapes,scrape_err,scrape_ms_max,scrape_kib,health,health_err,health_ms_max,page_err,rss_anon_kib,rss_file_kib,go_resident_kib,outside_go_kib,heap_live_kib")
 	var rows []sampleRow
 	// Samples are taken half a scrape interval after a scrape, not during
 	// one (a scrape's transient RSS would make the curve noisy).
@@ -309,11 +310,11 @@ loop:
 				c.mu.Unlock()
 			}
 			rows = append(rows, r)
-			fmt.Printf("%.0f,%d,%d,%.0f,%.0f,%.0f,%.0f,%d,%.0f,%.1f,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%.0f,%.0f\n",
+			fmt.Printf("%.0f,%d,%d,%.0f,%.0f,%.0f,%.0f,%d,%.0f,%.1f,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%.0f,%.0f,%.0f\n",
 				r.minute, r.rssKiB, r.hwmKiB, r.heapInuse/1024, r.heapObjects, r.goroutines, r.fds,
 				r.dbBytes/1024, r.runs, r.cpuSec, r.load1, r.scrapes, r.scrapeErr, r.scrapeMsMax,
 				r.scrapeBytes/1024, r.health, r.healthErr, r.healthMsMax, r.pageErr,
-				r.anonKiB, r.fileKiB, r.goResident/1024, float64(r.anonKiB)-r.goResident/1024)
+				r.anonKiB, r.fileKiB, r.goResident/1024, float64(r.anonKiB)-r.goResident/1024, r.heapLive/1024)
 		}
 	}
 	cancel()
@@ -357,7 +358,8 @@ func scrape(client *http.Client, base string, c *counters) {
 // OpenMetrics exposition; monitor_check_runs_total is summed over its series.
 func parseMetrics(body []byte) map[string]float64 {
 	want := map[string]bool{"go_memstats_heap_inuse_bytes": true, "go_memstats_heap_objects": true,
-		"go_memstats_sys_bytes": true, "go_memstats_heap_released_bytes": true, "go_goroutines": true, "process_open_fds": true, "monitor_check_runs_total": true}
+		"go_memstats_sys_bytes": true, "go_memstats_heap_released_bytes": true, "go_goroutines": true,
+		"go_memstats_next_gc_bytes": true, "go_gc_gogc_percent": true, "process_open_fds": true, "monitor_check_runs_total": true}
 	m := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -485,6 +487,9 @@ func take(c *counters, pid int, db string, since time.Duration) sampleRow {
 	c.mu.Unlock()
 	r.heapInuse, r.heapObjects = m["go_memstats_heap_inuse_bytes"], m["go_memstats_heap_objects"]
 	r.goResident = m["go_memstats_sys_bytes"] - m["go_memstats_heap_released_bytes"]
+	if gogc := m["go_gc_gogc_percent"]; gogc > 0 {
+		r.heapLive = m["go_memstats_next_gc_bytes"] * 100 / (100 + gogc)
+	}
 	r.goroutines, r.fds, r.runs = m["go_goroutines"], m["process_open_fds"], m["monitor_check_runs_total"]
 	r.dbBytes = fileSize(db, db+"-wal", db+"-shm")
 	r.cpuSec = cpuSeconds(pid)
@@ -556,7 +561,7 @@ func summary(rows []sampleRow, warmup float64, n int, interval time.Duration) {
 	}
 	fmt.Printf("summary: warm-up ends at minute %.0f; minutes %.0f-%.0f (%d samples, span %.0f min)\n",
 		warmup, first.minute, last.minute, len(after), span)
-	fmt.Println("rule: plateau when |slope| x span < 5% of the median, for VmRSS and heap in use (slope: least squares, per minute)")
+	fmt.Println("rule: plateau when |slope| x span < 5% of the median, for VmRSS and the live heap (slope: least squares, per minute)")
 	type series struct {
 		name   string
 		unit   string
@@ -566,7 +571,8 @@ func summary(rows []sampleRow, warmup float64, n int, interval time.Duration) {
 	}
 	all := []series{
 		{"VmRSS", "KiB", 1, func(r sampleRow) float64 { return float64(r.rssKiB) }, true},
-		{"heap_inuse", "KiB", 1.0 / 1024, func(r sampleRow) float64 { return r.heapInuse }, true},
+		{"heap_live", "KiB", 1.0 / 1024, func(r sampleRow) float64 { return r.heapLive }, true},
+		{"heap_inuse", "KiB", 1.0 / 1024, func(r sampleRow) float64 { return r.heapInuse }, false},
 		{"heap_objects", "", 1, func(r sampleRow) float64 { return r.heapObjects }, false},
 		{"goroutines", "", 1, func(r sampleRow) float64 { return r.goroutines }, false},
 		{"open_fds", "", 1, func(r sampleRow) float64 { return r.fds }, false},
