@@ -9,11 +9,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // TestLocationOwner: each location's runner is the rendezvous owner over
@@ -198,7 +198,7 @@ func TestLinkReportsUnusableRows(t *testing.T) {
 	d := schema(t)
 	db := openDB(t, d, "", nil)
 	ctx := context.Background()
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	n := New(db, Options{ID: "eu1", Location: "eu", TTL: testTTL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	t.Cleanup(func() { _ = n.Close(ctx) })
 	if err := n.Round(ctx); err != nil {
@@ -265,22 +265,4 @@ func TestLinkReportsUnusableRows(t *testing.T) {
 	if c := strings.Count(logs.String(), "location=us "); c != 2 {
 		t.Errorf("us logged %d times, want twice (broken, repaired, broken again)", c)
 	}
-}
-
-// logBuffer is a log sink safe for concurrent writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

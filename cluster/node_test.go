@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -35,7 +34,7 @@ type testNode struct {
 // startNode starts a node named name on d (through proxy when not nil),
 // sharing out checks; its loop stops and it leaves when t ends, unless
 // killed before.
-func startNode(t *testing.T, d, name string, checks []string, proxy *testenv.TCPProxy, log *syncBuffer) *testNode {
+func startNode(t *testing.T, d, name string, checks []string, proxy *testenv.TCPProxy, log *testenv.SyncBuffer) *testNode {
 	t.Helper()
 	host := ""
 	if proxy != nil {
@@ -74,24 +73,6 @@ func startNode(t *testing.T, d, name string, checks []string, proxy *testenv.TCP
 func (n *testNode) kill() {
 	n.cancel()
 	<-n.done
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // sampler asks every node, name by name, whether it holds the name, in a
@@ -283,7 +264,7 @@ func TestCluster(t *testing.T) {
 	d := schema(t)
 	checks := names(1000)
 	proxy := testenv.StartTCPProxy(t, pgHost(t, d))
-	cLog := &syncBuffer{}
+	cLog := &testenv.SyncBuffer{}
 	s := startSampler(checks)
 	defer s.finish(t)
 

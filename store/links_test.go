@@ -1,16 +1,15 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/monitor-dev/monitor/check"
+	"github.com/monitor-dev/monitor/internal/testenv"
 )
 
 // kindLink is a kind with per-item results, as package probes registers
@@ -18,24 +17,6 @@ import (
 const kindLink check.Kind = "link"
 
 func init() { check.RegisterKind(kindLink, check.Behaviour{Items: true}) }
-
-// syncBuffer is a log sink safe for the feed's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // linkRec is a link check's result with links, marked for sharing as the
 // Writer marks it.
@@ -160,7 +141,7 @@ func TestLinksNotSharedWithoutOption(t *testing.T) {
 // links as fit, and says how many there were: B gets them with LinksTotal.
 func TestLinksSizeCap(t *testing.T) {
 	dsn := postgresDSN(t)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	a := openT(t, dsn, Options{ShareLinks: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	b := openT(t, dsn, Options{ShareLinks: true})
 	c := newCollector()
@@ -211,7 +192,7 @@ func TestLinksUnreadableRow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := postgresDSN(t)
 			a := openT(t, dsn, Options{ShareLinks: true})
-			logs := &syncBuffer{}
+			logs := &testenv.SyncBuffer{}
 			logger := slog.New(slog.NewTextHandler(logs, nil))
 			b := openT(t, dsn, Options{ShareLinks: true, Logger: logger})
 			c := newCollector()

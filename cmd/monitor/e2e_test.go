@@ -94,32 +94,14 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// lockedBuffer collects a subprocess's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one running `monitor run`.
 type proc struct {
 	t      *testing.T
 	dir    string // working directory
 	base   string // http://host:port
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	stdout *lockedBuffer
+	stderr *testenv.SyncBuffer
+	stdout *testenv.SyncBuffer
 	exit   *exitState
 }
 
@@ -177,7 +159,7 @@ func startMonitorPolling(t *testing.T, poll time.Duration, dir string, configFor
 			path, text := configFor(addr)
 			writeFile(t, path, text)
 		}
-		p := &proc{t: t, dir: dir, base: "http://" + addr, stderr: &lockedBuffer{}, stdout: &lockedBuffer{},
+		p := &proc{t: t, dir: dir, base: "http://" + addr, stderr: &testenv.SyncBuffer{}, stdout: &testenv.SyncBuffer{},
 			exit: &exitState{done: make(chan struct{})}}
 		p.cmd = exec.Command(bin, append([]string{"run"}, args...)...)
 		p.cmd.Dir = dir

@@ -575,12 +575,12 @@ func verifyStandardWebhook(key []byte, h http.Header, body []byte, now time.Time
 // startAlertmanager runs Debian's prometheus-alertmanager with config on a
 // free loopback port, without clustering, with its storage in dir, and
 // waits until it is ready. It returns its base URL and its log.
-func startAlertmanager(t *testing.T, dir, config string) (string, *lockedBuffer) {
+func startAlertmanager(t *testing.T, dir, config string) (string, *testenv.SyncBuffer) {
 	t.Helper()
 	bin := needTool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	conf := filepath.Join(dir, "alertmanager.yml")
 	writeFile(t, conf, config)
-	log := &lockedBuffer{}
+	log := &testenv.SyncBuffer{}
 	for attempt := 0; ; attempt++ {
 		addr := freeAddr(t)
 		ctx, cancel := context.WithCancel(context.Background())

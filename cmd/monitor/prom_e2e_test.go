@@ -100,7 +100,7 @@ func promRules(t *testing.T, dir, promtool, cfgPath string) (rulesPath, promtool
 // startPrometheus runs a real Prometheus in dir that scrapes targets every
 // second and evaluates the rules file every second, and returns a function
 // that runs an instant query (the result vector).
-func startPrometheus(t *testing.T, dir, rulesPath string, targets ...string) (query func(q string) ([]promSample, error), log *lockedBuffer) {
+func startPrometheus(t *testing.T, dir, rulesPath string, targets ...string) (query func(q string) ([]promSample, error), log *testenv.SyncBuffer) {
 	t.Helper()
 	quoted := make([]string, len(targets))
 	for i, tg := range targets {
@@ -119,7 +119,7 @@ scrape_configs:
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+promAddr)
-	log = &lockedBuffer{}
+	log = &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -145,7 +145,7 @@ scrape_configs:
 }
 
 // waitQuery polls q until it returns a sample, for up to timeout.
-func waitQuery(t *testing.T, query func(string) ([]promSample, error), log *lockedBuffer, q string, timeout time.Duration) []promSample {
+func waitQuery(t *testing.T, query func(string) ([]promSample, error), log *testenv.SyncBuffer, q string, timeout time.Duration) []promSample {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/monitor-dev/monitor/config"
+	"github.com/monitor-dev/monitor/internal/testenv"
 	"github.com/monitor-dev/monitor/server"
 )
 
@@ -35,7 +36,7 @@ checks:
 
 // startReloadDaemon builds a daemon on reloadAtomicV1 with its scheduler
 // running (but no signal loop), and returns it with its log.
-func startReloadDaemon(t *testing.T) (*daemon, *lockedBuffer, string) {
+func startReloadDaemon(t *testing.T) (*daemon, *testenv.SyncBuffer, string) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
@@ -44,7 +45,7 @@ func startReloadDaemon(t *testing.T) (*daemon, *lockedBuffer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := newDaemon(context.Background(), path, cfg, logger)
 	if err != nil {
@@ -288,7 +289,7 @@ func TestReloadOneAtATime(t *testing.T) {
 // them, from any component, shows *** instead.
 func TestReloadNewSecretsRedactedInLog(t *testing.T) {
 	d, _, path := startReloadDaemon(t)
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	red := newLiveRedactor(d.cfg.Secrets...)
 	logger, err := newLogger(logs, "debug", "text", red)
 	if err != nil {

@@ -157,7 +157,7 @@ func TestE2EOneDaemonPerStore(t *testing.T) {
 }
 
 func runWithTimeout(cmd *exec.Cmd, d time.Duration) (string, error) {
-	var buf lockedBuffer
+	var buf testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		return "", err

@@ -164,7 +164,7 @@ checks:
 `, addr, filepath.Join(dir, "monitor.db"), addr))
 	cmd := exec.Command(monitorBinary(t), "run", "--config", cfg, "--web.config.file", webCfg)
 	cmd.Env = daemonEnv()
-	var stderr lockedBuffer
+	var stderr testenv.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
