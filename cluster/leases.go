@@ -118,9 +118,7 @@ const (
 // Sync is not safe for concurrent use with itself (one loop calls it);
 // Holds and Held are safe from any goroutine.
 func (l *Leases) Sync(ctx context.Context, want []string) error {
-	want = slices.Clone(want)
-	slices.Sort(want)
-	want = slices.Compact(want)
+	want = sortedSet(want)
 
 	now := l.now()
 	l.mu.Lock()
@@ -254,9 +252,7 @@ func (l *Leases) Holds(name string) bool {
 // lease's local end and moved on when it fires after a renewal; nothing
 // while no work is bound.
 func (l *Leases) Bind(parent context.Context, names ...string) (ctx context.Context, stop context.CancelFunc, ok bool) {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names = sortedSet(names)
 	if len(names) == 0 {
 		return nil, nil, false
 	}

@@ -84,9 +84,7 @@ func (n *Node) Location() string { return n.opts.Location }
 // (link checks with quorum > 1; call again on a reload), besides their
 // ordinary ownership through SetChecks. The next round applies them.
 func (n *Node) SetLocationChecks(names []string) {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names = sortedSet(names)
 	n.mu.Lock()
 	n.located = names
 	n.mu.Unlock()

@@ -175,9 +175,7 @@ func (n *Node) ID() string { return n.opts.ID }
 // SetChecks sets the names of the checks to share out (the configured
 // checks; call again on a reload). The next round applies them.
 func (n *Node) SetChecks(names []string) {
-	names = slices.Clone(names)
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names = sortedSet(names)
 	n.mu.Lock()
 	n.checks = names
 	n.mu.Unlock()

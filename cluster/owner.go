@@ -1,5 +1,7 @@
 package cluster
 
+import "slices"
+
 // Rendezvous (highest random weight) hashing. The weight of member m for
 // name c is
 //
@@ -61,4 +63,11 @@ func Owner(check string, members []string) string {
 		}
 	}
 	return best
+}
+
+// sortedSet returns a sorted copy of names without repeats.
+func sortedSet(names []string) []string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
